@@ -1,0 +1,460 @@
+//! `chartsafe`: the command-line face of the ChartSafe vault engine.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod exit;
+mod input;
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chartsafe_core::{
+    keychain_key, names, AgeIdentity, Kind, Options, PurgeTarget, RecoveryPhrase, SecretStore,
+    SyncState, Vault,
+};
+use chartsafe_keychain::Keychain;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use exit::{code, Failure};
+
+/// Keeps patient files safe in any cloud folder: everything is encrypted with
+/// age before it reaches the folder.
+#[derive(Parser)]
+#[command(name = "chartsafe", version, after_help = exit::EXIT_CODES)]
+struct Cli {
+    /// The vault folder.
+    #[arg(long, global = true, env = "CHARTSAFE_VAULT", value_name = "DIR")]
+    vault: Option<PathBuf>,
+    /// Read the passphrase from the first line of FILE instead of prompting.
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Unlock with an age identity file (e.g. from `chartsafe recovery identity`)
+    /// instead of the keychain and passphrase.
+    #[arg(long, global = true, value_name = "FILE")]
+    identity: Option<PathBuf>,
+    /// Folder for this device's local state.
+    #[arg(
+        long,
+        global = true,
+        env = "CHARTSAFE_STATE_DIR",
+        value_name = "DIR",
+        hide_env_values = true
+    )]
+    state_dir: Option<PathBuf>,
+    /// This device's name, shown in conflict names (default: the host name).
+    #[arg(
+        long,
+        global = true,
+        env = "CHARTSAFE_DEVICE_NAME",
+        value_name = "NAME"
+    )]
+    device_name: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a vault in DIR (new or empty) and print its recovery phrase once.
+    Init {
+        /// The new vault folder, inside the synced folder.
+        dir: PathBuf,
+    },
+    /// Add files and folders (recursively, keeping folder names).
+    Add {
+        /// Files and folders on this computer.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// The vault folder to add into (created if missing).
+        #[arg(long, default_value = "")]
+        to: String,
+    },
+    /// List the vault: sizes, dates, sync status.
+    Ls {
+        /// Only this folder or file.
+        #[arg(default_value = "")]
+        path: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt a file to OUT, or to standard output.
+    Get {
+        /// The file in the vault.
+        path: String,
+        /// Where to write it (default: standard output).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Version number from `chartsafe versions` (1 = current).
+        #[arg(long)]
+        version: Option<usize>,
+    },
+    /// Create a folder (and missing folders above it).
+    Mkdir {
+        /// The folder to create.
+        path: String,
+    },
+    /// Move or rename a file or folder.
+    Mv {
+        /// What to move.
+        from: String,
+        /// The new path, or an existing folder to move into.
+        to: String,
+    },
+    /// Move a file or folder to the trash.
+    Rm {
+        /// What to remove.
+        path: String,
+    },
+    /// List the trash.
+    Trash,
+    /// Restore from the trash (by original path or id).
+    Restore {
+        /// Original path or id from `chartsafe trash`.
+        what: String,
+    },
+    /// Delete from the trash for good, with every version.
+    Purge {
+        /// Original path or id from `chartsafe trash`.
+        what: Option<String>,
+        /// Empty the whole trash.
+        #[arg(long, conflicts_with = "what")]
+        all: bool,
+    },
+    /// List the versions of a file.
+    Versions {
+        /// The file.
+        path: String,
+    },
+    /// Enrol this device from the recovery phrase (read from standard input or a prompt).
+    Recover,
+    /// Recovery phrase tools.
+    Recovery {
+        #[command(subcommand)]
+        command: RecoveryCommand,
+    },
+    /// Show facts about the vault and its health.
+    Info,
+}
+
+#[derive(Subcommand)]
+enum RecoveryCommand {
+    /// Print the age identity (AGE-SECRET-KEY-1…) of a recovery phrase read
+    /// from standard input or a prompt, for use with stock `age -d -i`.
+    Identity,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(c) => ExitCode::from(c),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            if let Some(h) = f.hint {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn state_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.state_dir {
+        return d.clone();
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("chartsafe")
+}
+
+fn device_name(cli: &Cli) -> String {
+    cli.device_name
+        .clone()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this device".to_owned())
+}
+
+fn options(cli: &Cli) -> Options {
+    let mut o = Options::new(state_dir(cli), device_name(cli));
+    // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
+    if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
+        .ok()
+        .and_then(|v| v.parse::<u8>().ok())
+    {
+        o.kdf_log_n = n.clamp(10, 22);
+    }
+    o
+}
+
+fn vault_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    cli.vault.clone().ok_or_else(|| {
+        Failure::new(
+            2,
+            "no vault folder given",
+            Some("pass --vault DIR or set CHARTSAFE_VAULT"),
+        )
+    })
+}
+
+fn open(cli: &Cli) -> Result<Vault, Failure> {
+    let dir = vault_dir(cli)?;
+    if let Some(file) = &cli.identity {
+        let identities = input::identity_file(file)?;
+        return Ok(Vault::unlock_with_identities(
+            &dir,
+            &identities,
+            options(cli),
+        )?);
+    }
+    let store = Keychain::new();
+    // Fail early, before asking for a passphrase, if this device has no key.
+    let info = chartsafe_core::public_info(&dir)?;
+    if store
+        .get(&keychain_key(&info.id))
+        .map_err(|e| Failure::new(code::AUTH, e.to_string(), None))?
+        .is_none()
+    {
+        return Err(Failure::new(
+            code::AUTH,
+            format!(
+                "this device is not enrolled in the vault at {}",
+                dir.display()
+            ),
+            Some(
+                "enrol it with `chartsafe recover` and the recovery phrase, or use --identity FILE",
+            ),
+        ));
+    }
+    let passphrase = input::passphrase(cli.passphrase_file.as_deref(), "Passphrase: ", false)?;
+    Ok(Vault::unlock(&dir, &store, &passphrase, options(cli))?)
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Command::Init { dir } => {
+            let passphrase =
+                input::passphrase(cli.passphrase_file.as_deref(), "New passphrase: ", true)?;
+            let store = Keychain::new();
+            let (vault, phrase) = Vault::create(dir, &store, &passphrase, options(&cli))?;
+            eprintln!("Created vault {} in {}.", vault.id(), dir.display());
+            eprintln!(
+                "Write down this recovery phrase and keep it offline. It is shown only once,"
+            );
+            eprintln!("and it alone recovers every file if this computer is lost:");
+            writeln!(out, "{}", phrase.words().expose_secret()).map_err(output::broken)?;
+            Ok(0)
+        }
+        Command::Add { sources, to } => {
+            let mut vault = open(&cli)?;
+            let bar = output::Bar::new();
+            let report = vault.add(sources, to, &bar)?;
+            drop(bar);
+            eprintln!(
+                "added {} file(s), replaced {}, unchanged {}, {} folder(s) created",
+                report.added, report.replaced, report.unchanged, report.folders
+            );
+            Ok(0)
+        }
+        Command::Ls { path, json } => {
+            let mut vault = open(&cli)?;
+            let listing = vault.list()?;
+            let prefix = names::split_path(path)
+                .map_err(|e| Failure::new(code::PATH, format!("\"{path}\": {e}"), None))?
+                .join("/");
+            let shown: Vec<_> = listing
+                .entries
+                .iter()
+                .filter(|e| {
+                    prefix.is_empty()
+                        || e.path == prefix
+                        || e.path.starts_with(&format!("{prefix}/"))
+                })
+                .collect();
+            if !prefix.is_empty() && shown.is_empty() {
+                return Err(Failure::new(
+                    code::PATH,
+                    format!("\"{prefix}\" is not in the vault"),
+                    None,
+                ));
+            }
+            for e in shown {
+                if *json {
+                    writeln!(out, "{}", output::entry_json(e)).map_err(output::broken)?;
+                } else {
+                    writeln!(out, "{}", output::entry_line(e)).map_err(output::broken)?;
+                }
+            }
+            Ok(output::problems(&listing.problems))
+        }
+        Command::Get {
+            path,
+            output: out_path,
+            version,
+        } => {
+            let mut vault = open(&cli)?;
+            match out_path {
+                Some(p) if p != Path::new("-") => {
+                    let bar = output::Bar::new();
+                    vault.get(path, *version, p, &bar)?;
+                }
+                _ => {
+                    drop(out);
+                    let mut stdout = std::io::stdout();
+                    vault.get_to_writer(path, *version, &mut stdout)?;
+                    stdout.flush().map_err(output::broken)?;
+                    return Ok(0);
+                }
+            }
+            Ok(0)
+        }
+        Command::Mkdir { path } => {
+            open(&cli)?.mkdir(path)?;
+            Ok(0)
+        }
+        Command::Mv { from, to } => {
+            open(&cli)?.rename(from, to)?;
+            Ok(0)
+        }
+        Command::Rm { path } => {
+            open(&cli)?.remove(path)?;
+            eprintln!("moved to the trash; `chartsafe restore` brings it back");
+            Ok(0)
+        }
+        Command::Trash => {
+            for t in open(&cli)?.trash()? {
+                let size = if t.kind == Kind::Dir {
+                    "folder".to_owned()
+                } else {
+                    t.size.to_string()
+                };
+                writeln!(
+                    out,
+                    "{}  {:>12}  {}  {:<16}  {}",
+                    t.id,
+                    size,
+                    names::date_time(t.trashed),
+                    output::clip(&t.trashed_by, 16),
+                    t.path
+                )
+                .map_err(output::broken)?;
+            }
+            Ok(0)
+        }
+        Command::Restore { what } => {
+            open(&cli)?.restore(what)?;
+            Ok(0)
+        }
+        Command::Purge { what, all } => {
+            let target = match (what, all) {
+                (_, true) => PurgeTarget::All,
+                (Some(w), false) => PurgeTarget::One(w.clone()),
+                (None, false) => {
+                    return Err(Failure::new(2, "name what to purge, or pass --all", None))
+                }
+            };
+            let n = open(&cli)?.purge(target)?;
+            eprintln!("purged {n} entr{}", if n == 1 { "y" } else { "ies" });
+            Ok(0)
+        }
+        Command::Versions { path } => {
+            for v in open(&cli)?.versions(path)? {
+                writeln!(
+                    out,
+                    "{:>3}  {:>12}  {}  {:<16}  {}",
+                    v.number,
+                    v.size,
+                    names::date_time(v.changed),
+                    output::clip(&v.changed_by, 16),
+                    v.name
+                )
+                .map_err(output::broken)?;
+            }
+            Ok(0)
+        }
+        Command::Recover => {
+            let dir = vault_dir(&cli)?;
+            let phrase = RecoveryPhrase::parse(input::phrase()?.expose_secret())?;
+            let passphrase = input::passphrase(
+                cli.passphrase_file.as_deref(),
+                "New passphrase for this device: ",
+                true,
+            )?;
+            let vault =
+                Vault::recover(&dir, &phrase, &Keychain::new(), &passphrase, options(&cli))?;
+            eprintln!(
+                "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
+                vault.device_name(),
+                vault.id()
+            );
+            Ok(0)
+        }
+        Command::Recovery {
+            command: RecoveryCommand::Identity,
+        } => {
+            let phrase = RecoveryPhrase::parse(input::phrase()?.expose_secret())?;
+            let identity: AgeIdentity = phrase.identity();
+            writeln!(
+                out,
+                "# ChartSafe recovery identity; public key: {}",
+                identity.recipient()
+            )
+            .map_err(output::broken)?;
+            writeln!(out, "{}", identity.to_secret_text().expose_secret())
+                .map_err(output::broken)?;
+            Ok(0)
+        }
+        Command::Info => {
+            let dir = vault_dir(&cli)?;
+            let public = chartsafe_core::public_info(&dir)?;
+            writeln!(out, "vault:       {}", public.id).map_err(output::broken)?;
+            writeln!(out, "format:      {}", public.version).map_err(output::broken)?;
+            writeln!(out, "folder:      {}", dir.display()).map_err(output::broken)?;
+            let mut vault = open(&cli)?;
+            let listing = vault.list()?;
+            let files: Vec<_> = listing
+                .entries
+                .iter()
+                .filter(|e| e.kind == Kind::File)
+                .collect();
+            let bytes: u64 = files.iter().map(|e| e.size).sum();
+            let waiting = files
+                .iter()
+                .filter(|e| e.sync == SyncState::WaitingForSync)
+                .count();
+            let missing = files
+                .iter()
+                .filter(|e| e.sync == SyncState::Missing)
+                .count();
+            let conflicts = listing.entries.iter().filter(|e| e.conflict).count();
+            writeln!(
+                out,
+                "this device: {} ({})",
+                vault.device_name(),
+                vault.device_id()
+            )
+            .map_err(output::broken)?;
+            writeln!(out, "files:       {} ({} bytes)", files.len(), bytes)
+                .map_err(output::broken)?;
+            writeln!(out, "folders:     {}", listing.entries.len() - files.len())
+                .map_err(output::broken)?;
+            writeln!(out, "conflicts:   {conflicts}").map_err(output::broken)?;
+            writeln!(out, "waiting:     {waiting}").map_err(output::broken)?;
+            writeln!(out, "missing:     {missing}").map_err(output::broken)?;
+            writeln!(out, "problems:    {}", listing.problems.len()).map_err(output::broken)?;
+            Ok(output::problems(&listing.problems))
+        }
+    }
+}

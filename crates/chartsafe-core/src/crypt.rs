@@ -1,0 +1,327 @@
+//! age encryption and decryption of whole files and streams (docs/FORMAT.md §3).
+//!
+//! Big files go through a two-stage pipeline so that reading, hashing and
+//! encryption overlap on two cores; memory stays bounded by the channel depth.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc;
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::traits::Progress;
+
+/// Chunk size of the pipeline: a multiple of age's 64 KiB chunk.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between the two stages (bounds memory to about 4 MiB).
+const DEPTH: usize = 4;
+/// Below this size a file is handled on one thread.
+const PIPELINE_MIN: u64 = 4 << 20;
+
+/// Why age decryption failed, in the classes callers tell apart.
+#[derive(Debug)]
+pub(crate) enum DecryptFailure {
+    /// No identity we hold opens the file.
+    NoMatchingKey,
+    /// The header or payload is corrupt, truncated or tampered with.
+    Corrupt,
+    /// Reading or writing failed.
+    Io(io::Error),
+}
+
+impl From<age::DecryptError> for DecryptFailure {
+    fn from(e: age::DecryptError) -> Self {
+        match e {
+            age::DecryptError::NoMatchingKeys => Self::NoMatchingKey,
+            age::DecryptError::Io(e) => Self::from(e),
+            _ => Self::Corrupt,
+        }
+    }
+}
+
+impl From<io::Error> for DecryptFailure {
+    fn from(e: io::Error) -> Self {
+        // The age stream reports authentication failures of the payload as
+        // InvalidData; truncation as UnexpectedEof.
+        match e.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => Self::Corrupt,
+            _ => Self::Io(e),
+        }
+    }
+}
+
+fn encryptor(recipients: &[age::x25519::Recipient]) -> age::Encryptor {
+    age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .expect("X25519 recipients can always be combined")
+}
+
+/// Encrypts a small buffer in memory.
+pub(crate) fn encrypt_bytes(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut w = encryptor(recipients)
+        .wrap_output(&mut out)
+        .expect("writing to memory");
+    w.write_all(plain).expect("writing to memory");
+    w.finish().expect("writing to memory");
+    out
+}
+
+/// Decrypts a small age file held in memory. The plaintext is zeroized on drop.
+pub(crate) fn decrypt_bytes(
+    bytes: &[u8],
+    identities: &[&dyn age::Identity],
+) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
+    let decryptor = age::Decryptor::new_buffered(bytes)?;
+    let mut reader = decryptor.decrypt(identities.iter().copied())?;
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    reader.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Size and SHA-256 of a plaintext stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Digested {
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// Where a streaming step failed.
+#[derive(Debug)]
+pub(crate) enum StreamError {
+    /// Reading the plaintext source failed.
+    Read(io::Error),
+    /// Writing the ciphertext failed.
+    Write(io::Error),
+}
+
+/// Encrypts `input` (of about `size_hint` bytes) into `output`, returning the
+/// plaintext's size and SHA-256.
+pub(crate) fn encrypt_stream<R: Read + Send, W: Write>(
+    mut input: R,
+    output: W,
+    size_hint: u64,
+    recipients: &[age::x25519::Recipient],
+    progress: &dyn Progress,
+) -> Result<Digested, StreamError> {
+    let mut writer = encryptor(recipients)
+        .wrap_output(output)
+        .map_err(StreamError::Write)?;
+    let digested = if size_hint < PIPELINE_MIN {
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = Zeroizing::new(vec![0u8; 64 << 10]);
+        loop {
+            let n = read_full(&mut input, &mut buf).map_err(StreamError::Read)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            writer.write_all(&buf[..n]).map_err(StreamError::Write)?;
+            size += n as u64;
+            progress.advance(n as u64);
+        }
+        Digested {
+            size,
+            sha256: hasher.finalize().into(),
+        }
+    } else {
+        // Stage 1 (spawned): read and hash. Stage 2 (here): encrypt and write.
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
+            let reader = scope.spawn(move || -> io::Result<Digested> {
+                let mut hasher = Sha256::new();
+                let mut size = 0u64;
+                loop {
+                    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+                    let n = read_full(&mut input, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    buf.truncate(n);
+                    hasher.update(&buf[..]);
+                    size += n as u64;
+                    if tx.send(buf).is_err() {
+                        break; // the writer stopped; its error is reported
+                    }
+                }
+                Ok(Digested {
+                    size,
+                    sha256: hasher.finalize().into(),
+                })
+            });
+            let mut write_result = Ok(());
+            for chunk in rx {
+                if let Err(e) = writer.write_all(&chunk) {
+                    write_result = Err(e);
+                    break;
+                }
+                progress.advance(chunk.len() as u64);
+            }
+            let digested = reader.join().expect("reader thread does not panic");
+            write_result.map_err(StreamError::Write)?;
+            digested.map_err(StreamError::Read)
+        })?
+    };
+    writer.finish().map_err(StreamError::Write)?;
+    Ok(digested)
+}
+
+/// Decrypts `input` into `output`, returning the plaintext's size and SHA-256.
+///
+/// The caller must treat `output` as untrusted until this returns `Ok`: age
+/// streams plaintext out before it reaches a bad chunk (docs/FORMAT.md §3.3).
+pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
+    input: R,
+    mut output: W,
+    size_hint: u64,
+    identities: &[&dyn age::Identity],
+    progress: &dyn Progress,
+) -> Result<Digested, DecryptFailure> {
+    let decryptor = age::Decryptor::new(io::BufReader::with_capacity(64 << 10, input))?;
+    let mut reader = decryptor.decrypt(identities.iter().copied())?;
+    if size_hint < PIPELINE_MIN {
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = Zeroizing::new(vec![0u8; 64 << 10]);
+        loop {
+            let n = read_full(&mut reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n]).map_err(DecryptFailure::Io)?;
+            size += n as u64;
+            progress.advance(n as u64);
+        }
+        output.flush().map_err(DecryptFailure::Io)?;
+        return Ok(Digested {
+            size,
+            sha256: hasher.finalize().into(),
+        });
+    }
+    // Stage 1 (here): decrypt. Stage 2 (spawned): hash and write.
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
+        let writer = scope.spawn(move || -> io::Result<Digested> {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            for chunk in rx {
+                hasher.update(&chunk[..]);
+                output.write_all(&chunk)?;
+                size += chunk.len() as u64;
+            }
+            output.flush()?;
+            Ok(Digested {
+                size,
+                sha256: hasher.finalize().into(),
+            })
+        });
+        let mut read_result = Ok(());
+        loop {
+            let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+            match read_full(&mut reader, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    progress.advance(n as u64);
+                    if tx.send(buf).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    read_result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let written = writer.join().expect("writer thread does not panic");
+        read_result?;
+        written.map_err(DecryptFailure::Io)
+    })
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::AgeIdentity;
+    use crate::traits::NoProgress;
+    use proptest::prelude::*;
+
+    fn round_trip(data: &[u8]) {
+        let id = AgeIdentity::generate();
+        let mut ct = Vec::new();
+        let d = encrypt_stream(
+            data,
+            &mut ct,
+            data.len() as u64,
+            &[id.recipient()],
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(d.size, data.len() as u64);
+        let mut pt = Vec::new();
+        let d2 = decrypt_stream(
+            &ct[..],
+            &mut pt,
+            data.len() as u64,
+            &[id.as_age()],
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(pt, data);
+        assert_eq!(d, d2);
+    }
+
+    #[test]
+    fn pipelined_round_trip() {
+        let data: Vec<u8> = (0..(9u32 << 20) + 17)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        round_trip(&data);
+    }
+
+    #[test]
+    fn truncated_stream_is_corrupt() {
+        let id = AgeIdentity::generate();
+        let data = vec![7u8; 300_000];
+        let mut ct = Vec::new();
+        encrypt_stream(&data[..], &mut ct, 0, &[id.recipient()], &NoProgress).unwrap();
+        ct.truncate(ct.len() - 100_000);
+        let err = decrypt_stream(&ct[..], Vec::new(), 0, &[id.as_age()], &NoProgress).unwrap_err();
+        assert!(matches!(err, DecryptFailure::Corrupt), "{err:?}");
+    }
+
+    #[test]
+    fn wrong_identity_is_no_matching_key() {
+        let id = AgeIdentity::generate();
+        let ct = encrypt_bytes(b"x", &[id.recipient()]);
+        let other = AgeIdentity::generate();
+        assert!(matches!(
+            decrypt_bytes(&ct, &[other.as_age()]),
+            Err(DecryptFailure::NoMatchingKey)
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn any_bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..200_000)) {
+            round_trip(&data);
+        }
+    }
+}

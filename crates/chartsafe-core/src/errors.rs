@@ -1,0 +1,350 @@
+//! Error types, one enum per public operation (docs/FORMAT.md for the terms).
+//!
+//! Messages name the file or vault path concerned and never hold key material.
+//! Vault-folder files are named by their relative path, which is made only of
+//! random identifiers (docs/THREAT_MODEL.md §6).
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::format::header::HeaderError;
+use crate::names::NameError;
+use crate::traits::SecretStoreError;
+
+/// A file-system failure while reading or writing a file.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {}", file.display(), describe(source))]
+pub struct StorageError {
+    /// What was being done ("could not write", "could not read", …).
+    pub action: &'static str,
+    /// The file or folder concerned.
+    pub file: PathBuf,
+    /// The underlying error.
+    #[source]
+    pub source: io::Error,
+}
+
+impl StorageError {
+    pub(crate) fn read(file: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self {
+            action: "could not read",
+            file: file.into(),
+            source,
+        }
+    }
+    pub(crate) fn write(file: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self {
+            action: "could not write",
+            file: file.into(),
+            source,
+        }
+    }
+    /// Whether the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        self.source.kind() == io::ErrorKind::StorageFull || self.source.raw_os_error() == Some(28)
+    }
+    /// Whether the folder is read-only or not writable by this user.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+        ) || self.source.raw_os_error() == Some(30)
+    }
+}
+
+fn describe(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        "the disk is full".into()
+    } else if e.raw_os_error() == Some(30) || e.kind() == io::ErrorKind::ReadOnlyFilesystem {
+        "the file system is read-only".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// A vault path that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// A name in the path is not allowed.
+    #[error("\"{}\": {reason}", shorten(path))]
+    InvalidName {
+        /// The path as given (shortened in the message).
+        path: String,
+        /// Why.
+        reason: NameError,
+    },
+    /// Nothing is at that path.
+    #[error("\"{path}\" is not in the vault")]
+    NotFound {
+        /// The path.
+        path: String,
+    },
+    /// A folder was expected.
+    #[error("\"{path}\" is not a folder")]
+    NotAFolder {
+        /// The path.
+        path: String,
+    },
+    /// A file was expected.
+    #[error("\"{path}\" is a folder, not a file")]
+    NotAFile {
+        /// The path.
+        path: String,
+    },
+    /// The path is taken.
+    #[error("\"{path}\" already exists in the vault")]
+    AlreadyExists {
+        /// The path.
+        path: String,
+    },
+    /// A folder cannot move into itself.
+    #[error("\"{path}\" cannot be moved into itself")]
+    IntoItself {
+        /// The path.
+        path: String,
+    },
+}
+
+/// Shortens a path for a message: long names are cut and control characters escaped.
+pub(crate) fn shorten(path: &str) -> String {
+    let escaped: String = path.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() > 80 {
+        let head: String = escaped.chars().take(60).collect();
+        format!("{head}… ({} characters)", path.chars().count())
+    } else {
+        escaped
+    }
+}
+
+impl PathError {
+    pub(crate) fn invalid(path: &str, reason: NameError) -> Self {
+        Self::InvalidName {
+            path: path.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// Errors of [`crate::Vault::create`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// The folder exists and is not empty.
+    #[error("{} is not empty: a vault needs a new or empty folder", .0.display())]
+    NotEmpty(PathBuf),
+    /// The passphrase is too short.
+    #[error("the passphrase must have at least {0} characters")]
+    WeakPassphrase(usize),
+    /// Writing failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The keychain refused the device secret.
+    #[error(transparent)]
+    Keychain(#[from] SecretStoreError),
+}
+
+/// Errors of opening a vault: [`crate::Vault::unlock`], [`crate::Vault::unlock_with_identities`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnlockError {
+    /// The folder has no vault header.
+    #[error("{} is not a ChartSafe vault (no {})", .0.display(), crate::format::HEADER_FILE)]
+    NotAVault(PathBuf),
+    /// The header cannot be used.
+    #[error("{}: {}", .0.display(), .1)]
+    Header(PathBuf, HeaderError),
+    /// This device has no key for the vault.
+    #[error("this device is not enrolled in vault {0}: use the recovery phrase (chartsafe recover) or an identity file")]
+    NotEnrolled(String),
+    /// The passphrase does not open this device's keyslot.
+    #[error("wrong passphrase for this vault")]
+    WrongPassphrase,
+    /// The device's keyslot is gone from the vault folder.
+    #[error(
+        "this device's keyslot {0} is missing from the vault folder (deleted, or not synced yet)"
+    )]
+    KeyslotMissing(String),
+    /// A keyslot decrypted but is not valid.
+    #[error("keyslot {0} is damaged")]
+    KeyslotCorrupt(String),
+    /// No keyslot opens with the given identity.
+    #[error("the identity does not open this vault")]
+    IdentityNotAccepted,
+    /// Another ChartSafe process is using the vault on this device.
+    #[error("another ChartSafe process is using this vault on this device")]
+    Busy,
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The keychain failed.
+    #[error(transparent)]
+    Keychain(#[from] SecretStoreError),
+}
+
+/// Errors of [`crate::Vault::recover`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// The vault cannot be opened at all.
+    #[error(transparent)]
+    Open(UnlockError),
+    /// The phrase is valid but belongs to another vault.
+    #[error("this recovery phrase does not belong to this vault")]
+    WrongPhrase,
+    /// The new passphrase is too short.
+    #[error("the passphrase must have at least {0} characters")]
+    WeakPassphrase(usize),
+    /// Writing failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The keychain failed.
+    #[error(transparent)]
+    Keychain(#[from] SecretStoreError),
+}
+
+/// Errors of reading the vault's records ([`crate::Vault::list`] and every operation).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListError {
+    /// Reading failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`crate::Vault::add`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddError {
+    /// Reading the vault failed.
+    #[error(transparent)]
+    List(#[from] ListError),
+    /// A destination or source name is not allowed.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A source file or folder does not exist.
+    #[error("{}: no such file or folder", .0.display())]
+    SourceMissing(PathBuf),
+    /// A source file vanished or changed type while being added.
+    #[error("{}: the file disappeared while it was being added; nothing of it was stored", .0.display())]
+    SourceVanished(PathBuf),
+    /// A source file name is not allowed in the vault.
+    #[error("{}: {}", .0.display(), .1)]
+    SourceName(PathBuf, NameError),
+    /// A source file could not be read.
+    #[error("could not read {}: {}", .0.display(), .1)]
+    SourceUnreadable(PathBuf, std::io::Error),
+    /// Writing to the vault failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Errors of [`crate::Vault::get`] and [`crate::Vault::get_to_writer`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GetError {
+    /// Reading the vault failed.
+    #[error(transparent)]
+    List(#[from] ListError),
+    /// The path is not usable.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The requested version does not exist.
+    #[error("\"{path}\" has no version {version}")]
+    NoSuchVersion {
+        /// The path.
+        path: String,
+        /// The version asked for.
+        version: usize,
+    },
+    /// The content was written by another device and has not arrived yet.
+    #[error("\"{path}\" is waiting for sync: its content ({blob}) has not arrived from another device yet")]
+    WaitingForSync {
+        /// The path.
+        path: String,
+        /// The blob file.
+        blob: String,
+    },
+    /// The content was written by this device but is gone from the vault folder.
+    #[error("the content of \"{path}\" ({blob}) is missing from the vault folder: it was deleted")]
+    BlobMissing {
+        /// The path.
+        path: String,
+        /// The blob file.
+        blob: String,
+    },
+    /// The content file is damaged or truncated.
+    #[error("the content of \"{path}\" ({blob}) is damaged or truncated; nothing was written")]
+    BlobCorrupt {
+        /// The path.
+        path: String,
+        /// The blob file.
+        blob: String,
+    },
+    /// The content file decrypts, but to other bytes than recorded: it was swapped or replaced.
+    #[error("the content of \"{path}\" ({blob}) is not the file that was stored (swapped or replaced); nothing was written")]
+    BlobSubstituted {
+        /// The path.
+        path: String,
+        /// The blob file.
+        blob: String,
+    },
+    /// None of our keys opens the content file.
+    #[error("the content of \"{path}\" ({blob}) is not encrypted to this vault's keys (replaced); nothing was written")]
+    NotOurKey {
+        /// The path.
+        path: String,
+        /// The blob file.
+        blob: String,
+    },
+    /// Writing the output failed.
+    #[error("could not write {}: {}", .0.display(), .1)]
+    Output(PathBuf, std::io::Error),
+    /// Reading the content file failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+macro_rules! change_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum $name {
+            /// Reading the vault failed.
+            #[error(transparent)]
+            List(#[from] ListError),
+            /// The path is not usable.
+            #[error(transparent)]
+            Path(#[from] PathError),
+            /// Writing to the vault failed.
+            #[error(transparent)]
+            Storage(#[from] StorageError),
+        }
+    };
+}
+
+change_error!(
+    /// Errors of [`crate::Vault::mkdir`].
+    MkdirError
+);
+change_error!(
+    /// Errors of [`crate::Vault::rename`].
+    MoveError
+);
+change_error!(
+    /// Errors of [`crate::Vault::remove`].
+    RemoveError
+);
+change_error!(
+    /// Errors of [`crate::Vault::restore`].
+    RestoreError
+);
+change_error!(
+    /// Errors of [`crate::Vault::purge`].
+    PurgeError
+);
+change_error!(
+    /// Errors of [`crate::Vault::versions`].
+    VersionsError
+);

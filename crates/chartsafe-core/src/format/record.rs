@@ -1,0 +1,256 @@
+//! Metadata records (docs/FORMAT.md §5).
+//!
+//! A record is an age file whose plaintext is the JSON object
+//! `{"chartsafe_record":1,"mac":HEX,"body":STRING}`, where `body` is itself the
+//! JSON text of a [`RecordBody`] and `mac` is HMAC-SHA-256 of that text under
+//! the vault's record key. Keeping the body as a string means the MAC covers
+//! exact bytes (no canonical JSON needed) and `jq '.body|fromjson'` reads it.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids;
+use crate::keys::MacKey;
+
+/// Version of the record plaintext.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The authenticated content of one record: a batch of operations written by
+/// one device in one step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordBody {
+    /// Format version of the body (downgrade protection, §5.1).
+    pub format: u32,
+    /// The vault this record belongs to (no replay across vaults).
+    pub vault: String,
+    /// The device that wrote it (its folder name under `r/`).
+    pub device: String,
+    /// The device's name for people, shown in conflict names.
+    pub device_name: String,
+    /// The member who wrote it.
+    pub author: String,
+    /// Position in the device's chain, from 1; equals the file name.
+    pub seq: u64,
+    /// SHA-256 (hex) of the body of the device's record `seq - 1`; `None` for seq 1.
+    pub prev: Option<String>,
+    /// When it was written, ms since the Unix epoch (the writer's clock).
+    pub time: i64,
+    /// The operations.
+    pub ops: Vec<Op>,
+    /// Reserved for member signatures (§5.4); absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+}
+
+/// One operation: the new state of one entry, superseding earlier versions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Op {
+    /// The entry (a random id, stable across renames and edits).
+    pub entry: String,
+    /// Version ids this state replaces (§5.3). Empty when the entry is new.
+    pub parents: Vec<String>,
+    /// The entry's full state after this operation.
+    pub state: EntryState,
+}
+
+/// The full state of an entry in one version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntryState {
+    /// The folder entry holding it; `None` for the vault's top level.
+    pub parent: Option<String>,
+    /// Its name (Unicode NFC, §5.5).
+    pub name: String,
+    /// File or folder.
+    pub kind: Kind,
+    /// Visible, in the trash, or gone for good.
+    pub status: Status,
+    /// For files: the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// Reserved: the collection that holds the entry (§5.4). Absent means the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+}
+
+/// Entry kind.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A file with content.
+    File,
+    /// A folder.
+    Dir,
+}
+
+/// Entry status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Visible in listings.
+    Live,
+    /// In the trash; can be restored.
+    Trash,
+    /// Purged, or a conflict copy that was resolved; never shown.
+    Gone,
+}
+
+/// A file's content: which blob holds it and what it must decrypt to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Content {
+    /// The blob id (`b/<2 chars>/<id>`).
+    pub blob: String,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex) of the plaintext: binds the name to its exact content (§5.2).
+    pub sha256: String,
+    /// The source file's modification time, ms since the epoch, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<i64>,
+}
+
+/// The plaintext envelope of a record.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    chartsafe_record: u32,
+    mac: String,
+    body: String,
+}
+
+/// Why a record could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Not an envelope of a known version.
+    #[error("not a ChartSafe record of a known version")]
+    Malformed,
+    /// The MAC does not match: the record was forged or altered.
+    #[error("the record's authentication code does not match (forged or altered)")]
+    BadMac,
+    /// The body does not parse, or has a format this build does not read.
+    #[error("the record's body is not valid")]
+    BadBody,
+}
+
+/// A record whose MAC has been checked.
+#[derive(Debug, Clone)]
+pub struct OpenedRecord {
+    /// The body.
+    pub body: RecordBody,
+    /// SHA-256 (hex) of the body text: the record's identity in chains.
+    pub hash: String,
+}
+
+impl RecordBody {
+    /// Serialises, authenticates and returns the plaintext envelope and the body hash.
+    pub fn seal(&self, mac: &MacKey) -> (Vec<u8>, String) {
+        let body = serde_json::to_string(self).expect("a record body serialises");
+        let hash = ids::hex(&Sha256::digest(body.as_bytes()));
+        let tag = compute_mac(mac, body.as_bytes());
+        let envelope = Envelope {
+            chartsafe_record: RECORD_VERSION,
+            mac: tag,
+            body,
+        };
+        (
+            serde_json::to_vec(&envelope).expect("an envelope serialises"),
+            hash,
+        )
+    }
+
+    /// The id of the version made by op number `index` of the record whose body hash is `hash`.
+    pub fn version_id(hash: &str, index: usize) -> String {
+        format!("{}.{index}", &hash[..32])
+    }
+}
+
+fn compute_mac(mac: &MacKey, body: &[u8]) -> String {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(mac.0.as_ref()).expect("any key length");
+    m.update(b"chartsafe/v1 record\n");
+    m.update(body);
+    ids::hex(&m.finalize().into_bytes())
+}
+
+/// Checks and parses a decrypted envelope.
+pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError> {
+    let envelope: Envelope =
+        serde_json::from_slice(plaintext).map_err(|_| RecordError::Malformed)?;
+    if envelope.chartsafe_record != RECORD_VERSION {
+        return Err(RecordError::Malformed);
+    }
+    let given = ids::unhex(&envelope.mac).ok_or(RecordError::BadMac)?;
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(mac.0.as_ref()).expect("any key length");
+    m.update(b"chartsafe/v1 record\n");
+    m.update(envelope.body.as_bytes());
+    // Constant-time comparison (hmac's verify).
+    m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;
+    let body: RecordBody =
+        serde_json::from_str(&envelope.body).map_err(|_| RecordError::BadBody)?;
+    if body.format != RECORD_VERSION {
+        return Err(RecordError::BadBody);
+    }
+    let hash = ids::hex(&Sha256::digest(envelope.body.as_bytes()));
+    Ok(OpenedRecord { body, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn key(b: u8) -> MacKey {
+        MacKey(Zeroizing::new([b; 32]))
+    }
+
+    pub(crate) fn sample() -> RecordBody {
+        RecordBody {
+            format: 1,
+            vault: "v".repeat(26),
+            device: "d".repeat(26),
+            device_name: "front desk".into(),
+            author: "m".repeat(26),
+            seq: 1,
+            prev: None,
+            time: 1_700_000_000_000,
+            ops: vec![Op {
+                entry: "e".repeat(26),
+                parents: vec![],
+                state: EntryState {
+                    parent: None,
+                    name: "Lab results.pdf".into(),
+                    kind: Kind::File,
+                    status: Status::Live,
+                    content: Some(Content {
+                        blob: "b".repeat(26),
+                        size: 3,
+                        sha256: "00".repeat(32),
+                        mtime: None,
+                    }),
+                    collection: None,
+                },
+            }],
+            sig: None,
+        }
+    }
+
+    #[test]
+    fn seal_then_open_round_trips() {
+        let (bytes, hash) = sample().seal(&key(1));
+        let opened = open(&bytes, &key(1)).unwrap();
+        assert_eq!(opened.body, sample());
+        assert_eq!(opened.hash, hash);
+    }
+
+    #[test]
+    fn wrong_key_or_altered_body_is_bad_mac() {
+        let (bytes, _) = sample().seal(&key(1));
+        assert_eq!(open(&bytes, &key(2)).unwrap_err(), RecordError::BadMac);
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace("Lab results", "Lab resultz");
+        assert_eq!(
+            open(text.as_bytes(), &key(1)).unwrap_err(),
+            RecordError::BadMac
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! Keys: the recovery phrase, the identities derived from it, device unlock
+//! and the vault secrets carried in keyslots (docs/FORMAT.md §2).
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::ids;
+
+/// HKDF salt shared by every derivation of format version 1.
+const KDF_SALT: &[u8] = b"chartsafe/v1";
+
+/// The 24-word BIP39 recovery phrase (256 bits of entropy).
+///
+/// Zeroized on drop; `Debug` prints a redaction. It is shown once at vault
+/// creation and never stored (docs/THREAT_MODEL.md §5).
+pub struct RecoveryPhrase {
+    words: SecretString,
+    entropy: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for RecoveryPhrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecoveryPhrase([redacted])")
+    }
+}
+
+/// Why a recovery phrase was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhraseError {
+    /// The phrase does not have exactly 24 words.
+    #[error("a recovery phrase has 24 words; this one has {0}")]
+    WordCount(usize),
+    /// A word is not in the BIP39 English list (the word itself is not repeated).
+    #[error("word {0} of the recovery phrase is not a BIP39 English word")]
+    UnknownWord(usize),
+    /// The words are valid but their checksum does not match: a word is wrong or misplaced.
+    #[error("the recovery phrase's checksum does not match: a word is wrong or out of order")]
+    Checksum,
+}
+
+impl RecoveryPhrase {
+    /// A new phrase from the OS random generator.
+    pub fn generate() -> Self {
+        let mut entropy = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(entropy.as_mut());
+        Self::from_entropy(entropy)
+    }
+
+    fn from_entropy(entropy: Zeroizing<[u8; 32]>) -> Self {
+        let mnemonic = bip39::Mnemonic::from_entropy(entropy.as_ref())
+            .expect("32 bytes is a valid BIP39 entropy length");
+        let words = SecretString::from(mnemonic.to_string());
+        Self { words, entropy }
+    }
+
+    /// Parses a phrase typed by a person: case and white space do not matter.
+    pub fn parse(text: &str) -> Result<Self, PhraseError> {
+        let normalised: Zeroizing<String> = Zeroizing::new(
+            text.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let count = normalised.split(' ').filter(|w| !w.is_empty()).count();
+        if count != 24 {
+            return Err(PhraseError::WordCount(count));
+        }
+        let list = bip39::Language::English.word_list();
+        if let Some(i) = normalised.split(' ').position(|w| !list.contains(&w)) {
+            return Err(PhraseError::UnknownWord(i + 1));
+        }
+        let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalised)
+            .map_err(|_| PhraseError::Checksum)?;
+        let (bytes, len) = mnemonic.to_entropy_array();
+        let mut entropy = Zeroizing::new([0u8; 32]);
+        entropy.copy_from_slice(&bytes[..len.min(32)]);
+        Ok(Self::from_entropy(entropy))
+    }
+
+    /// The 24 words, separated by single spaces.
+    pub fn words(&self) -> &SecretString {
+        &self.words
+    }
+
+    /// The recovery identity: the age X25519 identity derived from the phrase
+    /// (docs/FORMAT.md §2.1). It decrypts every blob and record of the vault.
+    pub fn identity(&self) -> AgeIdentity {
+        let mut sk = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(KDF_SALT), self.entropy.as_ref())
+            .expand(b"recovery identity", sk.as_mut())
+            .expect("32 bytes is a valid HKDF output length");
+        AgeIdentity::from_secret_bytes(&sk)
+    }
+}
+
+/// An age X25519 identity together with its `AGE-SECRET-KEY-1…` text.
+///
+/// Zeroized on drop (the text through `secrecy`, the age identity by the age crate).
+pub struct AgeIdentity {
+    identity: age::x25519::Identity,
+    text: SecretString,
+}
+
+impl fmt::Debug for AgeIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AgeIdentity({}, [redacted])", self.recipient())
+    }
+}
+
+impl Clone for AgeIdentity {
+    fn clone(&self) -> Self {
+        Self::parse(self.text.expose_secret()).expect("an identity's own text parses")
+    }
+}
+
+impl AgeIdentity {
+    /// A fresh random identity.
+    pub fn generate() -> Self {
+        let mut sk = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(sk.as_mut());
+        Self::from_secret_bytes(&sk)
+    }
+
+    /// Builds the identity whose X25519 secret scalar is `sk`.
+    ///
+    /// The age crate has no constructor from bytes, so the bytes are Bech32
+    /// encoded with the `age-secret-key-` prefix and parsed, exactly as
+    /// `age-keygen` writes them (docs/FORMAT.md §2.1).
+    pub fn from_secret_bytes(sk: &[u8; 32]) -> Self {
+        let hrp = bech32::Hrp::parse("age-secret-key-").expect("valid human-readable part");
+        let text = Zeroizing::new(
+            bech32::encode::<bech32::Bech32>(hrp, sk)
+                .expect("32 bytes fit in a Bech32 string")
+                .to_uppercase(),
+        );
+        Self::parse(&text).expect("a Bech32 age secret key parses")
+    }
+
+    /// Parses an `AGE-SECRET-KEY-1…` line.
+    pub fn parse(text: &str) -> Option<Self> {
+        let identity: age::x25519::Identity = text.trim().parse().ok()?;
+        Some(Self {
+            identity,
+            text: SecretString::from(text.trim().to_owned()),
+        })
+    }
+
+    /// The 32 secret bytes, for key derivation.
+    pub(crate) fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let lower = Zeroizing::new(self.text.expose_secret().to_lowercase());
+        let (_, data) = bech32::decode(&lower).expect("an identity's own text decodes");
+        let data = Zeroizing::new(data);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&data[..32]);
+        out
+    }
+
+    /// The `AGE-SECRET-KEY-1…` text, for `age -i`.
+    pub fn to_secret_text(&self) -> &SecretString {
+        &self.text
+    }
+
+    /// The public recipient (`age1…`).
+    pub fn recipient(&self) -> age::x25519::Recipient {
+        self.identity.to_public()
+    }
+
+    /// The age identity, for decryption.
+    pub fn as_age(&self) -> &age::x25519::Identity {
+        &self.identity
+    }
+
+    /// The key that authenticates metadata records, derived from this identity
+    /// when it is the recovery identity (docs/FORMAT.md §2.3).
+    pub(crate) fn derive_mac_key(&self) -> MacKey {
+        let sk = self.secret_bytes();
+        let mut key = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(KDF_SALT), sk.as_ref())
+            .expand(b"record mac", key.as_mut())
+            .expect("32 bytes is a valid HKDF output length");
+        MacKey(key)
+    }
+}
+
+/// The HMAC-SHA-256 key that authenticates metadata records. Zeroized on drop.
+#[derive(Clone)]
+pub struct MacKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKey([redacted])")
+    }
+}
+
+/// scrypt work factor and salt of a device's passphrase (docs/FORMAT.md §2.4).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KdfParams {
+    /// log2 of scrypt's N (r = 8, p = 1).
+    pub log_n: u8,
+    /// 16 random bytes, hex.
+    pub salt: String,
+}
+
+impl KdfParams {
+    /// The default work factor: N = 2^17 (128 MiB, about half a second here).
+    pub const DEFAULT_LOG_N: u8 = 17;
+
+    /// Fresh parameters with a random salt.
+    pub fn new(log_n: u8) -> Self {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Self {
+            log_n,
+            salt: ids::hex(&salt),
+        }
+    }
+}
+
+/// The device's half of the unlock secret, kept in the OS keychain: 32 random
+/// bytes, hex. Zeroized on drop.
+pub struct DeviceSecret(SecretString);
+
+impl fmt::Debug for DeviceSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeviceSecret([redacted])")
+    }
+}
+
+impl DeviceSecret {
+    /// A fresh random device secret.
+    pub fn generate() -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+        Self(SecretString::from(ids::hex(bytes.as_ref())))
+    }
+
+    /// Wraps the text read back from the keychain.
+    pub fn from_stored(text: SecretString) -> Self {
+        Self(text)
+    }
+
+    /// The text to store in the keychain.
+    pub fn as_stored(&self) -> &SecretString {
+        &self.0
+    }
+
+    /// The device identity: both factors are needed (docs/THREAT_MODEL.md §3).
+    ///
+    /// `sk = HKDF-SHA256(salt = kdf.salt, ikm = device secret ‖ scrypt(passphrase), "device identity")`.
+    pub(crate) fn device_identity(
+        &self,
+        passphrase: &SecretString,
+        kdf: &KdfParams,
+    ) -> Option<AgeIdentity> {
+        let device = Zeroizing::new(ids::unhex(self.0.expose_secret())?);
+        let salt = ids::unhex(&kdf.salt)?;
+        let params = scrypt::Params::new(kdf.log_n, 8, 1, 32).ok()?;
+        let mut stretched = Zeroizing::new([0u8; 32]);
+        scrypt::scrypt(
+            passphrase.expose_secret().as_bytes(),
+            &salt,
+            &params,
+            stretched.as_mut(),
+        )
+        .ok()?;
+        let mut ikm = Zeroizing::new(Vec::with_capacity(64));
+        ikm.extend_from_slice(&device);
+        ikm.extend_from_slice(stretched.as_ref());
+        let mut sk = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(&salt), &ikm)
+            .expand(b"chartsafe/v1 device identity", sk.as_mut())
+            .ok()?;
+        Some(AgeIdentity::from_secret_bytes(&sk))
+    }
+}
+
+/// One collection key (docs/FORMAT.md §2.2). Version 1 vaults have one
+/// collection; the list leaves room for per-collection keys and rotation.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CollectionKey {
+    pub id: String,
+    pub identity: String,
+    pub created: i64,
+}
+
+/// The plaintext of a keyslot: everything a member needs to use the vault
+/// (docs/FORMAT.md §4). Zeroized on drop.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct KeyslotPlain {
+    pub chartsafe_keyslot: u32,
+    pub vault: String,
+    pub member: String,
+    pub collections: Vec<CollectionKey>,
+    pub mac_key: String,
+    pub recovery_recipient: String,
+}
+
+impl Drop for KeyslotPlain {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.mac_key.zeroize();
+        for c in &mut self.collections {
+            c.identity.zeroize();
+        }
+    }
+}
+
+/// The unlocked vault's keys. Zeroized on drop; never serialised to a caller.
+pub struct VaultKeys {
+    pub(crate) member: String,
+    /// Every collection identity, newest last.
+    pub(crate) collections: Vec<(String, AgeIdentity)>,
+    pub(crate) mac: MacKey,
+    pub(crate) recovery: age::x25519::Recipient,
+    /// Present only when unlocked with the recovery identity itself.
+    pub(crate) recovery_identity: Option<AgeIdentity>,
+}
+
+impl fmt::Debug for VaultKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VaultKeys([redacted])")
+    }
+}
+
+impl VaultKeys {
+    pub(crate) fn from_plain(plain: &KeyslotPlain) -> Option<Self> {
+        let collections = plain
+            .collections
+            .iter()
+            .map(|c| Some((c.id.clone(), AgeIdentity::parse(&c.identity)?)))
+            .collect::<Option<Vec<_>>>()?;
+        if collections.is_empty() {
+            return None;
+        }
+        let mac_bytes = Zeroizing::new(ids::unhex(&plain.mac_key)?);
+        let mut mac = Zeroizing::new([0u8; 32]);
+        if mac_bytes.len() != 32 {
+            return None;
+        }
+        mac.copy_from_slice(&mac_bytes);
+        Some(Self {
+            member: plain.member.clone(),
+            collections,
+            mac: MacKey(mac),
+            recovery: plain.recovery_recipient.parse().ok()?,
+            recovery_identity: None,
+        })
+    }
+
+    pub(crate) fn to_plain(&self, vault: &str, created: i64) -> KeyslotPlain {
+        KeyslotPlain {
+            chartsafe_keyslot: 1,
+            vault: vault.to_owned(),
+            member: self.member.clone(),
+            collections: self
+                .collections
+                .iter()
+                .map(|(id, identity)| CollectionKey {
+                    id: id.clone(),
+                    identity: identity.to_secret_text().expose_secret().to_owned(),
+                    created,
+                })
+                .collect(),
+            mac_key: ids::hex(self.mac.0.as_ref()),
+            recovery_recipient: self.recovery.to_string(),
+        }
+    }
+
+    /// Recipients every new blob and record is encrypted to: the current
+    /// collection key and the recovery identity (docs/FORMAT.md §3).
+    pub(crate) fn recipients(&self) -> [age::x25519::Recipient; 2] {
+        let current = &self.collections.last().expect("at least one collection").1;
+        [current.recipient(), self.recovery.clone()]
+    }
+
+    /// Identities that may decrypt a blob or record.
+    pub(crate) fn identities(&self) -> Vec<&dyn age::Identity> {
+        let mut out: Vec<&dyn age::Identity> = self
+            .collections
+            .iter()
+            .rev()
+            .map(|(_, i)| i.as_age() as &dyn age::Identity)
+            .collect();
+        if let Some(r) = &self.recovery_identity {
+            out.push(r.as_age());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrase_round_trips_and_gives_the_same_identity() {
+        let phrase = RecoveryPhrase::generate();
+        let words = phrase.words().expose_secret().to_owned();
+        assert_eq!(words.split(' ').count(), 24);
+        let again = RecoveryPhrase::parse(&format!("  {}  ", words.to_uppercase())).unwrap();
+        assert_eq!(
+            phrase.identity().recipient().to_string(),
+            again.identity().recipient().to_string()
+        );
+    }
+
+    #[test]
+    fn phrase_errors_are_specific() {
+        let phrase = RecoveryPhrase::generate();
+        let words: Vec<String> = phrase
+            .words()
+            .expose_secret()
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        assert!(matches!(
+            RecoveryPhrase::parse(&words[..23].join(" ")),
+            Err(PhraseError::WordCount(23))
+        ));
+        let mut bad = words.clone();
+        bad[4] = "notaword".into();
+        assert!(matches!(
+            RecoveryPhrase::parse(&bad.join(" ")),
+            Err(PhraseError::UnknownWord(5))
+        ));
+        let mut swapped = words.clone();
+        // Replace the last word with another list word: the checksum breaks.
+        swapped[23] = if words[23] == "abandon" {
+            "ability".into()
+        } else {
+            "abandon".into()
+        };
+        assert!(matches!(
+            RecoveryPhrase::parse(&swapped.join(" ")),
+            Err(PhraseError::Checksum)
+        ));
+    }
+
+    #[test]
+    fn known_phrase_gives_known_identity() {
+        // Test vector, docs/FORMAT.md §2.1: all-zero entropy.
+        let phrase = RecoveryPhrase::from_entropy(Zeroizing::new([0u8; 32]));
+        assert!(phrase
+            .words()
+            .expose_secret()
+            .starts_with("abandon abandon"));
+        let id = phrase.identity();
+        let text = id.to_secret_text().expose_secret().to_owned();
+        assert!(text.starts_with("AGE-SECRET-KEY-1"));
+        assert_eq!(
+            AgeIdentity::parse(&text).unwrap().recipient().to_string(),
+            id.recipient().to_string()
+        );
+    }
+
+    #[test]
+    fn device_identity_needs_both_factors() {
+        let kdf = KdfParams::new(4);
+        let device = DeviceSecret::generate();
+        let other = DeviceSecret::generate();
+        let pass = SecretString::from("correct horse".to_owned());
+        let wrong = SecretString::from("wrong horse".to_owned());
+        let a = device
+            .device_identity(&pass, &kdf)
+            .unwrap()
+            .recipient()
+            .to_string();
+        assert_eq!(
+            a,
+            device
+                .device_identity(&pass, &kdf)
+                .unwrap()
+                .recipient()
+                .to_string()
+        );
+        assert_ne!(
+            a,
+            device
+                .device_identity(&wrong, &kdf)
+                .unwrap()
+                .recipient()
+                .to_string()
+        );
+        assert_ne!(
+            a,
+            other
+                .device_identity(&pass, &kdf)
+                .unwrap()
+                .recipient()
+                .to_string()
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! The ChartSafe vault engine.
+//!
+//! A vault is a folder inside any cloud-synced folder that holds only
+//! ciphertext and random identifiers (docs/FORMAT.md). This crate creates,
+//! unlocks, reads and changes vaults. It never prints, prompts, reads the clock
+//! or touches the OS keychain itself: callers implement [`SecretStore`],
+//! [`Clock`] and [`Progress`].
+//!
+//! ```no_run
+//! use chartsafe_core::{Options, Vault, NoProgress, SecretStore};
+//! # fn demo(store: &dyn SecretStore) -> Result<(), Box<dyn std::error::Error>> {
+//! let passphrase = secrecy::SecretString::from("correct horse battery".to_owned());
+//! let options = Options::new("/home/me/.local/share/chartsafe", "front desk");
+//! let (mut vault, phrase) = Vault::create("Dropbox/Clinic".as_ref(), store, &passphrase, options)?;
+//! // Show `phrase.words()` to the person once; it is never stored.
+//! vault.add(&["lab-results.pdf".into()], "", &NoProgress)?;
+//! for entry in vault.list()?.entries {
+//!     let _ = (entry.path, entry.size);
+//! }
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod crypt;
+pub mod errors;
+pub mod format;
+mod fsutil;
+pub mod ids;
+pub mod keys;
+mod local;
+pub mod names;
+mod state;
+mod traits;
+mod vault;
+
+pub use errors::*;
+pub use format::record::{Kind, Status};
+pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
+pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
+pub use vault::{
+    keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
+};
+pub use vault::{AddReport, EntryInfo, PurgeTarget, SyncState, TrashEntry, VersionInfo};

@@ -1,0 +1,89 @@
+//! What a device keeps about a vault outside the vault folder
+//! (docs/FORMAT.md §7): its device id, its keyslot, its KDF parameters and the
+//! newest record it has seen from each device (rollback detection,
+//! docs/THREAT_MODEL.md §4). Nothing here is secret; the secret half lives in
+//! the OS keychain.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::StorageError;
+use crate::fsutil;
+use crate::keys::KdfParams;
+
+/// The newest record seen from one device.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct KnownHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The device state file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeviceState {
+    pub device: String,
+    pub device_name: String,
+    #[serde(default)]
+    pub slot: Option<String>,
+    #[serde(default)]
+    pub kdf: Option<KdfParams>,
+    #[serde(default)]
+    pub known: BTreeMap<String, KnownHead>,
+}
+
+/// The folder for one vault's local state.
+pub(crate) struct LocalDir {
+    dir: PathBuf,
+}
+
+impl LocalDir {
+    pub fn new(state_dir: &Path, vault_id: &str) -> Self {
+        Self {
+            dir: state_dir.join(vault_id),
+        }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("device.json")
+    }
+
+    pub fn load(&self) -> Result<Option<DeviceState>, StorageError> {
+        let path = self.file();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StorageError::read(
+                    &path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::read(&path, e)),
+        }
+    }
+
+    pub fn save(&self, state: &DeviceState) -> Result<(), StorageError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(state).expect("device state serialises");
+        fsutil::write_new(&self.dir, &self.file(), &bytes, false)
+    }
+
+    /// Takes this device's lock on the vault; `None` if another process holds it.
+    pub fn lock(&self) -> Result<Option<File>, StorageError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
+        let path = self.dir.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StorageError::write(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StorageError::write(&path, e)),
+        }
+    }
+}

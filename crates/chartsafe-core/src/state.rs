@@ -1,0 +1,395 @@
+//! Merging records into the tree people see (docs/FORMAT.md §6).
+//!
+//! The state is a pure function of the set of valid records: every device that
+//! has the same records computes the same tree, whatever the order they arrived
+//! in. That is what makes two synced devices converge.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::format::record::{EntryState, Kind, OpenedRecord, RecordBody, Status};
+use crate::names;
+
+/// One version of one entry: an operation from a record.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    pub id: String,
+    pub entry: String,
+    pub parents: Vec<String>,
+    pub state: EntryState,
+    pub time: i64,
+    pub device: String,
+    pub device_name: String,
+}
+
+/// A visible item: an entry's current version (or a conflicting one) at a path.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub entry: String,
+    /// Index into [`Tree::versions`].
+    pub version: usize,
+    pub path: String,
+    /// This is a non-primary head shown as a conflict copy.
+    pub conflict: bool,
+}
+
+/// An entry in the trash.
+#[derive(Debug, Clone)]
+pub(crate) struct Trashed {
+    pub entry: String,
+    pub version: usize,
+    pub path: String,
+}
+
+/// The merged tree.
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    pub versions: Vec<Version>,
+    /// Visible nodes, sorted by path.
+    pub nodes: Vec<Node>,
+    by_path: HashMap<String, usize>,
+    /// Entries whose every head is in the trash and whose parent is not.
+    pub trash: Vec<Trashed>,
+    heads: HashMap<String, Vec<usize>>,
+}
+
+fn newest_first(a: &Version, b: &Version) -> std::cmp::Ordering {
+    b.time
+        .cmp(&a.time)
+        .then_with(|| b.device.cmp(&a.device))
+        .then_with(|| b.id.cmp(&a.id))
+}
+
+impl Tree {
+    /// Builds the tree from opened records (in any order).
+    pub fn build(records: &[(String, OpenedRecord)]) -> Self {
+        let mut versions = Vec::new();
+        let mut seen = HashSet::new();
+        for (_file, rec) in records {
+            let RecordBody {
+                device,
+                device_name,
+                time,
+                ops,
+                ..
+            } = &rec.body;
+            for (i, op) in ops.iter().enumerate() {
+                let id = RecordBody::version_id(&rec.hash, i);
+                if !seen.insert(id.clone()) {
+                    continue; // the same record arrived twice (a sync client's copy)
+                }
+                versions.push(Version {
+                    id,
+                    entry: op.entry.clone(),
+                    parents: op.parents.clone(),
+                    state: op.state.clone(),
+                    time: *time,
+                    device: device.clone(),
+                    device_name: device_name.clone(),
+                });
+            }
+        }
+        // Deterministic order whatever the arrival order.
+        versions.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut tree = Tree {
+            versions,
+            ..Tree::default()
+        };
+        tree.compute();
+        tree
+    }
+
+    fn compute(&mut self) {
+        let superseded: HashSet<&str> = self
+            .versions
+            .iter()
+            .flat_map(|v| v.parents.iter().map(String::as_str))
+            .collect();
+        let mut heads: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, v) in self.versions.iter().enumerate() {
+            if !superseded.contains(v.id.as_str()) {
+                heads.entry(v.entry.clone()).or_default().push(i);
+            }
+        }
+        for list in heads.values_mut() {
+            list.sort_by(|&a, &b| newest_first(&self.versions[a], &self.versions[b]));
+        }
+
+        // Primary live head, conflicting live heads, and trash status per entry.
+        struct Shown {
+            entry: String,
+            version: usize,
+            conflict: bool,
+        }
+        let mut shown: Vec<Shown> = Vec::new();
+        let mut representative: HashMap<&str, usize> = HashMap::new();
+        let mut trashed: Vec<(String, usize)> = Vec::new();
+        let mut entries: Vec<&String> = heads.keys().collect();
+        entries.sort();
+        for entry in entries {
+            let list = &heads[entry];
+            representative.insert(entry.as_str(), list[0]);
+            let live: Vec<usize> = list
+                .iter()
+                .copied()
+                .filter(|&i| self.versions[i].state.status == Status::Live)
+                .collect();
+            if let Some(&primary) = live.first() {
+                representative.insert(entry.as_str(), primary);
+                shown.push(Shown {
+                    entry: entry.clone(),
+                    version: primary,
+                    conflict: false,
+                });
+                let p = &self.versions[primary].state;
+                if p.kind == Kind::File {
+                    for &other in &live[1..] {
+                        let o = &self.versions[other].state;
+                        let same = o.name == p.name
+                            && o.parent == p.parent
+                            && o.content.as_ref().map(|c| &c.sha256)
+                                == p.content.as_ref().map(|c| &c.sha256);
+                        if !same {
+                            shown.push(Shown {
+                                entry: entry.clone(),
+                                version: other,
+                                conflict: true,
+                            });
+                        }
+                    }
+                }
+            } else if let Some(&t) = list
+                .iter()
+                .find(|&&i| self.versions[i].state.status == Status::Trash)
+            {
+                representative.insert(entry.as_str(), t);
+                trashed.push((entry.clone(), t));
+            }
+        }
+
+        // Effective parents: unknown or non-folder parents mean the top level;
+        // cycles (from concurrent moves) are broken at their smallest entry id.
+        let parent_of = |entry: &str| -> Option<String> {
+            let v = &self.versions[*representative.get(entry)?];
+            let parent = v.state.parent.as_ref()?;
+            let pv = &self.versions[*representative.get(parent.as_str())?];
+            (pv.state.kind == Kind::Dir).then(|| parent.clone())
+        };
+        let mut cut: HashSet<String> = HashSet::new();
+        let mut all: Vec<&str> = representative.keys().copied().collect();
+        all.sort();
+        for start in all {
+            let mut path = vec![start.to_owned()];
+            let mut cur = start.to_owned();
+            while let Some(p) = if cut.contains(&cur) {
+                None
+            } else {
+                parent_of(&cur)
+            } {
+                if let Some(pos) = path.iter().position(|x| *x == p) {
+                    let min = path[pos..].iter().min().expect("non-empty cycle").clone();
+                    cut.insert(min);
+                    break;
+                }
+                path.push(p.clone());
+                cur = p;
+            }
+        }
+        let effective_parent = |entry: &str| -> Option<String> {
+            if cut.contains(entry) {
+                None
+            } else {
+                parent_of(entry)
+            }
+        };
+
+        // Folders shown: live ones, plus any ancestor of something shown
+        // (a folder deleted while another device added into it stays visible).
+        let mut shown_entries: HashSet<String> = shown.iter().map(|s| s.entry.clone()).collect();
+        let mut extra_dirs: Vec<String> = Vec::new();
+        for s in &shown {
+            let mut cur = s.entry.clone();
+            while let Some(p) = effective_parent(&cur) {
+                if !shown_entries.insert(p.clone()) {
+                    break;
+                }
+                extra_dirs.push(p.clone());
+                cur = p;
+            }
+        }
+        extra_dirs.sort();
+        for d in extra_dirs {
+            let version = representative[d.as_str()];
+            shown.push(Shown {
+                entry: d,
+                version,
+                conflict: false,
+            });
+        }
+
+        // Names within each folder: conflict copies are labelled, then any
+        // remaining clash is resolved with the newest keeping the name.
+        let mut folders: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+        for (i, s) in shown.iter().enumerate() {
+            let parent = if s.conflict {
+                self.versions[s.version]
+                    .state
+                    .parent
+                    .clone()
+                    .filter(|p| shown_entries.contains(p))
+            } else {
+                effective_parent(&s.entry)
+            };
+            folders.entry(parent).or_default().push(i);
+        }
+        let mut display: Vec<String> = vec![String::new(); shown.len()];
+        let mut parent_index: Vec<Option<String>> = vec![None; shown.len()];
+        for (parent, members) in &folders {
+            let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            for &i in members {
+                let v = &self.versions[shown[i].version];
+                let name = if shown[i].conflict {
+                    names::conflict_name(&v.state.name, &v.device_name, &names::date(v.time))
+                } else {
+                    v.state.name.clone()
+                };
+                by_name.entry(name).or_default().push(i);
+                parent_index[i] = parent.clone();
+            }
+            let mut taken: HashSet<String> = by_name.keys().cloned().collect();
+            for (name, mut group) in by_name {
+                group.sort_by(|&a, &b| {
+                    newest_first(
+                        &self.versions[shown[a].version],
+                        &self.versions[shown[b].version],
+                    )
+                });
+                display[group[0]] = name.clone();
+                for &i in &group[1..] {
+                    let v = &self.versions[shown[i].version];
+                    let mut candidate =
+                        names::conflict_name(&name, &v.device_name, &names::date(v.time));
+                    if taken.contains(&candidate) {
+                        candidate = names::suffixed_name(&candidate, &shown[i].entry[..6]);
+                    }
+                    taken.insert(candidate.clone());
+                    display[i] = candidate;
+                }
+            }
+        }
+
+        // Paths.
+        let index_of_entry: HashMap<&str, usize> = shown
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.conflict)
+            .map(|(i, s)| (s.entry.as_str(), i))
+            .collect();
+        let mut paths: Vec<Option<String>> = vec![None; shown.len()];
+        fn path_of(
+            i: usize,
+            paths: &mut Vec<Option<String>>,
+            display: &[String],
+            parent_index: &[Option<String>],
+            index_of_entry: &HashMap<&str, usize>,
+            depth: usize,
+        ) -> String {
+            if let Some(p) = &paths[i] {
+                return p.clone();
+            }
+            let parent_path = match &parent_index[i] {
+                Some(p) if depth < 4096 => match index_of_entry.get(p.as_str()) {
+                    Some(&pi) => {
+                        path_of(pi, paths, display, parent_index, index_of_entry, depth + 1)
+                    }
+                    None => String::new(),
+                },
+                _ => String::new(),
+            };
+            let path = names::join(&parent_path, &display[i]);
+            paths[i] = Some(path.clone());
+            path
+        }
+        let mut nodes = Vec::with_capacity(shown.len());
+        for (i, s) in shown.iter().enumerate() {
+            let path = path_of(i, &mut paths, &display, &parent_index, &index_of_entry, 0);
+            nodes.push(Node {
+                entry: s.entry.clone(),
+                version: s.version,
+                path,
+                conflict: s.conflict,
+            });
+        }
+        nodes.sort_by(|a, b| a.path.cmp(&b.path));
+        self.by_path = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.path.clone(), i))
+            .collect();
+        self.nodes = nodes;
+
+        // Trash: trashed entries whose parent is not itself in the trash.
+        let trashed_set: HashSet<&str> = trashed.iter().map(|(e, _)| e.as_str()).collect();
+        let mut trash = Vec::new();
+        for (entry, version) in &trashed {
+            let parent = self.versions[*version].state.parent.clone();
+            if parent.as_deref().is_some_and(|p| trashed_set.contains(p)) {
+                continue;
+            }
+            let parent_path = parent
+                .as_deref()
+                .and_then(|p| index_of_entry.get(p))
+                .map(|&i| paths[i].clone().unwrap_or_default())
+                .unwrap_or_default();
+            let path = names::join(&parent_path, &self.versions[*version].state.name);
+            trash.push(Trashed {
+                entry: entry.clone(),
+                version: *version,
+                path,
+            });
+        }
+        trash.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.entry.cmp(&b.entry)));
+        self.trash = trash;
+        self.heads = heads;
+    }
+
+    /// The visible node at a path (already normalised).
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.by_path.get(path).map(|&i| &self.nodes[i])
+    }
+
+    /// Head versions of an entry, newest first.
+    pub fn heads(&self, entry: &str) -> &[usize] {
+        self.heads.get(entry).map_or(&[], Vec::as_slice)
+    }
+
+    /// Visible nodes below a folder path (not the folder itself).
+    pub fn descendants<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        let prefix = format!("{path}/");
+        self.nodes
+            .iter()
+            .filter(move |n| n.path.starts_with(&prefix))
+    }
+
+    /// Every version of an entry, newest first.
+    pub fn versions_of(&self, entry: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.versions.len())
+            .filter(|&i| self.versions[i].entry == entry)
+            .collect();
+        out.sort_by(|&a, &b| newest_first(&self.versions[a], &self.versions[b]));
+        out
+    }
+
+    /// Entries (with their head version) whose heads are all in the trash.
+    pub fn trashed_entries(&self) -> impl Iterator<Item = (&String, usize)> {
+        self.heads.iter().filter_map(|(e, list)| {
+            let all_trash = list
+                .iter()
+                .all(|&i| self.versions[i].state.status != Status::Live);
+            let t = list
+                .iter()
+                .copied()
+                .find(|&i| self.versions[i].state.status == Status::Trash)?;
+            all_trash.then_some((e, t))
+        })
+    }
+}

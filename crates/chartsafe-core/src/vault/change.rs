@@ -1,0 +1,480 @@
+//! Changing the tree: folders, moves, trash, restore, purge, and versions
+//! (docs/FORMAT.md §6).
+
+use std::collections::HashSet;
+
+use super::load::Snapshot;
+use super::Vault;
+use crate::errors::{
+    MkdirError, MoveError, PathError, PurgeError, RemoveError, RestoreError, StorageError,
+    VersionsError,
+};
+use crate::format::record::{EntryState, Kind, Op, Status};
+use crate::ids;
+use crate::names;
+use crate::state::Node;
+
+/// One version of a file, as listed by [`Vault::versions`].
+#[derive(Debug, Clone)]
+pub struct VersionInfo {
+    /// 1 for the current version, 2 for the one before, …
+    pub number: usize,
+    /// Plaintext size.
+    pub size: u64,
+    /// When it was written.
+    pub changed: i64,
+    /// The device that wrote it.
+    pub changed_by: String,
+    /// The name it had then.
+    pub name: String,
+}
+
+/// One entry in the trash, as listed by [`Vault::trash`].
+#[derive(Debug, Clone)]
+pub struct TrashEntry {
+    /// The entry id (accepted by [`Vault::restore`] and [`Vault::purge`]).
+    pub id: String,
+    /// Where it was.
+    pub path: String,
+    /// File or folder.
+    pub kind: Kind,
+    /// Size (files).
+    pub size: u64,
+    /// When it was moved to the trash.
+    pub trashed: i64,
+    /// By which device.
+    pub trashed_by: String,
+}
+
+/// What [`Vault::purge`] removes.
+#[derive(Debug, Clone)]
+pub enum PurgeTarget {
+    /// Every entry in the trash.
+    All,
+    /// One trash entry, by original path or entry id.
+    One(String),
+}
+
+/// Normalises a user-given vault path.
+pub(crate) fn normalise(path: &str) -> Result<String, PathError> {
+    names::split_path(path)
+        .map(|parts| parts.join("/"))
+        .map_err(|e| PathError::invalid(path, e))
+}
+
+pub(crate) fn split_parent(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+impl Snapshot {
+    /// The node at `path`, or `NotFound`.
+    pub(crate) fn find(&self, path: &str) -> Result<&Node, PathError> {
+        self.tree.node(path).ok_or_else(|| PathError::NotFound {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The folder entry id at `path` (`None` = top level).
+    pub(crate) fn folder(&self, path: &str) -> Result<Option<String>, PathError> {
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let node = self.find(path)?;
+        if self.tree.versions[node.version].state.kind != Kind::Dir {
+            return Err(PathError::NotAFolder {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Some(node.entry.clone()))
+    }
+
+    /// The operation target for a node: its entry and the head it replaces.
+    ///
+    /// A conflict copy is first split off into an entry of its own, and its
+    /// head in the original entry retired (docs/FORMAT.md §6.2), so that
+    /// acting on it resolves the conflict.
+    pub(crate) fn target(
+        &self,
+        node: &Node,
+        ops: &mut Vec<Op>,
+    ) -> (String, Vec<String>, EntryState) {
+        let v = &self.tree.versions[node.version];
+        if !node.conflict {
+            return (node.entry.clone(), vec![v.id.clone()], v.state.clone());
+        }
+        let mut retired = v.state.clone();
+        retired.status = Status::Gone;
+        ops.push(Op {
+            entry: node.entry.clone(),
+            parents: vec![v.id.clone()],
+            state: retired,
+        });
+        let mut state = v.state.clone();
+        state.name = split_parent(&node.path).1.to_owned();
+        (ids::random_id(), Vec::new(), state)
+    }
+}
+
+impl Vault {
+    /// Creates a folder, and any missing folders above it.
+    pub fn mkdir(&mut self, path: &str) -> Result<(), MkdirError> {
+        let path = normalise(path)?;
+        let snap = self.load()?;
+        if snap.tree.node(&path).is_some() {
+            return Err(PathError::AlreadyExists { path }.into());
+        }
+        let mut ops = Vec::new();
+        self.ensure_folders(&snap, &path, &mut ops)?;
+        self.commit_ops(ops, Vec::new())?;
+        Ok(())
+    }
+
+    /// Returns the folder entry at `path`, adding ops that create it and its
+    /// missing ancestors.
+    pub(crate) fn ensure_folders(
+        &self,
+        snap: &Snapshot,
+        path: &str,
+        ops: &mut Vec<Op>,
+    ) -> Result<Option<String>, PathError> {
+        let mut parent: Option<String> = None;
+        let mut so_far = String::new();
+        let mut creating = false;
+        for name in path.split('/').filter(|s| !s.is_empty()) {
+            so_far = names::join(&so_far, name);
+            if !creating {
+                if let Some(node) = snap.tree.node(&so_far) {
+                    if snap.tree.versions[node.version].state.kind != Kind::Dir {
+                        return Err(PathError::NotAFolder { path: so_far });
+                    }
+                    parent = Some(node.entry.clone());
+                    continue;
+                }
+                creating = true;
+            }
+            let entry = ids::random_id();
+            ops.push(Op {
+                entry: entry.clone(),
+                parents: Vec::new(),
+                state: EntryState {
+                    parent: parent.clone(),
+                    name: name.to_owned(),
+                    kind: Kind::Dir,
+                    status: Status::Live,
+                    content: None,
+                    collection: None,
+                },
+            });
+            parent = Some(entry);
+        }
+        Ok(parent)
+    }
+
+    /// Moves or renames `from` to `to`. If `to` is a folder, `from` moves into it.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), MoveError> {
+        let from = normalise(from)?;
+        let to = normalise(to)?;
+        let snap = self.load()?;
+        let node = snap.find(&from)?.clone();
+        let (dest_parent, dest_name) = match snap.tree.node(&to) {
+            Some(n) if snap.tree.versions[n.version].state.kind == Kind::Dir => {
+                (to.clone(), split_parent(&from).1.to_owned())
+            }
+            Some(_) => return Err(PathError::AlreadyExists { path: to }.into()),
+            None => {
+                let (p, n) = split_parent(&to);
+                (p.to_owned(), n.to_owned())
+            }
+        };
+        if dest_name.is_empty() {
+            return Err(PathError::AlreadyExists { path: to }.into());
+        }
+        let full = names::join(&dest_parent, &dest_name);
+        if full == from {
+            return Ok(());
+        }
+        if snap.tree.node(&full).is_some() {
+            return Err(PathError::AlreadyExists { path: full }.into());
+        }
+        if dest_parent == from || dest_parent.starts_with(&format!("{from}/")) {
+            return Err(PathError::IntoItself { path: from }.into());
+        }
+        let parent = snap.folder(&dest_parent)?;
+        let mut ops = Vec::new();
+        let (entry, parents, mut state) = snap.target(&node, &mut ops);
+        state.parent = parent;
+        state.name = dest_name;
+        state.status = Status::Live;
+        ops.push(Op {
+            entry,
+            parents,
+            state,
+        });
+        self.commit_ops(ops, Vec::new())?;
+        Ok(())
+    }
+
+    /// Moves a file or folder (with everything in it) to the trash.
+    pub fn remove(&mut self, path: &str) -> Result<(), RemoveError> {
+        let path = normalise(path)?;
+        if path.is_empty() {
+            return Err(PathError::NotFound { path }.into());
+        }
+        let snap = self.load()?;
+        let node = snap.find(&path)?.clone();
+        let mut ops = Vec::new();
+        let mut targets = vec![node];
+        targets.extend(snap.tree.descendants(&path).cloned());
+        for n in &targets {
+            let (entry, parents, mut state) = snap.target(n, &mut ops);
+            state.status = Status::Trash;
+            if n.conflict {
+                // The split-off copy keeps its parent folder.
+                state.parent = snap.tree.versions[n.version].state.parent.clone();
+            }
+            ops.push(Op {
+                entry,
+                parents,
+                state,
+            });
+        }
+        self.commit_ops(ops, Vec::new())?;
+        Ok(())
+    }
+
+    /// Lists the trash.
+    pub fn trash(&mut self) -> Result<Vec<TrashEntry>, crate::errors::ListError> {
+        let snap = self.load()?;
+        Ok(snap
+            .tree
+            .trash
+            .iter()
+            .map(|t| {
+                let v = &snap.tree.versions[t.version];
+                TrashEntry {
+                    id: t.entry.clone(),
+                    path: t.path.clone(),
+                    kind: v.state.kind,
+                    size: v.state.content.as_ref().map_or(0, |c| c.size),
+                    trashed: v.time,
+                    trashed_by: v.device_name.clone(),
+                }
+            })
+            .collect())
+    }
+
+    /// Finds trash entries by original path or entry id.
+    fn trash_match(snap: &Snapshot, what: &str) -> Result<Vec<String>, PathError> {
+        if ids::is_id(what) && snap.tree.trash.iter().any(|t| t.entry == what) {
+            return Ok(vec![what.to_owned()]);
+        }
+        let path = normalise(what)?;
+        let found: Vec<String> = snap
+            .tree
+            .trash
+            .iter()
+            .filter(|t| t.path == path)
+            .map(|t| t.entry.clone())
+            .collect();
+        if found.is_empty() {
+            return Err(PathError::NotFound {
+                path: format!("trash:{path}"),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Entries trashed together with `entry` below it (a folder's contents).
+    fn trashed_with(snap: &Snapshot, entry: &str) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        let mut frontier = vec![entry.to_owned()];
+        let trashed: Vec<(String, usize)> = snap
+            .tree
+            .trashed_entries()
+            .map(|(e, v)| (e.clone(), v))
+            .collect();
+        while let Some(parent) = frontier.pop() {
+            for (e, v) in &trashed {
+                if snap.tree.versions[*v].state.parent.as_deref() == Some(parent.as_str()) {
+                    out.push((e.clone(), *v));
+                    frontier.push(e.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Restores an entry from the trash (by original path or id) to where it was.
+    /// If that name is taken meanwhile, the restored entry gets " (restored DATE)".
+    pub fn restore(&mut self, what: &str) -> Result<(), RestoreError> {
+        let snap = self.load()?;
+        let mut ops = Vec::new();
+        for entry in Self::trash_match(&snap, what)? {
+            let head = snap
+                .tree
+                .trash
+                .iter()
+                .find(|t| t.entry == entry)
+                .expect("matched")
+                .version;
+            let v = &snap.tree.versions[head];
+            let mut state = v.state.clone();
+            state.status = Status::Live;
+            let (parent_path, _) = split_parent(
+                &snap
+                    .tree
+                    .trash
+                    .iter()
+                    .find(|t| t.entry == entry)
+                    .expect("matched")
+                    .path,
+            );
+            let taken = snap
+                .tree
+                .node(&names::join(parent_path, &state.name))
+                .is_some();
+            if taken {
+                let date = names::date(self.clock.now_ms());
+                state.name = names::suffixed_name(&state.name, &format!("restored {date}"));
+            }
+            let parents: Vec<String> = snap
+                .tree
+                .heads(&entry)
+                .iter()
+                .map(|&i| snap.tree.versions[i].id.clone())
+                .collect();
+            ops.push(Op {
+                entry: entry.clone(),
+                parents,
+                state,
+            });
+            for (child, cv) in Self::trashed_with(&snap, &entry) {
+                let mut state = snap.tree.versions[cv].state.clone();
+                state.status = Status::Live;
+                let parents = snap
+                    .tree
+                    .heads(&child)
+                    .iter()
+                    .map(|&i| snap.tree.versions[i].id.clone())
+                    .collect();
+                ops.push(Op {
+                    entry: child,
+                    parents,
+                    state,
+                });
+            }
+        }
+        self.commit_ops(ops, Vec::new())?;
+        Ok(())
+    }
+
+    /// Deletes trash entries for good, with every version of their contents.
+    /// Returns how many entries were purged.
+    pub fn purge(&mut self, target: PurgeTarget) -> Result<usize, PurgeError> {
+        let snap = self.load()?;
+        let roots: Vec<String> = match &target {
+            PurgeTarget::All => snap.tree.trash.iter().map(|t| t.entry.clone()).collect(),
+            PurgeTarget::One(what) => Self::trash_match(&snap, what)?,
+        };
+        let mut entries: Vec<(String, usize)> = Vec::new();
+        for root in &roots {
+            let head = snap
+                .tree
+                .trash
+                .iter()
+                .find(|t| &t.entry == root)
+                .expect("matched")
+                .version;
+            entries.push((root.clone(), head));
+            entries.extend(Self::trashed_with(&snap, root));
+        }
+        let purged: HashSet<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+        let mut ops = Vec::new();
+        for (entry, head) in &entries {
+            let mut state = snap.tree.versions[*head].state.clone();
+            state.status = Status::Gone;
+            let parents = snap
+                .tree
+                .heads(entry)
+                .iter()
+                .map(|&i| snap.tree.versions[i].id.clone())
+                .collect();
+            ops.push(Op {
+                entry: entry.clone(),
+                parents,
+                state,
+            });
+        }
+        // Blobs still referenced by any version of another entry are kept.
+        let keep: HashSet<&str> = snap
+            .tree
+            .versions
+            .iter()
+            .filter(|v| !purged.contains(v.entry.as_str()))
+            .filter_map(|v| v.state.content.as_ref().map(|c| c.blob.as_str()))
+            .collect();
+        let doomed: HashSet<String> = snap
+            .tree
+            .versions
+            .iter()
+            .filter(|v| purged.contains(v.entry.as_str()))
+            .filter_map(|v| v.state.content.as_ref().map(|c| c.blob.clone()))
+            .filter(|b| !keep.contains(b.as_str()))
+            .collect();
+        let count = entries.len();
+        self.commit_ops(ops, Vec::new())?;
+        // The record is durable first; only then do the contents go.
+        for blob in doomed {
+            let path = self.layout.blob(&blob);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::write(path, e).into()),
+            }
+        }
+        Ok(count)
+    }
+
+    /// Lists the versions of a file, newest (current) first.
+    pub fn versions(&mut self, path: &str) -> Result<Vec<VersionInfo>, VersionsError> {
+        let path = normalise(path)?;
+        let snap = self.load()?;
+        Ok(versions_of(&snap, snap.find(&path)?)
+            .into_iter()
+            .enumerate()
+            .map(|(i, vi)| {
+                let v = &snap.tree.versions[vi];
+                VersionInfo {
+                    number: i + 1,
+                    size: v.state.content.as_ref().map_or(0, |c| c.size),
+                    changed: v.time,
+                    changed_by: v.device_name.clone(),
+                    name: v.state.name.clone(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// Distinct contents of a node's entry, the node's own version first.
+pub(crate) fn versions_of(snap: &Snapshot, node: &Node) -> Vec<usize> {
+    let mut out = vec![node.version];
+    let mut seen: HashSet<String> = HashSet::new();
+    if let Some(c) = &snap.tree.versions[node.version].state.content {
+        seen.insert(c.blob.clone());
+    }
+    for vi in snap.tree.versions_of(&node.entry) {
+        if let Some(c) = &snap.tree.versions[vi].state.content {
+            if seen.insert(c.blob.clone()) {
+                out.push(vi);
+            }
+        }
+    }
+    if snap.tree.versions[node.version].state.content.is_none() {
+        out.remove(0);
+    }
+    out
+}

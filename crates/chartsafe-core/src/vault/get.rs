@@ -1,0 +1,180 @@
+//! Reading a file's content out of the vault (docs/FORMAT.md §3.3).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+use subtle::ConstantTimeEq;
+
+use super::change::{normalise, versions_of};
+use super::load::Snapshot;
+use super::Vault;
+use crate::crypt::{self, DecryptFailure, Digested};
+use crate::errors::{GetError, PathError, StorageError};
+use crate::format::record::{Content, Kind};
+use crate::ids;
+use crate::traits::Progress;
+
+/// The content to read, and the facts needed to check it.
+struct Source {
+    path: String,
+    content: Content,
+    own: bool,
+}
+
+impl Vault {
+    fn source(
+        &mut self,
+        path: &str,
+        version: Option<usize>,
+    ) -> Result<(Snapshot, Source), GetError> {
+        let path = normalise(path)?;
+        let snap = self.load()?;
+        let node = snap.find(&path)?;
+        if snap.tree.versions[node.version].state.kind == Kind::Dir {
+            return Err(PathError::NotAFile { path }.into());
+        }
+        let list = versions_of(&snap, node);
+        let number = version.unwrap_or(1);
+        let vi = *list
+            .get(number.wrapping_sub(1))
+            .ok_or(GetError::NoSuchVersion {
+                path: path.clone(),
+                version: number,
+            })?;
+        let v = &snap.tree.versions[vi];
+        let content = v.state.content.clone().expect("file versions have content");
+        let own = v.device == self.device.device;
+        Ok((snap, Source { path, content, own }))
+    }
+
+    fn open_blob(&self, snap: &Snapshot, src: &Source) -> Result<(File, String), GetError> {
+        let rel = format!("b/{}/{}", &src.content.blob[..2], src.content.blob);
+        let missing = || {
+            if src.own {
+                GetError::BlobMissing {
+                    path: src.path.clone(),
+                    blob: rel.clone(),
+                }
+            } else {
+                GetError::WaitingForSync {
+                    path: src.path.clone(),
+                    blob: rel.clone(),
+                }
+            }
+        };
+        if !snap.blobs.contains(&src.content.blob) {
+            return Err(missing());
+        }
+        let file_path = self.layout.blob(&src.content.blob);
+        let file = match File::open(&file_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Only a sync client's copy arrived: use it (docs/FORMAT.md §6.3).
+                let shard = self.layout.blob_shard(&src.content.blob);
+                let copy = crate::fsutil::list_dir(&shard)?
+                    .into_iter()
+                    .find(|n| crate::format::strip_copy_marker(n, 26) == Some(&src.content.blob));
+                match copy {
+                    Some(n) => {
+                        File::open(shard.join(n)).map_err(|e| StorageError::read(&file_path, e))?
+                    }
+                    None => return Err(missing()),
+                }
+            }
+            Err(e) => return Err(StorageError::read(&file_path, e).into()),
+        };
+        Ok((file, rel))
+    }
+
+    /// Checks a finished decryption against the record (docs/FORMAT.md §5.2).
+    fn check(
+        src: &Source,
+        rel: &str,
+        result: Result<Digested, DecryptFailure>,
+    ) -> Result<(), GetError> {
+        let blob = rel.to_owned();
+        let path = src.path.clone();
+        match result {
+            Ok(d) => {
+                let expected = ids::unhex(&src.content.sha256).unwrap_or_default();
+                let same_hash: bool = d.sha256.as_slice().ct_eq(&expected).into();
+                if same_hash && d.size == src.content.size {
+                    Ok(())
+                } else {
+                    Err(GetError::BlobSubstituted { path, blob })
+                }
+            }
+            Err(DecryptFailure::NoMatchingKey) => Err(GetError::NotOurKey { path, blob }),
+            Err(DecryptFailure::Corrupt) => Err(GetError::BlobCorrupt { path, blob }),
+            Err(DecryptFailure::Io(e)) => Err(StorageError::read(blob, e).into()),
+        }
+    }
+
+    /// Decrypts a file (version 1 = current, 2 = the one before, …) to `out`.
+    ///
+    /// The plaintext goes to a temporary file beside `out`, which is renamed
+    /// only once the whole content authenticated and matched the record; on
+    /// any failure nothing is left behind (docs/FORMAT.md §3.3).
+    pub fn get(
+        &mut self,
+        path: &str,
+        version: Option<usize>,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), GetError> {
+        let (snap, src) = self.source(path, version)?;
+        let (file, rel) = self.open_blob(&snap, &src)?;
+        let dir = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(".chartsafe-")
+            .tempfile_in(&dir)
+            .map_err(|e| GetError::Output(out.to_owned(), e))?;
+        progress.begin(1, src.content.size);
+        let result = crypt::decrypt_stream(
+            file,
+            io::BufWriter::with_capacity(1 << 20, temp.as_file_mut()),
+            src.content.size,
+            &self.keys.identities(),
+            progress,
+        );
+        progress.end();
+        if let Err(DecryptFailure::Io(e)) = &result {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(GetError::Output(
+                    out.to_owned(),
+                    io::Error::new(e.kind(), e.to_string()),
+                ));
+            }
+        }
+        Self::check(&src, &rel, result)?;
+        temp.persist(out)
+            .map_err(|e| GetError::Output(out.to_owned(), e.error))?;
+        Ok(())
+    }
+
+    /// Decrypts a file to a writer (e.g. standard output).
+    ///
+    /// The content is first decrypted and checked without output, then
+    /// decrypted again into `out`, so no unauthenticated plaintext reaches it
+    /// unless the file changes between the two passes (then the error says so).
+    pub fn get_to_writer(
+        &mut self,
+        path: &str,
+        version: Option<usize>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), GetError> {
+        let (snap, src) = self.source(path, version)?;
+        let identities = self.keys.identities();
+        let noop = crate::traits::NoProgress;
+        let (file, rel) = self.open_blob(&snap, &src)?;
+        let first = crypt::decrypt_stream(file, io::sink(), src.content.size, &identities, &noop);
+        Self::check(&src, &rel, first)?;
+        let (file, rel) = self.open_blob(&snap, &src)?;
+        let second = crypt::decrypt_stream(file, out, src.content.size, &identities, &noop);
+        Self::check(&src, &rel, second)
+    }
+}

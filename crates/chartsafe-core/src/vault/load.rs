@@ -1,0 +1,342 @@
+//! Reading every record of the vault folder and checking it (docs/FORMAT.md §5,
+//! docs/THREAT_MODEL.md §4).
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::Vault;
+use crate::crypt::{self, DecryptFailure};
+use crate::errors::ListError;
+use crate::format::record::{self, Kind, OpenedRecord, RecordError};
+use crate::format::{self as layout, Layout};
+use crate::fsutil;
+use crate::ids;
+use crate::local::KnownHead;
+use crate::state::{Node, Tree};
+
+/// Something wrong in the vault folder that does not stop the rest of it from
+/// being used. Each names the file concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A record cannot be decrypted: damaged, truncated, or not encrypted to this vault.
+    #[error("record {file} is damaged or not from this vault; its changes are ignored")]
+    RecordUnreadable {
+        /// The record file, relative to the vault folder.
+        file: String,
+    },
+    /// A record's authentication code does not match: forged or altered.
+    #[error("record {file} was forged or altered; its changes are ignored")]
+    RecordForged {
+        /// The record file.
+        file: String,
+    },
+    /// A valid record sits under another name than its own: replayed or renamed.
+    #[error("record {file} is a replay of record #{claims_seq} of device {claims_device} ({entries}); ignored")]
+    RecordReplayed {
+        /// The record file.
+        file: String,
+        /// The device the record names.
+        claims_device: String,
+        /// The sequence number the record names.
+        claims_seq: u64,
+        /// Names of the entries it touches.
+        entries: String,
+    },
+    /// A record of another vault was copied in.
+    #[error("record {file} belongs to another vault; ignored")]
+    RecordFromOtherVault {
+        /// The record file.
+        file: String,
+    },
+    /// Records are missing from a device's chain.
+    #[error("record #{seq} of device \"{device_name}\" is missing ({dir}): waiting for sync, or deleted")]
+    RecordMissing {
+        /// The device's record folder.
+        dir: String,
+        /// Its name.
+        device_name: String,
+        /// The missing sequence number.
+        seq: u64,
+    },
+    /// Two different valid records claim the same place in a device's chain.
+    #[error("device \"{device_name}\" has two different records #{seq} ({dir}); both are shown")]
+    RecordForked {
+        /// The device's record folder.
+        dir: String,
+        /// Its name.
+        device_name: String,
+        /// The sequence number.
+        seq: u64,
+    },
+    /// Another device's records went back to an older state than this device saw.
+    #[error("records of device \"{device_name}\" were rolled back ({dir}): #{expected} was seen before, only #{found} is there now")]
+    RolledBack {
+        /// The device's record folder.
+        dir: String,
+        /// Its name.
+        device_name: String,
+        /// The newest sequence number seen before.
+        expected: u64,
+        /// The newest found now.
+        found: u64,
+    },
+}
+
+/// Whether an entry's content can be read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    /// Folders, and files whose content is in the vault folder.
+    Available,
+    /// The content was written by another device and has not arrived yet.
+    WaitingForSync,
+    /// The content was written by this device and is gone (deleted).
+    Missing,
+}
+
+/// One visible entry.
+#[derive(Debug, Clone)]
+pub struct EntryInfo {
+    /// Path in the vault, `/`-separated, NFC.
+    pub path: String,
+    /// File or folder.
+    pub kind: Kind,
+    /// Plaintext size (files).
+    pub size: u64,
+    /// The source file's modification time, ms since the epoch, when known.
+    pub modified: Option<i64>,
+    /// When this version was written (writer's clock).
+    pub changed: i64,
+    /// The device that wrote this version.
+    pub changed_by: String,
+    /// Whether the content is here.
+    pub sync: SyncState,
+    /// Shown as a conflict copy.
+    pub conflict: bool,
+    /// The entry id.
+    pub id: String,
+}
+
+/// The result of listing a vault.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// Every visible entry, sorted by path.
+    pub entries: Vec<EntryInfo>,
+    /// Problems found in the vault folder.
+    pub problems: Vec<Problem>,
+}
+
+/// Everything read from the folder in one pass.
+pub(crate) struct Snapshot {
+    pub tree: Tree,
+    pub problems: Vec<Problem>,
+    /// Blob ids present in the folder.
+    pub blobs: HashSet<String>,
+}
+
+impl Vault {
+    /// Reads and checks every record.
+    pub(crate) fn load(&mut self) -> Result<Snapshot, ListError> {
+        let identities = self.keys.identities();
+        let records_dir = self.layout.records();
+        let mut problems = Vec::new();
+        let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
+        let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
+        for device in fsutil::list_dir(&records_dir)? {
+            if layout::is_ignorable(&device) || !ids::is_id(&device) {
+                continue;
+            }
+            let dir = records_dir.join(&device);
+            let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
+            for name in fsutil::list_dir(&dir)? {
+                if layout::is_ignorable(&name) {
+                    continue;
+                }
+                let Some(base) = layout::strip_copy_marker(&name, 10) else {
+                    continue;
+                };
+                let Ok(seq) = base.parse::<u64>() else {
+                    continue;
+                };
+                let file = format!("r/{device}/{name}");
+                let bytes = fsutil::read(&dir.join(&name))?;
+                let plain = match crypt::decrypt_bytes(&bytes, &identities) {
+                    Ok(p) => p,
+                    Err(DecryptFailure::Io(e)) => {
+                        return Err(crate::errors::StorageError::read(dir.join(&name), e).into())
+                    }
+                    Err(_) => {
+                        problems.push(Problem::RecordUnreadable { file });
+                        continue;
+                    }
+                };
+                let rec = match record::open(&plain, &self.keys.mac) {
+                    Ok(r) => r,
+                    Err(RecordError::BadMac) => {
+                        problems.push(Problem::RecordForged { file });
+                        continue;
+                    }
+                    Err(_) => {
+                        problems.push(Problem::RecordUnreadable { file });
+                        continue;
+                    }
+                };
+                if rec.body.vault != self.header.id {
+                    problems.push(Problem::RecordFromOtherVault { file });
+                    continue;
+                }
+                if rec.body.device != device || rec.body.seq != seq {
+                    let entries = rec
+                        .body
+                        .ops
+                        .iter()
+                        .map(|o| format!("\"{}\"", o.state.name))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    problems.push(Problem::RecordReplayed {
+                        file,
+                        claims_device: rec.body.device_name.clone(),
+                        claims_seq: rec.body.seq,
+                        entries,
+                    });
+                    continue;
+                }
+                let same = by_seq.entry(seq).or_default();
+                if !same.iter().any(|r| r.hash == rec.hash) {
+                    same.push(rec);
+                }
+            }
+            // Chain checks: gaps and forks.
+            let rel = format!("r/{device}");
+            let mut expected = 1;
+            let mut device_name = String::new();
+            for (&seq, recs) in &by_seq {
+                device_name = recs[0].body.device_name.clone();
+                for missing in expected..seq {
+                    problems.push(Problem::RecordMissing {
+                        dir: rel.clone(),
+                        device_name: device_name.clone(),
+                        seq: missing,
+                    });
+                }
+                if recs.len() > 1 {
+                    problems.push(Problem::RecordForked {
+                        dir: rel.clone(),
+                        device_name: device_name.clone(),
+                        seq,
+                    });
+                }
+                expected = seq + 1;
+            }
+            if let Some((&seq, recs)) = by_seq.iter().next_back() {
+                heads.insert(
+                    device.clone(),
+                    (seq, recs[0].hash.clone(), device_name.clone()),
+                );
+            }
+            for (seq, recs) in by_seq {
+                for r in recs {
+                    opened.push((format!("r/{device}/{}", Layout::record_name(seq)), r));
+                }
+            }
+        }
+
+        // Rollback detection against what this device saw before.
+        let own = self.device.device.clone();
+        for (device, known) in &self.device.known {
+            let found = heads.get(device).map_or(0, |h| h.0);
+            if found < known.seq {
+                let dir = format!("r/{device}");
+                let device_name = if *device == own {
+                    self.device.device_name.clone()
+                } else {
+                    heads.get(device).map(|h| h.2.clone()).unwrap_or_default()
+                };
+                problems.push(Problem::RolledBack {
+                    dir,
+                    device_name,
+                    expected: known.seq,
+                    found,
+                });
+            }
+        }
+        let mut changed = false;
+        for (device, (seq, hash, _)) in &heads {
+            let newer = self.device.known.get(device).is_none_or(|k| *seq > k.seq);
+            if newer {
+                self.device.known.insert(
+                    device.clone(),
+                    KnownHead {
+                        seq: *seq,
+                        hash: hash.clone(),
+                    },
+                );
+                changed = true;
+            }
+        }
+        if changed {
+            // Best effort: failing to remember heads only weakens rollback detection.
+            let _ = self.local.save(&self.device);
+        }
+
+        let mut blobs = HashSet::new();
+        for shard in fsutil::list_dir(&self.layout.blobs())? {
+            if layout::is_ignorable(&shard) {
+                continue;
+            }
+            for name in fsutil::list_dir(&self.layout.blobs().join(&shard))? {
+                if layout::is_ignorable(&name) {
+                    continue;
+                }
+                if let Some(base) = layout::strip_copy_marker(&name, 26) {
+                    blobs.insert(base.to_owned());
+                }
+            }
+        }
+        Ok(Snapshot {
+            tree: Tree::build(&opened),
+            problems,
+            blobs,
+        })
+    }
+
+    /// Lists every visible entry and the problems found.
+    pub fn list(&mut self) -> Result<Listing, ListError> {
+        let snap = self.load()?;
+        let entries = snap
+            .tree
+            .nodes
+            .iter()
+            .map(|n| self.entry_info(&snap, n))
+            .collect();
+        Ok(Listing {
+            entries,
+            problems: snap.problems,
+        })
+    }
+
+    pub(crate) fn entry_info(&self, snap: &Snapshot, node: &Node) -> EntryInfo {
+        let v = &snap.tree.versions[node.version];
+        let content = v.state.content.as_ref();
+        let sync = match content {
+            Some(c) if !snap.blobs.contains(&c.blob) => {
+                if v.device == self.device.device {
+                    SyncState::Missing
+                } else {
+                    SyncState::WaitingForSync
+                }
+            }
+            _ => SyncState::Available,
+        };
+        EntryInfo {
+            path: node.path.clone(),
+            kind: v.state.kind,
+            size: content.map_or(0, |c| c.size),
+            modified: content.and_then(|c| c.mtime),
+            changed: v.time,
+            changed_by: v.device_name.clone(),
+            sync,
+            conflict: node.conflict,
+            id: node.entry.clone(),
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! The vault: opening it with one of its keys, reading its records, and
+//! writing new ones (docs/FORMAT.md §4–§6).
+
+mod add;
+mod change;
+mod get;
+mod load;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use add::AddReport;
+pub use change::{PurgeTarget, TrashEntry, VersionInfo};
+pub use load::{EntryInfo, Listing, Problem, SyncState};
+
+use crate::crypt::{self, DecryptFailure};
+use crate::errors::{CreateError, RecoverError, StorageError, UnlockError};
+use crate::format::header::{Header, HeaderError};
+use crate::format::record::{Op, RecordBody, RECORD_VERSION};
+use crate::format::Layout;
+use crate::fsutil;
+use crate::ids;
+use crate::keys::{AgeIdentity, DeviceSecret, KdfParams, KeyslotPlain, RecoveryPhrase, VaultKeys};
+use crate::local::{DeviceState, KnownHead, LocalDir};
+use crate::traits::{Clock, SecretStore, SystemClock};
+
+/// Shortest passphrase accepted for a device.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// How a vault is opened on this device.
+pub struct Options {
+    /// Folder for this device's local state (not the vault folder).
+    pub state_dir: PathBuf,
+    /// This device's name, shown to people in conflict names.
+    pub device_name: String,
+    /// scrypt work factor for new passphrases (log2 N).
+    pub kdf_log_n: u8,
+    /// The clock.
+    pub clock: Box<dyn Clock + Send + Sync>,
+}
+
+impl Options {
+    /// Defaults: the system clock and the default KDF cost.
+    pub fn new(state_dir: impl Into<PathBuf>, device_name: impl Into<String>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            device_name: device_name.into(),
+            kdf_log_n: KdfParams::DEFAULT_LOG_N,
+            clock: Box::new(SystemClock),
+        }
+    }
+}
+
+/// Public facts about a vault folder, readable without a key.
+#[derive(Debug, Clone)]
+pub struct PublicInfo {
+    /// The vault id.
+    pub id: String,
+    /// The format version.
+    pub version: u32,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    layout: Layout,
+    header: Header,
+    keys: VaultKeys,
+    local: LocalDir,
+    device: DeviceState,
+    clock: Box<dyn Clock + Send + Sync>,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("id", &self.header.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keychain entry name of a vault (one entry per vault and OS user).
+pub fn keychain_key(vault_id: &str) -> String {
+    format!("vault-{vault_id}")
+}
+
+fn read_header(dir: &Path) -> Result<Header, UnlockError> {
+    let layout = Layout::new(dir);
+    let path = layout.header();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(UnlockError::NotAVault(dir.to_owned()))
+        }
+        Err(e) => return Err(StorageError::read(&path, e).into()),
+    };
+    Header::parse(&bytes).map_err(|e| UnlockError::Header(path, e))
+}
+
+/// Reads the public header of a vault folder.
+pub fn public_info(dir: &Path) -> Result<PublicInfo, UnlockError> {
+    let h = read_header(dir)?;
+    Ok(PublicInfo {
+        id: h.id,
+        version: h.version,
+    })
+}
+
+fn check_passphrase(p: &SecretString) -> bool {
+    p.expose_secret().chars().count() >= MIN_PASSPHRASE_CHARS
+}
+
+impl Vault {
+    /// Creates a vault in `dir` (new or empty), enrols this device with
+    /// `passphrase`, and returns the recovery phrase to show once.
+    pub fn create(
+        dir: &Path,
+        store: &dyn SecretStore,
+        passphrase: &SecretString,
+        options: Options,
+    ) -> Result<(Vault, RecoveryPhrase), CreateError> {
+        if !check_passphrase(passphrase) {
+            return Err(CreateError::WeakPassphrase(MIN_PASSPHRASE_CHARS));
+        }
+        match std::fs::read_dir(dir) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(CreateError::NotEmpty(dir.to_owned()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| StorageError::write(dir, e))?;
+            }
+            Err(e) => return Err(StorageError::read(dir, e).into()),
+        }
+        let header = Header::new(ids::random_id());
+        let layout = Layout::new(dir);
+        let phrase = RecoveryPhrase::generate();
+        let recovery = phrase.identity();
+        let now = options.clock.now_ms();
+        let keys = VaultKeys {
+            member: ids::random_id(),
+            collections: vec![(ids::random_id(), AgeIdentity::generate())],
+            mac: recovery.derive_mac_key(),
+            recovery: recovery.recipient(),
+            recovery_identity: None,
+        };
+        let plain = keys.to_plain(&header.id, now);
+        // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
+        write_keyslot(&layout, &ids::random_id(), &plain, &recovery.recipient())?;
+        let local = LocalDir::new(&options.state_dir, &header.id);
+        let device = enrol(
+            &layout, &local, &header.id, &plain, store, passphrase, &options, None,
+        )?;
+        // The header goes last: a folder without it is not a vault yet.
+        fsutil::write_new(dir, &layout.header(), &header.to_bytes(), true)?;
+        let lock = local.lock()?.ok_or_else(|| {
+            StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
+        })?;
+        let vault = Vault {
+            layout,
+            header,
+            keys,
+            local,
+            device,
+            clock: options.clock,
+            _lock: lock,
+        };
+        Ok((vault, phrase))
+    }
+
+    /// Opens the vault with this device's keychain entry and the member's passphrase.
+    pub fn unlock(
+        dir: &Path,
+        store: &dyn SecretStore,
+        passphrase: &SecretString,
+        options: Options,
+    ) -> Result<Vault, UnlockError> {
+        let header = read_header(dir)?;
+        let layout = Layout::new(dir);
+        let local = LocalDir::new(&options.state_dir, &header.id);
+        let device = local.load()?;
+        let (Some(device), Some(secret)) = (device, store.get(&keychain_key(&header.id))?) else {
+            return Err(UnlockError::NotEnrolled(header.id));
+        };
+        let (Some(slot), Some(kdf)) = (device.slot.clone(), device.kdf.clone()) else {
+            return Err(UnlockError::NotEnrolled(header.id));
+        };
+        let identity = DeviceSecret::from_stored(secret)
+            .device_identity(passphrase, &kdf)
+            .ok_or_else(|| UnlockError::KeyslotCorrupt(slot.clone()))?;
+        let path = layout.keyslot(&slot);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(UnlockError::KeyslotMissing(format!("k/{slot}")))
+            }
+            Err(e) => return Err(StorageError::read(&path, e).into()),
+        };
+        let keys = match open_keyslot(&bytes, &[identity.as_age()], &header.id) {
+            Ok(keys) => keys,
+            Err(SlotError::NoMatch) => return Err(UnlockError::WrongPassphrase),
+            Err(SlotError::Corrupt) => {
+                return Err(UnlockError::KeyslotCorrupt(format!("k/{slot}")))
+            }
+        };
+        Self::finish_open(layout, header, keys, local, device, options)
+    }
+
+    /// Opens the vault with age identities (an identity file, or the recovery
+    /// identity from `chartsafe recovery identity`), without the keychain.
+    pub fn unlock_with_identities(
+        dir: &Path,
+        identities: &[AgeIdentity],
+        options: Options,
+    ) -> Result<Vault, UnlockError> {
+        let header = read_header(dir)?;
+        let layout = Layout::new(dir);
+        let refs: Vec<&dyn age::Identity> = identities.iter().map(|i| i.as_age() as _).collect();
+        let mut keys = None;
+        for slot in fsutil::list_dir(&layout.keyslots())? {
+            if crate::format::is_ignorable(&slot) {
+                continue;
+            }
+            let bytes = fsutil::read(&layout.keyslot(&slot))?;
+            if let Ok(k) = open_keyslot(&bytes, &refs, &header.id) {
+                keys = Some(k);
+                break;
+            }
+        }
+        let mut keys = keys.ok_or(UnlockError::IdentityNotAccepted)?;
+        // With the recovery identity itself, everything stays readable even
+        // without the collection keys (docs/FORMAT.md §3.1).
+        keys.recovery_identity = identities
+            .iter()
+            .find(|i| i.recipient().to_string() == keys.recovery.to_string())
+            .cloned();
+        let local = LocalDir::new(&options.state_dir, &header.id);
+        let device = match local.load()? {
+            Some(d) => d,
+            None => {
+                let d = DeviceState {
+                    device: ids::random_id(),
+                    device_name: options.device_name.clone(),
+                    slot: None,
+                    kdf: None,
+                    known: Default::default(),
+                };
+                local.save(&d)?;
+                d
+            }
+        };
+        Self::finish_open(layout, header, keys, local, device, options)
+    }
+
+    /// Enrols this device from the recovery phrase alone (keychain empty, new
+    /// machine): checks the phrase against the vault, stores a new device
+    /// secret in the keychain and writes a keyslot for `new_passphrase`.
+    pub fn recover(
+        dir: &Path,
+        phrase: &RecoveryPhrase,
+        store: &dyn SecretStore,
+        new_passphrase: &SecretString,
+        options: Options,
+    ) -> Result<Vault, RecoverError> {
+        if !check_passphrase(new_passphrase) {
+            return Err(RecoverError::WeakPassphrase(MIN_PASSPHRASE_CHARS));
+        }
+        let header = read_header(dir).map_err(RecoverError::Open)?;
+        let layout = Layout::new(dir);
+        let recovery = phrase.identity();
+        let mut found = None;
+        for slot in fsutil::list_dir(&layout.keyslots())? {
+            if crate::format::is_ignorable(&slot) {
+                continue;
+            }
+            let bytes = fsutil::read(&layout.keyslot(&slot))?;
+            if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], &header.id) {
+                found = Some(k);
+                break;
+            }
+        }
+        let mut keys = found.ok_or(RecoverError::WrongPhrase)?;
+        keys.recovery_identity = Some(recovery);
+        let local = LocalDir::new(&options.state_dir, &header.id);
+        let previous = local.load()?;
+        let plain = keys.to_plain(&header.id, options.clock.now_ms());
+        let device = enrol(
+            &layout,
+            &local,
+            &header.id,
+            &plain,
+            store,
+            new_passphrase,
+            &options,
+            previous,
+        )?;
+        drop(plain);
+        Self::finish_open(layout, header, keys, local, device, options).map_err(RecoverError::Open)
+    }
+
+    fn finish_open(
+        layout: Layout,
+        header: Header,
+        keys: VaultKeys,
+        local: LocalDir,
+        device: DeviceState,
+        options: Options,
+    ) -> Result<Vault, UnlockError> {
+        let lock = local.lock()?.ok_or(UnlockError::Busy)?;
+        Ok(Vault {
+            layout,
+            header,
+            keys,
+            local,
+            device,
+            clock: options.clock,
+            _lock: lock,
+        })
+    }
+
+    /// The vault id.
+    pub fn id(&self) -> &str {
+        &self.header.id
+    }
+
+    /// The vault folder.
+    pub fn dir(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// This device's id (its record folder name under `r/`).
+    pub fn device_id(&self) -> &str {
+        &self.device.device
+    }
+
+    /// This device's name.
+    pub fn device_name(&self) -> &str {
+        &self.device.device_name
+    }
+
+    /// The recovery identity, when the vault was opened with it.
+    pub fn recovery_identity(&self) -> Option<&AgeIdentity> {
+        self.keys.recovery_identity.as_ref()
+    }
+
+    /// Writes one record holding `ops` (docs/FORMAT.md §5.1), durably, as this
+    /// device's next record.
+    fn commit_ops(
+        &mut self,
+        ops: Vec<Op>,
+        staged: Vec<fsutil::Staged>,
+    ) -> Result<(), StorageError> {
+        if ops.is_empty() && staged.is_empty() {
+            return Ok(());
+        }
+        // Contents first, so that a record never refers to a blob that a crash lost.
+        if !staged.is_empty() {
+            fsutil::commit(self.layout.root(), staged, false)?;
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        // Continue after the newest record this device ever wrote or saw of
+        // itself (kept up to date by `load`): numbers are never reused.
+        let head = self.device.known.get(&self.device.device);
+        let mut seq = head.map_or(1, |h| h.seq + 1);
+        let mut prev = head.map(|h| h.hash.clone());
+        let dir = self.layout.device_records(&self.device.device);
+        loop {
+            let body = RecordBody {
+                format: RECORD_VERSION,
+                vault: self.header.id.clone(),
+                device: self.device.device.clone(),
+                device_name: self.device.device_name.clone(),
+                author: self.keys.member.clone(),
+                seq,
+                prev: prev.clone(),
+                time: self.clock.now_ms(),
+                ops: ops.clone(),
+                sig: None,
+            };
+            let (plain, hash) = body.seal(&self.keys.mac);
+            let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
+            let dest = dir.join(Layout::record_name(seq));
+            match fsutil::write_new(self.layout.root(), &dest, &bytes, true) {
+                Ok(()) => {
+                    self.device
+                        .known
+                        .insert(self.device.device.clone(), KnownHead { seq, hash });
+                    return self.local.save(&self.device);
+                }
+                // Our own device wrote this number already (a record we had not
+                // read, e.g. restored from elsewhere): never overwrite, take the next.
+                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let existing = fsutil::read(&dest)?;
+                    prev = crypt::decrypt_bytes(&existing, &self.keys.identities())
+                        .ok()
+                        .and_then(|p| crate::format::record::open(&p, &self.keys.mac).ok())
+                        .map(|r| r.hash);
+                    seq += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum SlotError {
+    NoMatch,
+    Corrupt,
+}
+
+fn open_keyslot(
+    bytes: &[u8],
+    identities: &[&dyn age::Identity],
+    vault: &str,
+) -> Result<VaultKeys, SlotError> {
+    let plain = crypt::decrypt_bytes(bytes, identities).map_err(|e| match e {
+        DecryptFailure::NoMatchingKey => SlotError::NoMatch,
+        _ => SlotError::Corrupt,
+    })?;
+    let slot: KeyslotPlain = serde_json::from_slice(&plain).map_err(|_| SlotError::Corrupt)?;
+    // A keyslot of another vault copied in is refused (docs/THREAT_MODEL.md §4).
+    if slot.chartsafe_keyslot != 1 || slot.vault != vault {
+        return Err(SlotError::Corrupt);
+    }
+    VaultKeys::from_plain(&slot).ok_or(SlotError::Corrupt)
+}
+
+fn write_keyslot(
+    layout: &Layout,
+    slot: &str,
+    plain: &KeyslotPlain,
+    to: &age::x25519::Recipient,
+) -> Result<(), StorageError> {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(plain).expect("keyslot serialises"));
+    let bytes = crypt::encrypt_bytes(&json, std::slice::from_ref(to));
+    fsutil::write_new(layout.root(), &layout.keyslot(slot), &bytes, true)
+}
+
+/// Enrols this device: a new device secret in the keychain, a keyslot for
+/// (device secret, passphrase) in the vault folder, and the local state.
+#[allow(clippy::too_many_arguments)]
+fn enrol(
+    layout: &Layout,
+    local: &LocalDir,
+    vault: &str,
+    plain: &KeyslotPlain,
+    store: &dyn SecretStore,
+    passphrase: &SecretString,
+    options: &Options,
+    previous: Option<DeviceState>,
+) -> Result<DeviceState, EnrolError> {
+    let secret = DeviceSecret::generate();
+    let kdf = KdfParams::new(options.kdf_log_n);
+    let identity = secret
+        .device_identity(passphrase, &kdf)
+        .expect("fresh parameters are valid");
+    let slot = ids::random_id();
+    write_keyslot(layout, &slot, plain, &identity.recipient())?;
+    store.set(&keychain_key(vault), secret.as_stored())?;
+    let mut device = previous.unwrap_or_else(|| DeviceState {
+        device: ids::random_id(),
+        device_name: options.device_name.clone(),
+        slot: None,
+        kdf: None,
+        known: Default::default(),
+    });
+    device.slot = Some(slot);
+    device.kdf = Some(kdf);
+    local.save(&device)?;
+    Ok(device)
+}
+
+/// Failures of enrolment, converted into the caller's error type.
+#[derive(Debug)]
+enum EnrolError {
+    Storage(StorageError),
+    Keychain(crate::traits::SecretStoreError),
+}
+
+impl From<StorageError> for EnrolError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+impl From<crate::traits::SecretStoreError> for EnrolError {
+    fn from(e: crate::traits::SecretStoreError) -> Self {
+        Self::Keychain(e)
+    }
+}
+impl From<EnrolError> for CreateError {
+    fn from(e: EnrolError) -> Self {
+        match e {
+            EnrolError::Storage(e) => Self::Storage(e),
+            EnrolError::Keychain(e) => Self::Keychain(e),
+        }
+    }
+}
+impl From<EnrolError> for RecoverError {
+    fn from(e: EnrolError) -> Self {
+        match e {
+            EnrolError::Storage(e) => Self::Storage(e),
+            EnrolError::Keychain(e) => Self::Keychain(e),
+        }
+    }
+}
+
+impl From<HeaderError> for UnlockError {
+    fn from(e: HeaderError) -> Self {
+        Self::Header(PathBuf::from(crate::format::HEADER_FILE), e)
+    }
+}

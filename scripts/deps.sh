@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what the project's tests and benchmarks need, only if missing.
+# Prints nothing and exits 0 when everything is already present.
+#
+# Usage: bash scripts/deps.sh GROUP...
+#   test   packages for `make test` (keyring session, sync peers, tools)
+#   bench  test group + rclone and hyperfine, and `rage` (cargo install)
+set -euo pipefail
+
+TEST_PKGS=(age gnome-keyring dbus dbus-x11 libdbus-1-dev pkg-config unison
+           rsync libsecret-tools time e2fsprogs)
+BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
+
+die() { echo "deps.sh: $*" >&2; exit 1; }
+
+[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: test, bench)"
+
+want=()
+cargo_tools=()
+for group in "$@"; do
+    case "$group" in
+        test)  want+=("${TEST_PKGS[@]}") ;;
+        bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
+        *)     die "unknown group '$group' (groups: test, bench)" ;;
+    esac
+done
+
+missing=()
+for pkg in "${want[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then
+        case " ${missing[*]-} " in
+            *" $pkg "*) ;;
+            *) missing+=("$pkg") ;;
+        esac
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        as_root=()
+    elif command -v sudo >/dev/null 2>&1; then
+        as_root=(sudo)
+    else
+        die "missing packages: ${missing[*]}; not root and sudo is not available. Install them as root: apt-get install ${missing[*]}"
+    fi
+    echo "deps.sh: installing ${missing[*]}" >&2
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Cargo-installed tools (benchmark peers). This is a cargo build; only the
+# bench group asks for it.
+if [ "${#cargo_tools[@]}" -gt 0 ]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    for tool in "${cargo_tools[@]}"; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+            command -v cargo >/dev/null 2>&1 \
+                || die "'$tool' is missing and cargo is not on PATH"
+            echo "deps.sh: cargo install $tool --locked" >&2
+            cargo install "$tool" --locked
+        fi
+    done
+fi

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs CMD... inside a private, real Secret Service (gnome-keyring on its own
+# D-Bus session bus), with HOME and the XDG dirs in a scratch directory that is
+# removed afterwards. CMD's exit status is preserved.
+#
+# Usage: bash scripts/with-keyring.sh CMD [ARG...]
+set -euo pipefail
+
+if [ "$#" -eq 0 ]; then
+    echo "usage: $0 CMD [ARG...]" >&2
+    exit 2
+fi
+
+for tool in dbus-run-session dbus-send gnome-keyring-daemon; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "with-keyring.sh: '$tool' not found (run: bash scripts/deps.sh test)" >&2
+        exit 1
+    fi
+done
+
+# Cargo and rustup live under the caller's HOME; keep them reachable.
+orig_home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export CARGO_HOME="${CARGO_HOME:-$orig_home/.cargo}"
+export RUSTUP_HOME="${RUSTUP_HOME:-$orig_home/.rustup}"
+case ":$PATH:" in
+    *":$CARGO_HOME/bin:"*) ;;
+    *) [ -d "$CARGO_HOME/bin" ] && export PATH="$CARGO_HOME/bin:$PATH" ;;
+esac
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/chartsafe-keyring.XXXXXX")"
+# Not exec'd below, so that this trap can remove the scratch dir at exit.
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export HOME="$scratch/home"
+export XDG_DATA_HOME="$scratch/data"
+export XDG_CONFIG_HOME="$scratch/config"
+export XDG_CACHE_HOME="$scratch/cache"
+export XDG_RUNTIME_DIR="$scratch/runtime"
+mkdir -p "$HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$scratch" "$XDG_RUNTIME_DIR"
+# Never talk to a caller's display or session bus.
+unset DBUS_SESSION_BUS_ADDRESS GNOME_KEYRING_CONTROL SSH_AUTH_SOCK DISPLAY WAYLAND_DISPLAY
+
+# shellcheck disable=SC2016  # expanded by the inner shell
+inner='
+set -euo pipefail
+# --unlock reads the login keyring password on stdin and prints variables
+# such as GNOME_KEYRING_CONTROL=...; export them.
+keyring_env="$(printf "%s" "chartsafe-test-keyring" \
+    | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
+while IFS= read -r line; do
+    case "$line" in
+        [A-Za-z_]*=*) export "${line?}" ;;
+    esac
+done <<<"$keyring_env"
+
+has_owner() {
+    dbus-send --session --dest=org.freedesktop.DBus --type=method_call \
+        --print-reply /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+        string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"
+}
+tries=0
+until has_owner; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 100 ]; then
+        echo "with-keyring.sh: org.freedesktop.secrets did not appear on the session bus within 10 s" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+"$@"
+'
+
+status=0
+dbus-run-session -- bash -c "$inner" with-keyring "$@" || status=$?
+exit "$status"

@@ -1,0 +1,1 @@
+//! Shared helpers live in the test binary; this library is empty on purpose.
