@@ -8,7 +8,7 @@
 set -euo pipefail
 
 TEST_PKGS=(age gnome-keyring dbus dbus-x11 libdbus-1-dev pkg-config unison
-           rsync libsecret-tools time e2fsprogs)
+           rsync libsecret-tools time e2fsprogs jq)
 BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }

@@ -1,1 +1,14 @@
-fn main() {}
+//! End-to-end tests of the `chartsafe` command against the real OS keychain
+//! (Secret Service under a private D-Bus session: run through `make test`,
+//! which wraps them in `scripts/with-keyring.sh`), stock `age`, `jq` and
+//! `unison`.
+
+mod common;
+
+mod bad_input;
+mod basics;
+mod crash;
+mod interop;
+mod leaks;
+mod sync;
+mod tamper;

@@ -186,6 +186,15 @@ fn device_name(cli: &Cli) -> String {
         .unwrap_or_else(|| "this device".to_owned())
 }
 
+/// The keychain. `CHARTSAFE_KEYCHAIN_SERVICE` names another service, so that
+/// tests can give two simulated devices separate keychains in one session.
+fn keychain() -> Keychain {
+    match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
+        Ok(s) if !s.is_empty() => Keychain::with_service(&s),
+        _ => Keychain::new(),
+    }
+}
+
 fn options(cli: &Cli) -> Options {
     let mut o = Options::new(state_dir(cli), device_name(cli));
     // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
@@ -218,7 +227,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
             options(cli),
         )?);
     }
-    let store = Keychain::new();
+    let store = keychain();
     // Fail early, before asking for a passphrase, if this device has no key.
     let info = chartsafe_core::public_info(&dir)?;
     if store
@@ -247,7 +256,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Init { dir } => {
             let passphrase =
                 input::passphrase(cli.passphrase_file.as_deref(), "New passphrase: ", true)?;
-            let store = Keychain::new();
+            let store = keychain();
             let (vault, phrase) = Vault::create(dir, &store, &passphrase, options(&cli))?;
             eprintln!("Created vault {} in {}.", vault.id(), dir.display());
             eprintln!(
@@ -392,8 +401,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 "New passphrase for this device: ",
                 true,
             )?;
-            let vault =
-                Vault::recover(&dir, &phrase, &Keychain::new(), &passphrase, options(&cli))?;
+            let vault = Vault::recover(&dir, &phrase, &keychain(), &passphrase, options(&cli))?;
             eprintln!(
                 "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
                 vault.device_name(),

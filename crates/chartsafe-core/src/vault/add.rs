@@ -104,6 +104,35 @@ fn scan(local: &Path, vault_path: String, out: &mut Vec<Item>) -> Result<(), Add
 }
 
 impl Vault {
+    /// Encrypts one source file into a temporary file beside its blob's final name.
+    fn stage_blob(
+        &self,
+        blob: &str,
+        local: &Path,
+        size: u64,
+        recipients: &[age::x25519::Recipient],
+        progress: &dyn Progress,
+    ) -> Result<(tempfile::NamedTempFile, crypt::Digested), AddError> {
+        let blob_path = self.layout.blob(blob);
+        let source = match std::fs::File::open(local) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(AddError::SourceVanished(local.to_owned()))
+            }
+            Err(e) => return Err(AddError::SourceUnreadable(local.to_owned(), e)),
+        };
+        let mut temp = fsutil::temp_in(&self.layout.blob_shard(blob))?;
+        let mut writer = BufWriter::with_capacity(256 << 10, temp.as_file_mut());
+        let digest = crypt::encrypt_stream(source, &mut writer, size, recipients, progress)
+            .and_then(|d| writer.flush().map(|()| d).map_err(StreamError::Write));
+        drop(writer);
+        match digest {
+            Ok(d) => Ok((temp, d)),
+            Err(StreamError::Read(e)) => Err(AddError::SourceUnreadable(local.to_owned(), e)),
+            Err(StreamError::Write(e)) => Err(StorageError::write(&blob_path, e).into()),
+        }
+    }
+
     /// Adds files and folders (recursively, keeping folder names) into the
     /// vault folder `dest` ("" for the top level), creating it if missing.
     pub fn add(
@@ -221,31 +250,15 @@ impl Vault {
                     }
                     let blob = ids::random_id();
                     let blob_path = self.layout.blob(&blob);
-                    let mut temp = fsutil::temp_in(&self.layout.blob_shard(&blob))?;
-                    let source = match std::fs::File::open(&local) {
-                        Ok(f) => f,
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            return Err(AddError::SourceVanished(local))
-                        }
-                        Err(e) => return Err(AddError::SourceUnreadable(local, e)),
-                    };
-                    let digest = {
-                        let mut writer = BufWriter::with_capacity(256 << 10, temp.as_file_mut());
-                        let d =
-                            crypt::encrypt_stream(source, &mut writer, size, &recipients, progress)
-                                .and_then(|d| {
-                                    writer.flush().map(|()| d).map_err(StreamError::Write)
-                                });
-                        match d {
-                            Ok(d) => d,
-                            Err(StreamError::Read(e)) => {
-                                return Err(AddError::SourceUnreadable(local, e))
+                    let (temp, digest) =
+                        match self.stage_blob(&blob, &local, size, &recipients, progress) {
+                            Ok(staged) => staged,
+                            Err(e) => {
+                                // Leave no empty shard folder behind (it fails if not empty).
+                                let _ = std::fs::remove_dir(self.layout.blob_shard(&blob));
+                                return Err(e);
                             }
-                            Err(StreamError::Write(e)) => {
-                                return Err(StorageError::write(&blob_path, e).into())
-                            }
-                        }
-                    };
+                        };
                     let sha256 = ids::hex(&digest.sha256);
                     if let Some(c) = old_content {
                         if c.sha256 == sha256 && c.size == digest.size {
