@@ -53,7 +53,8 @@ impl RecoveryPhrase {
         Self::from_entropy(entropy)
     }
 
-    fn from_entropy(entropy: Zeroizing<[u8; 32]>) -> Self {
+    /// The phrase for given entropy (test vectors).
+    pub fn from_entropy(entropy: Zeroizing<[u8; 32]>) -> Self {
         let mnemonic = bip39::Mnemonic::from_entropy(entropy.as_ref())
             .expect("32 bytes is a valid BIP39 entropy length");
         let words = SecretString::from(mnemonic.to_string());
@@ -179,7 +180,7 @@ impl AgeIdentity {
 
     /// The key that authenticates metadata records, derived from this identity
     /// when it is the recovery identity (docs/FORMAT.md §2.3).
-    pub(crate) fn derive_mac_key(&self) -> MacKey {
+    pub fn derive_mac_key(&self) -> MacKey {
         let sk = self.secret_bytes();
         let mut key = Zeroizing::new([0u8; 32]);
         Hkdf::<Sha256>::new(Some(KDF_SALT), sk.as_ref())
@@ -192,6 +193,13 @@ impl AgeIdentity {
 /// The HMAC-SHA-256 key that authenticates metadata records. Zeroized on drop.
 #[derive(Clone)]
 pub struct MacKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl MacKey {
+    /// A key from its 32 bytes (test vectors, second implementations).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+}
 
 impl fmt::Debug for MacKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,7 +262,7 @@ impl DeviceSecret {
     /// The device identity: both factors are needed (docs/THREAT_MODEL.md §3).
     ///
     /// `sk = HKDF-SHA256(salt = kdf.salt, ikm = device secret ‖ scrypt(passphrase), "device identity")`.
-    pub(crate) fn device_identity(
+    pub fn device_identity(
         &self,
         passphrase: &SecretString,
         kdf: &KdfParams,

@@ -75,8 +75,23 @@ pub fn join(parent: &str, name: &str) -> String {
 }
 
 /// The name shown for a conflict copy: `stem (conflict, DEVICE, DATE).ext`.
+///
+/// The device name comes from another device's record: separators and
+/// control characters are replaced and it is cut to 40 characters, so the
+/// result is still one valid name.
 pub fn conflict_name(name: &str, device: &str, date: &str) -> String {
     let (stem, ext) = split_extension(name);
+    let device: String = device
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(40)
+        .collect();
     format!("{stem} (conflict, {device}, {date}){ext}")
 }
 

@@ -269,7 +269,8 @@ impl Tree {
                     let mut candidate =
                         names::conflict_name(&name, &v.device_name, &names::date(v.time));
                     if taken.contains(&candidate) {
-                        candidate = names::suffixed_name(&candidate, &shown[i].entry[..6]);
+                        let short = shown[i].entry.get(..6).unwrap_or(&shown[i].entry);
+                        candidate = names::suffixed_name(&candidate, short);
                     }
                     taken.insert(candidate.clone());
                     display[i] = candidate;
@@ -391,5 +392,126 @@ impl Tree {
                 .find(|&i| self.versions[i].state.status == Status::Trash)?;
             all_trash.then_some((e, t))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::record::{Content, Op, RecordBody};
+    use proptest::prelude::*;
+
+    /// Random records from three devices over a small pool of entries, names
+    /// and folders: concurrent edits, moves (with cycles), trash and purge.
+    fn records(script: &[(u8, u8, u8, u8, u8, u8)]) -> Vec<(String, OpenedRecord)> {
+        let entries = ["e0", "e1", "e2", "e3", "d0", "d1"];
+        let names = ["a.txt", "b.txt", "Labs", "a.txt"];
+        let mut versions: Vec<(usize, String)> = Vec::new(); // (entry index, version id)
+        let mut out = Vec::new();
+        for (i, &(dev, e, parent, name, status, content)) in script.iter().enumerate() {
+            let e = usize::from(e) % entries.len();
+            let earlier: Vec<String> = versions
+                .iter()
+                .filter(|(x, _)| *x == e)
+                .map(|(_, v)| v.clone())
+                .collect();
+            let parents: Vec<String> = earlier
+                .iter()
+                .rev()
+                .take(usize::from(dev % 2) + 1)
+                .cloned()
+                .collect();
+            let is_dir = entries[e].starts_with('d');
+            let parent = match parent % 3 {
+                0 => None,
+                1 => Some("d0".to_owned()),
+                _ => Some("d1".to_owned()),
+            };
+            let body = RecordBody {
+                format: 1,
+                vault: "v".into(),
+                device: format!("dev{}", dev % 3),
+                device_name: format!("device {}", dev % 3),
+                author: "m".into(),
+                seq: i as u64 + 1,
+                prev: None,
+                time: i64::from(content % 4) * 1000,
+                ops: vec![Op {
+                    entry: entries[e].into(),
+                    parents,
+                    state: EntryState {
+                        parent,
+                        name: names[usize::from(name) % names.len()].into(),
+                        kind: if is_dir { Kind::Dir } else { Kind::File },
+                        status: [Status::Live, Status::Live, Status::Trash, Status::Gone]
+                            [usize::from(status % 4)],
+                        content: (!is_dir).then(|| Content {
+                            blob: format!("blob{content}"),
+                            size: u64::from(content),
+                            sha256: format!("{content:064}"),
+                            mtime: None,
+                        }),
+                        collection: None,
+                    },
+                }],
+                sig: None,
+            };
+            let hash = format!("{:032x}{:032x}", i + 1, 0);
+            versions.push((e, RecordBody::version_id(&hash, 0)));
+            out.push((format!("r/{i}"), OpenedRecord { body, hash }));
+        }
+        out
+    }
+
+    type Shape = (Vec<(String, String, String, bool)>, Vec<(String, String)>);
+
+    fn shape(t: &Tree) -> Shape {
+        (
+            t.nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n.path.clone(),
+                        n.entry.clone(),
+                        t.versions[n.version].id.clone(),
+                        n.conflict,
+                    )
+                })
+                .collect(),
+            t.trash
+                .iter()
+                .map(|x| (x.path.clone(), x.entry.clone()))
+                .collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// docs/FORMAT.md §6: the same records give the same tree in any order.
+        #[test]
+        fn merge_is_order_independent(
+            script in proptest::collection::vec(any::<(u8, u8, u8, u8, u8, u8)>(), 1..25),
+            seed in any::<u64>(),
+        ) {
+            let recs = records(&script);
+            let mut shuffled = recs.clone();
+            // A deterministic shuffle from the seed.
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let a = Tree::build(&recs);
+            let b = Tree::build(&shuffled);
+            prop_assert_eq!(shape(&a), shape(&b));
+            // Paths are unique, and every path's folders are shown.
+            let paths: HashSet<&str> = a.nodes.iter().map(|n| n.path.as_str()).collect();
+            prop_assert_eq!(paths.len(), a.nodes.len());
+            for n in &a.nodes {
+                if let Some((parent, _)) = n.path.rsplit_once('/') {
+                    prop_assert!(paths.contains(parent), "{} has no parent shown", n.path);
+                }
+            }
+        }
     }
 }

@@ -158,6 +158,36 @@ impl RecordBody {
         )
     }
 
+    /// Whether every identifier and name has its documented shape
+    /// (docs/FORMAT.md §5.1): ids are used to build paths, so a record that
+    /// authenticates but holds `../x` as a blob id must still be refused.
+    fn is_well_formed(&self) -> bool {
+        let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let version = |s: &str| {
+            s.split_once('.').is_some_and(|(h, i)| {
+                h.len() == 32
+                    && h.bytes().all(|b| b.is_ascii_hexdigit())
+                    && i.parse::<usize>().is_ok()
+            })
+        };
+        ids::is_id(&self.vault)
+            && ids::is_id(&self.device)
+            && ids::is_id(&self.author)
+            && self.seq > 0
+            && self.prev.as_deref().is_none_or(hex64)
+            && self.ops.iter().all(|op| {
+                let s = &op.state;
+                ids::is_id(&op.entry)
+                    && op.parents.iter().all(|p| version(p))
+                    && s.parent.as_deref().is_none_or(ids::is_id)
+                    && crate::names::normalise_name(&s.name).is_ok_and(|n| n == s.name)
+                    && s.content
+                        .as_ref()
+                        .is_none_or(|c| ids::is_id(&c.blob) && hex64(&c.sha256))
+                    && (s.kind == Kind::File) == s.content.is_some()
+            })
+    }
+
     /// The id of the version made by op number `index` of the record whose body hash is `hash`.
     pub fn version_id(hash: &str, index: usize) -> String {
         format!("{}.{index}", &hash[..32])
@@ -186,7 +216,7 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError>
     m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;
     let body: RecordBody =
         serde_json::from_str(&envelope.body).map_err(|_| RecordError::BadBody)?;
-    if body.format != RECORD_VERSION {
+    if body.format != RECORD_VERSION || !body.is_well_formed() {
         return Err(RecordError::BadBody);
     }
     let hash = ids::hex(&Sha256::digest(envelope.body.as_bytes()));
@@ -239,6 +269,25 @@ mod tests {
         let opened = open(&bytes, &key(1)).unwrap();
         assert_eq!(opened.body, sample());
         assert_eq!(opened.hash, hash);
+    }
+
+    #[test]
+    fn authenticated_but_malformed_ids_are_refused() {
+        for break_it in [
+            (|b: &mut RecordBody| {
+                b.ops[0].state.content.as_mut().unwrap().blob = "../../etc/passwd".into()
+            }) as fn(&mut RecordBody),
+            |b| b.ops[0].entry = "short".into(),
+            |b| b.ops[0].state.name = "a/b".into(),
+            |b| b.ops[0].state.name = "Jose\u{301}".into(),
+            |b| b.ops[0].parents = vec!["nope".into()],
+            |b| b.ops[0].state.content = None,
+        ] {
+            let mut b = sample();
+            break_it(&mut b);
+            let (bytes, _) = b.seal(&key(1));
+            assert_eq!(open(&bytes, &key(1)).unwrap_err(), RecordError::BadBody);
+        }
     }
 
     #[test]

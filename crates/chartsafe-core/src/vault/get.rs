@@ -49,7 +49,10 @@ impl Vault {
     }
 
     fn open_blob(&self, snap: &Snapshot, src: &Source) -> Result<(File, String), GetError> {
-        let rel = format!("b/{}/{}", &src.content.blob[..2], src.content.blob);
+        let rel = self
+            .layout
+            .relative(&self.layout.blob(&src.content.blob))
+            .into_owned();
         let missing = || {
             if src.own {
                 GetError::BlobMissing {

@@ -94,7 +94,7 @@ pub enum SyncState {
 }
 
 /// One visible entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryInfo {
     /// Path in the vault, `/`-separated, NFC.
     pub path: String,

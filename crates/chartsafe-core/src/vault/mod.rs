@@ -5,6 +5,8 @@ mod add;
 mod change;
 mod get;
 mod load;
+#[cfg(test)]
+mod tests;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
