@@ -27,13 +27,15 @@ test: deps
 	$(CARGO) build --release $(LOCKED) --bin chartsafe
 	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED)
 
-run: build
+run:
+	@bash scripts/deps.sh build
+	$(CARGO) build --release $(LOCKED) --bin chartsafe
 	target/release/chartsafe --help
 
 bench:
 	@bash scripts/deps.sh bench
 	$(CARGO) build --release $(LOCKED) --bin chartsafe
-	bash scripts/bench.sh
+	bash scripts/with-keyring.sh bash scripts/bench.sh
 
 clean:
 	$(CARGO) clean

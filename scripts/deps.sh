@@ -3,25 +3,28 @@
 # Prints nothing and exits 0 when everything is already present.
 #
 # Usage: bash scripts/deps.sh GROUP...
+#   build  packages needed to build (libdbus for the keychain) and run
 #   test   packages for `make test` (keyring session, sync peers, tools)
 #   bench  test group + rclone and hyperfine, and `rage` (cargo install)
 set -euo pipefail
 
+BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11)
 TEST_PKGS=(age gnome-keyring dbus dbus-x11 libdbus-1-dev pkg-config unison
            rsync libsecret-tools time e2fsprogs jq)
 BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
-[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: test, bench)"
+[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: build, test, bench)"
 
 want=()
 cargo_tools=()
 for group in "$@"; do
     case "$group" in
+        build) want+=("${BUILD_PKGS[@]}") ;;
         test)  want+=("${TEST_PKGS[@]}") ;;
         bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
-        *)     die "unknown group '$group' (groups: test, bench)" ;;
+        *)     die "unknown group '$group' (groups: build, test, bench)" ;;
     esac
 done
 
@@ -47,8 +50,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "deps.sh: installing ${missing[*]}" >&2
     "${as_root[@]}" apt-get update -qq
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+command -v cargo >/dev/null 2>&1 \
+    || die "cargo is not on PATH: install the Rust toolchain (rustup, Rust 1.89 or newer) first"
 
 # Cargo-installed tools (benchmark peers). This is a cargo build; only the
 # bench group asks for it.

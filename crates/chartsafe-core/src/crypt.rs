@@ -96,17 +96,18 @@ pub(crate) enum StreamError {
 
 /// Encrypts `input` (of about `size_hint` bytes) into `output`, returning the
 /// plaintext's size and SHA-256.
-pub(crate) fn encrypt_stream<R: Read + Send, W: Write>(
+///
+/// Big inputs run as three stages on their own threads: read and hash,
+/// encrypt, write; bounded channels keep memory to a few MiB.
+pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
     mut input: R,
-    output: W,
+    mut output: W,
     size_hint: u64,
     recipients: &[age::x25519::Recipient],
     progress: &dyn Progress,
 ) -> Result<Digested, StreamError> {
-    let mut writer = encryptor(recipients)
-        .wrap_output(output)
-        .map_err(StreamError::Write)?;
-    let digested = if size_hint < PIPELINE_MIN {
+    if size_hint < PIPELINE_MIN {
+        let mut writer = encryptor(recipients).wrap_output(output).map_err(StreamError::Write)?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = Zeroizing::new(vec![0u8; 64 << 10]);
@@ -120,50 +121,85 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write>(
             size += n as u64;
             progress.advance(n as u64);
         }
-        Digested {
-            size,
-            sha256: hasher.finalize().into(),
-        }
-    } else {
-        // Stage 1 (spawned): read and hash. Stage 2 (here): encrypt and write.
-        std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
-            let reader = scope.spawn(move || -> io::Result<Digested> {
-                let mut hasher = Sha256::new();
-                let mut size = 0u64;
-                loop {
-                    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-                    let n = read_full(&mut input, &mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    buf.truncate(n);
-                    hasher.update(&buf[..]);
-                    size += n as u64;
-                    if tx.send(buf).is_err() {
-                        break; // the writer stopped; its error is reported
-                    }
-                }
-                Ok(Digested {
-                    size,
-                    sha256: hasher.finalize().into(),
-                })
-            });
-            let mut write_result = Ok(());
-            for chunk in rx {
-                if let Err(e) = writer.write_all(&chunk) {
-                    write_result = Err(e);
+        writer.finish().map_err(StreamError::Write)?.flush().map_err(StreamError::Write)?;
+        return Ok(Digested { size, sha256: hasher.finalize().into() });
+    }
+    std::thread::scope(|scope| {
+        let (plain_tx, plain_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
+        let (cipher_tx, cipher_rx) = mpsc::sync_channel::<Vec<u8>>(DEPTH);
+        let reader = scope.spawn(move || -> io::Result<Digested> {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            loop {
+                let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+                let n = read_full(&mut input, &mut buf)?;
+                if n == 0 {
                     break;
                 }
+                buf.truncate(n);
+                hasher.update(&buf[..]);
+                size += n as u64;
+                if plain_tx.send(buf).is_err() {
+                    break; // a later stage stopped; its error is reported
+                }
+            }
+            Ok(Digested { size, sha256: hasher.finalize().into() })
+        });
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for buf in cipher_rx {
+                output.write_all(&buf)?;
+            }
+            output.flush()
+        });
+        let encrypted = (|| -> io::Result<()> {
+            let mut stream = encryptor(recipients).wrap_output(ChannelWriter::new(cipher_tx))?;
+            for chunk in plain_rx {
+                stream.write_all(&chunk)?;
                 progress.advance(chunk.len() as u64);
             }
-            let digested = reader.join().expect("reader thread does not panic");
-            write_result.map_err(StreamError::Write)?;
-            digested.map_err(StreamError::Read)
-        })?
-    };
-    writer.finish().map_err(StreamError::Write)?;
-    Ok(digested)
+            stream.finish()?.flush()
+        })();
+        // The channels are closed by now (both ends of the encryptor dropped).
+        let written = writer.join().expect("writer thread does not panic");
+        let digested = reader.join().expect("reader thread does not panic");
+        written.map_err(StreamError::Write)?;
+        encrypted.map_err(StreamError::Write)?;
+        digested.map_err(StreamError::Read)
+    })
+}
+
+/// A writer that sends 1 MiB buffers to another thread.
+struct ChannelWriter {
+    buf: Vec<u8>,
+    tx: mpsc::SyncSender<Vec<u8>>,
+}
+
+impl ChannelWriter {
+    fn new(tx: mpsc::SyncSender<Vec<u8>>) -> Self {
+        Self { buf: Vec::with_capacity(CHUNK + (64 << 10)), tx }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + (64 << 10)));
+        self.tx.send(full).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
 }
 
 /// Decrypts `input` into `output`, returning the plaintext's size and SHA-256.

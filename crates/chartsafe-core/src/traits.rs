@@ -45,8 +45,8 @@ impl Clock for SystemClock {
 
 /// Receives progress of long operations (adding or getting files).
 ///
-/// Methods are called from the thread that runs the operation.
-pub trait Progress {
+/// Methods may be called from several worker threads at once.
+pub trait Progress: Sync {
     /// The work is known: `files` files holding `bytes` bytes.
     fn begin(&self, files: u64, bytes: u64) {
         let _ = (files, bytes);

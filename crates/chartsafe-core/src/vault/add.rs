@@ -7,6 +7,8 @@
 //! record pointing at missing content. A rerun skips files already stored.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -197,13 +199,11 @@ impl Vault {
         let mut report = AddReport::default();
         let mut folders: HashMap<String, Option<String>> = HashMap::new();
         let mut ops: Vec<Op> = Vec::new();
-        let mut staged: Vec<Staged> = Vec::new();
-        let mut batch_bytes = 0u64;
-        let before = ops.len();
         let dest_folder = self.ensure_folders(snap, dest, &mut ops)?;
-        report.folders += ops.len() - before;
+        report.folders += ops.len();
         folders.insert(dest.to_owned(), dest_folder);
-        let recipients = self.keys.recipients();
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut job_bytes = 0u64;
 
         for item in items {
             match item {
@@ -230,41 +230,17 @@ impl Vault {
                     report.folders += 1;
                     folders.insert(path, Some(entry));
                 }
-                Item::File {
-                    path,
-                    local,
-                    size,
-                    mtime,
-                } => {
+                Item::File { path, local, size, mtime } => {
                     let existing = snap.tree.node(&path).filter(|n| !n.conflict);
                     let old = existing.map(|n| &snap.tree.versions[n.version]);
-                    let old_content = old.and_then(|v| v.state.content.as_ref());
+                    let old_content = old.and_then(|v| v.state.content.clone());
                     // Quick check, as rsync does: same size and modification time.
-                    if let Some(c) = old_content {
+                    if let Some(c) = &old_content {
                         if c.size == size && c.mtime.is_some() && c.mtime == mtime {
                             report.unchanged += 1;
                             progress.advance(size);
                             progress.file_done();
                             continue;
-                        }
-                    }
-                    let blob = ids::random_id();
-                    let blob_path = self.layout.blob(&blob);
-                    let (temp, digest) =
-                        match self.stage_blob(&blob, &local, size, &recipients, progress) {
-                            Ok(staged) => staged,
-                            Err(e) => {
-                                // Leave no empty shard folder behind (it fails if not empty).
-                                let _ = std::fs::remove_dir(self.layout.blob_shard(&blob));
-                                return Err(e);
-                            }
-                        };
-                    let sha256 = ids::hex(&digest.sha256);
-                    if let Some(c) = old_content {
-                        if c.sha256 == sha256 && c.size == digest.size {
-                            report.unchanged += 1;
-                            progress.file_done();
-                            continue; // the temporary blob is deleted on drop
                         }
                     }
                     let (parent_path, name) = super::change::split_parent(&path);
@@ -273,46 +249,146 @@ impl Vault {
                         None => snap.folder(parent_path)?,
                     };
                     let (entry, parents) = match (existing, old) {
-                        (Some(n), Some(v)) => (n.entry.clone(), vec![v.id.clone()]),
-                        _ => (ids::random_id(), Vec::new()),
+                        (Some(n), Some(v)) => (Some(n.entry.clone()), vec![v.id.clone()]),
+                        _ => (None, Vec::new()),
                     };
-                    if existing.is_some() {
-                        report.replaced += 1;
-                    } else {
-                        report.added += 1;
-                    }
-                    report.bytes += digest.size;
-                    ops.push(Op {
+                    job_bytes += size;
+                    jobs.push(Job {
+                        local,
+                        size,
+                        mtime,
+                        parent,
+                        name: name.to_owned(),
                         entry,
                         parents,
-                        state: EntryState {
-                            parent,
-                            name: name.to_owned(),
-                            kind: Kind::File,
-                            status: Status::Live,
-                            content: Some(Content {
-                                blob,
-                                size: digest.size,
-                                sha256,
-                                mtime,
-                            }),
-                            collection: None,
-                        },
+                        old_content,
+                        blob: ids::random_id(),
                     });
-                    staged.push(Staged {
-                        temp,
-                        dest: blob_path,
-                    });
-                    batch_bytes += digest.size;
-                    progress.file_done();
-                    if staged.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
-                        self.commit_ops(std::mem::take(&mut ops), std::mem::take(&mut staged))?;
-                        batch_bytes = 0;
+                    if jobs.len() >= BATCH_FILES || job_bytes >= BATCH_BYTES {
+                        self.run_batch(std::mem::take(&mut jobs), &mut ops, &mut report, progress)?;
+                        job_bytes = 0;
                     }
                 }
             }
         }
-        self.commit_ops(ops, staged)?;
+        self.run_batch(jobs, &mut ops, &mut report, progress)?;
         Ok(report)
     }
+
+    /// Encrypts a batch of files on every core, then commits them with the
+    /// pending `ops` in one record.
+    fn run_batch(
+        &mut self,
+        jobs: Vec<Job>,
+        ops: &mut Vec<Op>,
+        report: &mut AddReport,
+        progress: &dyn Progress,
+    ) -> Result<(), AddError> {
+        let recipients = self.keys.recipients();
+        let results = self.stage_all(&jobs, &recipients, progress);
+        let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
+        for (job, result) in jobs.into_iter().zip(results) {
+            // On error, every staged file of this batch is dropped (deleted).
+            let (temp, digest) = result?;
+            progress.file_done();
+            let sha256 = ids::hex(&digest.sha256);
+            if let Some(c) = &job.old_content {
+                if c.sha256 == sha256 && c.size == digest.size {
+                    report.unchanged += 1;
+                    continue; // the temporary blob is deleted on drop
+                }
+            }
+            if job.entry.is_some() {
+                report.replaced += 1;
+            } else {
+                report.added += 1;
+            }
+            report.bytes += digest.size;
+            staged.push(Staged { temp, dest: self.layout.blob(&job.blob) });
+            ops.push(Op {
+                entry: job.entry.unwrap_or_else(ids::random_id),
+                parents: job.parents,
+                state: EntryState {
+                    parent: job.parent,
+                    name: job.name,
+                    kind: Kind::File,
+                    status: Status::Live,
+                    content: Some(Content {
+                        blob: job.blob,
+                        size: digest.size,
+                        sha256,
+                        mtime: job.mtime,
+                    }),
+                    collection: None,
+                },
+            });
+        }
+        self.commit_ops(std::mem::take(ops), staged)?;
+        Ok(())
+    }
+
+    /// Stages every job, on as many threads as there are cores (at most 4).
+    fn stage_all(
+        &self,
+        jobs: &[Job],
+        recipients: &[age::x25519::Recipient],
+        progress: &dyn Progress,
+    ) -> Vec<Result<(tempfile::NamedTempFile, crypt::Digested), AddError>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let slots: Vec<Mutex<Option<StageResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= jobs.len() || failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let job = &jobs[i];
+            let result = self.stage_blob(&job.blob, &job.local, job.size, recipients, progress);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+                // Leave no empty shard folder behind (fails if it is not empty).
+                let _ = std::fs::remove_dir(self.layout.blob_shard(&job.blob));
+            }
+            *slots[i].lock().expect("no poisoned slot") = Some(result);
+        };
+        if threads == 1 || jobs.len() < 2 {
+            work();
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(work);
+                }
+                work();
+            });
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for slot in slots {
+            match slot.into_inner().expect("no poisoned slot") {
+                Some(r) => out.push(r),
+                // Not started because another job failed first: that error is reported.
+                None => break,
+            }
+        }
+        // Put the first error first in line, so the caller reports it.
+        if let Some(pos) = out.iter().position(Result::is_err) {
+            out.truncate(pos + 1);
+        }
+        out
+    }
+}
+
+type StageResult = Result<(tempfile::NamedTempFile, crypt::Digested), AddError>;
+
+/// One file to encrypt and record.
+struct Job {
+    local: PathBuf,
+    size: u64,
+    mtime: Option<i64>,
+    parent: Option<String>,
+    name: String,
+    entry: Option<String>,
+    parents: Vec<String>,
+    old_content: Option<Content>,
+    blob: String,
 }
