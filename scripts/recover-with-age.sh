@@ -56,7 +56,7 @@ umask 077
 # The public header (FORMAT.md §1.1): only format version 1 is understood.
 vault_id=$(jq -r '
     if type == "object" and .format == "chartsafe" and .version == 1
-       and (.id | type == "string" and test("^[a-z2-7]{26}$"))
+       and (.id | type == "string" and test("\\A[a-z2-7]{26}\\z"))
     then .id
     else error("not a ChartSafe format 1 header") end' <"$vault/chartsafe-vault.json") ||
     die "chartsafe-vault.json is not a format 1 ChartSafe header; this script reads format 1 only"
@@ -132,28 +132,42 @@ done
 #   mtime (ms or ""), and the path (or the message for "problem" and "note").
 plan=$work/plan
 jq -s -j --arg vault "$vault_id" '
-  def is_id: type == "string" and test("^[a-z2-7]{26}$");
+  def is_id: type == "string" and test("\\A[a-z2-7]{26}\\z");
   def str: type == "string";
   def seqname: tostring | ("0000000000" + .) | .[-10:];
   def marker_ok: . == "" or test("^[ _-]") or startswith(".sync-conflict-");
+  def hex64: str and test("\\A[0-9a-fA-F]{64}\\z");
+  def version_id: str and test("\\A[0-9a-fA-F]{32}\\.[0-9]+\\z");
+  # FORMAT.md §5.5, except the NFC check, which jq cannot do.
+  def good_name: str and . != "" and . != "." and . != ".."
+    and (test("[/\\\\\\p{Cc}]") | not) and utf8bytelength <= 255;
+  # The shape of a format 1 body (FORMAT.md §5.1): a record failing it is ignored whole.
   def valid_body:
-    type == "object" and .format == 1 and (.vault | str) and (.device | str)
-    and (.device_name | str) and (.seq | type == "number") and (.time | type == "number")
+    type == "object" and .format == 1 and (.vault | is_id) and (.device | is_id)
+    and (.author | is_id) and (.device_name | str) and (.seq | type == "number" and . > 0)
+    and (.time | type == "number") and (.prev == null or (.prev | hex64))
     and (.ops | type == "array")
-    and all(.ops[]; type == "object" and (.entry | str) and (.parents | type == "array")
-            and all(.parents[]; str) and (.state | type == "object") and (.state.name | str)
+    and all(.ops[]; type == "object" and (.entry | is_id) and (.parents | type == "array")
+            and all(.parents[]; version_id) and (.state | type == "object")
+            and (.state.parent == null or (.state.parent | is_id)) and (.state.name | good_name)
             and (.state.kind == "file" or .state.kind == "dir")
             and (.state.status == "live" or .state.status == "trash" or .state.status == "gone")
-            and (.state.parent == null or (.state.parent | str)));
+            and ((.state.kind == "file") == (.state.content != null))
+            and (.state.content == null
+                 or ((.state.content | type == "object") and (.state.content.blob | is_id)
+                     and (.state.content.sha256 | hex64))));
+  # Entry ids come from records and are printed: anything odd is shown JSON-escaped.
+  def show_id: if is_id then . else tojson end;
   def item($kind; $entry; $blob; $sha; $size; $mtime; $text):
-    [$kind, $entry, $blob, $sha, ($size | tostring), ($mtime // "" | tostring), $text];
+    [$kind, ($entry | if . == "" then . else show_id end), $blob, $sha,
+     ($size | tostring), ($mtime // "" | tostring), $text];
 
   # Records: checked as far as stock tools can (no MAC check).
   (map(
      . as $r
      | ($r.env | if type == "object" and .chartsafe_record == 1 and (.body | str)
                  then (.body | try fromjson catch null) else null end) as $b
-     | "r/\($r.dev)/\($r.file | tojson)" as $where
+     | "r/\($r.dev)/\($r.file | if test("\\A[0-9A-Za-z ._()-]*\\z") then . else tojson end)" as $where
      | if $b == null or ($b | valid_body | not) then {bad: "record \($where) is not a format 1 ChartSafe record; ignored"}
        elif $b.vault != $vault then {bad: "record \($where) belongs to another vault; ignored"}
        elif $b.device != $r.dev or ($r.file[0:10] != ($b.seq | seqname))
@@ -224,8 +238,12 @@ jq -s -j --arg vault "$vault_id" '
       (capture("\\A(?<stem>[\\s\\S]+)(?<ext>\\.[^.]*)\\z") // null) as $m
       | if $m != null and ($m.ext | utf8bytelength) <= 10 then $m else {stem: ., ext: ""} end;
     def day($ms): ($ms / 1000 | floor | try strftime("%Y-%m-%d") catch "0000-00-00");
+    # The device name is made safe as ChartSafe does: separators and control
+    # characters become "_", and it is cut to 40 characters.
     def conflict_name($name; $device; $date):
-      ($name | split_ext) as $x | "\($x.stem) (conflict, \($device), \($date))\($x.ext)";
+      ($name | split_ext) as $x
+      | ($device | gsub("[/\\\\\\p{Cc}]"; "_") | .[0:40]) as $d
+      | "\($x.stem) (conflict, \($d), \($date))\($x.ext)";
     def suffixed_name($name; $suffix):
       ($name | split_ext) as $x | "\($x.stem) (\($suffix))\($x.ext)";
     ($shown | map({entry: ., v: ($E[.].live // $E[.].rep), parent: eff(.)})
@@ -251,18 +269,17 @@ jq -s -j --arg vault "$vault_id" '
        . as $e | ($E[$e].live // $E[$e].rep) as $v | comps($e) as $c
        | if any($c[]; bad_name) then
            item("problem"; $e; ""; ""; ""; null;
-             "entry \($e): the path \($c | tojson) holds a name that is not allowed (empty, \".\", \"..\" or with \"/\"); not restored")
+             "entry \($e | show_id): the path \($c | tojson) holds a name that is not allowed (empty, \".\", \"..\" or with \"/\"); not restored")
          elif $v.state.kind == "dir" then
            item("dir"; $e; ""; ""; ""; null; $c | join("/"))
-         elif ($v.state.content | type) == "object"
-              and ($v.state.content.blob | is_id)
-              and ($v.state.content.sha256 | str and test("^[0-9a-f]{64}$"))
-              and ($v.state.content.size | type == "number" and . >= 0 and . == floor)
-              and ($v.state.content.mtime == null or ($v.state.content.mtime | type == "number")) then
-           item("file"; $e; $v.state.content.blob; $v.state.content.sha256;
-                $v.state.content.size; $v.state.content.mtime; $c | join("/"))
+         elif ($v.state.content.size | type == "number" and . >= 0 and . == floor) then
+           item("file"; $e; $v.state.content.blob; ($v.state.content.sha256 | ascii_downcase);
+                $v.state.content.size;
+                ($v.state.content.mtime
+                 | if type == "number" and . == floor and . > -1e15 and . < 1e15 then . else null end);
+                $c | join("/"))
          else
-           item("problem"; $e; ""; ""; ""; null; "entry \($e) (\($c | join("/") | tojson)): its content description is not valid; not restored")
+           item("problem"; $e; ""; ""; ""; null; "entry \($e | show_id) (\($c | join("/") | tojson)): its content description is not valid; not restored")
          end)
      | sort_by(if .[0] == "dir" then 0 elif .[0] == "file" then 1 else 2 end, .[6])) as $items
 
@@ -342,7 +359,11 @@ while IFS= read -r -d '' kind && IFS= read -r -d '' entry && IFS= read -r -d '' 
             if [ -n "$mtime" ]; then
                 touch -d "@$((mtime / 1000))" -- "$tmp" 2>/dev/null || true
             fi
-            mv -- "$tmp" "$dest"
+            if ! mv -- "$tmp" "$dest"; then
+                rm -f -- "$tmp"
+                why="could not be moved into place"
+                continue
+            fi
             done_ok=1
             break
         done
