@@ -50,7 +50,7 @@ set -euo pipefail
 # --unlock reads the login keyring password on stdin and prints variables
 # such as GNOME_KEYRING_CONTROL=...; export them.
 keyring_env="$(printf "%s" "chartsafe-test-keyring" \
-    | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
+    | gnome-keyring-daemon --unlock --components=secrets 2>>"$XDG_RUNTIME_DIR/keyring.log")"
 while IFS= read -r line; do
     case "$line" in
         [A-Za-z_]*=*) export "${line?}" ;;

@@ -10,7 +10,12 @@ use crate::common::*;
 #[test]
 fn killed_adds_never_leave_a_broken_vault() {
     let w = World::new();
-    let (d, _) = w.init("desk", "vault");
+    let (d, phrase) = w.init("desk", "vault");
+    // The killed processes unlock with the recovery identity, not the
+    // keychain: gnome-keyring-daemon aborts when a client dies in the middle
+    // of opening a Secret Service session (an upstream race), which would
+    // take the keychain down for every other test.
+    let identity = d.identity_file(&phrase);
     let src = w.path("Scans");
     std::fs::create_dir_all(src.join("sub")).unwrap();
     let mut expected = std::collections::BTreeMap::new();
@@ -37,6 +42,8 @@ fn killed_adds_never_leave_a_broken_vault() {
             .command()
             .arg("--vault")
             .arg(&d.vault)
+            .arg("--identity")
+            .arg(&identity)
             .arg("add")
             .arg(&src)
             .arg("--to")

@@ -123,7 +123,9 @@ impl From<UnlockError> for Failure {
             UnlockError::WrongPassphrase => {
                 Failure::new(code::AUTH, e.to_string(), Some("type it again; if it is lost, use `chartsafe recover` with the recovery phrase"))
             }
-            UnlockError::NotEnrolled(_) | UnlockError::IdentityNotAccepted => {
+            UnlockError::NotEnrolled(_)
+            | UnlockError::IdentityNotAccepted
+            | UnlockError::KeychainEntryDamaged => {
                 Failure::new(code::AUTH, e.to_string(), None)
             }
             UnlockError::NotAVault(_) => Failure::new(

@@ -25,8 +25,10 @@ pub(crate) enum DecryptFailure {
     NoMatchingKey,
     /// The header or payload is corrupt, truncated or tampered with.
     Corrupt,
-    /// Reading or writing failed.
+    /// Reading the age file failed.
     Io(io::Error),
+    /// Writing the plaintext out failed.
+    Write(io::Error),
 }
 
 impl From<age::DecryptError> for DecryptFailure {
@@ -107,7 +109,9 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
     progress: &dyn Progress,
 ) -> Result<Digested, StreamError> {
     if size_hint < PIPELINE_MIN {
-        let mut writer = encryptor(recipients).wrap_output(output).map_err(StreamError::Write)?;
+        let mut writer = encryptor(recipients)
+            .wrap_output(output)
+            .map_err(StreamError::Write)?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = Zeroizing::new(vec![0u8; 64 << 10]);
@@ -121,8 +125,15 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
             size += n as u64;
             progress.advance(n as u64);
         }
-        writer.finish().map_err(StreamError::Write)?.flush().map_err(StreamError::Write)?;
-        return Ok(Digested { size, sha256: hasher.finalize().into() });
+        writer
+            .finish()
+            .map_err(StreamError::Write)?
+            .flush()
+            .map_err(StreamError::Write)?;
+        return Ok(Digested {
+            size,
+            sha256: hasher.finalize().into(),
+        });
     }
     std::thread::scope(|scope| {
         let (plain_tx, plain_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
@@ -143,7 +154,10 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
                     break; // a later stage stopped; its error is reported
                 }
             }
-            Ok(Digested { size, sha256: hasher.finalize().into() })
+            Ok(Digested {
+                size,
+                sha256: hasher.finalize().into(),
+            })
         });
         let writer = scope.spawn(move || -> io::Result<()> {
             for buf in cipher_rx {
@@ -176,7 +190,10 @@ struct ChannelWriter {
 
 impl ChannelWriter {
     fn new(tx: mpsc::SyncSender<Vec<u8>>) -> Self {
-        Self { buf: Vec::with_capacity(CHUNK + (64 << 10)), tx }
+        Self {
+            buf: Vec::with_capacity(CHUNK + (64 << 10)),
+            tx,
+        }
     }
 
     fn send(&mut self) -> io::Result<()> {
@@ -184,7 +201,9 @@ impl ChannelWriter {
             return Ok(());
         }
         let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + (64 << 10)));
-        self.tx.send(full).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
+        self.tx
+            .send(full)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
     }
 }
 
@@ -225,11 +244,11 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
                 break;
             }
             hasher.update(&buf[..n]);
-            output.write_all(&buf[..n]).map_err(DecryptFailure::Io)?;
+            output.write_all(&buf[..n]).map_err(DecryptFailure::Write)?;
             size += n as u64;
             progress.advance(n as u64);
         }
-        output.flush().map_err(DecryptFailure::Io)?;
+        output.flush().map_err(DecryptFailure::Write)?;
         return Ok(Digested {
             size,
             sha256: hasher.finalize().into(),
@@ -272,8 +291,9 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
         }
         drop(tx);
         let written = writer.join().expect("writer thread does not panic");
-        read_result?;
-        written.map_err(DecryptFailure::Io)
+        let written = written.map_err(DecryptFailure::Write)?;
+        read_result.map_err(DecryptFailure::from)?;
+        Ok(written)
     })
 }
 

@@ -1,8 +1,9 @@
 //! Error types, one enum per public operation (docs/FORMAT.md for the terms).
 //!
 //! Messages name the file or vault path concerned and never hold key material.
-//! Vault-folder files are named by their relative path, which is made only of
-//! random identifiers (docs/THREAT_MODEL.md §6).
+//! Vault-folder files are named by their relative path, made only of random
+//! identifiers; vault paths (which can be patient names) appear only in errors
+//! returned to the unlocked user, never in the vault folder (docs/THREAT_MODEL.md §6).
 
 use std::io;
 use std::path::PathBuf;
@@ -165,6 +166,11 @@ pub enum UnlockError {
         "this device's keyslot {0} is missing from the vault folder (deleted, or not synced yet)"
     )]
     KeyslotMissing(String),
+    /// The device secret in the keychain, or the local KDF parameters, are malformed.
+    #[error(
+        "this device's keychain entry for the vault is damaged: re-enrol with `chartsafe recover`"
+    )]
+    KeychainEntryDamaged,
     /// A keyslot decrypted but is not valid.
     #[error("keyslot {0} is damaged")]
     KeyslotCorrupt(String),

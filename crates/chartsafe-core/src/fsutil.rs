@@ -14,7 +14,8 @@ use crate::format::TEMP_PREFIX;
 
 /// Every file we write gets this modification time (2000-01-01 UTC), so file
 /// times in the vault folder say nothing about when patient files changed
-/// (docs/THREAT_MODEL.md §2).
+/// (docs/THREAT_MODEL.md §2). Folder times still change (see [`commit`]), and
+/// the provider sees upload times.
 fn fixed_time() -> std::time::SystemTime {
     UNIX_EPOCH + Duration::from_secs(946_684_800)
 }
@@ -74,6 +75,8 @@ pub(crate) fn commit(
             }
         }
     }
+    // Folder times are left alone: sync tools (unison among them) skip
+    // folders whose time did not change, and would never see new files.
     if cfg!(target_os = "linux") {
         sync_fs(root)
     } else {
@@ -131,6 +134,17 @@ fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 /// Reads a whole small file.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, StorageError> {
     std::fs::read(path).map_err(|e| StorageError::read(path, e))
+}
+
+/// Reads a small file of at most `max` bytes; `None` if it is larger or not a
+/// regular file (a folder where a record should be, say): such files are not
+/// ours, and reading them whole could exhaust memory.
+pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    let meta = std::fs::metadata(path).map_err(|e| StorageError::read(path, e))?;
+    if !meta.is_file() || meta.len() > max {
+        return Ok(None);
+    }
+    read(path).map(Some)
 }
 
 /// Names in a folder, sorted; an absent folder is empty.

@@ -261,7 +261,9 @@ impl DeviceSecret {
 
     /// The device identity: both factors are needed (docs/THREAT_MODEL.md §3).
     ///
-    /// `sk = HKDF-SHA256(salt = kdf.salt, ikm = device secret ‖ scrypt(passphrase), "device identity")`.
+    /// `sk = HKDF-SHA256(salt = kdf.salt, ikm = device secret ‖ scrypt(passphrase),
+    /// info = "chartsafe/v1 device identity")`; `None` if the stored secret or
+    /// the parameters are malformed.
     pub fn device_identity(
         &self,
         passphrase: &SecretString,
@@ -360,6 +362,15 @@ impl VaultKeys {
             recovery: plain.recovery_recipient.parse().ok()?,
             recovery_identity: None,
         })
+    }
+
+    /// Whether these keys are the ones `recovery` derives (its recipient and
+    /// MAC key), in constant time for the key.
+    pub(crate) fn matches_recovery(&self, recovery: &AgeIdentity) -> bool {
+        use subtle::ConstantTimeEq;
+        let derived = recovery.derive_mac_key();
+        let mac: bool = self.mac.0[..].ct_eq(&derived.0[..]).into();
+        mac && self.recovery.to_string() == recovery.recipient().to_string()
     }
 
     pub(crate) fn to_plain(&self, vault: &str, created: i64) -> KeyslotPlain {

@@ -19,6 +19,9 @@ use crate::keys::KdfParams;
 pub(crate) struct KnownHead {
     pub seq: u64,
     pub hash: String,
+    /// The device's name, for messages when its records disappear.
+    #[serde(default)]
+    pub name: String,
 }
 
 /// The device state file.

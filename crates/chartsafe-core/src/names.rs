@@ -1,8 +1,10 @@
 //! Entry names and vault paths (docs/FORMAT.md §5.5).
 //!
 //! Names are stored in Unicode NFC, so a name typed on macOS (NFD) and the same
-//! name typed on Windows (NFC) are the same entry. A name must be usable as a
-//! file name on every desktop system when exported.
+//! name typed on Windows (NFC) are the same entry. Names are limited to what
+//! every desktop file system can hold in length and separators; characters
+//! that only Windows forbids (`:*?"<>|`) are allowed and must be mapped when
+//! exporting there.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -92,13 +94,24 @@ pub fn conflict_name(name: &str, device: &str, date: &str) -> String {
         })
         .take(40)
         .collect();
-    format!("{stem} (conflict, {device}, {date}){ext}")
+    fit(stem, &format!(" (conflict, {device}, {date}){ext}"))
 }
 
 /// A name with a suffix before its extension: `stem (SUFFIX).ext`.
 pub fn suffixed_name(name: &str, suffix: &str) -> String {
     let (stem, ext) = split_extension(name);
-    format!("{stem} ({suffix}){ext}")
+    fit(stem, &format!(" ({suffix}){ext}"))
+}
+
+/// `stem` + `tail`, with the stem shortened (at a character boundary) so the
+/// whole stays within [`MAX_NAME_BYTES`].
+fn fit(stem: &str, tail: &str) -> String {
+    let room = MAX_NAME_BYTES.saturating_sub(tail.len());
+    let mut end = stem.len().min(room);
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{tail}", &stem[..end])
 }
 
 fn split_extension(name: &str) -> (&str, &str) {

@@ -127,9 +127,12 @@ pub enum RecordError {
     /// The MAC does not match: the record was forged or altered.
     #[error("the record's authentication code does not match (forged or altered)")]
     BadMac,
-    /// The body does not parse, or has a format this build does not read.
+    /// The body does not parse, or an id or name in it has the wrong shape.
     #[error("the record's body is not valid")]
     BadBody,
+    /// The body was written by a newer ChartSafe (a format this build does not read).
+    #[error("the record was written in format {0}, newer than this ChartSafe reads")]
+    NewerFormat(u32),
 }
 
 /// A record whose MAC has been checked.
@@ -216,6 +219,9 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError>
     m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;
     let body: RecordBody =
         serde_json::from_str(&envelope.body).map_err(|_| RecordError::BadBody)?;
+    if body.format > RECORD_VERSION {
+        return Err(RecordError::NewerFormat(body.format));
+    }
     if body.format != RECORD_VERSION || !body.is_well_formed() {
         return Err(RecordError::BadBody);
     }

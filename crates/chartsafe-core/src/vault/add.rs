@@ -7,10 +7,10 @@
 //! record pointing at missing content. A rerun skips files already stored.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::change::normalise;
 use super::load::Snapshot;
@@ -230,7 +230,12 @@ impl Vault {
                     report.folders += 1;
                     folders.insert(path, Some(entry));
                 }
-                Item::File { path, local, size, mtime } => {
+                Item::File {
+                    path,
+                    local,
+                    size,
+                    mtime,
+                } => {
                     let existing = snap.tree.node(&path).filter(|n| !n.conflict);
                     let old = existing.map(|n| &snap.tree.versions[n.version]);
                     let old_content = old.and_then(|v| v.state.content.clone());
@@ -304,7 +309,10 @@ impl Vault {
                 report.added += 1;
             }
             report.bytes += digest.size;
-            staged.push(Staged { temp, dest: self.layout.blob(&job.blob) });
+            staged.push(Staged {
+                temp,
+                dest: self.layout.blob(&job.blob),
+            });
             ops.push(Op {
                 entry: job.entry.unwrap_or_else(ids::random_id),
                 parents: job.parents,
@@ -334,10 +342,13 @@ impl Vault {
         recipients: &[age::x25519::Recipient],
         progress: &dyn Progress,
     ) -> Vec<Result<(tempfile::NamedTempFile, crypt::Digested), AddError>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let slots: Vec<Mutex<Option<StageResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let slots: Vec<Mutex<Option<StageResult>>> =
+            jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= jobs.len() || failed.load(Ordering::Relaxed) {

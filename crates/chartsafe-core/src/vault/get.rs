@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use subtle::ConstantTimeEq;
 
@@ -111,6 +111,9 @@ impl Vault {
             Err(DecryptFailure::NoMatchingKey) => Err(GetError::NotOurKey { path, blob }),
             Err(DecryptFailure::Corrupt) => Err(GetError::BlobCorrupt { path, blob }),
             Err(DecryptFailure::Io(e)) => Err(StorageError::read(blob, e).into()),
+            Err(DecryptFailure::Write(e)) => {
+                Err(GetError::Output(PathBuf::from("standard output"), e))
+            }
         }
     }
 

@@ -13,6 +13,9 @@ use crate::ids;
 use crate::local::KnownHead;
 use crate::state::{Node, Tree};
 
+/// Largest record read; a bigger file is not one of ours.
+const RECORD_MAX: u64 = 64 << 20;
+
 /// Something wrong in the vault folder that does not stop the rest of it from
 /// being used. Each names the file concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +44,24 @@ pub enum Problem {
         claims_seq: u64,
         /// Names of the entries it touches.
         entries: String,
+    },
+    /// A record written by a newer ChartSafe.
+    #[error("record {file} was written by a newer ChartSafe (format {format}); update ChartSafe to see its changes")]
+    RecordFromNewerVersion {
+        /// The record file.
+        file: String,
+        /// Its format.
+        format: u32,
+    },
+    /// A record does not follow the one before it in its device's chain.
+    #[error("record {file} does not follow record #{prev_seq} of device \"{device_name}\" (a record was replaced)")]
+    ChainBroken {
+        /// The record file.
+        file: String,
+        /// The device's name.
+        device_name: String,
+        /// The sequence number it should follow.
+        prev_seq: u64,
     },
     /// A record of another vault was copied in.
     #[error("record {file} belongs to another vault; ignored")]
@@ -154,11 +175,17 @@ impl Vault {
                 let Some(base) = layout::strip_copy_marker(&name, 10) else {
                     continue;
                 };
+                if !base.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
                 let Ok(seq) = base.parse::<u64>() else {
                     continue;
                 };
                 let file = format!("r/{device}/{name}");
-                let bytes = fsutil::read(&dir.join(&name))?;
+                let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
+                    problems.push(Problem::RecordUnreadable { file });
+                    continue;
+                };
                 let plain = match crypt::decrypt_bytes(&bytes, &identities) {
                     Ok(p) => p,
                     Err(DecryptFailure::Io(e)) => {
@@ -173,6 +200,10 @@ impl Vault {
                     Ok(r) => r,
                     Err(RecordError::BadMac) => {
                         problems.push(Problem::RecordForged { file });
+                        continue;
+                    }
+                    Err(RecordError::NewerFormat(format)) => {
+                        problems.push(Problem::RecordFromNewerVersion { file, format });
                         continue;
                     }
                     Err(_) => {
@@ -227,6 +258,37 @@ impl Vault {
                 }
                 expected = seq + 1;
             }
+            // Each record names the hash of the one before it (FORMAT.md §5.1).
+            let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
+            for (&seq, recs) in &by_seq {
+                if let Some((prev_seq, prev_recs)) = previous {
+                    let follows = |r: &OpenedRecord| {
+                        prev_recs
+                            .iter()
+                            .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
+                    };
+                    if prev_seq + 1 == seq && !recs.iter().any(follows) {
+                        problems.push(Problem::ChainBroken {
+                            file: format!("{rel}/{}", Layout::record_name(seq)),
+                            device_name: device_name.clone(),
+                            prev_seq,
+                        });
+                    }
+                }
+                previous = Some((seq, recs));
+            }
+            // A record this device saw before must still be the same one.
+            if let Some(known) = self.device.known.get(&device) {
+                if let Some(recs) = by_seq.get(&known.seq) {
+                    if !recs.iter().any(|r| r.hash == known.hash) {
+                        problems.push(Problem::RecordForked {
+                            dir: rel.clone(),
+                            device_name: device_name.clone(),
+                            seq: known.seq,
+                        });
+                    }
+                }
+            }
             if let Some((&seq, recs)) = by_seq.iter().next_back() {
                 heads.insert(
                     device.clone(),
@@ -241,16 +303,13 @@ impl Vault {
         }
 
         // Rollback detection against what this device saw before.
-        let own = self.device.device.clone();
         for (device, known) in &self.device.known {
             let found = heads.get(device).map_or(0, |h| h.0);
             if found < known.seq {
                 let dir = format!("r/{device}");
-                let device_name = if *device == own {
-                    self.device.device_name.clone()
-                } else {
-                    heads.get(device).map(|h| h.2.clone()).unwrap_or_default()
-                };
+                let device_name = heads
+                    .get(device)
+                    .map_or_else(|| known.name.clone(), |h| h.2.clone());
                 problems.push(Problem::RolledBack {
                     dir,
                     device_name,
@@ -260,7 +319,7 @@ impl Vault {
             }
         }
         let mut changed = false;
-        for (device, (seq, hash, _)) in &heads {
+        for (device, (seq, hash, name)) in &heads {
             let newer = self.device.known.get(device).is_none_or(|k| *seq > k.seq);
             if newer {
                 self.device.known.insert(
@@ -268,6 +327,7 @@ impl Vault {
                     KnownHead {
                         seq: *seq,
                         hash: hash.clone(),
+                        name: name.clone(),
                     },
                 );
                 changed = true;
@@ -287,8 +347,11 @@ impl Vault {
                 if layout::is_ignorable(&name) {
                     continue;
                 }
+                // A blob counts only in its own shard (FORMAT.md §1).
                 if let Some(base) = layout::strip_copy_marker(&name, 26) {
-                    blobs.insert(base.to_owned());
+                    if base.get(..2) == Some(shard.as_str()) {
+                        blobs.insert(base.to_owned());
+                    }
                 }
             }
         }

@@ -28,6 +28,9 @@ use crate::keys::{AgeIdentity, DeviceSecret, KdfParams, KeyslotPlain, RecoveryPh
 use crate::local::{DeviceState, KnownHead, LocalDir};
 use crate::traits::{Clock, SecretStore, SystemClock};
 
+/// Largest keyslot read; anything bigger is not ours (FORMAT.md §4).
+const KEYSLOT_MAX: u64 = 1 << 20;
+
 /// Shortest passphrase accepted for a device.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -127,8 +130,13 @@ impl Vault {
             return Err(CreateError::WeakPassphrase(MIN_PASSPHRASE_CHARS));
         }
         match std::fs::read_dir(dir) {
-            Ok(mut entries) => {
-                if entries.next().is_some() {
+            Ok(entries) => {
+                let clutter = |e: &std::fs::DirEntry| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(crate::format::is_ignorable)
+                };
+                if entries.filter_map(Result::ok).any(|e| !clutter(&e)) {
                     return Err(CreateError::NotEmpty(dir.to_owned()));
                 }
             }
@@ -192,7 +200,7 @@ impl Vault {
         };
         let identity = DeviceSecret::from_stored(secret)
             .device_identity(passphrase, &kdf)
-            .ok_or_else(|| UnlockError::KeyslotCorrupt(slot.clone()))?;
+            .ok_or(UnlockError::KeychainEntryDamaged)?;
         let path = layout.keyslot(&slot);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -226,8 +234,19 @@ impl Vault {
             if crate::format::is_ignorable(&slot) {
                 continue;
             }
-            let bytes = fsutil::read(&layout.keyslot(&slot))?;
+            let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
+                continue;
+            };
             if let Ok(k) = open_keyslot(&bytes, &refs, &header.id) {
+                // Opened with the recovery identity: the keyslot must carry
+                // what that identity derives, or it was injected by someone
+                // who knows the public recovery recipient (FORMAT.md §4.2).
+                let from_recovery = identities
+                    .iter()
+                    .find(|i| i.recipient().to_string() == k.recovery.to_string());
+                if from_recovery.is_some_and(|r| !k.matches_recovery(r)) {
+                    continue;
+                }
                 keys = Some(k);
                 break;
             }
@@ -278,10 +297,15 @@ impl Vault {
             if crate::format::is_ignorable(&slot) {
                 continue;
             }
-            let bytes = fsutil::read(&layout.keyslot(&slot))?;
+            let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
+                continue;
+            };
             if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], &header.id) {
-                found = Some(k);
-                break;
+                // An injected keyslot (FORMAT.md §4.2) is skipped.
+                if k.matches_recovery(&recovery) {
+                    found = Some(k);
+                    break;
+                }
             }
         }
         let mut keys = found.ok_or(RecoverError::WrongPhrase)?;
@@ -389,9 +413,10 @@ impl Vault {
             let dest = dir.join(Layout::record_name(seq));
             match fsutil::write_new(self.layout.root(), &dest, &bytes, true) {
                 Ok(()) => {
+                    let name = self.device.device_name.clone();
                     self.device
                         .known
-                        .insert(self.device.device.clone(), KnownHead { seq, hash });
+                        .insert(self.device.device.clone(), KnownHead { seq, hash, name });
                     return self.local.save(&self.device);
                 }
                 // Our own device wrote this number already (a record we had not

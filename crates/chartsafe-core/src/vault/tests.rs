@@ -178,3 +178,60 @@ fn concurrent_edits_merge_the_same_whatever_the_order() {
         "both devices see the same"
     );
 }
+
+#[test]
+fn an_injected_recovery_keyslot_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicI64::new(0));
+    let store = MemoryStore::default();
+    let dir = tmp.path().join("vault");
+    let (vault, phrase) = Vault::create(
+        &dir,
+        &store,
+        &pass("long enough"),
+        options(&tmp.path().join("s"), "a", &clock),
+    )
+    .unwrap();
+    let id = vault.id().to_owned();
+    drop(vault);
+    // Someone who knows the public recovery recipient writes a keyslot with
+    // their own collection and MAC keys.
+    let recovery = phrase.identity();
+    let forged = VaultKeys {
+        member: ids::random_id(),
+        collections: vec![(ids::random_id(), AgeIdentity::generate())],
+        mac: crate::keys::MacKey::from_bytes([9; 32]),
+        recovery: recovery.recipient(),
+        recovery_identity: None,
+    };
+    let layout = Layout::new(&dir);
+    // Named to sort first, so it is tried first.
+    write_keyslot(
+        &layout,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &forged.to_plain(&id, 0),
+        &recovery.recipient(),
+    )
+    .unwrap();
+    let store_b = MemoryStore::default();
+    let v = Vault::recover(
+        &dir,
+        &phrase,
+        &store_b,
+        &pass("new device"),
+        options(&tmp.path().join("b"), "b", &clock),
+    )
+    .unwrap();
+    assert!(
+        v.keys.matches_recovery(&recovery),
+        "the genuine keyslot was used"
+    );
+    drop(v);
+    let v = Vault::unlock_with_identities(
+        &dir,
+        &[phrase.identity()],
+        options(&tmp.path().join("c"), "c", &clock),
+    )
+    .unwrap();
+    assert!(v.keys.matches_recovery(&recovery));
+}
