@@ -12,9 +12,9 @@ use zeroize::Zeroizing;
 use crate::traits::Progress;
 
 /// Chunk size of the pipeline: a multiple of age's 64 KiB chunk.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 256 << 10;
 /// Chunks in flight between the two stages (bounds memory to about 4 MiB).
-const DEPTH: usize = 4;
+const DEPTH: usize = 8;
 /// Below this size a file is handled on one thread.
 const PIPELINE_MIN: u64 = 4 << 20;
 
@@ -136,21 +136,21 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
         });
     }
     std::thread::scope(|scope| {
-        let (plain_tx, plain_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
-        let (cipher_tx, cipher_rx) = mpsc::sync_channel::<Vec<u8>>(DEPTH);
+        let (plain_tx, plain_rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
+        let (plain_free, plain_pool) = pool();
+        let (cipher_tx, cipher_rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
+        let (cipher_free, cipher_pool) = pool();
         let reader = scope.spawn(move || -> io::Result<Digested> {
             let mut hasher = Sha256::new();
             let mut size = 0u64;
-            loop {
-                let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+            while let Ok(mut buf) = plain_pool.recv() {
                 let n = read_full(&mut input, &mut buf)?;
                 if n == 0 {
                     break;
                 }
-                buf.truncate(n);
-                hasher.update(&buf[..]);
+                hasher.update(&buf[..n]);
                 size += n as u64;
-                if plain_tx.send(buf).is_err() {
+                if plain_tx.send((buf, n)).is_err() {
                     break; // a later stage stopped; its error is reported
                 }
             }
@@ -160,16 +160,24 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
             })
         });
         let writer = scope.spawn(move || -> io::Result<()> {
-            for buf in cipher_rx {
-                output.write_all(&buf)?;
+            for (buf, n) in cipher_rx {
+                output.write_all(&buf[..n])?;
+                let _ = cipher_free.send(buf);
             }
             output.flush()
         });
         let encrypted = (|| -> io::Result<()> {
-            let mut stream = encryptor(recipients).wrap_output(ChannelWriter::new(cipher_tx))?;
-            for chunk in plain_rx {
-                stream.write_all(&chunk)?;
-                progress.advance(chunk.len() as u64);
+            let sink = ChannelWriter {
+                buf: None,
+                len: 0,
+                tx: cipher_tx,
+                pool: cipher_pool,
+            };
+            let mut stream = encryptor(recipients).wrap_output(sink)?;
+            for (chunk, n) in plain_rx {
+                stream.write_all(&chunk[..n])?;
+                progress.advance(n as u64);
+                let _ = plain_free.send(chunk);
             }
             stream.finish()?.flush()
         })();
@@ -182,38 +190,57 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
     })
 }
 
-/// A writer that sends 1 MiB buffers to another thread.
+/// A pipeline buffer; zeroized when finally dropped.
+type Buf = Zeroizing<Vec<u8>>;
+
+/// Buffers that travel between pipeline stages and come back for reuse, so
+/// no stage allocates (and page-faults in) a fresh MiB per chunk.
+fn pool() -> (mpsc::SyncSender<Buf>, mpsc::Receiver<Buf>) {
+    let (tx, rx) = mpsc::sync_channel(DEPTH + 2);
+    for _ in 0..DEPTH + 2 {
+        tx.send(Zeroizing::new(vec![0u8; CHUNK]))
+            .expect("room for every buffer");
+    }
+    (tx, rx)
+}
+
+/// A writer that fills pooled buffers and sends them to another thread.
 struct ChannelWriter {
-    buf: Vec<u8>,
-    tx: mpsc::SyncSender<Vec<u8>>,
+    buf: Option<Buf>,
+    len: usize,
+    tx: mpsc::SyncSender<(Buf, usize)>,
+    pool: mpsc::Receiver<Buf>,
 }
 
 impl ChannelWriter {
-    fn new(tx: mpsc::SyncSender<Vec<u8>>) -> Self {
-        Self {
-            buf: Vec::with_capacity(CHUNK + (64 << 10)),
-            tx,
-        }
+    fn stopped() -> io::Error {
+        io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped")
     }
 
     fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
+        if let Some(buf) = self.buf.take() {
+            if self.len > 0 {
+                self.tx.send((buf, self.len)).map_err(|_| Self::stopped())?;
+            }
+            self.len = 0;
         }
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + (64 << 10)));
-        self.tx
-            .send(full)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
+        Ok(())
     }
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
+        if self.buf.is_none() {
+            self.buf = Some(self.pool.recv().map_err(|_| Self::stopped())?);
+        }
+        let buf = self.buf.as_mut().expect("just filled");
+        let n = data.len().min(buf.len() - self.len);
+        buf[self.len..self.len + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        if self.len == buf.len() {
             self.send()?;
         }
-        Ok(data.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -256,14 +283,16 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
     }
     // Stage 1 (here): decrypt. Stage 2 (spawned): hash and write.
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
+        let (tx, rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
+        let (free, pool) = pool();
         let writer = scope.spawn(move || -> io::Result<Digested> {
             let mut hasher = Sha256::new();
             let mut size = 0u64;
-            for chunk in rx {
-                hasher.update(&chunk[..]);
-                output.write_all(&chunk)?;
-                size += chunk.len() as u64;
+            for (chunk, n) in rx {
+                hasher.update(&chunk[..n]);
+                output.write_all(&chunk[..n])?;
+                size += n as u64;
+                let _ = free.send(chunk);
             }
             output.flush()?;
             Ok(Digested {
@@ -272,14 +301,12 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
             })
         });
         let mut read_result = Ok(());
-        loop {
-            let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+        while let Ok(mut buf) = pool.recv() {
             match read_full(&mut reader, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    buf.truncate(n);
                     progress.advance(n as u64);
-                    if tx.send(buf).is_err() {
+                    if tx.send((buf, n)).is_err() {
                         break;
                     }
                 }

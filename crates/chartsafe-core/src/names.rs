@@ -83,17 +83,7 @@ pub fn join(parent: &str, name: &str) -> String {
 /// result is still one valid name.
 pub fn conflict_name(name: &str, device: &str, date: &str) -> String {
     let (stem, ext) = split_extension(name);
-    let device: String = device
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .take(40)
-        .collect();
+    let device: String = clean_device_name(device).chars().take(40).collect();
     fit(stem, &format!(" (conflict, {device}, {date}){ext}"))
 }
 
@@ -103,15 +93,37 @@ pub fn suffixed_name(name: &str, suffix: &str) -> String {
     fit(stem, &format!(" ({suffix}){ext}"))
 }
 
+/// A device name as shown to people and stored in records: NFC, no control
+/// characters or separators, at most 64 characters (FORMAT.md §5.1).
+pub fn clean_device_name(name: &str) -> String {
+    let cleaned: String = name
+        .nfc()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(64)
+        .collect();
+    let trimmed = cleaned.trim();
+    if trimmed.is_empty() {
+        "device".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 /// `stem` + `tail`, with the stem shortened (at a character boundary) so the
-/// whole stays within [`MAX_NAME_BYTES`].
+/// whole stays within [`MAX_NAME_BYTES`], in NFC.
 fn fit(stem: &str, tail: &str) -> String {
     let room = MAX_NAME_BYTES.saturating_sub(tail.len());
     let mut end = stem.len().min(room);
     while !stem.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}{tail}", &stem[..end])
+    format!("{}{tail}", &stem[..end]).nfc().collect()
 }
 
 fn split_extension(name: &str) -> (&str, &str) {

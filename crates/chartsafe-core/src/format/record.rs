@@ -175,6 +175,7 @@ impl RecordBody {
         };
         ids::is_id(&self.vault)
             && ids::is_id(&self.device)
+            && crate::names::clean_device_name(&self.device_name) == self.device_name
             && ids::is_id(&self.author)
             && self.seq > 0
             && self.prev.as_deref().is_none_or(hex64)

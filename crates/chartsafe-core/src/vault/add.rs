@@ -7,7 +7,7 @@
 //! record pointing at missing content. A rerun skips files already stored.
 
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -123,11 +123,10 @@ impl Vault {
             }
             Err(e) => return Err(AddError::SourceUnreadable(local.to_owned(), e)),
         };
-        let mut temp = fsutil::temp_in(&self.layout.blob_shard(blob))?;
-        let mut writer = BufWriter::with_capacity(256 << 10, temp.as_file_mut());
+        let temp = fsutil::temp_in(&self.layout.blob_shard(blob))?;
+        let mut writer = fsutil::WriteBehind::new(temp.as_file());
         let digest = crypt::encrypt_stream(source, &mut writer, size, recipients, progress)
             .and_then(|d| writer.flush().map(|()| d).map_err(StreamError::Write));
-        drop(writer);
         match digest {
             Ok(d) => Ok((temp, d)),
             Err(StreamError::Read(e)) => Err(AddError::SourceUnreadable(local.to_owned(), e)),

@@ -113,7 +113,10 @@ impl Snapshot {
             state: retired,
         });
         let mut state = v.state.clone();
-        state.name = split_parent(&node.path).1.to_owned();
+        // The copy keeps the name it is shown under (already NFC and within limits).
+        if let Ok(name) = names::normalise_name(split_parent(&node.path).1) {
+            state.name = name;
+        }
         (ids::random_id(), Vec::new(), state)
     }
 }

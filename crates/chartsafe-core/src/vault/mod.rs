@@ -51,7 +51,7 @@ impl Options {
     pub fn new(state_dir: impl Into<PathBuf>, device_name: impl Into<String>) -> Self {
         Self {
             state_dir: state_dir.into(),
-            device_name: device_name.into(),
+            device_name: crate::names::clean_device_name(&device_name.into()),
             kdf_log_n: KdfParams::DEFAULT_LOG_N,
             clock: Box::new(SystemClock),
         }
@@ -219,8 +219,9 @@ impl Vault {
         Self::finish_open(layout, header, keys, local, device, options)
     }
 
-    /// Opens the vault with age identities (an identity file, or the recovery
-    /// identity from `chartsafe recovery identity`), without the keychain.
+    /// Opens the vault with the recovery identity (from `chartsafe recovery
+    /// identity`, in an identity file), without the keychain. Other
+    /// identities in the list are ignored.
     pub fn unlock_with_identities(
         dir: &Path,
         identities: &[AgeIdentity],
@@ -238,17 +239,17 @@ impl Vault {
                 continue;
             };
             if let Ok(k) = open_keyslot(&bytes, &refs, &header.id) {
-                // Opened with the recovery identity: the keyslot must carry
-                // what that identity derives, or it was injected by someone
-                // who knows the public recovery recipient (FORMAT.md §4.2).
-                let from_recovery = identities
-                    .iter()
-                    .find(|i| i.recipient().to_string() == k.recovery.to_string());
-                if from_recovery.is_some_and(|r| !k.matches_recovery(r)) {
-                    continue;
+                // Only the recovery identity unlocks this way, and the keyslot
+                // must carry what it derives: anyone who knows the public
+                // recovery recipient can plant a keyslot with their own keys
+                // (FORMAT.md §4.2).
+                let genuine = identities.iter().any(|i| {
+                    i.recipient().to_string() == k.recovery.to_string() && k.matches_recovery(i)
+                });
+                if genuine {
+                    keys = Some(k);
+                    break;
                 }
-                keys = Some(k);
-                break;
             }
         }
         let mut keys = keys.ok_or(UnlockError::IdentityNotAccepted)?;
