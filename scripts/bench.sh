@@ -3,7 +3,7 @@
 # markdown table (plus one line describing the machine) on stdout. Progress
 # goes to stderr.
 #
-# Every measured command runs BENCH_RUNS times (default 3) under
+# Every measured command runs BENCH_RUNS times (default 5) under
 # `/usr/bin/time -f '%e %M'`; the table shows the median elapsed time and the
 # largest peak RSS. Before each run the previous output is removed and `sync`
 # is called, so every run does the same work from the same state.
@@ -14,7 +14,7 @@
 #   BENCH_BIG_MIB      size of the big file in MiB (default 1024)
 #   BENCH_SMALL_COUNT  number of 20 KiB files for the small-files row (default 5000)
 #   BENCH_LIST_COUNT   number of 1 KiB files in the listing vault (default 10000)
-#   BENCH_RUNS         runs per measurement (default 3)
+#   BENCH_RUNS         runs per measurement (default 5)
 #   BENCH_PEERS_ONLY   1 = skip the ChartSafe rows (checks the peers alone)
 set -euo pipefail
 
@@ -23,7 +23,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 SMALL_COUNT=${BENCH_SMALL_COUNT:-5000}
 LIST_COUNT=${BENCH_LIST_COUNT:-10000}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 PEERS_ONLY=${BENCH_PEERS_ONLY:-0}
 SMALL_SIZE=20480
 LIST_SIZE=1024
@@ -228,6 +228,13 @@ if [ "$PEERS_ONLY" != 1 ]; then
     n=$(grep -c . "$W/ls.out" || true)
     [ "$n" -ge "$LIST_COUNT" ] || log "  warning: chartsafe ls /list printed $n lines, expected $LIST_COUNT"
     measure cs_ls nothing "${CS[@]}" ls /list
+
+    log "e) unlock with the keychain and the passphrase (default scrypt cost)"
+    rm -rf "$W/kdf-vault" "$W/kdf-state"
+    CHARTSAFE_STATE_DIR="$W/kdf-state" "$CHARTSAFE" init "$W/kdf-vault" --passphrase-file "$W/passphrase" \
+        >/dev/null 2>"$W/cmd.log" || { cat "$W/cmd.log" >&2; die "chartsafe init (default KDF) failed"; }
+    measure cs_unlock nothing env CHARTSAFE_STATE_DIR="$W/kdf-state" \
+        "$CHARTSAFE" --vault "$W/kdf-vault" --passphrase-file "$W/passphrase" ls
 fi
 
 # ----------------------------------------------------------------- table
@@ -256,6 +263,8 @@ fmt_row() {
         fi
     elif [ -n "$ref" ]; then
         ratio="n/a"
+    elif [ "$key" != cs_ls ]; then
+        ratio="-"
     else
         ratio=$(awk -v t="$t" -v target="$LIST_TARGET_S" 'BEGIN {
             printf "target < %s s: %s", target, (t < target ? "met" : "MISSED")
@@ -295,6 +304,7 @@ log "done"
     fmt_row "$small" "age, one process per file" age_small "" "$SMALL_COUNT" rclone_small "vs rclone crypt"
     if [ "$PEERS_ONLY" != 1 ]; then
         fmt_row "ls of $LIST_COUNT entries" "chartsafe ls" cs_ls "" "" "" ""
+        fmt_row "unlock: keychain + passphrase (scrypt 2^17)" "chartsafe ls (empty vault)" cs_unlock "" "" "" ""
     fi
     printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each (median time, max RSS); small files total %.1f MiB.\n' \
         "$(nproc)" "${cpu:-unknown CPU}" "$BENCH_DIR" "${fs:-unknown fs}" "$RUNS" "$small_mib"

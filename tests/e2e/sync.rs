@@ -188,6 +188,12 @@ fn sync_client_copies_and_late_contents_are_handled() {
     .unwrap();
     let blob = blobs(&b_vault)[0].clone();
     std::fs::rename(&blob, format!("{} (1)", blob.display())).unwrap();
+    // A copy of a whole device folder, as some clients make.
+    let dev_dir = rec.parent().unwrap();
+    sh(&format!(
+        "cp -r '{0}' '{0} (Conflicted copy 2)'",
+        dev_dir.display()
+    ));
     let l = b.listing(); // exit 0: no problems
     assert_eq!(l.keys().collect::<Vec<_>>(), ["a.txt"]);
     assert_eq!(b.get("a.txt"), b"alpha");

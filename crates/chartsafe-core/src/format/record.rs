@@ -270,6 +270,32 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any valid body survives seal and open unchanged (FORMAT.md §5.1).
+        #[test]
+        fn any_valid_body_round_trips(
+            name in "[^/\\\\\\p{Cc}]{1,40}",
+            device_name in "[a-zA-Z0-9 ._-]{1,30}",
+            size in proptest::prelude::any::<u64>(),
+            time in proptest::prelude::any::<i64>(),
+            seq in 1u64..u64::MAX,
+        ) {
+            let name = crate::names::normalise_name(&name);
+            proptest::prop_assume!(name.is_ok());
+            let device_name = crate::names::clean_device_name(&device_name);
+            let mut body = sample();
+            body.ops[0].state.name = name.unwrap();
+            body.ops[0].state.content.as_mut().unwrap().size = size;
+            body.device_name = device_name;
+            body.time = time;
+            body.seq = seq;
+            let (bytes, hash) = body.seal(&key(3));
+            let opened = open(&bytes, &key(3)).unwrap();
+            proptest::prop_assert_eq!(opened.body, body);
+            proptest::prop_assert_eq!(opened.hash, hash);
+        }
+    }
+
     #[test]
     fn seal_then_open_round_trips() {
         let (bytes, hash) = sample().seal(&key(1));

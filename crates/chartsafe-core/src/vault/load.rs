@@ -162,13 +162,34 @@ impl Vault {
         let mut problems = Vec::new();
         let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
         let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
-        for device in fsutil::list_dir(&records_dir)? {
-            if layout::is_ignorable(&device) || !ids::is_id(&device) {
+        // A sync client may copy a whole device folder (`<id> (1)`): its
+        // records are read as the device's own (FORMAT.md §6.3).
+        let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for name in fsutil::list_dir(&records_dir)? {
+            if layout::is_ignorable(&name) {
                 continue;
             }
-            let dir = records_dir.join(&device);
+            if let Some(base) = layout::strip_copy_marker(&name, 26).filter(|b| ids::is_id(b)) {
+                folders
+                    .entry(base.to_owned())
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+        for (device, copies) in folders {
             let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
-            for name in fsutil::list_dir(&dir)? {
+            let files = copies
+                .iter()
+                .map(|folder| {
+                    let dir = records_dir.join(folder);
+                    fsutil::list_dir(&dir).map(|names| {
+                        names
+                            .into_iter()
+                            .map(move |n| (dir.clone(), folder.clone(), n))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for (dir, folder, name) in files.into_iter().flatten() {
                 if layout::is_ignorable(&name) {
                     continue;
                 }
@@ -181,7 +202,7 @@ impl Vault {
                 let Ok(seq) = base.parse::<u64>() else {
                     continue;
                 };
-                let file = format!("r/{device}/{name}");
+                let file = format!("r/{folder}/{name}");
                 let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
                     problems.push(Problem::RecordUnreadable { file });
                     continue;
