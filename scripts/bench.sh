@@ -4,8 +4,8 @@
 # goes to stderr.
 #
 # Every measured command runs BENCH_RUNS times (default 5) under
-# `/usr/bin/time -f '%e %M'`; the table shows the median elapsed time and the
-# largest peak RSS. Before each run the previous output is removed and `sync`
+# `/usr/bin/time -f '%e %M'`, in rounds that run each tool of a workload once;
+# the table shows the median and best elapsed time and the largest peak RSS. Before each run the previous output is removed and `sync`
 # is called, so every run does the same work from the same state.
 #
 # Environment:
@@ -75,30 +75,47 @@ if [ "${avail_kib:-0}" -lt "$need_kib" ]; then
     die "need about $((need_kib / 1024)) MiB free in $BENCH_DIR, have $((avail_kib / 1024)) MiB"
 fi
 
-# Results, by key: median seconds and peak RSS KiB.
-declare -A TIME=() RSS=()
+# Results, by key: median and best seconds, peak RSS KiB, and raw samples.
+declare -A TIME=() BEST=() RSS=() SAMPLES=()
 
-# measure KEY PREP CMD...: runs PREP (untimed), sync, then CMD under
-# /usr/bin/time, RUNS times.
-measure() {
+# run_once KEY PREP CMD...: runs PREP (untimed), sync, then CMD once under
+# /usr/bin/time, and records the sample. Workloads call it in rounds, one run
+# of every tool per round, so that the machine's drift (page cache, write-back
+# of the previous run) falls on every tool alike.
+run_once() {
     local key=$1 prep=$2
     shift 2
-    local i t m times=() rss=0
-    for ((i = 1; i <= RUNS; i++)); do
-        "$prep"
-        sync
-        if ! /usr/bin/time -f '%e %M' -o "$W/time.out" "$@" >"$W/cmd.log" 2>&1; then
-            log "'$key' failed: $*"
-            tail -n 20 "$W/cmd.log" "$W/time.out" >&2 || true
-            exit 1
-        fi
-        read -r t m < <(tail -n 1 "$W/time.out")
-        times+=("$t")
-        if [ "$m" -gt "$rss" ]; then rss=$m; fi
-        log "  $key run $i/$RUNS: ${t} s, $((m / 1024)) MiB"
+    local t m
+    "$prep"
+    sync
+    if ! /usr/bin/time -f '%e %M' -o "$W/time.out" "$@" >"$W/cmd.log" 2>&1; then
+        log "'$key' failed: $*"
+        tail -n 20 "$W/cmd.log" "$W/time.out" >&2 || true
+        exit 1
+    fi
+    read -r t m < <(tail -n 1 "$W/time.out")
+    SAMPLES[$key]+="$t "
+    if [ "$m" -gt "${RSS[$key]:-0}" ]; then RSS[$key]=$m; fi
+    log "  $key: ${t} s, $((m / 1024)) MiB"
+}
+
+# finish KEY...: median and best of each key's samples.
+finish() {
+    local key sorted count
+    for key in "$@"; do
+        [ -n "${SAMPLES[$key]:-}" ] || continue
+        sorted=$(tr ' ' '\n' <<<"${SAMPLES[$key]}" | grep . | sort -g)
+        count=$(wc -l <<<"$sorted")
+        TIME[$key]=$(sed -n "$(((count + 1) / 2))p" <<<"$sorted")
+        BEST[$key]=$(head -n 1 <<<"$sorted")
     done
-    TIME[$key]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
-    RSS[$key]=$rss
+}
+
+# measure KEY PREP CMD...: RUNS runs of one command (workloads without peers).
+measure() {
+    local i
+    for ((i = 1; i <= RUNS; i++)); do run_once "$@"; done
+    finish "$1"
 }
 
 nothing() { :; }
@@ -164,59 +181,75 @@ CS=("$CHARTSAFE" --vault "$VAULT" --identity "$VAULT_ID")
 
 # ------------------------------------------------------- a) big file, add
 log "a) add ${BIG_MIB} MiB file"
-if [ "$PEERS_ONLY" != 1 ]; then
-    measure cs_add new_vault "${CS[@]}" add "$W/big"
-    rm -rf "$VAULT"
-fi
 rm_age_out() { rm -f "$W/big.age"; }
-measure age_add rm_age_out age -r "$RECIPIENT" -o "$W/big.age" "$W/big"
-if [ "$HAVE_RAGE" = 1 ]; then
-    rm_rage_out() { rm -f "$W/big.rage"; }
-    measure rage_add rm_rage_out rage -r "$RECIPIENT" -o "$W/big.rage" "$W/big"
-fi
+rm_rage_out() { rm -f "$W/big.rage"; }
 rm_copy() { rm -f "$W/copy"; }
-measure cp_add rm_copy cp "$W/big" "$W/copy"
+for ((r = 1; r <= RUNS; r++)); do
+    log "  round $r/$RUNS"
+    if [ "$PEERS_ONLY" != 1 ]; then
+        run_once cs_add new_vault "${CS[@]}" add "$W/big"
+    fi
+    run_once age_add rm_age_out age -r "$RECIPIENT" -o "$W/big.age" "$W/big"
+    if [ "$HAVE_RAGE" = 1 ]; then
+        run_once rage_add rm_rage_out rage -r "$RECIPIENT" -o "$W/big.rage" "$W/big"
+    fi
+    run_once cp_add rm_copy cp "$W/big" "$W/copy"
+done
+finish cs_add age_add rage_add cp_add
 rm_copy
+rm -f "$W/big.rage"
 
 # ------------------------------------------------------- b) big file, get
 log "b) get ${BIG_MIB} MiB file"
 rm_out() { rm -f "$W/out"; }
+age -r "$RECIPIENT" -o "$W/big.age" "$W/big"
+if [ "$HAVE_RAGE" = 1 ]; then rage -r "$RECIPIENT" -o "$W/big.rage" "$W/big"; fi
 if [ "$PEERS_ONLY" != 1 ]; then
     log "  preparing a vault holding the big file (not timed)"
     new_vault
     "${CS[@]}" add "$W/big" >"$W/cmd.log" 2>&1 || { cat "$W/cmd.log" >&2; die "chartsafe add failed"; }
-    measure cs_get rm_out "${CS[@]}" get /big -o "$W/out"
-    cmp -s "$W/big" "$W/out" || die "chartsafe get: output differs from the input"
-    rm -rf "$VAULT"
 fi
-measure age_get rm_out age -d -i "$W/age-id.txt" -o "$W/out" "$W/big.age"
-cmp -s "$W/big" "$W/out" || die "age -d: output differs from the input"
-rm -f "$W/big.age"
-if [ "$HAVE_RAGE" = 1 ]; then
-    measure rage_get rm_out rage -d -i "$W/age-id.txt" -o "$W/out" "$W/big.rage"
-    cmp -s "$W/big" "$W/out" || die "rage -d: output differs from the input"
-    rm -f "$W/big.rage"
-fi
+for ((r = 1; r <= RUNS; r++)); do
+    log "  round $r/$RUNS"
+    if [ "$PEERS_ONLY" != 1 ]; then
+        run_once cs_get rm_out "${CS[@]}" get /big -o "$W/out"
+        cmp -s "$W/big" "$W/out" || die "chartsafe get: output differs from the input"
+    fi
+    run_once age_get rm_out age -d -i "$W/age-id.txt" -o "$W/out" "$W/big.age"
+    cmp -s "$W/big" "$W/out" || die "age -d: output differs from the input"
+    if [ "$HAVE_RAGE" = 1 ]; then
+        run_once rage_get rm_out rage -d -i "$W/age-id.txt" -o "$W/out" "$W/big.rage"
+        cmp -s "$W/big" "$W/out" || die "rage -d: output differs from the input"
+    fi
+done
+finish cs_get age_get rage_get
+rm -rf "$VAULT"
+rm -f "$W/big.age" "$W/big.rage"
 rm_out
 rm -f "$W/big"
 
 # ------------------------------------------------- c) many small files, add
 log "c) add $SMALL_COUNT small files"
-if [ "$PEERS_ONLY" != 1 ]; then
-    measure cs_small new_vault "${CS[@]}" add "$W/small"
-    rm -rf "$VAULT"
-fi
 reset_rclone_dst() { rm -rf "$W/rclone-dst"; mkdir "$W/rclone-dst"; }
-measure rclone_small reset_rclone_dst rclone --config "$RCLONE_CONF" copy "$W/small" crypt:
-n=$(find "$W/rclone-dst" -type f | wc -l)
-[ "$n" -eq "$SMALL_COUNT" ] || die "rclone wrote $n files, expected $SMALL_COUNT"
-rm -rf "$W/rclone-dst"
 reset_age_dst() { rm -rf "$W/age-dst"; mkdir "$W/age-dst"; }
-# shellcheck disable=SC2016  # expanded by the inner shell
-measure age_small reset_age_dst bash -c \
-    'for f in "$1"/*; do age -r "$2" -o "$3/${f##*/}.age" "$f" || exit 1; done' \
-    age-loop "$W/small" "$RECIPIENT" "$W/age-dst"
-rm -rf "$W/age-dst" "$W/small"
+for ((r = 1; r <= RUNS; r++)); do
+    log "  round $r/$RUNS"
+    if [ "$PEERS_ONLY" != 1 ]; then
+        run_once cs_small new_vault "${CS[@]}" add "$W/small"
+    fi
+    run_once rclone_small reset_rclone_dst rclone --config "$RCLONE_CONF" copy "$W/small" crypt:
+    n=$(find "$W/rclone-dst" -type f | wc -l)
+    [ "$n" -eq "$SMALL_COUNT" ] || die "rclone wrote $n files, expected $SMALL_COUNT"
+    # One process per file is slow: one round is enough to show it.
+    if [ "$r" = 1 ]; then
+        # shellcheck disable=SC2016  # expanded by the inner shell
+        run_once age_small reset_age_dst bash -c \
+            'for f in "$1"/*; do age -r "$2" -o "$3/${f##*/}.age" "$f" || exit 1; done' \
+            age-loop "$W/small" "$RECIPIENT" "$W/age-dst"
+    fi
+done
+finish cs_small rclone_small age_small
+rm -rf "$VAULT" "$W/rclone-dst" "$W/age-dst" "$W/small"
 
 # ------------------------------------------------------------- d) listing
 if [ "$PEERS_ONLY" != 1 ]; then
@@ -242,10 +275,10 @@ fi
 fmt_row() {
     local workload=$1 tool=$2 key=$3 mib=$4 files=$5 ref=$6 ref_name=$7
     if [ -z "${TIME[$key]+set}" ]; then
-        printf '| %s | %s | n/a | n/a | n/a | n/a |\n' "$workload" "$tool"
+        printf '| %s | %s | n/a | n/a | n/a | n/a | n/a |\n' "$workload" "$tool"
         return
     fi
-    local t=${TIME[$key]} rss=${RSS[$key]} tput ratio
+    local t=${TIME[$key]} best=${BEST[$key]} rss=${RSS[$key]} tput ratio
     tput=$(awk -v t="$t" -v mib="$mib" -v files="$files" 'BEGIN {
         if (t < 0.005) t = 0.005
         if (mib != "") printf "%.0f MiB/s", mib / t
@@ -256,9 +289,10 @@ fmt_row() {
         if [ "$ref" = "$key" ]; then
             ratio="1.00× (reference)"
         else
-            ratio=$(awk -v r="${TIME[$ref]}" -v t="$t" -v n="$ref_name" 'BEGIN {
+            ratio=$(awk -v r="${TIME[$ref]}" -v t="$t" -v rb="${BEST[$ref]}" -v tb="$best" -v n="$ref_name" 'BEGIN {
                 if (t < 0.005) t = 0.005
-                printf "%.2f× %s", r / t, n
+                if (tb < 0.005) tb = 0.005
+                printf "%.2f× %s (best: %.2f×)", r / t, n, rb / tb
             }')
         fi
     elif [ -n "$ref" ]; then
@@ -270,8 +304,8 @@ fmt_row() {
             printf "target < %s s: %s", target, (t < target ? "met" : "MISSED")
         }')
     fi
-    printf '| %s | %s | %s | %s | %.1f | %s |\n' \
-        "$workload" "$tool" "$t" "$tput" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' \
+        "$workload" "$tool" "$t" "$best" "$tput" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
 }
 
 big="add ${BIG_MIB} MiB file"
@@ -284,8 +318,8 @@ fs=$(df -PT "$BENCH_DIR" | awk 'NR == 2 { print $2 }')
 
 log "done"
 {
-    echo "| Workload | Tool | Median time (s) | Throughput | Peak RSS (MiB) | Ratio (>1 = faster than reference) |"
-    echo "| --- | --- | ---: | ---: | ---: | --- |"
+    echo "| Workload | Tool | Median time (s) | Best time (s) | Throughput (median) | Peak RSS (MiB) | Ratio of medians (>1 = faster than reference) |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
     if [ "$PEERS_ONLY" != 1 ]; then
         fmt_row "$big" "chartsafe add" cs_add "$BIG_MIB" "" age_add "vs age"
     fi
@@ -306,6 +340,6 @@ log "done"
         fmt_row "ls of $LIST_COUNT entries" "chartsafe ls" cs_ls "" "" "" ""
         fmt_row "unlock: keychain + passphrase (scrypt 2^17)" "chartsafe ls (empty vault)" cs_unlock "" "" "" ""
     fi
-    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each (median time, max RSS); small files total %.1f MiB.\n' \
+    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each interleaved, one run of each tool per round (median and best time, max RSS); small files total %.1f MiB.\n' \
         "$(nproc)" "${cpu:-unknown CPU}" "$BENCH_DIR" "${fs:-unknown fs}" "$RUNS" "$small_mib"
 }
