@@ -281,42 +281,45 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
             sha256: hasher.finalize().into(),
         });
     }
-    // Stage 1 (here): decrypt and write, while the plaintext is still in this
-    // core's cache. Stage 2 (spawned): hash.
+    // Stage 1 (here): read and decrypt. Stage 2 (spawned): hash and write.
+    // This splits the work about evenly (per GiB here: read and decrypt
+    // about 1.4 s of CPU, hash and write about 1.2 s).
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
         let (free, pool) = pool();
-        let hasher = scope.spawn(move || -> Digested {
+        let writer = scope.spawn(move || -> io::Result<Digested> {
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             for (chunk, n) in rx {
                 hasher.update(&chunk[..n]);
+                output.write_all(&chunk[..n])?;
                 size += n as u64;
                 let _ = free.send(chunk);
             }
-            Digested {
-                size,
-                sha256: hasher.finalize().into(),
-            }
+            output.flush()?;
+            Ok(Digested { size, sha256: hasher.finalize().into() })
         });
-        let result = (|| -> Result<(), DecryptFailure> {
-            while let Ok(mut buf) = pool.recv() {
-                let n = read_full(&mut reader, &mut buf)?;
-                if n == 0 {
-                    break;
+        let mut read_result = Ok(());
+        while let Ok(mut buf) = pool.recv() {
+            match read_full(&mut reader, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    progress.advance(n as u64);
+                    if tx.send((buf, n)).is_err() {
+                        break;
+                    }
                 }
-                output.write_all(&buf[..n]).map_err(DecryptFailure::Write)?;
-                progress.advance(n as u64);
-                if tx.send((buf, n)).is_err() {
+                Err(e) => {
+                    read_result = Err(e);
                     break;
                 }
             }
-            output.flush().map_err(DecryptFailure::Write)
-        })();
+        }
         drop(tx);
-        let digested = hasher.join().expect("hash thread does not panic");
-        result?;
-        Ok(digested)
+        let written = writer.join().expect("writer thread does not panic");
+        let written = written.map_err(DecryptFailure::Write)?;
+        read_result.map_err(DecryptFailure::from)?;
+        Ok(written)
     })
 }
 
