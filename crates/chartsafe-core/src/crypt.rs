@@ -297,7 +297,10 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
                 let _ = free.send(chunk);
             }
             output.flush()?;
-            Ok(Digested { size, sha256: hasher.finalize().into() })
+            Ok(Digested {
+                size,
+                sha256: hasher.finalize().into(),
+            })
         });
         let mut read_result = Ok(());
         while let Ok(mut buf) = pool.recv() {

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempPath};
 
 use crate::errors::StorageError;
 use crate::format::TEMP_PREFIX;
@@ -22,65 +22,95 @@ fn fixed_time() -> std::time::SystemTime {
 
 /// A new temporary file in `dir` (created if missing).
 pub(crate) fn temp_in(dir: &Path) -> Result<NamedTempFile, StorageError> {
-    std::fs::create_dir_all(dir).map_err(|e| StorageError::write(dir, e))?;
-    tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| StorageError::write(dir, e))
+    let make = || {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+    };
+    match make() {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::write(dir, e))?;
+            make().map_err(|e| StorageError::write(dir, e))
+        }
+        Err(e) => Err(StorageError::write(dir, e)),
+    }
 }
 
-/// A staged file: written, not yet in place.
+/// A staged file: written and closed, not yet in place. Deleted on drop.
 pub(crate) struct Staged {
-    pub temp: NamedTempFile,
+    pub temp: TempPath,
     pub dest: PathBuf,
 }
 
-/// Puts staged files in place durably: after this returns, every one of them
-/// exists under its final name with its full content, even after power loss.
-///
-/// On Linux one `syncfs` covers the whole batch (instead of one `fsync` per
-/// file, which made adding thousands of small files slow); elsewhere each file
-/// and folder is synced. With `no_clobber`, an existing destination is an error
-/// (`AlreadyExists`) and nothing is replaced.
-pub(crate) fn commit(
-    root: &Path,
-    staged: Vec<Staged>,
-    no_clobber: bool,
-) -> Result<(), StorageError> {
-    for s in &staged {
-        let f = s.temp.as_file();
+impl Staged {
+    /// Closes a fully written temporary file, ready to go in place at `dest`.
+    ///
+    /// Its time is set to the fixed one; off Linux it is also synced here,
+    /// while its handle is still open (on Linux one `syncfs` per batch does it).
+    pub(crate) fn new(temp: NamedTempFile, dest: PathBuf) -> Result<Self, StorageError> {
+        let f = temp.as_file();
         f.set_times(
             FileTimes::new()
                 .set_modified(fixed_time())
                 .set_accessed(fixed_time()),
         )
-        .map_err(|e| StorageError::write(s.temp.path(), e))?;
+        .map_err(|e| StorageError::write(&dest, e))?;
         if !cfg!(target_os = "linux") {
-            f.sync_all().map_err(|e| StorageError::write(&s.dest, e))?;
+            f.sync_all().map_err(|e| StorageError::write(&dest, e))?;
         }
+        Ok(Self {
+            temp: temp.into_temp_path(),
+            dest,
+        })
     }
-    sync_fs(root)?;
-    let mut dirs: Vec<PathBuf> = Vec::new();
+}
+
+/// Renames staged files into place, without waiting for the disk: they are
+/// durable only after the next [`commit`] (docs/FORMAT.md §1.2). Until then a
+/// crash can leave them incomplete, which is harmless as long as no record
+/// names them yet.
+pub(crate) fn place(staged: Vec<Staged>) -> Result<(), StorageError> {
     for s in staged {
-        let dest = s.dest;
-        let result = if no_clobber {
-            s.temp.persist_noclobber(&dest).map(drop)
-        } else {
-            s.temp.persist(&dest).map(drop)
-        };
-        result.map_err(|e| StorageError::write(&dest, e.error))?;
-        if let Some(parent) = dest.parent() {
-            if !dirs.iter().any(|d| d == parent) {
-                dirs.push(parent.to_owned());
-            }
-        }
+        s.temp
+            .persist(&s.dest)
+            .map_err(|e| StorageError::write(&s.dest, e.error))?;
     }
+    Ok(())
+}
+
+/// Puts one staged file in place durably, after everything written before it
+/// (files placed with [`place`] included) is durable: after this returns, it
+/// and they exist under their final names with their full content, even after
+/// power loss.
+///
+/// On Linux one `syncfs` before and one after the rename cover a whole batch
+/// (one `fsync` per file made adding thousands of small files slow);
+/// elsewhere files were synced when staged, and folders are synced here.
+/// With `no_clobber`, an existing destination is an error (`AlreadyExists`)
+/// and nothing is replaced.
+pub(crate) fn commit(root: &Path, last: Staged, no_clobber: bool) -> Result<(), StorageError> {
+    sync_fs(root)?;
+    let dest = last.dest;
+    let result = if no_clobber {
+        last.temp.persist_noclobber(&dest)
+    } else {
+        last.temp.persist(&dest)
+    };
+    result.map_err(|e| StorageError::write(&dest, e.error))?;
     // Folder times are left alone: sync tools (unison among them) skip
     // folders whose time did not change, and would never see new files.
     if cfg!(target_os = "linux") {
         sync_fs(root)
     } else {
-        for d in dirs {
+        // The blobs' folders and this file's folder.
+        for d in std::fs::read_dir(root.join(crate::format::BLOB_DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .chain(dest.parent().map(Path::to_owned))
+        {
             sync_dir(&d)?;
         }
         Ok(())
@@ -99,14 +129,20 @@ pub(crate) fn write_new(
     temp.write_all(bytes)
         .map_err(|e| StorageError::write(dest, e))?;
     temp.flush().map_err(|e| StorageError::write(dest, e))?;
-    commit(
-        root,
-        vec![Staged {
-            temp,
-            dest: dest.to_owned(),
-        }],
-        no_clobber,
-    )
+    commit(root, Staged::new(temp, dest.to_owned())?, no_clobber)
+}
+
+/// Replaces `dest` with `bytes` atomically (temporary file and rename) but
+/// without waiting for the disk: for local state that may be lost in a
+/// power cut without harm (docs/FORMAT.md §7).
+pub(crate) fn write_replace(dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let dir = dest.parent().expect("destination has a folder");
+    let mut temp = temp_in(dir)?;
+    temp.write_all(bytes)
+        .map_err(|e| StorageError::write(dest, e))?;
+    temp.persist(dest)
+        .map_err(|e| StorageError::write(dest, e.error))?;
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]

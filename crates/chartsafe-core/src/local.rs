@@ -70,7 +70,7 @@ impl LocalDir {
     pub fn save(&self, state: &DeviceState) -> Result<(), StorageError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(state).expect("device state serialises");
-        fsutil::write_new(&self.dir, &self.file(), &bytes, false)
+        fsutil::write_replace(&self.file(), &bytes)
     }
 
     /// Takes this device's lock on the vault; `None` if another process holds it.

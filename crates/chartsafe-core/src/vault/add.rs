@@ -23,8 +23,9 @@ use crate::ids;
 use crate::names;
 use crate::traits::Progress;
 
-/// Files per batch (one record, one sync).
-const BATCH_FILES: usize = 256;
+/// Files per batch (one record, two file-system syncs). Staged files are
+/// closed, so a batch holds no file handles.
+const BATCH_FILES: usize = 1024;
 /// Bytes per batch.
 const BATCH_BYTES: u64 = 64 << 20;
 
@@ -124,9 +125,12 @@ impl Vault {
             Err(e) => return Err(AddError::SourceUnreadable(local.to_owned(), e)),
         };
         let temp = fsutil::temp_in(&self.layout.blob_shard(blob))?;
-        let mut writer = fsutil::WriteBehind::new(temp.as_file());
+        // Buffered: age writes its header in many small pieces.
+        let mut writer =
+            std::io::BufWriter::with_capacity(64 << 10, fsutil::WriteBehind::new(temp.as_file()));
         let digest = crypt::encrypt_stream(source, &mut writer, size, recipients, progress)
             .and_then(|d| writer.flush().map(|()| d).map_err(StreamError::Write));
+        drop(writer);
         match digest {
             Ok(d) => Ok((temp, d)),
             Err(StreamError::Read(e)) => Err(AddError::SourceUnreadable(local.to_owned(), e)),
@@ -308,10 +312,7 @@ impl Vault {
                 report.added += 1;
             }
             report.bytes += digest.size;
-            staged.push(Staged {
-                temp,
-                dest: self.layout.blob(&job.blob),
-            });
+            staged.push(Staged::new(temp, self.layout.blob(&job.blob))?);
             ops.push(Op {
                 entry: job.entry.unwrap_or_else(ids::random_id),
                 parents: job.parents,

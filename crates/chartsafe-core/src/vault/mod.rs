@@ -383,10 +383,10 @@ impl Vault {
         if ops.is_empty() && staged.is_empty() {
             return Ok(());
         }
-        // Contents first, so that a record never refers to a blob that a crash lost.
-        if !staged.is_empty() {
-            fsutil::commit(self.layout.root(), staged, false)?;
-        }
+        // Contents go in place first; the record's commit makes them durable
+        // before the record itself appears, so a record never refers to a
+        // blob that a crash lost (docs/FORMAT.md §1.2).
+        fsutil::place(staged)?;
         if ops.is_empty() {
             return Ok(());
         }
