@@ -72,7 +72,36 @@ until has_owner; do
     sleep 0.1
 done
 
-"$@"
+# gnome-keyring-daemon sometimes aborts when a client disconnects at the
+# wrong moment (an upstream race in its Secret Service code; Debian 12 has
+# 42.1). D-Bus would then start a new daemon with the keyring locked, and
+# every later test would fail. Watch the daemon without talking to it, and
+# put an unlocked one back at once; the keychain crate retries a failed call
+# once after half a second.
+daemon_pid=$(pgrep -n -x gnome-keyring-d || true)
+alive() {
+    # A dead daemon can linger as a zombie, which kill -0 still finds.
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+watch_daemon() {
+    while sleep 0.1; do
+        if [ -n "$daemon_pid" ] && ! alive "$daemon_pid"; then
+            echo "with-keyring.sh: gnome-keyring-daemon died; starting it again, unlocked" >&2
+            printf "%s" "chartsafe-test-keyring" \
+                | gnome-keyring-daemon --replace --unlock --components=secrets \
+                    >/dev/null 2>>"$XDG_RUNTIME_DIR/keyring.log" || true
+            daemon_pid=$(pgrep -n -x gnome-keyring-d || true)
+        fi
+    done
+}
+watch_daemon &
+watcher=$!
+status=0
+"$@" || status=$?
+kill "$watcher" 2>/dev/null || true
+exit "$status"
 '
 
 status=0

@@ -195,6 +195,49 @@ fn keychain() -> Keychain {
     }
 }
 
+/// A store that reads each key from the keychain at most once per process.
+/// Every keychain call is a new D-Bus connection on Linux; fewer calls are
+/// faster and give gnome-keyring fewer chances to hit its disconnect race.
+struct OnceStore {
+    inner: Keychain,
+    read: std::cell::RefCell<Vec<(String, Option<secrecy::SecretString>)>>,
+}
+
+impl OnceStore {
+    fn new(inner: Keychain) -> Self {
+        Self {
+            inner,
+            read: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl SecretStore for OnceStore {
+    fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<secrecy::SecretString>, chartsafe_core::SecretStoreError> {
+        if let Some((_, v)) = self.read.borrow().iter().find(|(k, _)| k == key) {
+            return Ok(v.clone());
+        }
+        let v = self.inner.get(key)?;
+        self.read.borrow_mut().push((key.to_owned(), v.clone()));
+        Ok(v)
+    }
+    fn set(
+        &self,
+        key: &str,
+        secret: &secrecy::SecretString,
+    ) -> Result<(), chartsafe_core::SecretStoreError> {
+        self.read.borrow_mut().retain(|(k, _)| k != key);
+        self.inner.set(key, secret)
+    }
+    fn delete(&self, key: &str) -> Result<(), chartsafe_core::SecretStoreError> {
+        self.read.borrow_mut().retain(|(k, _)| k != key);
+        self.inner.delete(key)
+    }
+}
+
 fn options(cli: &Cli) -> Options {
     let mut o = Options::new(state_dir(cli), device_name(cli));
     // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
@@ -227,7 +270,8 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
             options(cli),
         )?);
     }
-    let store = keychain();
+    // One keychain read per command: the secret is kept for Vault::unlock.
+    let store = OnceStore::new(keychain());
     // Fail early, before asking for a passphrase, if this device has no key.
     let info = chartsafe_core::public_info(&dir)?;
     if store

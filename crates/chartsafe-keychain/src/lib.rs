@@ -75,9 +75,28 @@ fn describe(e: keyring::Error) -> SecretStoreError {
     SecretStoreError(text)
 }
 
+/// Runs a keychain call, and up to three more times after a pause if the
+/// platform failed (not when access was refused: that would prompt again):
+/// gnome-keyring-daemon is known to abort
+/// when a client disconnects at the wrong moment, and is then started again.
+fn with_retry<T>(call: impl Fn() -> keyring::Result<T>) -> keyring::Result<T> {
+    let mut result = call();
+    for _ in 0..3 {
+        match result {
+            Err(keyring::Error::PlatformFailure(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                result = call();
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
 impl SecretStore for Keychain {
     fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
-        match self.entry(key)?.get_password() {
+        let entry = self.entry(key)?;
+        match with_retry(|| entry.get_password()) {
             Ok(p) => Ok(Some(SecretString::from(p))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(describe(e)),
@@ -85,9 +104,8 @@ impl SecretStore for Keychain {
     }
 
     fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
-        self.entry(key)?
-            .set_password(secret.expose_secret())
-            .map_err(describe)
+        let entry = self.entry(key)?;
+        with_retry(|| entry.set_password(secret.expose_secret())).map_err(describe)
     }
 
     fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
