@@ -16,135 +16,108 @@ impl Clock for FakeClock {
     }
 }
 
-fn options(state: &Path, name: &str, clock: &Arc<AtomicI64>) -> Options {
-    let mut o = Options::new(state, name);
-    o.kdf_log_n = 4;
-    o.clock = Box::new(FakeClock(clock.clone()));
-    o
-}
+const PASS: &str = "long enough";
 
 fn pass(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
+/// A scratch folder with a vault folder in it, one clock, and the first
+/// device's keychain.
+struct World {
+    tmp: tempfile::TempDir,
+    clock: Arc<AtomicI64>,
+    store: MemoryStore,
+    dir: PathBuf,
+}
+
+impl World {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let clock = Arc::new(AtomicI64::new(1_780_000_000_000));
+        Self {
+            tmp,
+            clock,
+            store: MemoryStore::default(),
+            dir,
+        }
+    }
+
+    /// Options of the device called `device` (its own local state folder).
+    fn options(&self, device: &str) -> Options {
+        let mut o = Options::new(self.tmp.path().join(format!("state-{device}")), device);
+        o.kdf_log_n = 4;
+        o.clock = Box::new(FakeClock(self.clock.clone()));
+        o
+    }
+
+    /// Creates the vault on device "a".
+    fn create(&self) -> (Vault, RecoveryPhrase) {
+        Vault::create(&self.dir, &self.store, &pass(PASS), self.options("a")).unwrap()
+    }
+
+    /// Enrols `device` (with its own empty keychain) from the phrase.
+    fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
+        let store = MemoryStore::default();
+        Vault::recover(
+            &self.dir,
+            phrase,
+            &store,
+            &pass("other pass"),
+            self.options(device),
+        )
+        .unwrap()
+    }
+}
+
 #[test]
 fn create_unlock_and_the_two_factors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(1_780_000_000_000));
-    let store = MemoryStore::default();
-    let dir = tmp.path().join("vault");
-    let (vault, phrase) = Vault::create(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(&tmp.path().join("s"), "a", &clock),
-    )
-    .unwrap();
+    let w = World::new();
+    let (vault, phrase) = w.create();
     drop(vault);
-    let v = Vault::unlock(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(&tmp.path().join("s"), "a", &clock),
-    );
-    assert!(v.is_ok());
-    drop(v);
-    let err = Vault::unlock(
-        &dir,
-        &store,
-        &pass("wrong one!"),
-        options(&tmp.path().join("s"), "a", &clock),
-    )
-    .unwrap_err();
+    let unlock =
+        |store: &MemoryStore, p: &str| Vault::unlock(&w.dir, store, &pass(p), w.options("a"));
+    drop(unlock(&w.store, PASS).unwrap());
+    let err = unlock(&w.store, "wrong one!").unwrap_err();
     assert!(matches!(err, UnlockError::WrongPassphrase), "{err}");
-    // Another device's store: not enrolled.
-    let empty = MemoryStore::default();
-    let err = Vault::unlock(
-        &dir,
-        &empty,
-        &pass("long enough"),
-        options(&tmp.path().join("s"), "a", &clock),
-    )
-    .unwrap_err();
+    // Another device's keychain: not enrolled.
+    let err = unlock(&MemoryStore::default(), PASS).unwrap_err();
     assert!(matches!(err, UnlockError::NotEnrolled(_)), "{err}");
     // The recovery identity opens it without either factor.
-    let v = Vault::unlock_with_identities(
-        &dir,
-        &[phrase.identity()],
-        options(&tmp.path().join("t"), "b", &clock),
-    )
-    .unwrap();
+    let v = Vault::unlock_with_identities(&w.dir, &[phrase.identity()], w.options("b")).unwrap();
     assert!(v.recovery_identity().is_some());
     drop(v);
     // A weak passphrase and a non-empty folder are refused.
     let e = Vault::create(
-        &tmp.path().join("v2"),
-        &store,
+        &w.tmp.path().join("v2"),
+        &w.store,
         &pass("short"),
-        options(tmp.path(), "a", &clock),
+        w.options("a"),
     )
     .unwrap_err();
     assert!(matches!(e, CreateError::WeakPassphrase(8)));
-    let e = Vault::create(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(tmp.path(), "a", &clock),
-    )
-    .unwrap_err();
+    let e = Vault::create(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap_err();
     assert!(matches!(e, CreateError::NotEmpty(_)));
 }
 
 #[test]
 fn a_second_process_on_the_same_device_is_told_the_vault_is_busy() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(0));
-    let store = MemoryStore::default();
-    let dir = tmp.path().join("vault");
-    let state = tmp.path().join("s");
-    let (_held, _) = Vault::create(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(&state, "a", &clock),
-    )
-    .unwrap();
-    let err = Vault::unlock(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(&state, "a", &clock),
-    )
-    .unwrap_err();
+    let w = World::new();
+    let (_held, _) = w.create();
+    let err = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap_err();
     assert!(matches!(err, UnlockError::Busy), "{err}");
 }
 
 #[test]
-fn concurrent_edits_merge_the_same_whatever_the_order() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(1_780_000_000_000));
-    let store_a = MemoryStore::default();
-    let dir = tmp.path().join("vault");
-    let (mut a, phrase) = Vault::create(
-        &dir,
-        &store_a,
-        &pass("long enough"),
-        options(&tmp.path().join("sa"), "desk", &clock),
-    )
-    .unwrap();
-    let src = tmp.path().join("n.txt");
+fn concurrent_edits_become_a_conflict_copy_both_devices_see() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let src = w.tmp.path().join("n.txt");
     std::fs::write(&src, "base").unwrap();
     a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
     // Device b shares the same folder (as if synced instantly).
-    let store_b = MemoryStore::default();
-    let mut b = Vault::recover(
-        &dir,
-        &phrase,
-        &store_b,
-        &pass("other pass"),
-        options(&tmp.path().join("sb"), "laptop", &clock),
-    )
-    .unwrap();
+    let mut b = w.recover(&phrase, "b");
     // Both edit the same file from the same base: two heads.
     std::fs::write(&src, "desk edit").unwrap();
     let snap_b = b.load().unwrap();
@@ -153,7 +126,6 @@ fn concurrent_edits_merge_the_same_whatever_the_order() {
     let node = snap_b.find("n.txt").unwrap().clone();
     let mut ops = Vec::new();
     let (entry, parents, mut state) = snap_b.target(&node, &mut ops);
-    state.name = "n.txt".into();
     if let Some(c) = state.content.as_mut() {
         c.size = 99; // a different content version (the blob does not matter here)
         c.sha256 = "11".repeat(32);
@@ -181,17 +153,8 @@ fn concurrent_edits_merge_the_same_whatever_the_order() {
 
 #[test]
 fn an_injected_recovery_keyslot_is_skipped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(0));
-    let store = MemoryStore::default();
-    let dir = tmp.path().join("vault");
-    let (vault, phrase) = Vault::create(
-        &dir,
-        &store,
-        &pass("long enough"),
-        options(&tmp.path().join("s"), "a", &clock),
-    )
-    .unwrap();
+    let w = World::new();
+    let (vault, phrase) = w.create();
     let id = vault.id().to_owned();
     drop(vault);
     // Someone who knows the public recovery recipient writes a keyslot with
@@ -204,34 +167,21 @@ fn an_injected_recovery_keyslot_is_skipped() {
         recovery: recovery.recipient(),
         recovery_identity: None,
     };
-    let layout = Layout::new(&dir);
     // Named to sort first, so it is tried first.
+    let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
     write_keyslot(
-        &layout,
-        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &Layout::new(&w.dir),
+        slot,
         &forged.to_plain(&id, 0),
         &recovery.recipient(),
     )
     .unwrap();
-    let store_b = MemoryStore::default();
-    let v = Vault::recover(
-        &dir,
-        &phrase,
-        &store_b,
-        &pass("new device"),
-        options(&tmp.path().join("b"), "b", &clock),
-    )
-    .unwrap();
+    let v = w.recover(&phrase, "b");
     assert!(
         v.keys.matches_recovery(&recovery),
         "the genuine keyslot was used"
     );
     drop(v);
-    let v = Vault::unlock_with_identities(
-        &dir,
-        &[phrase.identity()],
-        options(&tmp.path().join("c"), "c", &clock),
-    )
-    .unwrap();
+    let v = Vault::unlock_with_identities(&w.dir, &[phrase.identity()], w.options("c")).unwrap();
     assert!(v.keys.matches_recovery(&recovery));
 }
