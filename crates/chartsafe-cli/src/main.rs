@@ -32,8 +32,8 @@ struct Cli {
     /// Read the passphrase from the first line of FILE instead of prompting.
     #[arg(long, global = true, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
-    /// Unlock with an age identity file (e.g. from `chartsafe recovery identity`)
-    /// instead of the keychain and passphrase.
+    /// Unlock with the recovery identity (a file written by `chartsafe recovery
+    /// identity`) instead of the keychain and passphrase.
     #[arg(long, global = true, value_name = "FILE")]
     identity: Option<PathBuf>,
     /// Folder for this device's local state.
