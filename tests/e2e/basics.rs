@@ -200,6 +200,10 @@ fn versions_trash_restore_and_purge() {
     assert_eq!(before, 2);
     d.ok(&["rm", "Archive/2026/final.txt"]);
     d.ok(&["purge", "Archive/2026/final.txt"]);
+    // Gone from the trash at once; the content files wait out the grace period.
+    assert!(d.ok(&["trash"]).is_empty());
+    assert_eq!(blobs(&d.vault).len(), 2);
+    d.ok(&["purge", "--now"]);
     assert_eq!(blobs(&d.vault).len(), 0);
     assert!(d.ok(&["trash"]).is_empty());
     d.fails(&["restore", "Archive/2026/final.txt"], 5);

@@ -117,13 +117,20 @@ enum Command {
         /// Original path or id from `chartsafe trash`.
         what: String,
     },
-    /// Delete from the trash for good, with every version.
+    /// Delete from the trash for good, with every version. Content files are
+    /// kept 7 days more, in case a device that has not synced yet still uses
+    /// them; every purge deletes those whose time is over.
     Purge {
         /// Original path or id from `chartsafe trash`.
         what: Option<String>,
         /// Empty the whole trash.
         #[arg(long, conflicts_with = "what")]
         all: bool,
+        /// Delete the content files now, without the 7-day wait. Only when every
+        /// device has synced: a device's unsynced edit of a purged file would
+        /// come back without its content.
+        #[arg(long)]
+        now: bool,
     },
     /// List the versions of a file.
     Versions {
@@ -410,16 +417,27 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             open(&cli)?.restore(what)?;
             Ok(0)
         }
-        Command::Purge { what, all } => {
+        Command::Purge { what, all, now } => {
             let target = match (what, all) {
                 (_, true) => PurgeTarget::All,
                 (Some(w), false) => PurgeTarget::One(w.clone()),
+                (None, false) if *now => PurgeTarget::Expired,
                 (None, false) => {
                     return Err(Failure::new(2, "name what to purge, or pass --all", None))
                 }
             };
-            let n = open(&cli)?.purge(target)?;
-            eprintln!("purged {n} entr{}", if n == 1 { "y" } else { "ies" });
+            let mut vault = open(&cli)?;
+            if *now {
+                vault.set_purge_grace_ms(0);
+            }
+            let r = vault.purge(target)?;
+            eprintln!(
+                "purged {} entr{}; deleted {} content file(s); {} kept for the 7-day grace period",
+                r.entries,
+                if r.entries == 1 { "y" } else { "ies" },
+                r.deleted,
+                r.waiting
+            );
             Ok(0)
         }
         Command::Versions { path } => {

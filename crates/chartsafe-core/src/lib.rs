@@ -42,4 +42,6 @@ pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, Sys
 pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
 };
-pub use vault::{AddReport, EntryInfo, PurgeTarget, SyncState, TrashEntry, VersionInfo};
+pub use vault::{
+    AddReport, EntryInfo, PurgeReport, PurgeTarget, SyncState, TrashEntry, VersionInfo,
+};

@@ -358,6 +358,11 @@ impl Tree {
         self.by_path.get(path).map(|&i| &self.nodes[i])
     }
 
+    /// Every entry with its head versions (newest first).
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &[usize])> {
+        self.heads.iter().map(|(e, h)| (e, h.as_slice()))
+    }
+
     /// Head versions of an entry, newest first.
     pub fn heads(&self, entry: &str) -> &[usize] {
         self.heads.get(entry).map_or(&[], Vec::as_slice)

@@ -293,11 +293,10 @@ impl Vault {
         progress: &dyn Progress,
     ) -> Result<(), AddError> {
         let recipients = self.keys.recipients();
-        let results = self.stage_all(&jobs, &recipients, progress);
+        // On error, every staged file of this batch is dropped (deleted).
+        let results = self.stage_all(&jobs, &recipients, progress)?;
         let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
-        for (job, result) in jobs.into_iter().zip(results) {
-            // On error, every staged file of this batch is dropped (deleted).
-            let (temp, digest) = result?;
+        for (job, (temp, digest)) in jobs.into_iter().zip(results) {
             progress.file_done();
             let sha256 = ids::hex(&digest.sha256);
             if let Some(c) = &job.old_content {
@@ -341,7 +340,7 @@ impl Vault {
         jobs: &[Job],
         recipients: &[age::x25519::Recipient],
         progress: &dyn Progress,
-    ) -> Vec<Result<(tempfile::NamedTempFile, crypt::Digested), AddError>> {
+    ) -> Result<Vec<(tempfile::NamedTempFile, crypt::Digested)>, AddError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
@@ -350,16 +349,14 @@ impl Vault {
         let slots: Vec<Mutex<Option<StageResult>>> =
             jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = || loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= jobs.len() || failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            if i >= jobs.len() || failed.load(Ordering::SeqCst) {
                 break;
             }
             let job = &jobs[i];
             let result = self.stage_blob(&job.blob, &job.local, job.size, recipients, progress);
             if result.is_err() {
-                failed.store(true, Ordering::Relaxed);
-                // Leave no empty shard folder behind (fails if it is not empty).
-                let _ = std::fs::remove_dir(self.layout.blob_shard(&job.blob));
+                failed.store(true, Ordering::SeqCst);
             }
             *slots[i].lock().expect("no poisoned slot") = Some(result);
         };
@@ -373,19 +370,27 @@ impl Vault {
                 work();
             });
         }
-        let mut out = Vec::with_capacity(jobs.len());
-        for slot in slots {
-            match slot.into_inner().expect("no poisoned slot") {
-                Some(r) => out.push(r),
-                // Not started because another job failed first: that error is reported.
-                None => break,
-            }
+        let results: Vec<Option<StageResult>> = slots
+            .into_iter()
+            .map(|s| s.into_inner().expect("no poisoned slot"))
+            .collect();
+        // Any failure fails the batch, whichever job it was: a job that was
+        // never started must not make a later job's error go unseen.
+        if let Some(pos) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
+            let blob = &jobs[pos].blob;
+            let err = results.into_iter().nth(pos).flatten().expect("found above");
+            // Every worker has stopped: an empty shard folder can go (this
+            // fails harmlessly if anything is in it).
+            let _ = std::fs::remove_dir(self.layout.blob_shard(blob));
+            return Err(err.expect_err("found above"));
         }
-        // Put the first error first in line, so the caller reports it.
-        if let Some(pos) = out.iter().position(Result::is_err) {
-            out.truncate(pos + 1);
-        }
-        out
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.expect("every job ran when none failed")
+                    .expect("no error")
+            })
+            .collect())
     }
 }
 

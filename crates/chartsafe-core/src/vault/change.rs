@@ -53,6 +53,20 @@ pub enum PurgeTarget {
     All,
     /// One trash entry, by original path or entry id.
     One(String),
+    /// Nothing new: only delete contents whose grace period is over.
+    Expired,
+}
+
+/// What [`Vault::purge`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Entries removed from the trash for good.
+    pub entries: usize,
+    /// Content files deleted from the vault folder.
+    pub deleted: usize,
+    /// Content files of purged entries kept until their grace period is over,
+    /// in case a device that has not synced yet still uses them.
+    pub waiting: usize,
 }
 
 /// Normalises a user-given vault path.
@@ -375,12 +389,19 @@ impl Vault {
     }
 
     /// Deletes trash entries for good, with every version of their contents.
-    /// Returns how many entries were purged.
-    pub fn purge(&mut self, target: PurgeTarget) -> Result<usize, PurgeError> {
+    ///
+    /// The entries go at once; their content files are deleted only once the
+    /// purge is older than [`super::Options::purge_grace_ms`], and only if no
+    /// version that can still be shown or restored uses them: a device that
+    /// has not synced yet may have renamed, restored or edited the entry
+    /// meanwhile, and its version would otherwise come back without content
+    /// (docs/FORMAT.md §5.3). Every purge also deletes what has expired since.
+    pub fn purge(&mut self, target: PurgeTarget) -> Result<PurgeReport, PurgeError> {
         let snap = self.load()?;
         let roots: Vec<String> = match &target {
             PurgeTarget::All => snap.tree.trash.iter().map(|t| t.entry.clone()).collect(),
             PurgeTarget::One(what) => Self::trash_match(&snap, what)?,
+            PurgeTarget::Expired => Vec::new(),
         };
         let mut entries: Vec<(String, usize)> = Vec::new();
         for root in &roots {
@@ -394,7 +415,6 @@ impl Vault {
             entries.push((root.clone(), head));
             entries.extend(Self::trashed_with(&snap, root));
         }
-        let purged: HashSet<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
         let mut ops = Vec::new();
         for (entry, head) in &entries {
             let mut state = snap.tree.versions[*head].state.clone();
@@ -411,34 +431,59 @@ impl Vault {
                 state,
             });
         }
-        // Blobs still referenced by any version of another entry are kept.
-        let keep: HashSet<&str> = snap
-            .tree
-            .versions
-            .iter()
-            .filter(|v| !purged.contains(v.entry.as_str()))
-            .filter_map(|v| v.state.content.as_ref().map(|c| c.blob.as_str()))
-            .collect();
-        let doomed: HashSet<String> = snap
-            .tree
-            .versions
-            .iter()
-            .filter(|v| purged.contains(v.entry.as_str()))
-            .filter_map(|v| v.state.content.as_ref().map(|c| c.blob.clone()))
-            .filter(|b| !keep.contains(b.as_str()))
-            .collect();
-        let count = entries.len();
+        let mut report = PurgeReport {
+            entries: entries.len(),
+            ..PurgeReport::default()
+        };
         self.commit_ops(ops, Vec::new())?;
-        // The record is durable first; only then do the contents go.
-        for blob in doomed {
-            let path = self.layout.blob(&blob);
+
+        // The record is durable; now the contents whose time has come.
+        let snap = self.load()?;
+        let cutoff = self.clock.now_ms().saturating_sub(self.purge_grace_ms);
+        let mut keep: HashSet<&str> = HashSet::new();
+        let mut expired: HashSet<&str> = HashSet::new();
+        let mut waiting: HashSet<&str> = HashSet::new();
+        for (entry, heads) in snap.tree.entries() {
+            let all_gone = heads
+                .iter()
+                .all(|&i| snap.tree.versions[i].state.status == Status::Gone);
+            let gone_at = heads
+                .iter()
+                .map(|&i| snap.tree.versions[i].time)
+                .max()
+                .unwrap_or(i64::MAX);
+            let set = if !all_gone {
+                &mut keep
+            } else if gone_at <= cutoff {
+                &mut expired
+            } else {
+                &mut waiting
+            };
+            for vi in snap.tree.versions_of(entry) {
+                if let Some(c) = &snap.tree.versions[vi].state.content {
+                    set.insert(c.blob.as_str());
+                }
+            }
+        }
+        for blob in expired
+            .iter()
+            .filter(|b| !keep.contains(*b) && !waiting.contains(*b))
+        {
+            if !snap.blobs.contains(*blob) {
+                continue;
+            }
+            let path = self.layout.blob(blob);
             match std::fs::remove_file(&path) {
-                Ok(()) => {}
+                Ok(()) => report.deleted += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StorageError::write(path, e).into()),
             }
         }
-        Ok(count)
+        report.waiting = waiting
+            .iter()
+            .filter(|b| !keep.contains(*b) && snap.blobs.contains(**b))
+            .count();
+        Ok(report)
     }
 
     /// Lists the versions of a file, newest (current) first.

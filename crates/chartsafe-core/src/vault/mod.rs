@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use add::AddReport;
-pub use change::{PurgeTarget, TrashEntry, VersionInfo};
+pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 
 use crate::crypt::{self, DecryptFailure};
@@ -44,6 +44,9 @@ pub struct Options {
     pub kdf_log_n: u8,
     /// The clock.
     pub clock: Box<dyn Clock + Send + Sync>,
+    /// How long purged contents stay in the vault folder, in ms, in case a
+    /// device that has not synced yet still uses them (default 7 days).
+    pub purge_grace_ms: i64,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             device_name: crate::names::clean_device_name(&device_name.into()),
             kdf_log_n: KdfParams::DEFAULT_LOG_N,
             clock: Box::new(SystemClock),
+            purge_grace_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }
@@ -75,6 +79,7 @@ pub struct Vault {
     local: LocalDir,
     device: DeviceState,
     clock: Box<dyn Clock + Send + Sync>,
+    purge_grace_ms: i64,
     _lock: File,
 }
 
@@ -176,6 +181,7 @@ impl Vault {
             local,
             device,
             clock: options.clock,
+            purge_grace_ms: options.purge_grace_ms,
             _lock: lock,
         };
         Ok((vault, phrase))
@@ -344,6 +350,7 @@ impl Vault {
             local,
             device,
             clock: options.clock,
+            purge_grace_ms: options.purge_grace_ms,
             _lock: lock,
         })
     }
@@ -366,6 +373,11 @@ impl Vault {
     /// This device's name.
     pub fn device_name(&self) -> &str {
         &self.device.device_name
+    }
+
+    /// Changes how long purged contents are kept (see [`Options::purge_grace_ms`]).
+    pub fn set_purge_grace_ms(&mut self, ms: i64) {
+        self.purge_grace_ms = ms.max(0);
     }
 
     /// The recovery identity, when the vault was opened with it.

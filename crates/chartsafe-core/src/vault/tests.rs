@@ -185,3 +185,42 @@ fn an_injected_recovery_keyslot_is_skipped() {
     let v = Vault::unlock_with_identities(&w.dir, &[phrase.identity()], w.options("c")).unwrap();
     assert!(v.keys.matches_recovery(&recovery));
 }
+
+#[test]
+fn purge_keeps_contents_that_an_unsynced_device_still_uses() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let src = w.tmp.path().join("labs.pdf");
+    std::fs::write(&src, "results").unwrap();
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    let mut b = w.recover(&phrase, "b");
+    let old_view = b.load().unwrap();
+    // Device a trashes and purges the file...
+    a.remove("labs.pdf").unwrap();
+    let r = a.purge(PurgeTarget::All).unwrap();
+    assert_eq!((r.entries, r.deleted, r.waiting), (1, 0, 1));
+    // ...while device b, offline, renamed it.
+    let node = old_view.find("labs.pdf").unwrap().clone();
+    let mut ops = Vec::new();
+    let (entry, parents, mut state) = old_view.target(&node, &mut ops);
+    state.name = "labs-2026.pdf".into();
+    ops.push(Op {
+        entry,
+        parents,
+        state,
+    });
+    b.commit_ops(ops, Vec::new()).unwrap();
+    // Long after the grace period, the content is still in use: kept.
+    w.clock.fetch_add(30 * 24 * 3600 * 1000, Ordering::SeqCst);
+    let r = a.purge(PurgeTarget::Expired).unwrap();
+    assert_eq!((r.deleted, r.waiting), (0, 0));
+    let out = w.tmp.path().join("out.pdf");
+    a.get("labs-2026.pdf", None, &out, &NoProgress).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"results");
+    // Once trashed and purged again, it goes after the grace period.
+    a.remove("labs-2026.pdf").unwrap();
+    a.purge(PurgeTarget::All).unwrap();
+    w.clock.fetch_add(8 * 24 * 3600 * 1000, Ordering::SeqCst);
+    let r = a.purge(PurgeTarget::Expired).unwrap();
+    assert_eq!((r.deleted, r.waiting), (1, 0));
+}
