@@ -49,6 +49,15 @@ fn bad_names_are_refused_and_change_nothing() {
     .unwrap();
     let err = d.fails(&["add", src2.to_str().unwrap()], 5);
     assert!(err.contains("not valid Unicode"), "{err}");
+    // A named pipe: it would block forever; refused before anything is written.
+    let fifo = w.path("pipe");
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    let err = d.fails(&["add", fifo.to_str().unwrap()], 5);
+    assert!(err.contains("not a regular file"), "{err}");
+    // A stray file where the vault has folders of its own changes nothing.
+    std::fs::create_dir_all(d.vault.join("b")).unwrap();
+    std::fs::write(d.vault.join("b/notes.txt"), "stray").unwrap();
+    std::fs::write(d.vault.join("r/aaaaaaaaaaaaaaaaaaaaaaaaaa"), "stray").unwrap();
     // A missing source.
     let err = d.fails(&["add", w.path("nothing-here").to_str().unwrap()], 5);
     assert!(

@@ -239,7 +239,11 @@ pub fn blobs(vault: &Path) -> Vec<PathBuf> {
         return out;
     };
     for s in shards {
-        for f in std::fs::read_dir(s.unwrap().path()).unwrap() {
+        let s = s.unwrap().path();
+        if !s.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(s).unwrap() {
             let p = f.unwrap().path();
             if !p.file_name().unwrap().to_string_lossy().starts_with('.') {
                 out.push(p);
@@ -254,7 +258,11 @@ pub fn blobs(vault: &Path) -> Vec<PathBuf> {
 pub fn records(vault: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for d in std::fs::read_dir(vault.join("r")).unwrap() {
-        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+        let d = d.unwrap().path();
+        if !d.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(d).unwrap() {
             out.push(f.unwrap().path());
         }
     }

@@ -174,9 +174,9 @@ impl From<AddError> for Failure {
             AddError::List(l) => list(l),
             AddError::Path(p) => path(p),
             AddError::Storage(s) => storage(s),
-            AddError::SourceMissing(_) | AddError::SourceName(..) => {
-                Failure::new(code::PATH, e.to_string(), None)
-            }
+            AddError::SourceMissing(_)
+            | AddError::SourceName(..)
+            | AddError::SourceNotRegular(_) => Failure::new(code::PATH, e.to_string(), None),
             AddError::SourceVanished(_) => Failure::new(
                 code::PATH,
                 e.to_string(),

@@ -68,11 +68,24 @@ pub(crate) fn encrypt_bytes(plain: &[u8], recipients: &[age::x25519::Recipient])
     out
 }
 
+/// Longest age header accepted. Ours are under 1 KiB; the age crate re-parses
+/// a header from its start as it reads, so a huge planted header would cost
+/// time quadratic in its size (docs/THREAT_MODEL.md §4).
+pub(crate) const HEADER_MAX: usize = 16 << 10;
+
+/// Whether an age file's header ends (with its MAC line) within `prefix`.
+fn header_ends_in(prefix: &[u8]) -> bool {
+    prefix.windows(5).any(|w| w == b"\n--- ")
+}
+
 /// Decrypts a small age file held in memory. The plaintext is zeroized on drop.
 pub(crate) fn decrypt_bytes(
     bytes: &[u8],
     identities: &[&dyn age::Identity],
 ) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
+    if !header_ends_in(&bytes[..bytes.len().min(HEADER_MAX)]) {
+        return Err(DecryptFailure::Corrupt);
+    }
     let decryptor = age::Decryptor::new_buffered(bytes)?;
     let mut reader = decryptor.decrypt(identities.iter().copied())?;
     let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
@@ -259,7 +272,16 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
     identities: &[&dyn age::Identity],
     progress: &dyn Progress,
 ) -> Result<Digested, DecryptFailure> {
-    let decryptor = age::Decryptor::new(io::BufReader::with_capacity(64 << 10, input))?;
+    let mut input = input;
+    let mut prefix = Vec::with_capacity(HEADER_MAX);
+    (&mut input)
+        .take(HEADER_MAX as u64)
+        .read_to_end(&mut prefix)?;
+    if !header_ends_in(&prefix) {
+        return Err(DecryptFailure::Corrupt);
+    }
+    let input = io::Cursor::new(prefix).chain(input);
+    let decryptor = age::Decryptor::new_buffered(io::BufReader::with_capacity(64 << 10, input))?;
     let mut reader = decryptor.decrypt(identities.iter().copied())?;
     if size_hint < PIPELINE_MIN {
         let mut hasher = Sha256::new();
@@ -389,6 +411,22 @@ mod tests {
         ct.truncate(ct.len() - 100_000);
         let err = decrypt_stream(&ct[..], Vec::new(), 0, &[id.as_age()], &NoProgress).unwrap_err();
         assert!(matches!(err, DecryptFailure::Corrupt), "{err:?}");
+    }
+
+    #[test]
+    fn a_planted_endless_header_is_refused_quickly() {
+        let id = AgeIdentity::generate();
+        let mut planted = b"age-encryption.org/v1\n".to_vec();
+        planted.extend(b"-> a\n\n".repeat(1 << 20));
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            decrypt_bytes(&planted, &[id.as_age()]),
+            Err(DecryptFailure::Corrupt)
+        ));
+        let err =
+            decrypt_stream(&planted[..], Vec::new(), 0, &[id.as_age()], &NoProgress).unwrap_err();
+        assert!(matches!(err, DecryptFailure::Corrupt));
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -234,6 +234,9 @@ pub enum AddError {
     /// A source file vanished or changed type while being added.
     #[error("{}: the file disappeared while it was being added; nothing of it was stored", .0.display())]
     SourceVanished(PathBuf),
+    /// A source is neither a regular file nor a folder (a pipe, socket or device).
+    #[error("{}: not a regular file or folder (a pipe, socket or device); nothing was added", .0.display())]
+    SourceNotRegular(PathBuf),
     /// A source file name is not allowed in the vault.
     #[error("{}: {}", .0.display(), .1)]
     SourceName(PathBuf, NameError),

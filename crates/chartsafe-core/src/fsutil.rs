@@ -71,10 +71,26 @@ impl Staged {
 /// crash can leave them incomplete, which is harmless as long as no record
 /// names them yet.
 pub(crate) fn place(staged: Vec<Staged>) -> Result<(), StorageError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
     for s in staged {
         s.temp
             .persist(&s.dest)
             .map_err(|e| StorageError::write(&s.dest, e.error))?;
+        if let Some(parent) = s.dest.parent() {
+            if !dirs.iter().any(|d| d == parent) {
+                dirs.push(parent.to_owned());
+            }
+        }
+    }
+    // Off Linux there is no syncfs: the renames (and the shard folders, which
+    // may be new) are made durable here, before any record can name them.
+    if !cfg!(target_os = "linux") {
+        for d in &dirs {
+            sync_dir(d)?;
+            if let Some(up) = d.parent() {
+                sync_dir(up)?;
+            }
+        }
     }
     Ok(())
 }
@@ -103,15 +119,13 @@ pub(crate) fn commit(root: &Path, last: Staged, no_clobber: bool) -> Result<(), 
     if cfg!(target_os = "linux") {
         sync_fs(root)
     } else {
-        // The blobs' folders and this file's folder.
-        for d in std::fs::read_dir(root.join(crate::format::BLOB_DIR))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .chain(dest.parent().map(Path::to_owned))
-        {
-            sync_dir(&d)?;
+        // The blobs' folders were synced by `place`; this file's folder (and
+        // the one above, in case the folder is new) now.
+        if let Some(d) = dest.parent() {
+            sync_dir(d)?;
+            if let Some(up) = d.parent() {
+                sync_dir(up)?;
+            }
         }
         Ok(())
     }
@@ -156,7 +170,6 @@ fn sync_fs(_root: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-#[cfg_attr(target_os = "linux", allow(dead_code))]
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     #[cfg(unix)]
     {
@@ -229,7 +242,13 @@ pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Sto
 pub(crate) fn list_dir(dir: &Path) -> Result<Vec<String>, StorageError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        // Absent, or a stray file where a folder should be (docs/FORMAT.md §1):
+        // nothing of ours is in it.
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
+            return Ok(Vec::new())
+        }
         Err(e) => return Err(StorageError::read(dir, e)),
     };
     let mut out = Vec::new();

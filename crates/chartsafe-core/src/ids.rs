@@ -50,9 +50,15 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Parses lowercase or uppercase hex; `None` when malformed.
+/// Whether `s` is lowercase hex (the only hex this format writes or reads).
+pub fn is_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Parses lowercase hex; `None` when malformed.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !is_hex(s) {
         return None;
     }
     (0..s.len())
@@ -84,7 +90,9 @@ mod tests {
     fn hex_round_trips() {
         let bytes = [0u8, 1, 0xab, 0xff];
         assert_eq!(hex(&bytes), "0001abff");
-        assert_eq!(unhex("0001ABff").unwrap(), bytes);
+        assert_eq!(unhex("0001abff").unwrap(), bytes);
+        assert!(unhex("0001ABff").is_none());
+        assert!(unhex("+f").is_none());
         assert!(unhex("0g").is_none());
         assert!(unhex("abc").is_none());
     }

@@ -63,12 +63,14 @@ impl RecoveryPhrase {
 
     /// Parses a phrase typed by a person: case and white space do not matter.
     pub fn parse(text: &str) -> Result<Self, PhraseError> {
-        let normalised: Zeroizing<String> = Zeroizing::new(
-            text.split_whitespace()
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        // Built in one zeroizing buffer: no stray copies of the words.
+        let mut normalised = Zeroizing::new(String::with_capacity(text.len()));
+        for word in text.split_whitespace() {
+            if !normalised.is_empty() {
+                normalised.push(' ');
+            }
+            normalised.extend(word.chars().flat_map(char::to_lowercase));
+        }
         let count = normalised.split(' ').filter(|w| !w.is_empty()).count();
         if count != 24 {
             return Err(PhraseError::WordCount(count));
@@ -80,6 +82,7 @@ impl RecoveryPhrase {
         let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalised)
             .map_err(|_| PhraseError::Checksum)?;
         let (bytes, len) = mnemonic.to_entropy_array();
+        let bytes = Zeroizing::new(bytes);
         let mut entropy = Zeroizing::new([0u8; 32]);
         entropy.copy_from_slice(&bytes[..len.min(32)]);
         Ok(Self::from_entropy(entropy))
@@ -136,11 +139,10 @@ impl AgeIdentity {
     /// `age-keygen` writes them (docs/FORMAT.md §2.1).
     pub fn from_secret_bytes(sk: &[u8; 32]) -> Self {
         let hrp = bech32::Hrp::parse("age-secret-key-").expect("valid human-readable part");
-        let text = Zeroizing::new(
-            bech32::encode::<bech32::Bech32>(hrp, sk)
-                .expect("32 bytes fit in a Bech32 string")
-                .to_uppercase(),
+        let mut text = Zeroizing::new(
+            bech32::encode::<bech32::Bech32>(hrp, sk).expect("32 bytes fit in a Bech32 string"),
         );
+        text.make_ascii_uppercase();
         Self::parse(&text).expect("a Bech32 age secret key parses")
     }
 

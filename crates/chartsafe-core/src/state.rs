@@ -268,9 +268,20 @@ impl Tree {
                     let v = &self.versions[shown[i].version];
                     let mut candidate =
                         names::conflict_name(&name, &v.device_name, &names::date(v.time));
-                    if taken.contains(&candidate) {
-                        let short = shown[i].entry.get(..6).unwrap_or(&shown[i].entry);
-                        candidate = names::suffixed_name(&candidate, short);
+                    // Same device, same day: add more of the entry id until unique.
+                    let mut len = 6;
+                    while taken.contains(&candidate) {
+                        let id = &shown[i].entry;
+                        let short = id.get(..len.min(id.len())).unwrap_or(id);
+                        let base =
+                            names::conflict_name(&name, &v.device_name, &names::date(v.time));
+                        candidate = names::suffixed_name(&base, short);
+                        if len >= id.len() {
+                            candidate =
+                                names::suffixed_name(&candidate, &format!("{}", shown[i].version));
+                            break;
+                        }
+                        len += 2;
                     }
                     taken.insert(candidate.clone());
                     display[i] = candidate;

@@ -165,12 +165,13 @@ impl RecordBody {
     /// (docs/FORMAT.md §5.1): ids are used to build paths, so a record that
     /// authenticates but holds `../x` as a blob id must still be refused.
     fn is_well_formed(&self) -> bool {
-        let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex64 = |s: &str| s.len() == 64 && ids::is_hex(s);
         let version = |s: &str| {
             s.split_once('.').is_some_and(|(h, i)| {
                 h.len() == 32
-                    && h.bytes().all(|b| b.is_ascii_hexdigit())
-                    && i.parse::<usize>().is_ok()
+                    && ids::is_hex(h)
+                    && !i.is_empty()
+                    && i.bytes().all(|b| b.is_ascii_digit())
             })
         };
         ids::is_id(&self.vault)

@@ -95,6 +95,9 @@ fn scan(local: &Path, vault_path: String, out: &mut Vec<Item>) -> Result<(), Add
             let name = name_of(&child)?;
             scan(&child, names::join(&vault_path, &name), out)?;
         }
+    } else if !meta.is_file() {
+        // A pipe could block forever, a device never end: refused up front.
+        return Err(AddError::SourceNotRegular(local.to_owned()));
     } else {
         out.push(Item::File {
             path: vault_path,

@@ -87,6 +87,22 @@ impl Vault {
             }
             Err(e) => return Err(StorageError::read(&file_path, e).into()),
         };
+        // An age file is its plaintext plus 16 bytes per 64 KiB chunk, a
+        // 16-byte nonce and a header: anything much larger was replaced, and
+        // is refused before it is read (docs/THREAT_MODEL.md §4).
+        let len = file
+            .metadata()
+            .map_err(|e| StorageError::read(&file_path, e))?
+            .len();
+        let size = src.content.size;
+        let chunks = size.div_ceil(64 << 10).max(1);
+        let most = size.saturating_add(16 * chunks + 16 + crypt::HEADER_MAX as u64);
+        if len > most {
+            return Err(GetError::BlobCorrupt {
+                path: src.path.clone(),
+                blob: rel,
+            });
+        }
         Ok((file, rel))
     }
 

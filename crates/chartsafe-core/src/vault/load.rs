@@ -13,8 +13,13 @@ use crate::ids;
 use crate::local::KnownHead;
 use crate::state::{Node, Tree};
 
+/// A file name from the vault folder, safe to print (control characters escaped).
+fn escape(name: &str) -> String {
+    name.chars().flat_map(char::escape_debug).collect()
+}
+
 /// Largest record read; a bigger file is not one of ours.
-const RECORD_MAX: u64 = 64 << 20;
+pub(crate) const RECORD_MAX: u64 = 64 << 20;
 
 /// Something wrong in the vault folder that does not stop the rest of it from
 /// being used. Each names the file concerned.
@@ -70,14 +75,16 @@ pub enum Problem {
         file: String,
     },
     /// Records are missing from a device's chain.
-    #[error("record #{seq} of device \"{device_name}\" is missing ({dir}): waiting for sync, or deleted")]
+    #[error("records #{first} to #{last} of device \"{device_name}\" are missing ({dir}): waiting for sync, or deleted")]
     RecordMissing {
         /// The device's record folder.
         dir: String,
         /// Its name.
         device_name: String,
-        /// The missing sequence number.
-        seq: u64,
+        /// The first missing sequence number.
+        first: u64,
+        /// The last missing sequence number (equal to `first` for one).
+        last: u64,
     },
     /// Two different valid records claim the same place in a device's chain.
     #[error("device \"{device_name}\" has two different records #{seq} ({dir}); both are shown")]
@@ -202,7 +209,8 @@ impl Vault {
                 let Ok(seq) = base.parse::<u64>() else {
                     continue;
                 };
-                let file = format!("r/{folder}/{name}");
+                // Names read from the folder are untrusted: escaped for messages.
+                let file = format!("r/{}/{}", escape(&folder), escape(&name));
                 let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
                     problems.push(Problem::RecordUnreadable { file });
                     continue;
@@ -263,11 +271,14 @@ impl Vault {
             let mut device_name = String::new();
             for (&seq, recs) in &by_seq {
                 device_name = recs[0].body.device_name.clone();
-                for missing in expected..seq {
+                // One problem per gap, however long (a forged number must
+                // not make a list of billions).
+                if seq > expected {
                     problems.push(Problem::RecordMissing {
                         dir: rel.clone(),
                         device_name: device_name.clone(),
-                        seq: missing,
+                        first: expected,
+                        last: seq - 1,
                     });
                 }
                 if recs.len() > 1 {
@@ -277,7 +288,7 @@ impl Vault {
                         seq,
                     });
                 }
-                expected = seq + 1;
+                expected = seq.saturating_add(1);
             }
             // Each record names the hash of the one before it (FORMAT.md §5.1).
             let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
@@ -288,7 +299,7 @@ impl Vault {
                             .iter()
                             .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
                     };
-                    if prev_seq + 1 == seq && !recs.iter().any(follows) {
+                    if prev_seq.checked_add(1) == Some(seq) && !recs.iter().any(follows) {
                         problems.push(Problem::ChainBroken {
                             file: format!("{rel}/{}", Layout::record_name(seq)),
                             device_name: device_name.clone(),

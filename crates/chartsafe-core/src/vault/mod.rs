@@ -435,9 +435,11 @@ impl Vault {
                 // Our own device wrote this number already (a record we had not
                 // read, e.g. restored from elsewhere): never overwrite, take the next.
                 Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let existing = fsutil::read(&dest)?;
-                    prev = crypt::decrypt_bytes(&existing, &self.keys.identities())
-                        .ok()
+                    // Whatever sits there (ours, or planted: a folder, a huge
+                    // file) is read only within the record size limit.
+                    let existing = fsutil::read_limited(&dest, load::RECORD_MAX).ok().flatten();
+                    prev = existing
+                        .and_then(|b| crypt::decrypt_bytes(&b, &self.keys.identities()).ok())
                         .and_then(|p| crate::format::record::open(&p, &self.keys.mac).ok())
                         .map(|r| r.hash);
                     seq += 1;
@@ -477,7 +479,9 @@ fn write_keyslot(
     plain: &KeyslotPlain,
     to: &age::x25519::Recipient,
 ) -> Result<(), StorageError> {
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(plain).expect("keyslot serialises"));
+    // Pre-sized, so that growing it leaves no copies of the keys behind.
+    let mut json = zeroize::Zeroizing::new(Vec::with_capacity(16 << 10));
+    serde_json::to_writer(&mut *json, plain).expect("keyslot serialises");
     let bytes = crypt::encrypt_bytes(&json, std::slice::from_ref(to));
     fsutil::write_new(layout.root(), &layout.keyslot(slot), &bytes, true)
 }
