@@ -14,7 +14,7 @@ use crate::traits::SecretStoreError;
 
 /// A file-system failure while reading or writing a file.
 #[derive(Debug, thiserror::Error)]
-#[error("{action} {}: {}", file.display(), describe(source))]
+#[error("{action} {}: {}", printable(file), describe(source))]
 pub struct StorageError {
     /// What was being done ("could not write", "could not read", …).
     pub action: &'static str,
@@ -51,6 +51,21 @@ impl StorageError {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
         ) || self.source.raw_os_error() == Some(30)
     }
+}
+
+/// A path safe to print: control characters (which a planted file name in the
+/// vault folder could hold) are escaped.
+fn printable(path: &std::path::Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn describe(e: &io::Error) -> String {
@@ -357,3 +372,25 @@ change_error!(
     /// Errors of [`crate::Vault::versions`].
     VersionsError
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_in_storage_errors_cannot_drive_the_terminal() {
+        let e = StorageError::read(
+            "r/x/0000000001 (\u{1b}]52;c;aGk=\u{7})",
+            io::Error::other("boom"),
+        );
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("\\u{1b}"), "{text}");
+    }
+
+    #[test]
+    fn long_names_are_shortened_in_messages() {
+        let e = PathError::invalid(&"x".repeat(10_000), NameError::TooLong(10_000));
+        assert!(e.to_string().len() < 200);
+    }
+}
