@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use super::load::Snapshot;
 use super::*;
+use crate::format::record::EntryState;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
 
@@ -71,6 +73,26 @@ impl World {
     }
 }
 
+/// Writes, as `device`, a change to `path` made from an older view of the
+/// vault (as a device that was offline would).
+fn change_offline(
+    device: &mut Vault,
+    view: &Snapshot,
+    path: &str,
+    change: impl FnOnce(&mut EntryState),
+) {
+    let node = view.find(path).unwrap().clone();
+    let mut ops = Vec::new();
+    let (entry, parents, mut state) = view.target(&node, &mut ops);
+    change(&mut state);
+    ops.push(Op {
+        entry,
+        parents,
+        state,
+    });
+    device.commit_ops(ops, Vec::new()).unwrap();
+}
+
 #[test]
 fn create_unlock_and_the_two_factors() {
     let w = World::new();
@@ -122,20 +144,12 @@ fn concurrent_edits_become_a_conflict_copy_both_devices_see() {
     std::fs::write(&src, "desk edit").unwrap();
     let snap_b = b.load().unwrap();
     a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
-    // b writes from its older snapshot, as if offline.
-    let node = snap_b.find("n.txt").unwrap().clone();
-    let mut ops = Vec::new();
-    let (entry, parents, mut state) = snap_b.target(&node, &mut ops);
-    if let Some(c) = state.content.as_mut() {
-        c.size = 99; // a different content version (the blob does not matter here)
+    // b writes from its older snapshot, as if offline: a different content.
+    change_offline(&mut b, &snap_b, "n.txt", |state| {
+        let c = state.content.as_mut().unwrap();
+        c.size = 99; // the blob does not matter here
         c.sha256 = "11".repeat(32);
-    }
-    ops.push(Op {
-        entry,
-        parents,
-        state,
     });
-    b.commit_ops(ops, Vec::new()).unwrap();
     let listing = a.list().unwrap();
     let names: Vec<&str> = listing.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
@@ -200,16 +214,9 @@ fn purge_keeps_contents_that_an_unsynced_device_still_uses() {
     let r = a.purge(PurgeTarget::All).unwrap();
     assert_eq!((r.entries, r.deleted, r.waiting), (1, 0, 1));
     // ...while device b, offline, renamed it.
-    let node = old_view.find("labs.pdf").unwrap().clone();
-    let mut ops = Vec::new();
-    let (entry, parents, mut state) = old_view.target(&node, &mut ops);
-    state.name = "labs-2026.pdf".into();
-    ops.push(Op {
-        entry,
-        parents,
-        state,
+    change_offline(&mut b, &old_view, "labs.pdf", |state| {
+        state.name = "labs-2026.pdf".into()
     });
-    b.commit_ops(ops, Vec::new()).unwrap();
     // Long after the grace period, the content is still in use: kept.
     w.clock.fetch_add(30 * 24 * 3600 * 1000, Ordering::SeqCst);
     let r = a.purge(PurgeTarget::Expired).unwrap();
