@@ -67,6 +67,17 @@ fn bad_names_are_refused_and_change_nothing() {
     assert_eq!(d.ok(&["ls", "--json"]), before);
     assert_eq!(records(&d.vault).len(), records_before);
     assert!(blobs(&d.vault).is_empty());
+    // A dangling link where a record would be is reported; the rest still lists.
+    let dev = records(&d.vault)[0].parent().unwrap().to_owned();
+    std::os::unix::fs::symlink("/nonexistent", dev.join("0000000099")).unwrap();
+    let out = d.run_raw(&["ls", "--json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), before);
 }
 
 #[test]

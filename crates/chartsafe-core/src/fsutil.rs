@@ -180,11 +180,6 @@ fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Reads a whole small file.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, StorageError> {
-    std::fs::read(path).map_err(|e| StorageError::read(path, e))
-}
-
 /// Writes to a new file, starting the kernel's write-back every 16 MiB
 /// (Linux) so that the durable sync at the end of a batch has little left to
 /// do: the disk works while the CPU encrypts.
@@ -230,12 +225,23 @@ impl Write for WriteBehind<'_> {
 /// Reads a small file of at most `max` bytes; `None` if it is larger or not a
 /// regular file (a folder where a record should be, say): such files are not
 /// ours, and reading them whole could exhaust memory.
+///
+/// A file that vanished since its folder was listed (a sync client at work),
+/// or a dangling symbolic link, is `None` too.
 pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StorageError> {
-    let meta = std::fs::metadata(path).map_err(|e| StorageError::read(path, e))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::read(path, e)),
+    };
     if !meta.is_file() || meta.len() > max {
         return Ok(None);
     }
-    read(path).map(Some)
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::read(path, e)),
+    }
 }
 
 /// Names in a folder, sorted; an absent folder is empty.

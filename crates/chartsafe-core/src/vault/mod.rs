@@ -28,6 +28,9 @@ use crate::keys::{AgeIdentity, DeviceSecret, KdfParams, KeyslotPlain, RecoveryPh
 use crate::local::{DeviceState, KnownHead, LocalDir};
 use crate::traits::{Clock, SecretStore, SystemClock};
 
+/// Largest header read; anything bigger is not ours (FORMAT.md §1.1).
+const HEADER_MAX: u64 = 64 << 10;
+
 /// Largest keyslot read; anything bigger is not ours (FORMAT.md §4).
 const KEYSLOT_MAX: u64 = 1 << 20;
 
@@ -99,12 +102,9 @@ pub fn keychain_key(vault_id: &str) -> String {
 fn read_header(dir: &Path) -> Result<Header, UnlockError> {
     let layout = Layout::new(dir);
     let path = layout.header();
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UnlockError::NotAVault(dir.to_owned()))
-        }
-        Err(e) => return Err(StorageError::read(&path, e).into()),
+    // The header is tiny; anything big, or not a file, is not ours.
+    let Some(bytes) = fsutil::read_limited(&path, HEADER_MAX)? else {
+        return Err(UnlockError::NotAVault(dir.to_owned()));
     };
     Header::parse(&bytes).map_err(|e| UnlockError::Header(path, e))
 }
@@ -208,12 +208,9 @@ impl Vault {
             .device_identity(passphrase, &kdf)
             .ok_or(UnlockError::KeychainEntryDamaged)?;
         let path = layout.keyslot(&slot);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(UnlockError::KeyslotMissing(format!("k/{slot}")))
-            }
-            Err(e) => return Err(StorageError::read(&path, e).into()),
+        let Some(bytes) = fsutil::read_limited(&path, KEYSLOT_MAX)? else {
+            // Absent, or replaced by something that is not a keyslot.
+            return Err(UnlockError::KeyslotMissing(format!("k/{slot}")));
         };
         let keys = match open_keyslot(&bytes, &[identity.as_age()], &header.id) {
             Ok(keys) => keys,
