@@ -86,11 +86,13 @@ fn unicode_names_are_one_entry_whatever_the_normal_form() {
     let (d, _) = w.init("desk", "vault");
     let nfd = w.path("nfd/Jose\u{301} Mu\u{308}ller.txt");
     let nfc = w.path("nfc/Jos\u{e9} M\u{fc}ller.txt");
-    write_tree(w.dir.path(), &[]);
-    std::fs::create_dir_all(nfd.parent().unwrap()).unwrap();
-    std::fs::create_dir_all(nfc.parent().unwrap()).unwrap();
-    std::fs::write(&nfd, "from a Mac").unwrap();
-    std::fs::write(&nfc, "from Windows, newer").unwrap();
+    write_tree(
+        w.dir.path(),
+        &[
+            ("nfd/Jose\u{301} Mu\u{308}ller.txt", b"from a Mac"),
+            ("nfc/Jos\u{e9} M\u{fc}ller.txt", b"from Windows, newer"),
+        ],
+    );
     d.ok(&["add", nfd.to_str().unwrap()]);
     d.ok(&["add", nfc.to_str().unwrap()]);
     let l = d.listing();
@@ -107,9 +109,11 @@ fn unicode_names_are_one_entry_whatever_the_normal_form() {
         2
     );
     // Emoji, right-to-left and CJK names round-trip.
+    write_tree(
+        w.dir.path(),
+        &[("odd/🩺 ملف 検査 (copy) [1] #2 ' \" ;.txt", b"odd")],
+    );
     let odd = w.path("odd/🩺 ملف 検査 (copy) [1] #2 ' \" ;.txt");
-    std::fs::create_dir_all(odd.parent().unwrap()).unwrap();
-    std::fs::write(&odd, "odd").unwrap();
     d.ok(&["add", odd.to_str().unwrap()]);
     assert_eq!(d.get("🩺 ملف 検査 (copy) [1] #2 ' \" ;.txt"), b"odd");
 }

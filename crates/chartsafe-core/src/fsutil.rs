@@ -103,17 +103,15 @@ pub(crate) fn place(staged: Vec<Staged>) -> Result<(), StorageError> {
 /// On Linux one `syncfs` before and one after the rename cover a whole batch
 /// (one `fsync` per file made adding thousands of small files slow);
 /// elsewhere files were synced when staged, and folders are synced here.
-/// With `no_clobber`, an existing destination is an error (`AlreadyExists`)
-/// and nothing is replaced.
-pub(crate) fn commit(root: &Path, last: Staged, no_clobber: bool) -> Result<(), StorageError> {
+/// An existing destination is never replaced: that is an error
+/// (`AlreadyExists`), as FORMAT.md §1.2 requires for records, keyslots and
+/// the header.
+pub(crate) fn commit(root: &Path, last: Staged) -> Result<(), StorageError> {
     sync_fs(root)?;
     let dest = last.dest;
-    let result = if no_clobber {
-        last.temp.persist_noclobber(&dest)
-    } else {
-        last.temp.persist(&dest)
-    };
-    result.map_err(|e| StorageError::write(&dest, e.error))?;
+    last.temp
+        .persist_noclobber(&dest)
+        .map_err(|e| StorageError::write(&dest, e.error))?;
     // Folder times are left alone: sync tools (unison among them) skip
     // folders whose time did not change, and would never see new files.
     if cfg!(target_os = "linux") {
@@ -131,19 +129,14 @@ pub(crate) fn commit(root: &Path, last: Staged, no_clobber: bool) -> Result<(), 
     }
 }
 
-/// Writes `bytes` as a new file at `dest` durably (see [`commit`]).
-pub(crate) fn write_new(
-    root: &Path,
-    dest: &Path,
-    bytes: &[u8],
-    no_clobber: bool,
-) -> Result<(), StorageError> {
+/// Writes `bytes` as a new file at `dest` durably, never replacing one (see [`commit`]).
+pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = dest.parent().expect("destination has a folder");
     let mut temp = temp_in(dir)?;
     temp.write_all(bytes)
         .map_err(|e| StorageError::write(dest, e))?;
     temp.flush().map_err(|e| StorageError::write(dest, e))?;
-    commit(root, Staged::new(temp, dest.to_owned())?, no_clobber)
+    commit(root, Staged::new(temp, dest.to_owned())?)
 }
 
 /// Replaces `dest` with `bytes` atomically (temporary file and rename) but

@@ -170,7 +170,7 @@ impl Vault {
             &layout, &local, &header.id, &plain, store, passphrase, &options, None,
         )?;
         // The header goes last: a folder without it is not a vault yet.
-        fsutil::write_new(dir, &layout.header(), &header.to_bytes(), true)?;
+        fsutil::write_new(dir, &layout.header(), &header.to_bytes())?;
         let lock = local.lock()?.ok_or_else(|| {
             StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
         })?;
@@ -421,7 +421,7 @@ impl Vault {
             let (plain, hash) = body.seal(&self.keys.mac);
             let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
             let dest = dir.join(Layout::record_name(seq));
-            match fsutil::write_new(self.layout.root(), &dest, &bytes, true) {
+            match fsutil::write_new(self.layout.root(), &dest, &bytes) {
                 Ok(()) => {
                     let name = self.device.device_name.clone();
                     self.device
@@ -480,7 +480,7 @@ fn write_keyslot(
     let mut json = zeroize::Zeroizing::new(Vec::with_capacity(16 << 10));
     serde_json::to_writer(&mut *json, plain).expect("keyslot serialises");
     let bytes = crypt::encrypt_bytes(&json, std::slice::from_ref(to));
-    fsutil::write_new(layout.root(), &layout.keyslot(slot), &bytes, true)
+    fsutil::write_new(layout.root(), &layout.keyslot(slot), &bytes)
 }
 
 /// Enrols this device: a new device secret in the keychain, a keyslot for

@@ -59,6 +59,17 @@ impl World {
         Vault::create(&self.dir, &self.store, &pass(PASS), self.options("a")).unwrap()
     }
 
+    /// Creates the vault on device "a" with one file `name` in it, and enrols
+    /// device "b" on the same folder (as if synced instantly).
+    fn two_devices_with(&self, name: &str, content: &str) -> (Vault, Vault, PathBuf) {
+        let (mut a, phrase) = self.create();
+        let src = self.tmp.path().join(name);
+        std::fs::write(&src, content).unwrap();
+        a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+        let b = self.recover(&phrase, "b");
+        (a, b, src)
+    }
+
     /// Enrols `device` (with its own empty keychain) from the phrase.
     fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
         let store = MemoryStore::default();
@@ -134,12 +145,7 @@ fn a_second_process_on_the_same_device_is_told_the_vault_is_busy() {
 #[test]
 fn concurrent_edits_become_a_conflict_copy_both_devices_see() {
     let w = World::new();
-    let (mut a, phrase) = w.create();
-    let src = w.tmp.path().join("n.txt");
-    std::fs::write(&src, "base").unwrap();
-    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
-    // Device b shares the same folder (as if synced instantly).
-    let mut b = w.recover(&phrase, "b");
+    let (mut a, mut b, src) = w.two_devices_with("n.txt", "base");
     // Both edit the same file from the same base: two heads.
     std::fs::write(&src, "desk edit").unwrap();
     let snap_b = b.load().unwrap();
@@ -203,11 +209,7 @@ fn an_injected_recovery_keyslot_is_skipped() {
 #[test]
 fn purge_keeps_contents_that_an_unsynced_device_still_uses() {
     let w = World::new();
-    let (mut a, phrase) = w.create();
-    let src = w.tmp.path().join("labs.pdf");
-    std::fs::write(&src, "results").unwrap();
-    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
-    let mut b = w.recover(&phrase, "b");
+    let (mut a, mut b, _) = w.two_devices_with("labs.pdf", "results");
     let old_view = b.load().unwrap();
     // Device a trashes and purges the file...
     a.remove("labs.pdf").unwrap();
