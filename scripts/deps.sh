@@ -3,14 +3,18 @@
 # Prints nothing and exits 0 when everything is already present.
 #
 # Usage: bash scripts/deps.sh GROUP...
-#   build  packages needed to build (libdbus for the keychain) and run
-#   test   packages for `make test` (keyring session, sync peers, tools)
+#   build  packages needed to build the CLI and the desktop app (WebKitGTK,
+#          libdbus for the keychain) and run them
+#   test   packages for `make test` (keyring session, sync peers, Xvfb and
+#          WebKitWebDriver for the app tests) and `tauri-driver` (cargo install)
 #   bench  test group + rclone and hyperfine, and `rage` (cargo install)
 set -euo pipefail
 
-BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11)
-TEST_PKGS=(age gnome-keyring dbus dbus-x11 libdbus-1-dev pkg-config unison
-           rsync libsecret-tools time e2fsprogs jq)
+BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11
+            build-essential libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
+            libayatana-appindicator3-dev librsvg2-dev xdg-utils)
+TEST_PKGS=("${BUILD_PKGS[@]}" age unison rsync libsecret-tools time e2fsprogs
+           jq xvfb xauth webkit2gtk-driver nodejs)
 BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
@@ -22,7 +26,7 @@ cargo_tools=()
 for group in "$@"; do
     case "$group" in
         build) want+=("${BUILD_PKGS[@]}") ;;
-        test)  want+=("${TEST_PKGS[@]}") ;;
+        test)  want+=("${TEST_PKGS[@]}"); cargo_tools+=(tauri-driver) ;;
         bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
         *)     die "unknown group '$group' (groups: build, test, bench)" ;;
     esac

@@ -261,6 +261,10 @@ pub enum AddError {
     /// Writing to the vault failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The person cancelled the operation (used inside the add; a cancelled
+    /// add returns its report with [`crate::AddReport::cancelled`] set).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Errors of [`crate::Vault::get`] and [`crate::Vault::get_to_writer`].
@@ -372,6 +376,29 @@ change_error!(
     /// Errors of [`crate::Vault::versions`].
     VersionsError
 );
+
+/// Errors of [`crate::Vault::revert`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevertError {
+    /// Reading the vault failed.
+    #[error(transparent)]
+    List(#[from] ListError),
+    /// The path is not usable.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The requested version does not exist.
+    #[error("\"{path}\" has no version {version}")]
+    NoSuchVersion {
+        /// The path.
+        path: String,
+        /// The version asked for.
+        version: usize,
+    },
+    /// Writing to the vault failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
 
 #[cfg(test)]
 mod tests {

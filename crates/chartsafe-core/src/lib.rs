@@ -43,5 +43,6 @@ pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
 };
 pub use vault::{
-    AddReport, EntryInfo, PurgeReport, PurgeTarget, SyncState, TrashEntry, VersionInfo,
+    AddFailure, AddOptions, AddReport, EntryInfo, OnExisting, PurgeReport, PurgeTarget, SyncState,
+    TrashEntry, VersionInfo,
 };

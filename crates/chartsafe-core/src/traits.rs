@@ -59,6 +59,11 @@ pub trait Progress: Sync {
     fn file_done(&self) {}
     /// The work has ended (successfully or not).
     fn end(&self) {}
+    /// Whether the person asked to stop. Checked between files and between
+    /// chunks of a file; work already finished is kept.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that ignores everything.

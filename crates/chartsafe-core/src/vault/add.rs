@@ -6,7 +6,7 @@
 //! at any moment leaves either a complete batch or unreferenced blobs, never a
 //! record pointing at missing content. A rerun skips files already stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,8 +29,39 @@ const BATCH_FILES: usize = 1024;
 /// Bytes per batch.
 const BATCH_BYTES: u64 = 64 << 20;
 
+/// What happens when a file is added under a name already in use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnExisting {
+    /// The file becomes a new version of the existing one (the default).
+    #[default]
+    NewVersion,
+    /// The file is stored beside it as "name (2).ext", "name (3).ext", ….
+    KeepBoth,
+}
+
+/// How [`Vault::add_with`] adds files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddOptions {
+    /// What to do when a name is already in use.
+    pub on_existing: OnExisting,
+    /// Go on past source files that cannot be added (unreadable, vanished,
+    /// bad name, not a regular file), listing them in
+    /// [`AddReport::failed`]. Errors of the vault folder itself (full disk,
+    /// no permission) still stop the whole operation.
+    pub keep_going: bool,
+}
+
+/// A source that was not added, and why.
+#[derive(Debug)]
+pub struct AddFailure {
+    /// The source file or folder.
+    pub source: PathBuf,
+    /// Why it was not added.
+    pub error: AddError,
+}
+
 /// What [`Vault::add`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct AddReport {
     /// New files.
     pub added: usize,
@@ -42,6 +73,41 @@ pub struct AddReport {
     pub folders: usize,
     /// Bytes encrypted.
     pub bytes: u64,
+    /// Sources skipped with [`AddOptions::keep_going`].
+    pub failed: Vec<AddFailure>,
+    /// The operation was cancelled through [`Progress::cancelled`]: files
+    /// finished before that are stored, nothing of the others.
+    pub cancelled: bool,
+}
+
+impl AddError {
+    /// Whether this error concerns one source file rather than the vault.
+    fn is_per_source(&self) -> bool {
+        matches!(
+            self,
+            AddError::SourceMissing(_)
+                | AddError::SourceVanished(_)
+                | AddError::SourceNotRegular(_)
+                | AddError::SourceName(..)
+                | AddError::SourceUnreadable(..)
+                | AddError::Path(_)
+        )
+    }
+}
+
+/// Passes reads through until the operation is cancelled.
+struct Cancellable<'a, R> {
+    inner: R,
+    progress: &'a dyn Progress,
+}
+
+impl<R: io::Read> io::Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.progress.cancelled() {
+            return Err(io::Error::other("cancelled"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 enum Item {
@@ -73,7 +139,36 @@ fn mtime_ms(meta: &std::fs::Metadata) -> Option<i64> {
 }
 
 /// Lists what to add, checking every name before anything is written.
-fn scan(local: &Path, vault_path: String, out: &mut Vec<Item>) -> Result<(), AddError> {
+///
+/// With `failed`, a source that cannot be added is listed there and skipped;
+/// without, its error ends the scan.
+fn scan(
+    local: &Path,
+    vault_path: String,
+    out: &mut Vec<Item>,
+    failed: &mut Option<&mut Vec<AddFailure>>,
+) -> Result<(), AddError> {
+    match scan_one(local, vault_path, out, failed) {
+        Err(error) if error.is_per_source() => match failed {
+            Some(list) => {
+                list.push(AddFailure {
+                    source: local.to_owned(),
+                    error,
+                });
+                Ok(())
+            }
+            None => Err(error),
+        },
+        other => other,
+    }
+}
+
+fn scan_one(
+    local: &Path,
+    vault_path: String,
+    out: &mut Vec<Item>,
+    failed: &mut Option<&mut Vec<AddFailure>>,
+) -> Result<(), AddError> {
     let meta = match std::fs::metadata(local) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -82,18 +177,30 @@ fn scan(local: &Path, vault_path: String, out: &mut Vec<Item>) -> Result<(), Add
         Err(e) => return Err(AddError::SourceUnreadable(local.to_owned(), e)),
     };
     if meta.is_dir() {
-        out.push(Item::Dir {
-            path: vault_path.clone(),
-        });
         let mut children: Vec<PathBuf> = std::fs::read_dir(local)
             .map_err(|e| AddError::SourceUnreadable(local.to_owned(), e))?
             .map(|e| e.map(|e| e.path()))
             .collect::<Result<_, _>>()
             .map_err(|e| AddError::SourceUnreadable(local.to_owned(), e))?;
+        out.push(Item::Dir {
+            path: vault_path.clone(),
+        });
         children.sort();
         for child in children {
-            let name = name_of(&child)?;
-            scan(&child, names::join(&vault_path, &name), out)?;
+            let name = match name_of(&child) {
+                Ok(name) => name,
+                Err(error) => match failed {
+                    Some(list) => {
+                        list.push(AddFailure {
+                            source: child,
+                            error,
+                        });
+                        continue;
+                    }
+                    None => return Err(error),
+                },
+            };
+            scan(&child, names::join(&vault_path, &name), out, failed)?;
         }
     } else if !meta.is_file() {
         // A pipe could block forever, a device never end: refused up front.
@@ -121,7 +228,7 @@ impl Vault {
     ) -> Result<(tempfile::NamedTempFile, crypt::Digested), AddError> {
         let blob_path = self.layout.blob(blob);
         let source = match std::fs::File::open(local) {
-            Ok(f) => f,
+            Ok(f) => Cancellable { inner: f, progress },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(AddError::SourceVanished(local.to_owned()))
             }
@@ -136,6 +243,7 @@ impl Vault {
         drop(writer);
         match digest {
             Ok(d) => Ok((temp, d)),
+            Err(StreamError::Read(_)) if progress.cancelled() => Err(AddError::Cancelled),
             Err(StreamError::Read(e)) => Err(AddError::SourceUnreadable(local.to_owned(), e)),
             Err(StreamError::Write(e)) => Err(StorageError::write(&blob_path, e).into()),
         }
@@ -143,37 +251,84 @@ impl Vault {
 
     /// Adds files and folders (recursively, keeping folder names) into the
     /// vault folder `dest` ("" for the top level), creating it if missing.
+    /// A file under a name in use becomes its new version; the first source
+    /// that cannot be added stops the operation before anything is written.
     pub fn add(
         &mut self,
         sources: &[PathBuf],
         dest: &str,
         progress: &dyn Progress,
     ) -> Result<AddReport, AddError> {
+        self.add_with(sources, dest, &AddOptions::default(), progress)
+    }
+
+    /// [`Vault::add`] with options: keep both files on a name clash, and go
+    /// on past sources that cannot be added. [`Progress::cancelled`] stops
+    /// the work; the files finished by then are kept.
+    pub fn add_with(
+        &mut self,
+        sources: &[PathBuf],
+        dest: &str,
+        options: &AddOptions,
+        progress: &dyn Progress,
+    ) -> Result<AddReport, AddError> {
         let dest = normalise(dest)?;
         let mut items = Vec::new();
+        let mut failed = Vec::new();
+        let mut sink = options.keep_going.then_some(&mut failed);
         for source in sources {
-            let name = name_of(&std::path::absolute(source).unwrap_or_else(|_| source.clone()))?;
-            scan(source, names::join(&dest, &name), &mut items)?;
+            let name =
+                match name_of(&std::path::absolute(source).unwrap_or_else(|_| source.clone())) {
+                    Ok(name) => name,
+                    Err(error) => match &mut sink {
+                        Some(list) => {
+                            list.push(AddFailure {
+                                source: source.clone(),
+                                error,
+                            });
+                            continue;
+                        }
+                        None => return Err(error),
+                    },
+                };
+            scan(source, names::join(&dest, &name), &mut items, &mut sink)?;
         }
         let snap = self.load()?;
         // Check every target before writing anything.
-        for item in &items {
-            match item {
-                Item::Dir { path } => {
-                    if let Some(n) = snap.tree.node(path) {
-                        if snap.tree.versions[n.version].state.kind != Kind::Dir {
-                            return Err(PathError::NotAFolder { path: path.clone() }.into());
-                        }
-                    }
+        let mut clashes = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let clash = match item {
+                Item::Dir { path } => snap.tree.node(path).and_then(|n| {
+                    (snap.tree.versions[n.version].state.kind != Kind::Dir)
+                        .then(|| PathError::NotAFolder { path: path.clone() })
+                }),
+                Item::File { path, .. } => snap.tree.node(path).and_then(|n| {
+                    (snap.tree.versions[n.version].state.kind == Kind::Dir)
+                        .then(|| PathError::NotAFile { path: path.clone() })
+                }),
+            };
+            if let Some(e) = clash {
+                if !options.keep_going {
+                    return Err(e.into());
                 }
-                Item::File { path, .. } => {
-                    if let Some(n) = snap.tree.node(path) {
-                        if snap.tree.versions[n.version].state.kind == Kind::Dir {
-                            return Err(PathError::NotAFile { path: path.clone() }.into());
-                        }
-                    }
-                }
+                clashes.push((i, e));
             }
+        }
+        // A refused folder takes everything inside it along.
+        for (i, e) in clashes.into_iter().rev() {
+            let item = items.remove(i);
+            let (path, source) = match &item {
+                Item::Dir { path } => (path.clone(), None),
+                Item::File { path, local, .. } => (path.clone(), Some(local.clone())),
+            };
+            let inside = format!("{path}/");
+            items.retain(|it| match it {
+                Item::Dir { path } | Item::File { path, .. } => !path.starts_with(&inside),
+            });
+            failed.push(AddFailure {
+                source: source.unwrap_or_else(|| PathBuf::from(&path)),
+                error: e.into(),
+            });
         }
         let total: u64 = items
             .iter()
@@ -190,9 +345,13 @@ impl Vault {
             .filter(|i| matches!(i, Item::File { .. }))
             .count();
         progress.begin(files as u64, total);
-        let result = self.add_items(&snap, &dest, items, progress);
+        let result = self.add_items(&snap, &dest, items, options, progress);
         progress.end();
-        result
+        result.map(|mut report| {
+            failed.append(&mut report.failed);
+            report.failed = failed;
+            report
+        })
     }
 
     fn add_items(
@@ -200,9 +359,12 @@ impl Vault {
         snap: &Snapshot,
         dest: &str,
         items: Vec<Item>,
+        options: &AddOptions,
         progress: &dyn Progress,
     ) -> Result<AddReport, AddError> {
         let mut report = AddReport::default();
+        // Paths given out in this operation (for "name (2)").
+        let mut taken: HashSet<String> = HashSet::new();
         let mut folders: HashMap<String, Option<String>> = HashMap::new();
         let mut ops: Vec<Op> = Vec::new();
         let dest_folder = self.ensure_folders(snap, dest, &mut ops)?;
@@ -237,12 +399,30 @@ impl Vault {
                     folders.insert(path, Some(entry));
                 }
                 Item::File {
-                    path,
+                    mut path,
                     local,
                     size,
                     mtime,
                 } => {
-                    let existing = snap.tree.node(&path).filter(|n| !n.conflict);
+                    if report.cancelled || progress.cancelled() {
+                        report.cancelled = true;
+                        continue;
+                    }
+                    let mut existing = snap.tree.node(&path).filter(|n| !n.conflict);
+                    if options.on_existing == OnExisting::KeepBoth
+                        && (existing.is_some() || taken.contains(&path))
+                    {
+                        let same = existing
+                            .and_then(|n| snap.tree.versions[n.version].state.content.as_ref())
+                            .is_some_and(|c| {
+                                c.size == size && c.mtime.is_some() && c.mtime == mtime
+                            });
+                        if !same {
+                            path = free_path(&snap, &taken, &path);
+                            existing = None;
+                        }
+                    }
+                    taken.insert(path.clone());
                     let old = existing.map(|n| &snap.tree.versions[n.version]);
                     let old_content = old.and_then(|v| v.state.content.clone());
                     // Quick check, as rsync does: same size and modification time.
@@ -276,13 +456,14 @@ impl Vault {
                         blob: ids::random_id(),
                     });
                     if jobs.len() >= BATCH_FILES || job_bytes >= BATCH_BYTES {
-                        self.run_batch(std::mem::take(&mut jobs), &mut ops, &mut report, progress)?;
+                        let jobs = std::mem::take(&mut jobs);
+                        self.run_batch(jobs, &mut ops, &mut report, options, progress)?;
                         job_bytes = 0;
                     }
                 }
             }
         }
-        self.run_batch(jobs, &mut ops, &mut report, progress)?;
+        self.run_batch(jobs, &mut ops, &mut report, options, progress)?;
         Ok(report)
     }
 
@@ -293,13 +474,30 @@ impl Vault {
         jobs: Vec<Job>,
         ops: &mut Vec<Op>,
         report: &mut AddReport,
+        options: &AddOptions,
         progress: &dyn Progress,
     ) -> Result<(), AddError> {
         let recipients = self.keys.recipients();
         // On error, every staged file of this batch is dropped (deleted).
-        let results = self.stage_all(&jobs, &recipients, progress)?;
+        let results = self.stage_all(&jobs, &recipients, options.keep_going, progress)?;
         let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
-        for (job, (temp, digest)) in jobs.into_iter().zip(results) {
+        for (job, result) in jobs.into_iter().zip(results) {
+            let (temp, digest) = match result {
+                Some(Ok(done)) => done,
+                None | Some(Err(AddError::Cancelled)) => {
+                    report.cancelled = true;
+                    continue;
+                }
+                Some(Err(error)) => {
+                    // stage_all returned only per-source errors.
+                    progress.file_done();
+                    report.failed.push(AddFailure {
+                        source: job.local,
+                        error,
+                    });
+                    continue;
+                }
+            };
             progress.file_done();
             let sha256 = ids::hex(&digest.sha256);
             if let Some(c) = &job.old_content {
@@ -333,17 +531,25 @@ impl Vault {
                 },
             });
         }
+        if ops.is_empty() && staged.is_empty() {
+            return Ok(());
+        }
         self.commit_ops(std::mem::take(ops), staged)?;
         Ok(())
     }
 
     /// Stages every job, on as many threads as there are cores (at most 4).
+    ///
+    /// A job's slot is `None` when it never ran (cancelled). Any error fails
+    /// the batch, except per-source errors with `keep_going` and
+    /// cancellation, which are left in their slots.
     fn stage_all(
         &self,
         jobs: &[Job],
         recipients: &[age::x25519::Recipient],
+        keep_going: bool,
         progress: &dyn Progress,
-    ) -> Result<Vec<(tempfile::NamedTempFile, crypt::Digested)>, AddError> {
+    ) -> Result<Vec<Option<StageResult>>, AddError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
@@ -353,12 +559,16 @@ impl Vault {
             jobs.iter().map(|_| Mutex::new(None)).collect();
         let work = || loop {
             let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= jobs.len() || failed.load(Ordering::SeqCst) {
+            if i >= jobs.len() || failed.load(Ordering::SeqCst) || progress.cancelled() {
                 break;
             }
             let job = &jobs[i];
             let result = self.stage_blob(&job.blob, &job.local, job.size, recipients, progress);
-            if result.is_err() {
+            let tolerated = match &result {
+                Ok(_) | Err(AddError::Cancelled) => true,
+                Err(e) => keep_going && e.is_per_source(),
+            };
+            if !tolerated {
                 failed.store(true, Ordering::SeqCst);
             }
             *slots[i].lock().expect("no poisoned slot") = Some(result);
@@ -377,27 +587,40 @@ impl Vault {
             .into_iter()
             .map(|s| s.into_inner().expect("no poisoned slot"))
             .collect();
-        // Any failure fails the batch, whichever job it was: a job that was
-        // never started must not make a later job's error go unseen.
-        if let Some(pos) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
-            let blob = &jobs[pos].blob;
+        // Every worker has stopped: empty shard folders of failed jobs can go
+        // (this fails harmlessly if anything is in them).
+        for (job, r) in jobs.iter().zip(&results) {
+            if matches!(r, Some(Err(_))) {
+                let _ = std::fs::remove_dir(self.layout.blob_shard(&job.blob));
+            }
+        }
+        // Any intolerable failure fails the batch, whichever job it was: a
+        // job that was never started must not make a later job's error go
+        // unseen.
+        let fatal = results.iter().position(|r| match r {
+            Some(Err(AddError::Cancelled)) => false,
+            Some(Err(e)) => !(keep_going && e.is_per_source()),
+            _ => false,
+        });
+        if let Some(pos) = fatal {
             let err = results.into_iter().nth(pos).flatten().expect("found above");
-            // Every worker has stopped: an empty shard folder can go (this
-            // fails harmlessly if anything is in it).
-            let _ = std::fs::remove_dir(self.layout.blob_shard(blob));
             return Err(err.expect_err("found above"));
         }
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.expect("every job ran when none failed")
-                    .expect("no error")
-            })
-            .collect())
+        Ok(results)
     }
 }
 
 type StageResult = Result<(tempfile::NamedTempFile, crypt::Digested), AddError>;
+
+/// The first of "name (2).ext", "name (3).ext", … free in the vault and in
+/// this operation.
+fn free_path(snap: &Snapshot, taken: &HashSet<String>, path: &str) -> String {
+    let (parent, name) = super::change::split_parent(path);
+    (2u64..)
+        .map(|n| names::join(parent, &names::suffixed_name(name, &n.to_string())))
+        .find(|p| snap.tree.node(p).is_none() && !taken.contains(p))
+        .expect("some number is free")
+}
 
 /// One file to encrypt and record.
 struct Job {

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use super::load::Snapshot;
 use super::Vault;
 use crate::errors::{
-    MkdirError, MoveError, PathError, PurgeError, RemoveError, RestoreError, StorageError,
-    VersionsError,
+    MkdirError, MoveError, PathError, PurgeError, RemoveError, RestoreError, RevertError,
+    StorageError, VersionsError,
 };
 use crate::format::record::{EntryState, Kind, Op, Status};
 use crate::ids;
@@ -504,6 +504,40 @@ impl Vault {
                 }
             })
             .collect())
+    }
+}
+
+impl Vault {
+    /// Makes an older version (2 = the one before the current, as numbered by
+    /// [`Vault::versions`]) the current content of a file again. The current
+    /// content stays in the history; nothing is re-encrypted.
+    pub fn revert(&mut self, path: &str, version: usize) -> Result<(), RevertError> {
+        let path = normalise(path)?;
+        let snap = self.load()?;
+        let node = snap.find(&path)?.clone();
+        let list = versions_of(&snap, &node);
+        let old = version
+            .checked_sub(1)
+            .and_then(|i| list.get(i))
+            .and_then(|&vi| snap.tree.versions[vi].state.content.clone())
+            .ok_or(RevertError::NoSuchVersion {
+                path: path.clone(),
+                version,
+            })?;
+        if version == 1 {
+            return Ok(());
+        }
+        let mut ops = Vec::new();
+        let (entry, parents, mut state) = snap.target(&node, &mut ops);
+        state.content = Some(old);
+        state.status = Status::Live;
+        ops.push(Op {
+            entry,
+            parents,
+            state,
+        });
+        self.commit_ops(ops, Vec::new())?;
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-pub use add::AddReport;
+pub use add::{AddFailure, AddOptions, AddReport, OnExisting};
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 

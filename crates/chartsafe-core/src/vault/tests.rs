@@ -7,9 +7,11 @@ use secrecy::SecretString;
 
 use super::load::Snapshot;
 use super::*;
+use crate::errors::RevertError;
 use crate::format::record::EntryState;
+use crate::format::record::Kind;
 use crate::traits::memory::MemoryStore;
-use crate::traits::NoProgress;
+use crate::traits::{NoProgress, Progress};
 
 struct FakeClock(Arc<AtomicI64>);
 impl Clock for FakeClock {
@@ -232,4 +234,149 @@ fn purge_keeps_contents_that_an_unsynced_device_still_uses() {
     w.clock.fetch_add(8 * 24 * 3600 * 1000, Ordering::SeqCst);
     let r = a.purge(PurgeTarget::Expired).unwrap();
     assert_eq!((r.deleted, r.waiting), (1, 0));
+}
+
+/// Cancels once `after` pieces of work are done.
+struct CancelAfter {
+    after: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+impl Progress for CancelAfter {
+    fn advance(&self, _: u64) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+    fn cancelled(&self) -> bool {
+        self.done.load(Ordering::SeqCst) >= self.after
+    }
+}
+
+#[test]
+fn keep_both_names_the_new_file_name_2_and_same_content_is_not_copied() {
+    let w = World::new();
+    let (mut v, _) = w.create();
+    let first = w.tmp.path().join("one/scan.pdf");
+    let second = w.tmp.path().join("two/scan.pdf");
+    std::fs::create_dir_all(first.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+    std::fs::write(&first, "first").unwrap();
+    std::fs::write(&second, "second, different").unwrap();
+    let keep = AddOptions {
+        on_existing: OnExisting::KeepBoth,
+        keep_going: true,
+    };
+    v.add_with(std::slice::from_ref(&first), "", &keep, &NoProgress)
+        .unwrap();
+    let r = v
+        .add_with(&[second.clone(), second.clone()], "", &keep, &NoProgress)
+        .unwrap();
+    assert_eq!(r.added, 2);
+    // The same file again is recognised, not copied a third time.
+    let again = v
+        .add_with(std::slice::from_ref(&first), "", &keep, &NoProgress)
+        .unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 1));
+    let names: Vec<String> = v
+        .list()
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(names, ["scan (2).pdf", "scan (3).pdf", "scan.pdf"]);
+    assert_eq!(v.versions("scan.pdf").unwrap().len(), 1);
+}
+
+#[test]
+fn keep_going_imports_the_rest_and_names_each_failure() {
+    let w = World::new();
+    let (mut v, _) = w.create();
+    let dir = w.tmp.path().join("scans");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..5 {
+        std::fs::write(dir.join(format!("ok-{i}.txt")), format!("fine {i}")).unwrap();
+    }
+    let missing = w.tmp.path().join("gone.pdf");
+    let bad_name = dir.join("bad\nname.txt");
+    std::fs::write(&bad_name, "x").unwrap();
+    v.mkdir("clash").unwrap();
+    let clash = w.tmp.path().join("clash");
+    std::fs::write(&clash, "a file where a folder is").unwrap();
+    let options = AddOptions {
+        keep_going: true,
+        ..AddOptions::default()
+    };
+    let r = v
+        .add_with(
+            &[dir.clone(), missing.clone(), clash.clone()],
+            "",
+            &options,
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(r.added, 5);
+    let mut failed: Vec<&Path> = r.failed.iter().map(|f| f.source.as_path()).collect();
+    failed.sort();
+    let mut want = vec![bad_name.as_path(), clash.as_path(), missing.as_path()];
+    want.sort();
+    assert_eq!(failed, want);
+    assert!(r.failed.iter().all(|f| f.error.to_string().len() > 5));
+    // Without keep_going the first failure stops everything.
+    assert!(v.add(&[missing], "", &NoProgress).is_err());
+}
+
+#[test]
+fn cancelling_keeps_finished_files_and_nothing_else() {
+    let w = World::new();
+    let (mut v, _) = w.create();
+    let dir = w.tmp.path().join("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.join(format!("f{i:02}.txt")), format!("content {i}")).unwrap();
+    }
+    let progress = CancelAfter {
+        after: 3,
+        done: Default::default(),
+    };
+    let r = v
+        .add_with(&[dir], "", &AddOptions::default(), &progress)
+        .unwrap();
+    assert!(r.cancelled);
+    let files = v
+        .list()
+        .unwrap()
+        .entries
+        .into_iter()
+        .filter(|e| e.kind == Kind::File)
+        .count();
+    assert_eq!(files, r.added);
+    assert!(r.added < 40, "cancel stopped the work ({} added)", r.added);
+    // Every listed file opens.
+    for e in v.list().unwrap().entries {
+        if e.kind == Kind::File {
+            v.get(&e.path, None, &w.tmp.path().join("out"), &NoProgress)
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn revert_makes_an_older_version_current_and_keeps_the_newer_one() {
+    let w = World::new();
+    let (mut v, _) = w.create();
+    let src = w.tmp.path().join("note.txt");
+    std::fs::write(&src, "one").unwrap();
+    v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    std::fs::write(&src, "two, longer").unwrap();
+    v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    assert!(matches!(
+        v.revert("note.txt", 3),
+        Err(RevertError::NoSuchVersion { version: 3, .. })
+    ));
+    v.revert("note.txt", 2).unwrap();
+    let out = w.tmp.path().join("out.txt");
+    v.get("note.txt", None, &out, &NoProgress).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "one");
+    let versions = v.versions("note.txt").unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1].size, "two, longer".len() as u64);
 }
