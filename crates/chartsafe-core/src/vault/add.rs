@@ -418,7 +418,7 @@ impl Vault {
                                 c.size == size && c.mtime.is_some() && c.mtime == mtime
                             });
                         if !same {
-                            path = free_path(&snap, &taken, &path);
+                            path = free_path(snap, &taken, &path);
                             existing = None;
                         }
                     }
