@@ -29,7 +29,17 @@ esac
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/chartsafe-keyring.XXXXXX")"
 # Not exec'd below, so that this trap can remove the scratch dir at exit.
-trap 'rm -rf "$scratch"' EXIT
+# GTK programs (the desktop app) get D-Bus to start the document portal,
+# which mounts a FUSE file system in the runtime folder: unmount it first.
+cleanup() {
+    if [ -d "$scratch/runtime/doc" ]; then
+        fusermount3 -u "$scratch/runtime/doc" 2>/dev/null \
+            || fusermount -u "$scratch/runtime/doc" 2>/dev/null \
+            || umount -l "$scratch/runtime/doc" 2>/dev/null || true
+    fi
+    rm -rf "$scratch" 2>/dev/null || true
+}
+trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -55,8 +55,18 @@ pub trait Progress: Sync {
     fn advance(&self, bytes: u64) {
         let _ = bytes;
     }
-    /// One more file is complete.
-    fn file_done(&self) {}
+    /// Work on the file `source` (of `size` bytes) started.
+    fn file_started(&self, source: &std::path::Path, size: u64) {
+        let _ = (source, size);
+    }
+    /// `done` bytes of the file `source` have been read so far.
+    fn file_progress(&self, source: &std::path::Path, done: u64) {
+        let _ = (source, done);
+    }
+    /// The file `source` is complete (stored, found unchanged, or failed).
+    fn file_done(&self, source: &std::path::Path) {
+        let _ = source;
+    }
     /// The work has ended (successfully or not).
     fn end(&self) {}
     /// Whether the person asked to stop. Checked between files and between

@@ -95,9 +95,12 @@ impl AddError {
     }
 }
 
-/// Passes reads through until the operation is cancelled.
+/// Passes reads of one source file through, reporting its progress, until
+/// the operation is cancelled.
 struct Cancellable<'a, R> {
     inner: R,
+    source: &'a Path,
+    done: u64,
     progress: &'a dyn Progress,
 }
 
@@ -106,7 +109,10 @@ impl<R: io::Read> io::Read for Cancellable<'_, R> {
         if self.progress.cancelled() {
             return Err(io::Error::other("cancelled"));
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        self.progress.file_progress(self.source, self.done);
+        Ok(n)
     }
 }
 
@@ -228,7 +234,12 @@ impl Vault {
     ) -> Result<(tempfile::NamedTempFile, crypt::Digested), AddError> {
         let blob_path = self.layout.blob(blob);
         let source = match std::fs::File::open(local) {
-            Ok(f) => Cancellable { inner: f, progress },
+            Ok(f) => Cancellable {
+                inner: f,
+                source: local,
+                done: 0,
+                progress,
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(AddError::SourceVanished(local.to_owned()))
             }
@@ -430,7 +441,7 @@ impl Vault {
                         if c.size == size && c.mtime.is_some() && c.mtime == mtime {
                             report.unchanged += 1;
                             progress.advance(size);
-                            progress.file_done();
+                            progress.file_done(&local);
                             continue;
                         }
                     }
@@ -490,7 +501,7 @@ impl Vault {
                 }
                 Some(Err(error)) => {
                     // stage_all returned only per-source errors.
-                    progress.file_done();
+                    progress.file_done(&job.local);
                     report.failed.push(AddFailure {
                         source: job.local,
                         error,
@@ -498,7 +509,7 @@ impl Vault {
                     continue;
                 }
             };
-            progress.file_done();
+            progress.file_done(&job.local);
             let sha256 = ids::hex(&digest.sha256);
             if let Some(c) = &job.old_content {
                 if c.sha256 == sha256 && c.size == digest.size {
@@ -563,6 +574,7 @@ impl Vault {
                 break;
             }
             let job = &jobs[i];
+            progress.file_started(&job.local, job.size);
             let result = self.stage_blob(&job.blob, &job.local, job.size, recipients, progress);
             let tolerated = match &result {
                 Ok(_) | Err(AddError::Cancelled) => true,

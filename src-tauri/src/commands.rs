@@ -1,0 +1,723 @@
+//! The commands the UI calls. Each is a few lines: take the arguments, run
+//! the core on a worker thread, map the result.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chartsafe_core::{
+    AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress, RecoveryPhrase,
+    SyncState, Vault,
+};
+use rand::seq::index::sample;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tauri::ipc::{Channel, Response};
+use tauri::{AppHandle, Emitter, Manager, State};
+
+use crate::error::{AppError, Kind};
+use crate::state::{keychain, AppState};
+
+type Result<T> = std::result::Result<T, AppError>;
+
+/// Runs blocking work (the core) off the UI thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(f).await?
+}
+
+fn secret(s: String) -> SecretString {
+    SecretString::from(s)
+}
+
+/// What the window should show first.
+#[derive(Serialize)]
+pub struct Status {
+    /// "unlocked", "locked" (a vault is known) or "first_run".
+    state: &'static str,
+    /// The vault folder, when known.
+    vault: Option<String>,
+    /// Idle minutes before locking.
+    idle_minutes: u32,
+    /// Whether the new vault's recovery phrase still waits for confirmation.
+    confirm_phrase: bool,
+}
+
+#[tauri::command]
+pub fn app_status(state: State<'_, AppState>) -> Status {
+    let settings = state.settings.lock().expect("settings lock").clone();
+    let session = state.session.lock().expect("session lock").clone();
+    let (s, vault) = match (&session, &settings.last_vault) {
+        (Some(s), _) => ("unlocked", Some(s.dir.clone())),
+        (None, Some(v)) => ("locked", Some(v.clone())),
+        (None, None) => ("first_run", None),
+    };
+    Status {
+        state: s,
+        vault: vault.map(|v| v.display().to_string()),
+        idle_minutes: settings.idle_minutes,
+        confirm_phrase: session.is_some_and(|s| s.phrase.lock().expect("phrase lock").is_some()),
+    }
+}
+
+#[tauri::command]
+pub fn suggest_locations() -> Vec<crate::places::Place> {
+    std::env::var_os("HOME")
+        .map(|h| crate::places::suggest(Path::new(&h)))
+        .unwrap_or_default()
+}
+
+/// A native folder dialog. Synchronous on purpose: Tauri runs synchronous
+/// commands on the main thread, where GTK dialogs must run.
+#[tauri::command]
+pub fn choose_folder(title: String) -> Option<String> {
+    rfd::FileDialog::new()
+        .set_title(title)
+        .pick_folder()
+        .map(|p| p.display().to_string())
+}
+
+/// A native dialog to pick files to add.
+#[tauri::command]
+pub fn choose_files() -> Vec<String> {
+    rfd::FileDialog::new()
+        .set_title("Add files to the vault")
+        .pick_files()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// What a folder chosen by the person is.
+#[derive(Serialize)]
+pub struct FolderInfo {
+    /// "vault", "empty" (or missing: a vault can be created there), "other".
+    kind: &'static str,
+    /// For a vault: whether this computer is set up for it.
+    enrolled: bool,
+}
+
+#[tauri::command]
+pub fn inspect_folder(state: State<'_, AppState>, path: String) -> FolderInfo {
+    let dir = PathBuf::from(&path);
+    if let Ok(info) = chartsafe_core::public_info(&dir) {
+        let device = state.state_dir.join(&info.id).join("device.json");
+        return FolderInfo {
+            kind: "vault",
+            enrolled: device.exists(),
+        };
+    }
+    let empty = match std::fs::read_dir(&dir) {
+        Ok(mut e) => e.next().is_none(),
+        Err(_) => !dir.exists(),
+    };
+    FolderInfo {
+        kind: if empty { "empty" } else { "other" },
+        enrolled: false,
+    }
+}
+
+/// The new vault's recovery phrase, and which three words to ask back.
+#[derive(Serialize)]
+pub struct NewVault {
+    words: Vec<String>,
+    ask: [usize; 3],
+}
+
+#[tauri::command]
+pub async fn create_vault(app: AppHandle, path: String, passphrase: String) -> Result<NewVault> {
+    let passphrase = secret(passphrase);
+    blocking(move || {
+        let state = app.state::<AppState>();
+        state.lock_now();
+        let (vault, phrase) =
+            Vault::create(Path::new(&path), &keychain(), &passphrase, state.options())?;
+        let words: Vec<String> = phrase
+            .words()
+            .expose_secret()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let mut picked = sample(&mut rand::thread_rng(), words.len(), 3).into_vec();
+        picked.sort_unstable();
+        let ask = [picked[0], picked[1], picked[2]];
+        state.begin(vault, Some((phrase, ask)));
+        Ok(NewVault { words, ask })
+    })
+    .await
+}
+
+/// Checks the three words asked back; on success the phrase is forgotten.
+#[tauri::command]
+pub fn confirm_phrase(state: State<'_, AppState>, answers: Vec<String>) -> Result<()> {
+    let session = state.session()?;
+    let mut pending = session.phrase.lock().expect("phrase lock");
+    let Some((phrase, ask)) = pending.as_ref() else {
+        return Ok(());
+    };
+    let words: Vec<&str> = phrase.words().expose_secret().split_whitespace().collect();
+    let right = answers.len() == 3
+        && ask
+            .iter()
+            .zip(&answers)
+            .all(|(&i, a)| words.get(i).is_some_and(|w| *w == a.trim().to_lowercase()));
+    if !right {
+        return Err(AppError::new(
+            Kind::WrongPhrase,
+            "Those words do not match the recovery phrase. Look at the sheet again.",
+            "confirmation words differ",
+        ));
+    }
+    *pending = None;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn unlock(app: AppHandle, path: String, passphrase: String) -> Result<()> {
+    let passphrase = secret(passphrase);
+    blocking(move || {
+        let state = app.state::<AppState>();
+        state.lock_now();
+        let vault = Vault::unlock(Path::new(&path), &keychain(), &passphrase, state.options())?;
+        state.begin(vault, None);
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn recover(
+    app: AppHandle,
+    path: String,
+    words: String,
+    passphrase: String,
+) -> Result<()> {
+    let passphrase = secret(passphrase);
+    let words = secret(words);
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let phrase = RecoveryPhrase::parse(words.expose_secret()).map_err(|e| {
+            AppError::new(
+                Kind::WrongPhrase,
+                "The recovery phrase is not right: check each word and its order.",
+                e,
+            )
+        })?;
+        state.lock_now();
+        let vault = Vault::recover(
+            Path::new(&path),
+            &phrase,
+            &keychain(),
+            &passphrase,
+            state.options(),
+        )?;
+        state.begin(vault, None);
+        Ok(())
+    })
+    .await
+}
+
+/// Forgets the remembered vault folder (to open or create another).
+#[tauri::command]
+pub fn forget_vault(state: State<'_, AppState>) -> Result<()> {
+    state.lock_now();
+    let mut settings = state.settings.lock().expect("settings lock");
+    settings.last_vault = None;
+    settings
+        .save(&state.settings_file)
+        .map_err(|e| AppError::internal(format!("settings: {e}")))
+}
+
+#[tauri::command]
+pub fn lock(state: State<'_, AppState>) {
+    state.lock_and_tell("manual");
+}
+
+/// The person is at the keyboard (the UI calls this at most every few seconds).
+#[tauri::command]
+pub fn activity(state: State<'_, AppState>) {
+    state.touch();
+}
+
+#[tauri::command]
+pub fn set_idle_minutes(state: State<'_, AppState>, minutes: u32) -> Result<()> {
+    let mut settings = state.settings.lock().expect("settings lock");
+    settings.idle_minutes = minutes.clamp(1, 240);
+    settings
+        .save(&state.settings_file)
+        .map_err(|e| AppError::internal(format!("settings: {e}")))
+}
+
+/// One entry as the UI shows it.
+#[derive(Serialize)]
+pub struct Entry {
+    path: String,
+    folder: bool,
+    size: u64,
+    /// When the content last changed (ms): the file's own time, else when it was stored.
+    modified: i64,
+    modified_by: String,
+    /// "available", "waiting" (for sync) or "missing".
+    sync: &'static str,
+    conflict: bool,
+}
+
+impl From<EntryInfo> for Entry {
+    fn from(e: EntryInfo) -> Self {
+        Entry {
+            folder: e.kind == EntryKind::Dir,
+            size: e.size,
+            modified: e.modified.unwrap_or(e.changed),
+            modified_by: e.changed_by,
+            sync: match e.sync {
+                SyncState::Available => "available",
+                SyncState::WaitingForSync => "waiting",
+                SyncState::Missing => "missing",
+            },
+            conflict: e.conflict,
+            path: e.path,
+        }
+    }
+}
+
+/// The whole vault.
+#[derive(Serialize)]
+pub struct ListingOut {
+    entries: Vec<Entry>,
+    problems: Vec<String>,
+    open: Vec<crate::open_files::OpenInfo>,
+}
+
+#[tauri::command]
+pub async fn list(state: State<'_, AppState>) -> Result<ListingOut> {
+    let session = state.session()?;
+    blocking(move || {
+        let listing = session.vault.lock().expect("vault lock").list()?;
+        Ok(ListingOut {
+            entries: listing.entries.into_iter().map(Entry::from).collect(),
+            problems: listing.problems.iter().map(ToString::to_string).collect(),
+            open: session.open.list(),
+        })
+    })
+    .await
+}
+
+/// Import progress, sent at most ten times a second and once at the end.
+#[derive(Clone, Serialize)]
+pub struct ImportProgress {
+    files: u64,
+    bytes: u64,
+    files_done: u64,
+    bytes_done: u64,
+    /// The file being encrypted (its name only), its size and bytes done.
+    current: Option<String>,
+    current_size: u64,
+    current_done: u64,
+    elapsed_ms: u64,
+    finished: bool,
+}
+
+struct Reporter {
+    channel: Channel<ImportProgress>,
+    app: AppHandle,
+    files: AtomicU64,
+    bytes: AtomicU64,
+    files_done: AtomicU64,
+    bytes_done: AtomicU64,
+    current: Mutex<Option<(PathBuf, u64, u64)>>,
+    started: Instant,
+    last_sent: Mutex<Instant>,
+}
+
+impl Reporter {
+    fn send(&self, force: bool) {
+        {
+            let mut last = self.last_sent.lock().expect("progress lock");
+            if !force && last.elapsed() < Duration::from_millis(100) {
+                return;
+            }
+            *last = Instant::now();
+        }
+        // An import is activity: the vault does not lock under it.
+        self.app.state::<AppState>().touch();
+        let current = self.current.lock().expect("progress lock").clone();
+        let _ = self.channel.send(ImportProgress {
+            files: self.files.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            files_done: self.files_done.load(Ordering::Relaxed),
+            bytes_done: self.bytes_done.load(Ordering::Relaxed),
+            current: current
+                .as_ref()
+                .and_then(|(p, ..)| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+            current_size: current.as_ref().map_or(0, |c| c.1),
+            current_done: current.as_ref().map_or(0, |c| c.2),
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+            finished: force,
+        });
+    }
+}
+
+impl Progress for Reporter {
+    fn begin(&self, files: u64, bytes: u64) {
+        self.files.store(files, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.send(false);
+    }
+    fn advance(&self, bytes: u64) {
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+        self.send(false);
+    }
+    fn file_started(&self, source: &Path, size: u64) {
+        *self.current.lock().expect("progress lock") = Some((source.to_owned(), size, 0));
+    }
+    fn file_progress(&self, source: &Path, done: u64) {
+        if let Some(c) = self.current.lock().expect("progress lock").as_mut() {
+            if c.0 == source {
+                c.2 = done;
+            }
+        }
+    }
+    fn file_done(&self, _: &Path) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+        self.send(false);
+    }
+    fn cancelled(&self) -> bool {
+        self.app.state::<AppState>().cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// A file that was not added.
+#[derive(Serialize)]
+pub struct Failed {
+    file: String,
+    message: String,
+    details: String,
+}
+
+/// What an import did.
+#[derive(Serialize)]
+pub struct ImportSummary {
+    added: usize,
+    replaced: usize,
+    unchanged: usize,
+    folders: usize,
+    bytes: u64,
+    failed: Vec<Failed>,
+    cancelled: bool,
+    elapsed_ms: u64,
+}
+
+/// Adds dropped or chosen files and folders into the vault folder `dest`.
+#[tauri::command]
+pub async fn import_paths(
+    app: AppHandle,
+    paths: Vec<String>,
+    dest: String,
+    keep_both: bool,
+    on_progress: Channel<ImportProgress>,
+) -> Result<ImportSummary> {
+    let state = app.state::<AppState>();
+    let session = state.session()?;
+    state.cancel.store(false, Ordering::SeqCst);
+    let reporter = Reporter {
+        channel: on_progress,
+        app: app.clone(),
+        files: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        files_done: AtomicU64::new(0),
+        bytes_done: AtomicU64::new(0),
+        current: Mutex::new(None),
+        started: Instant::now(),
+        last_sent: Mutex::new(Instant::now() - Duration::from_secs(1)),
+    };
+    let options = AddOptions {
+        on_existing: if keep_both {
+            OnExisting::KeepBoth
+        } else {
+            OnExisting::NewVersion
+        },
+        keep_going: true,
+    };
+    blocking(move || {
+        let sources: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+        let result = session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .add_with(&sources, &dest, &options, &reporter);
+        reporter.send(true);
+        let report = result?;
+        Ok(ImportSummary {
+            added: report.added,
+            replaced: report.replaced,
+            unchanged: report.unchanged,
+            folders: report.folders,
+            bytes: report.bytes,
+            failed: report
+                .failed
+                .into_iter()
+                .map(|f| {
+                    let e = AppError::from(f.error);
+                    Failed {
+                        file: f.source.display().to_string(),
+                        message: e.message,
+                        details: e.details,
+                    }
+                })
+                .collect(),
+            cancelled: report.cancelled,
+            elapsed_ms: reporter.started.elapsed().as_millis() as u64,
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub fn cancel_import(state: State<'_, AppState>) {
+    state.cancel.store(true, Ordering::SeqCst);
+}
+
+/// The program that opens files: the system's default, or the one named by
+/// `CHARTSAFE_OPENER` (tests use a stand-in that edits the file).
+fn open_with_default_app(file: &Path) -> std::io::Result<()> {
+    let mut cmd = match std::env::var_os("CHARTSAFE_OPENER") {
+        Some(opener) if !opener.is_empty() => std::process::Command::new(opener),
+        _ if cfg!(target_os = "macos") => std::process::Command::new("open"),
+        _ if cfg!(windows) => {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]);
+            c
+        }
+        _ => std::process::Command::new("xdg-open"),
+    };
+    let mut child = cmd
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    // Reaped in the background; xdg-open returns once the program started.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Decrypts a file into the private folder and opens it with the default
+/// program; saving there stores a new version.
+#[tauri::command]
+pub async fn open_file(app: AppHandle, path: String) -> Result<()> {
+    let session = app.state::<AppState>().session()?;
+    blocking(move || {
+        let notify = app.clone();
+        let hook: crate::open_files::SavedHook = Arc::new(move |path, result| {
+            let _ = match result {
+                Ok(()) => notify.emit("file-saved", path),
+                Err(e) => notify.emit("file-save-failed", (path, e)),
+            };
+        });
+        let local = session.open.open(&session.vault, &path, hook)?;
+        open_with_default_app(&local).map_err(|e| {
+            AppError::new(
+                Kind::Internal,
+                "No program to open this kind of file was found. Ask IT to install one, or export the file instead.",
+                e,
+            )
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn close_open_file(state: State<'_, AppState>, path: String) -> Result<()> {
+    let session = state.session()?;
+    blocking(move || {
+        session.open.close(&path);
+        Ok(())
+    })
+    .await
+}
+
+#[tauri::command]
+pub fn open_files(state: State<'_, AppState>) -> Result<Vec<crate::open_files::OpenInfo>> {
+    Ok(state.session()?.open.list())
+}
+
+/// Largest file previewed inside the window.
+const PREVIEW_MAX: u64 = 32 << 20;
+
+/// A file's bytes for the preview pane, from memory: nothing touches the disk.
+#[tauri::command]
+pub async fn preview(state: State<'_, AppState>, path: String) -> Result<Response> {
+    let session = state.session()?;
+    blocking(move || {
+        let mut vault = session.vault.lock().expect("vault lock");
+        let size = vault
+            .list()?
+            .entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| e.size)
+            .ok_or_else(|| {
+                AppError::from(chartsafe_core::PathError::NotFound { path: path.clone() })
+            })?;
+        if size > PREVIEW_MAX {
+            return Err(AppError::new(
+                Kind::TooBig,
+                "This file is too big to preview. Open it instead.",
+                format!("{size} bytes; previews stop at {PREVIEW_MAX}"),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        vault.get_to_writer(&path, None, &mut bytes)?;
+        Ok(Response::new(bytes))
+    })
+    .await
+}
+
+/// "name", else "name (2)", "name (3)", … : the first that does not exist.
+fn free_local(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(chartsafe_core::names::suffixed_name(name, &n.to_string())))
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}
+
+/// Decrypts files and folders into a folder on this computer; existing
+/// files there are never overwritten.
+#[tauri::command]
+pub async fn export(state: State<'_, AppState>, paths: Vec<String>, dest: String) -> Result<usize> {
+    let session = state.session()?;
+    blocking(move || {
+        let mut vault = session.vault.lock().expect("vault lock");
+        let entries = vault.list()?.entries;
+        let mut count = 0;
+        for path in &paths {
+            let Some(top) = entries.iter().find(|e| &e.path == path) else {
+                return Err(chartsafe_core::PathError::NotFound { path: path.clone() }.into());
+            };
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let target = free_local(Path::new(&dest), name);
+            if top.kind != EntryKind::Dir {
+                vault.get(path, None, &target, &NoProgress)?;
+                count += 1;
+                continue;
+            }
+            let prefix = format!("{path}/");
+            std::fs::create_dir_all(&target).map_err(|e| storage_out(&target, e))?;
+            for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
+                let out = target.join(&e.path[prefix.len()..]);
+                if e.kind == EntryKind::Dir {
+                    std::fs::create_dir_all(&out).map_err(|err| storage_out(&out, err))?;
+                } else {
+                    if let Some(parent) = out.parent() {
+                        std::fs::create_dir_all(parent).map_err(|err| storage_out(parent, err))?;
+                    }
+                    vault.get(&e.path, None, &out, &NoProgress)?;
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    })
+    .await
+}
+
+fn storage_out(p: &Path, e: std::io::Error) -> AppError {
+    AppError::new(
+        Kind::Storage,
+        "The folder could not be written. Check the disk has space and you may write there.",
+        format!("{}: {e}", p.display()),
+    )
+}
+
+macro_rules! vault_op {
+    ($state:expr, |$v:ident| $body:expr) => {{
+        let session = $state.session()?;
+        blocking(move || {
+            let mut guard = session.vault.lock().expect("vault lock");
+            let $v: &mut Vault = &mut guard;
+            Ok($body?)
+        })
+        .await
+    }};
+}
+
+#[tauri::command]
+pub async fn rename(state: State<'_, AppState>, from: String, to: String) -> Result<()> {
+    vault_op!(state, |v| v.rename(&from, &to))
+}
+
+#[tauri::command]
+pub async fn mkdir(state: State<'_, AppState>, path: String) -> Result<()> {
+    vault_op!(state, |v| v.mkdir(&path))
+}
+
+/// Moves entries to the trash.
+#[tauri::command]
+pub async fn trash(state: State<'_, AppState>, paths: Vec<String>) -> Result<()> {
+    vault_op!(state, |v| paths.iter().try_for_each(|p| v.remove(p)))
+}
+
+/// One entry in the trash.
+#[derive(Serialize)]
+pub struct Trashed {
+    id: String,
+    path: String,
+    folder: bool,
+    size: u64,
+    trashed: i64,
+    trashed_by: String,
+}
+
+#[tauri::command]
+pub async fn trash_list(state: State<'_, AppState>) -> Result<Vec<Trashed>> {
+    vault_op!(state, |v| v.trash().map(|list| list
+        .into_iter()
+        .map(|t| Trashed {
+            id: t.id,
+            path: t.path,
+            folder: t.kind == EntryKind::Dir,
+            size: t.size,
+            trashed: t.trashed,
+            trashed_by: t.trashed_by,
+        })
+        .collect::<Vec<_>>()))
+}
+
+#[tauri::command]
+pub async fn restore(state: State<'_, AppState>, id: String) -> Result<()> {
+    vault_op!(state, |v| v.restore(&id))
+}
+
+/// One version of a file.
+#[derive(Serialize)]
+pub struct Version {
+    number: usize,
+    size: u64,
+    changed: i64,
+    changed_by: String,
+    name: String,
+}
+
+#[tauri::command]
+pub async fn versions(state: State<'_, AppState>, path: String) -> Result<Vec<Version>> {
+    vault_op!(state, |v| v.versions(&path).map(|list| list
+        .into_iter()
+        .map(|x| Version {
+            number: x.number,
+            size: x.size,
+            changed: x.changed,
+            changed_by: x.changed_by,
+            name: x.name,
+        })
+        .collect::<Vec<_>>()))
+}
+
+#[tauri::command]
+pub async fn revert(state: State<'_, AppState>, path: String, version: usize) -> Result<()> {
+    vault_op!(state, |v| v.revert(&path, version))
+}

@@ -1,0 +1,101 @@
+//! The ChartSafe desktop app: a thin Tauri shell over `chartsafe-core`.
+//!
+//! Each command takes the UI's arguments, runs the core off the UI thread,
+//! and maps failures to one [`AppError`] (`{kind, message, details}`).
+//! Decrypted bytes reach the web view only through [`commands::preview`],
+//! and the disk only inside the private open-files folder (open_files.rs).
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+#[cfg(test)]
+mod command_names;
+mod commands;
+mod error;
+mod lock_signals;
+mod open_files;
+mod places;
+mod settings;
+mod state;
+
+use tauri::Manager;
+
+fn main() {
+    let app = tauri::Builder::default()
+        .setup(|app| {
+            let state = state::AppState::new(app.handle())?;
+            open_files::remove_leftovers(&state.open_root);
+            app.manage(state);
+            state::start_idle_timer(app.handle().clone());
+            lock_signals::start(app.handle().clone());
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::suggest_locations,
+            commands::choose_folder,
+            commands::choose_files,
+            commands::inspect_folder,
+            commands::create_vault,
+            commands::confirm_phrase,
+            commands::unlock,
+            commands::recover,
+            commands::forget_vault,
+            commands::lock,
+            commands::activity,
+            commands::set_idle_minutes,
+            commands::list,
+            commands::import_paths,
+            commands::cancel_import,
+            commands::open_file,
+            commands::close_open_file,
+            commands::open_files,
+            commands::preview,
+            commands::export,
+            commands::rename,
+            commands::mkdir,
+            commands::trash,
+            commands::trash_list,
+            commands::restore,
+            commands::versions,
+            commands::revert,
+        ])
+        .build(tauri::generate_context!())
+        .expect("ChartSafe could not start its window");
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Quitting removes every decrypted copy and forgets the keys.
+            if let Some(state) = handle.try_state::<state::AppState>() {
+                state.lock_now();
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every command in `generate_handler!` has a generated permission and is
+    /// granted to the main window, and nothing else is.
+    #[test]
+    fn commands_permissions_and_capability_agree() {
+        let main = include_str!("main.rs");
+        let start = main.find("generate_handler![").unwrap();
+        let end = start + main[start..].find(']').unwrap();
+        let handled: Vec<&str> = main[start..end]
+            .split("commands::")
+            .skip(1)
+            .map(|s| s.trim().trim_end_matches(',').trim())
+            .collect();
+        assert_eq!(handled, crate::command_names::ALL);
+        let cap: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        let granted: Vec<String> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str())
+            .filter_map(|p| p.strip_prefix("allow-"))
+            .map(|p| p.replace('-', "_"))
+            .collect();
+        assert_eq!(granted, crate::command_names::ALL);
+    }
+}

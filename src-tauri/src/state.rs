@@ -1,0 +1,230 @@
+//! The app's state, managed by Tauri: the unlocked vault (if any), its open
+//! files and folder watcher, settings, and the idle timer.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chartsafe_core::{Options, RecoveryPhrase, Vault};
+use chartsafe_keychain::Keychain;
+use notify::Watcher;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::error::AppError;
+use crate::open_files::OpenFiles;
+use crate::settings::Settings;
+
+/// An unlocked vault and what hangs off it. Dropping it removes the decrypted
+/// copies and, once running operations finish, the keys.
+pub struct Session {
+    /// The vault; operations run on worker threads, one at a time.
+    pub vault: Arc<Mutex<Vault>>,
+    /// The vault folder.
+    pub dir: PathBuf,
+    /// Files open in other programs.
+    pub open: OpenFiles,
+    /// The new vault's recovery phrase until the person confirms it.
+    pub phrase: Mutex<Option<(RecoveryPhrase, [usize; 3])>>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Everything the commands share.
+pub struct AppState {
+    /// The unlocked vault, if any.
+    pub session: Mutex<Option<Arc<Session>>>,
+    /// Remembered settings.
+    pub settings: Mutex<Settings>,
+    /// Where the settings live.
+    pub settings_file: PathBuf,
+    /// This device's local state (shared with the `chartsafe` command).
+    pub state_dir: PathBuf,
+    /// Where decrypted copies go (open_files.rs).
+    pub open_root: PathBuf,
+    /// Set to stop a running import.
+    pub cancel: Arc<AtomicBool>,
+    /// The last sign of the person at the keyboard.
+    pub last_activity: Mutex<Instant>,
+    app: AppHandle,
+}
+
+/// The keychain. `CHARTSAFE_KEYCHAIN_SERVICE` names another service (tests).
+pub fn keychain() -> Keychain {
+    match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
+        Ok(s) if !s.is_empty() => Keychain::with_service(&s),
+        _ => Keychain::new(),
+    }
+}
+
+/// The same local state folder as the `chartsafe` command, so the app and
+/// the command are one device.
+fn data_dir() -> PathBuf {
+    std::env::var_os("CHARTSAFE_STATE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|p| p.join("chartsafe"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/chartsafe"))
+        })
+        .unwrap_or_else(|| PathBuf::from("chartsafe-state"))
+}
+
+fn device_name() -> String {
+    std::env::var("CHARTSAFE_DEVICE_NAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this computer".to_owned())
+}
+
+impl AppState {
+    /// Reads the settings and works out the app's folders.
+    pub fn new(app: &AppHandle) -> Result<Self, Box<dyn std::error::Error>> {
+        let config = app.path().app_config_dir()?;
+        let cache = app.path().app_cache_dir()?;
+        let settings_file = config.join("app.json");
+        Ok(Self {
+            session: Mutex::new(None),
+            settings: Mutex::new(Settings::load(&settings_file)),
+            settings_file,
+            state_dir: data_dir(),
+            open_root: crate::open_files::private_root(&cache),
+            cancel: Arc::new(AtomicBool::new(false)),
+            last_activity: Mutex::new(Instant::now()),
+            app: app.clone(),
+        })
+    }
+
+    /// Options for opening a vault on this device.
+    pub fn options(&self) -> Options {
+        let mut o = Options::new(&self.state_dir, device_name());
+        // For tests only: a cheaper passphrase KDF (docs/FORMAT.md §2.4).
+        if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
+            .ok()
+            .and_then(|v| v.parse::<u8>().ok())
+        {
+            o.kdf_log_n = n.clamp(10, 22);
+        }
+        o
+    }
+
+    /// The unlocked session, or the "locked" error.
+    pub fn session(&self) -> Result<Arc<Session>, AppError> {
+        self.session
+            .lock()
+            .expect("session lock")
+            .clone()
+            .ok_or_else(AppError::locked)
+    }
+
+    /// Starts a session for an unlocked vault.
+    pub fn begin(&self, vault: Vault, phrase: Option<(RecoveryPhrase, [usize; 3])>) {
+        let dir = vault.dir().to_owned();
+        let watcher = watch_folder(&self.app, &dir);
+        let session = Session {
+            vault: Arc::new(Mutex::new(vault)),
+            open: OpenFiles::new(&self.open_root),
+            dir: dir.clone(),
+            phrase: Mutex::new(phrase),
+            _watcher: watcher,
+        };
+        *self.session.lock().expect("session lock") = Some(Arc::new(session));
+        self.touch();
+        let mut settings = self.settings.lock().expect("settings lock");
+        if settings.last_vault.as_deref() != Some(&dir) {
+            settings.last_vault = Some(dir);
+            let _ = settings.save(&self.settings_file);
+        }
+    }
+
+    /// Notes activity (input in the window, a running import).
+    pub fn touch(&self) {
+        *self.last_activity.lock().expect("activity lock") = Instant::now();
+    }
+
+    /// Locks: stops any import, saves back and removes decrypted copies,
+    /// forgets the keys, and tells the UI to clear itself.
+    pub fn lock_now(&self) -> bool {
+        self.cancel.store(true, Ordering::SeqCst);
+        let session = self.session.lock().expect("session lock").take();
+        let Some(session) = session else {
+            return false;
+        };
+        session.open.close_all();
+        // The keys go when the last running operation lets go of the vault.
+        drop(session);
+        true
+    }
+
+    /// Locks and tells the window why.
+    pub fn lock_and_tell(&self, reason: &str) {
+        if self.lock_now() {
+            let _ = self.app.emit("locked", reason);
+        }
+    }
+
+    /// How long the person may be away before the vault locks.
+    pub fn idle_limit(&self) -> Duration {
+        if let Some(s) = std::env::var("CHARTSAFE_IDLE_LOCK_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            return Duration::from_secs(s.max(1));
+        }
+        let minutes = self.settings.lock().expect("settings lock").idle_minutes;
+        Duration::from_secs(u64::from(minutes) * 60)
+    }
+}
+
+/// Locks the vault after the idle time (HIPAA automatic logoff, 164.312(a)(2)(iii)).
+pub fn start_idle_timer(app: AppHandle) {
+    std::thread::Builder::new()
+        .name("idle-lock".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let state = app.state::<AppState>();
+            let unlocked = state.session.lock().expect("session lock").is_some();
+            let idle = state.last_activity.lock().expect("activity lock").elapsed();
+            if unlocked && idle >= state.idle_limit() {
+                state.lock_and_tell("idle");
+            }
+        })
+        .expect("idle timer thread");
+}
+
+/// Watches the vault folder: changes synced in from other devices refresh
+/// the window within a second or two. Returns `None` where the folder cannot
+/// be watched (some network shares); the window then refreshes on a timer.
+fn watch_folder(app: &AppHandle, dir: &std::path::Path) -> Option<notify::RecommendedWatcher> {
+    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(tx).ok()?;
+    watcher.watch(dir, notify::RecursiveMode::Recursive).ok()?;
+    let app = app.clone();
+    std::thread::Builder::new()
+        .name("vault-watch".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // Wait for a quiet spell (a sync client writes many files),
+                // but no longer than two seconds.
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_secs(2) {
+                    match rx.recv_timeout(Duration::from_millis(400)) {
+                        Ok(_) => continue,
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                let _ = app.emit("vault-changed", ());
+            }
+        })
+        .ok()?;
+    Some(watcher)
+}

@@ -1,0 +1,309 @@
+//! Runs the real ChartSafe window under Xvfb and drives it through
+//! tauri-driver and WebKitWebDriver, inside the test run's private D-Bus
+//! session with its unlocked gnome-keyring (scripts/with-keyring.sh).
+//!
+//! Each app gets its own scratch HOME and XDG folders, keychain service,
+//! display and driver ports, so tests leave nothing behind.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use fantoccini::{Client, Locator};
+use serde_json::json;
+
+/// App tests run one at a time: each is a browser engine on a 2-core machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static NEXT: AtomicU16 = AtomicU16::new(0);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The desktop app binary under test.
+pub fn app_bin() -> PathBuf {
+    std::env::var_os("CHARTSAFE_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/chartsafe-app"))
+}
+
+/// The `chartsafe` command (to check what the app wrote).
+pub fn cli_bin() -> PathBuf {
+    std::env::var_os("CHARTSAFE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/chartsafe"))
+}
+
+fn tauri_driver() -> PathBuf {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin/tauri-driver"));
+    match cargo_bin {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tauri-driver"),
+    }
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One running app instance with its scratch home.
+pub struct App {
+    pub client: Client,
+    pub env: Vec<(String, String)>,
+    _driver: Killed,
+    _xvfb: Killed,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// Settings for one app run.
+pub struct Setup<'a> {
+    /// The scratch folder (HOME and XDG folders go inside).
+    pub scratch: &'a Path,
+    /// The keychain service (distinct per simulated computer).
+    pub keychain: &'a str,
+    /// Seconds of idleness before the vault locks.
+    pub idle_seconds: Option<u64>,
+    /// The stand-in "default application".
+    pub opener: Option<&'a Path>,
+}
+
+fn wait_port(port: u16, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+impl App {
+    /// Starts Xvfb, tauri-driver and the app; waits until the page is ready.
+    pub async fn start(setup: Setup<'_>) -> App {
+        assert!(
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+            "the app tests use the real Secret Service: run them with `make test`"
+        );
+        assert!(
+            app_bin().exists(),
+            "build the app first: cargo build --release -p chartsafe-app"
+        );
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 14444 + n * 2 + (std::process::id() % 500) as u16 * 20;
+        let display = format!(":{}", 90 + (std::process::id() % 500) as u16 * 20 + n);
+        let xvfb = Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb)");
+        let xvfb = Killed(xvfb);
+        let home = setup.scratch.join("home");
+        let dirs = [
+            ("HOME", home.clone()),
+            ("XDG_DATA_HOME", setup.scratch.join("data")),
+            ("XDG_CONFIG_HOME", setup.scratch.join("config")),
+            ("XDG_CACHE_HOME", setup.scratch.join("cache")),
+            ("XDG_RUNTIME_DIR", setup.scratch.join("run")),
+        ];
+        for (_, d) in &dirs {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                setup.scratch.join("run"),
+                std::fs::Permissions::from_mode(0o700),
+            )
+            .unwrap();
+        }
+        let mut env: Vec<(String, String)> = dirs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.display().to_string()))
+            .collect();
+        env.push(("DISPLAY".into(), display.clone()));
+        env.push(("CHARTSAFE_KDF_LOG_N".into(), "10".into()));
+        env.push(("CHARTSAFE_KEYCHAIN_SERVICE".into(), setup.keychain.into()));
+        env.push(("CHARTSAFE_DEVICE_NAME".into(), "Front desk".into()));
+        env.push(("NO_AT_BRIDGE".into(), "1".into()));
+        if let Some(s) = setup.idle_seconds {
+            env.push(("CHARTSAFE_IDLE_LOCK_SECONDS".into(), s.to_string()));
+        }
+        if let Some(o) = setup.opener {
+            env.push(("CHARTSAFE_OPENER".into(), o.display().to_string()));
+        }
+        // Wait for the X server.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            let sock = format!("/tmp/.X11-unix/X{}", &display[1..]);
+            if Path::new(&sock).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut cmd = Command::new(tauri_driver());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &(port + 1).to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let driver = Killed(
+            cmd.spawn()
+                .expect("tauri-driver (cargo install tauri-driver --locked)"),
+        );
+        assert!(
+            wait_port(port, Duration::from_secs(20)),
+            "tauri-driver did not start"
+        );
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": app_bin().display().to_string() }),
+        );
+        let client = fantoccini::ClientBuilder::rustls()
+            .expect("TLS setup")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with the app");
+        let app = App {
+            client,
+
+            env,
+            _driver: driver,
+            _xvfb: xvfb,
+            _guard: guard,
+        };
+        app.wait_js("return document.body.dataset.ready === 'true'", 30)
+            .await;
+        app
+    }
+
+    /// Waits until `script` returns true.
+    pub async fn wait_js(&self, script: &str, seconds: u64) {
+        let start = Instant::now();
+        loop {
+            let v = self
+                .client
+                .execute(script, vec![])
+                .await
+                .expect("script runs");
+            if v == json!(true) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(seconds),
+                "timed out waiting for: {script}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the screen `name` shows.
+    pub async fn wait_screen(&self, name: &str) {
+        self.wait_js(
+            &format!("return document.body.dataset.screen === '{name}'"),
+            30,
+        )
+        .await;
+    }
+
+    /// Runs a script and returns its value.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .expect("script runs")
+    }
+
+    /// Types into the field `css` (clearing it first).
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.expect(css);
+        e.clear().await.expect("clear");
+        e.send_keys(text).await.expect("type");
+    }
+
+    /// Clicks `css`.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} is on the page"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Text of `css`.
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Delivers a drop of `paths` as the OS would (tauri://drag-drop).
+    pub async fn drop_files(&self, paths: &[PathBuf]) {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.client
+            .execute(
+                "const T = window.__TAURI__;
+                 const p = {paths: arguments[0], position: {x: 400, y: 300}};
+                 T.event.emitTo('main', 'tauri://drag-enter', p);
+                 T.event.emitTo('main', 'tauri://drag-drop', p);
+                 return true;",
+                vec![json!(paths)],
+            )
+            .await
+            .expect("drop delivered");
+    }
+
+    /// Saves a screenshot as target/screenshots/NAME.png.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Ends the session (which quits the app).
+    pub async fn quit(self) {
+        let _ = self.client.close().await;
+        // Give the app a moment to run its exit handler.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -1,0 +1,62 @@
+// The one module that talks to Tauri (window.__TAURI__). Everything else
+// calls these functions. Errors arrive as {kind, message, details}.
+
+const T = window.__TAURI__;
+
+function call(cmd, args = {}) {
+  return T.core.invoke(cmd, args).catch((e) => {
+    throw typeof e === 'object' && e && e.kind
+      ? e
+      : { kind: 'internal', message: 'Something went wrong inside ChartSafe. Please try again.', details: String(e) };
+  });
+}
+
+export const status = () => call('app_status');
+export const suggestLocations = () => call('suggest_locations');
+export const chooseFolder = (title) => call('choose_folder', { title });
+export const chooseFiles = () => call('choose_files');
+export const inspectFolder = (path) => call('inspect_folder', { path });
+export const createVault = (path, passphrase) => call('create_vault', { path, passphrase });
+export const confirmPhrase = (answers) => call('confirm_phrase', { answers });
+export const unlock = (path, passphrase) => call('unlock', { path, passphrase });
+export const recover = (path, words, passphrase) => call('recover', { path, words, passphrase });
+export const forgetVault = () => call('forget_vault');
+export const lock = () => call('lock');
+export const activity = () => call('activity');
+export const setIdleMinutes = (minutes) => call('set_idle_minutes', { minutes });
+export const list = () => call('list');
+export const cancelImport = () => call('cancel_import');
+export const openFile = (path) => call('open_file', { path });
+export const closeOpenFile = (path) => call('close_open_file', { path });
+export const openFiles = () => call('open_files');
+export const exportTo = (paths, dest) => call('export', { paths, dest });
+export const rename = (from, to) => call('rename', { from, to });
+export const mkdir = (path) => call('mkdir', { path });
+export const trash = (paths) => call('trash', { paths });
+export const trashList = () => call('trash_list');
+export const restore = (id) => call('restore', { id });
+export const versions = (path) => call('versions', { path });
+export const revert = (path, version) => call('revert', { path, version });
+
+/** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
+export const preview = (path) => call('preview', { path });
+
+/** Imports paths into `dest`; `onProgress` gets progress objects. */
+export function importPaths(paths, dest, keepBoth, onProgress) {
+  const channel = new T.core.Channel();
+  channel.onmessage = onProgress;
+  return call('import_paths', { paths, dest, keepBoth, onProgress: channel });
+}
+
+/** Subscribes to a backend event ("locked", "vault-changed", "file-saved", …). */
+export function on(event, handler) {
+  return T.event.listen(event, (e) => handler(e.payload));
+}
+
+/**
+ * Files dragged over the window: `handler({type, paths})` with type
+ * "enter", "over", "drop" or "leave".
+ */
+export function onDragDrop(handler) {
+  return T.webview.getCurrentWebview().onDragDropEvent((e) => handler(e.payload));
+}

@@ -1,0 +1,221 @@
+// Pure UI logic: no DOM, no Tauri. Tested with `node --test ui/tests`.
+
+/** "1.4 MB", "12 KB", "512 bytes". */
+export function formatBytes(n) {
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1000) return n === 1 ? '1 byte' : `${n} bytes`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "about 3 minutes left", "a few seconds left", or '' when unknown. */
+export function timeLeft(bytesDone, bytesTotal, elapsedMs) {
+  if (bytesDone <= 0 || elapsedMs < 500 || bytesTotal <= bytesDone) return '';
+  const rate = bytesDone / elapsedMs; // bytes per ms
+  const secs = Math.ceil((bytesTotal - bytesDone) / rate / 1000);
+  if (secs < 10) return 'a few seconds left';
+  if (secs < 60) return `about ${Math.ceil(secs / 5) * 5} seconds left`;
+  const mins = Math.round(secs / 60);
+  if (mins < 60) return mins === 1 ? 'about a minute left' : `about ${mins} minutes left`;
+  const hours = Math.round(mins / 6) / 10;
+  return `about ${hours} hours left`;
+}
+
+/** Percentage 0..100 (integer), 100 when there is nothing to do. */
+export function percent(done, total) {
+  if (!total) return 100;
+  return Math.max(0, Math.min(100, Math.floor((done * 100) / total)));
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** "Today 14:05", "Yesterday 09:12", "3 Mar 2026 14:05" (local time). */
+export function formatTime(ms, now = Date.now()) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const today = new Date(now);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const sameDay = (a, b) =>
+    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  if (sameDay(d, today)) return `Today ${hm}`;
+  const yesterday = new Date(now - 86400000);
+  if (sameDay(d, yesterday)) return `Yesterday ${hm}`;
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()} ${hm}`;
+}
+
+const COMMON = ['password', 'passwort', 'qwerty', '123456', 'letmein', 'welcome', 'admin', 'clinic',
+  'doctor', 'patient', 'health', 'iloveyou', 'monkey', 'dragon', 'sunshine', 'chartsafe'];
+
+/**
+ * A passphrase strength hint: {score 0..4, label, hint}. Length matters most;
+ * a few unrelated words beat short symbol soup.
+ */
+export function passphraseStrength(p) {
+  if (!p) return { score: 0, label: 'Empty', hint: 'Use at least 8 characters; four unrelated words are best.' };
+  const lower = p.toLowerCase();
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((r) => r.test(p)).length;
+  const words = p.trim().split(/[\s\-_.]+/).filter((w) => w.length >= 3).length;
+  const repeated = /^(.)\1*$/.test(p) || /^(..?.?)\1+$/.test(p);
+  const common = COMMON.some((w) => lower.includes(w)) && p.length < 20;
+  if (p.length < 8) {
+    return { score: 0, label: 'Too short', hint: `Add ${8 - p.length} more character${8 - p.length === 1 ? '' : 's'}.` };
+  }
+  if (repeated) return { score: 1, label: 'Weak', hint: 'Avoid repeating the same characters.' };
+  let score = 1;
+  if (p.length >= 12) score += 1;
+  if (p.length >= 16 || words >= 4) score += 1;
+  if (classes >= 3 || words >= 3) score += 1;
+  if (common) score = Math.min(score, 1);
+  score = Math.min(score, 4);
+  const labels = ['Too short', 'Weak', 'Fair', 'Good', 'Strong'];
+  const hints = [
+    '',
+    common ? 'Avoid common words like "password" or the clinic\'s name.' : 'Longer is better: try four unrelated words.',
+    'Longer is better: add another word.',
+    'A fourth unrelated word makes it strong.',
+    'Hard to guess.',
+  ];
+  return { score, label: labels[score], hint: hints[score] };
+}
+
+/** The folder part of a vault path ('' at the top). */
+export function parentOf(path) {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+/** The last part of a path (vault or local, / or \ separated). */
+export function baseName(path) {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : '';
+}
+
+/** Joins a folder and a name. */
+export function joinPath(folder, name) {
+  return folder ? `${folder}/${name}` : name;
+}
+
+/** Breadcrumbs for a folder: [{name, path}], starting at the top. */
+export function breadcrumbs(folder, top = 'All files') {
+  const out = [{ name: top, path: '' }];
+  if (!folder) return out;
+  let acc = '';
+  for (const part of folder.split('/')) {
+    acc = acc ? `${acc}/${part}` : part;
+    out.push({ name: part, path: acc });
+  }
+  return out;
+}
+
+/**
+ * Indexes a listing: a Map from folder path to its children, for instant
+ * folder switches with tens of thousands of entries.
+ */
+export function indexEntries(entries) {
+  const children = new Map([['', []]]);
+  for (const e of entries) {
+    const p = parentOf(e.path);
+    if (!children.has(p)) children.set(p, []);
+    children.get(p).push(e);
+    if (e.folder && !children.has(e.path)) children.set(e.path, []);
+  }
+  return children;
+}
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+/** Sorts entries: folders first, then by key ('name', 'size', 'modified', 'modified_by'). */
+export function sortEntries(entries, key = 'name', ascending = true) {
+  const dir = ascending ? 1 : -1;
+  const name = (e) => baseName(e.path);
+  const cmp = {
+    name: (a, b) => collator.compare(name(a), name(b)),
+    size: (a, b) => a.size - b.size || collator.compare(name(a), name(b)),
+    modified: (a, b) => a.modified - b.modified || collator.compare(name(a), name(b)),
+    modified_by: (a, b) => collator.compare(a.modified_by, b.modified_by) || collator.compare(name(a), name(b)),
+  }[key] || ((a, b) => collator.compare(name(a), name(b)));
+  return [...entries].sort((a, b) => {
+    if (a.folder !== b.folder) return a.folder ? -1 : 1;
+    return dir * cmp(a, b);
+  });
+}
+
+/**
+ * Search as you type: every word of the query must appear in the path
+ * (case- and accent-insensitive). An empty query matches nothing here: the
+ * caller shows the folder instead.
+ */
+export function searchEntries(entries, query, limit = 5000) {
+  const fold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  const words = fold(query).split(/\s+/).filter(Boolean);
+  if (!words.length) return [];
+  const out = [];
+  for (const e of entries) {
+    const p = fold(e.path);
+    if (words.every((w) => p.includes(w))) {
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Which rows a virtual list draws: {first, last} (inclusive), with some
+ * rows above and below the visible area.
+ */
+export function visibleRange(scrollTop, viewHeight, rowHeight, count, overscan = 8) {
+  if (count <= 0) return { first: 0, last: -1 };
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const last = Math.min(count - 1, Math.ceil((scrollTop + viewHeight) / rowHeight) + overscan);
+  return { first, last };
+}
+
+/** Names among `localPaths` already used in `folderEntries` (for the duplicate question). */
+export function clashingNames(localPaths, folderEntries) {
+  const taken = new Set(folderEntries.map((e) => baseName(e.path).normalize('NFC')));
+  return localPaths.map((p) => baseName(p).normalize('NFC')).filter((n) => taken.has(n));
+}
+
+/** The sentence for a sync state. */
+export function syncLabel(entry) {
+  if (entry.conflict) return 'Conflict copy';
+  if (entry.sync === 'waiting') return 'Waiting for sync';
+  if (entry.sync === 'missing') return 'Missing';
+  return entry.folder ? '' : 'Synced';
+}
+
+/** What a preview can show: 'image', 'text' or null. */
+export function previewKind(name) {
+  const ext = (name.split('.').pop() || '').toLowerCase();
+  if (['png', 'jpg', 'jpeg', 'gif', 'webp', 'bmp'].includes(ext)) return 'image';
+  if (['txt', 'md', 'csv', 'log', 'json', 'xml', 'hl7', 'rtf'].includes(ext)) return 'text';
+  return null;
+}
+
+/** The MIME type for an image preview. */
+export function imageType(name) {
+  const ext = (name.split('.').pop() || '').toLowerCase();
+  return { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp' }[ext] || 'application/octet-stream';
+}
+
+/** Ordinal word position for people: 0 -> "1st". */
+export function ordinal(i) {
+  const n = i + 1;
+  const s = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] || 'th');
+  return `${n}${s}`;
+}
+
+/** The folder a vault path should open in after a refresh: the same, or its nearest surviving parent. */
+export function survivingFolder(folder, index) {
+  let f = folder;
+  while (f && !index.has(f)) f = parentOf(f);
+  return f;
+}
