@@ -254,9 +254,14 @@ impl From<AddError> for AppError {
             AddError::Path(p) => p.into(),
             AddError::Storage(s) => storage(&s),
             AddError::Cancelled => AppError::new(Kind::Cancelled, "Cancelled.", "cancelled"),
-            AddError::SourceMissing(_) | AddError::SourceVanished(_) => AppError::new(
+            AddError::SourceMissing(_) => AppError::new(
                 Kind::NotFound,
-                "The file is gone from this computer (moved or deleted while it was being added).",
+                "The file is not on this computer any more (it was moved or deleted).",
+                e,
+            ),
+            AddError::SourceVanished(_) => AppError::new(
+                Kind::NotFound,
+                "The file was moved or deleted while it was being added, so nothing of it was stored.",
                 e,
             ),
             AddError::SourceNotRegular(_) => AppError::new(
