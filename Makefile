@@ -3,8 +3,9 @@
 SHELL := /bin/bash
 # Find cargo/rustup even under a minimal PATH.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-# End-to-end tests run this binary.
+# End-to-end tests run these binaries.
 export CHARTSAFE_BIN := $(CURDIR)/target/release/chartsafe
+export CHARTSAFE_APP_BIN := $(CURDIR)/target/release/chartsafe-app
 
 CARGO ?= cargo
 # Build exactly what Cargo.lock pins, when there is one.
@@ -20,17 +21,25 @@ deps:
 build:
 	$(CARGO) build --workspace --release $(LOCKED)
 
-# Everything in release so only one profile is compiled.
+# Everything in release so only one profile is compiled. The app tests
+# (tests/app) open the real window under Xvfb through tauri-driver.
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --release $(LOCKED) -- -D warnings
-	$(CARGO) build --release $(LOCKED) --bin chartsafe
+	node --test ui/tests
+	$(CARGO) build --release $(LOCKED) --bin chartsafe --bin chartsafe-app
 	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED)
 
+# Builds and opens the desktop app (needs a graphical session).
 run:
 	@bash scripts/deps.sh build
-	$(CARGO) build --release $(LOCKED) --bin chartsafe
-	target/release/chartsafe --help
+	$(CARGO) build --release $(LOCKED) --bin chartsafe --bin chartsafe-app
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		echo "make run: no graphical session (DISPLAY and WAYLAND_DISPLAY are unset)."; \
+		echo "Run it from a desktop session, or headless: xvfb-run target/release/chartsafe-app"; \
+		exit 1; \
+	fi
+	target/release/chartsafe-app
 
 bench:
 	@bash scripts/deps.sh bench

@@ -9,14 +9,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use fantoccini::{Client, Locator};
 use serde_json::json;
 
 /// App tests run one at a time: each is a browser engine on a 2-core machine.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static NEXT: AtomicU16 = AtomicU16::new(0);
 
 /// The workspace root.
@@ -66,7 +65,7 @@ pub struct App {
     pub env: Vec<(String, String)>,
     _driver: Killed,
     _xvfb: Killed,
-    _guard: MutexGuard<'static, ()>,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// Settings for one app run.
@@ -103,7 +102,7 @@ impl App {
             app_bin().exists(),
             "build the app first: cargo build --release -p chartsafe-app"
         );
-        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = ONE_AT_A_TIME.lock().await;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let port = 14444 + n * 2 + (std::process::id() % 500) as u16 * 20;
         let display = format!(":{}", 90 + (std::process::id() % 500) as u16 * 20 + n);
@@ -296,6 +295,8 @@ impl App {
 
     /// Saves a screenshot as target/screenshots/NAME.png.
     pub async fn screenshot(&self, name: &str) {
+        // Let the window paint what the page already shows.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = root().join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();

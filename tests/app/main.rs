@@ -27,6 +27,45 @@ fn cli(env: &[(String, String)], pass_file: &Path, args: &[&str]) -> std::proces
     c.output().expect("run chartsafe")
 }
 
+/// Runs the `chartsafe` command with `stdin`.
+fn cli_stdin(
+    env: &[(String, String)],
+    pass_file: &Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(harness::cli_bin());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.arg("--passphrase-file")
+        .arg(pass_file)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("run chartsafe");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn rsync(from: &Path, to: &Path) {
+    let ok = Command::new("rsync")
+        .arg("-a")
+        .arg(format!("{}/", from.display()))
+        .arg(format!("{}/", to.display()))
+        .status()
+        .expect("rsync")
+        .success();
+    assert!(ok, "rsync");
+}
+
 /// Files under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -531,5 +570,144 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
     app.click("#btn-lock").await;
     unlock(&app, "a new passphrase for B").await;
     app.wait_screen("main").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
+    let scratch = tempfile::tempdir().unwrap();
+    let vault = scratch.path().join("home/Dropbox/Clinic");
+    let app = App::start(Setup {
+        scratch: scratch.path(),
+        keychain: &service("live"),
+        idle_seconds: None,
+        opener: None,
+    })
+    .await;
+    let pass = scratch.path().join("pass");
+    std::fs::write(&pass, PASS).unwrap();
+    let env: Vec<(String, String)> = app
+        .env
+        .iter()
+        .filter(|(k, _)| k != "DISPLAY")
+        .cloned()
+        .collect();
+    let v = vault.to_str().unwrap();
+    let out = cli(&env, &pass, &["init", v]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let phrase = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let doc = scratch.path().join("cbc.txt");
+    std::fs::write(&doc, "CBC normal").unwrap();
+    assert!(cli(
+        &env,
+        &pass,
+        &["--vault", v, "add", doc.to_str().unwrap(), "--to", "Labs"]
+    )
+    .status
+    .success());
+
+    // Device B: another computer with its own copy of the folder, kept in
+    // step with rsync as a cloud client would.
+    let b_folder = scratch.path().join("b/Clinic");
+    std::fs::create_dir_all(&b_folder).unwrap();
+    rsync(&vault, &b_folder);
+    let env_b = vec![
+        (
+            "HOME".to_string(),
+            scratch.path().join("b").display().to_string(),
+        ),
+        (
+            "CHARTSAFE_STATE_DIR".to_string(),
+            scratch.path().join("b/state").display().to_string(),
+        ),
+        ("CHARTSAFE_KEYCHAIN_SERVICE".to_string(), service("live-b")),
+        ("CHARTSAFE_DEVICE_NAME".to_string(), "Exam room".to_string()),
+        ("CHARTSAFE_KDF_LOG_N".to_string(), "10".to_string()),
+    ];
+    let out = cli_stdin(
+        &env_b,
+        &pass,
+        &["--vault", b_folder.to_str().unwrap(), "recover"],
+        &phrase,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The person unlocks and goes into Labs.
+    app.wait_screen("welcome").await;
+    app.click("#go-open").await;
+    app.fill("#open-path", v).await;
+    app.click("#open-submit").await;
+    unlock(&app, PASS).await;
+    app.wait_screen("main").await;
+    app.wait_js(
+        "return !!document.querySelector('#rows .tr[data-path=\"Labs\"]')",
+        10,
+    )
+    .await;
+    app.js("document.querySelector('#rows .tr[data-path=\"Labs\"]').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true").await;
+    app.wait_js(
+        "return !!document.querySelector('#rows .tr[data-path=\"Labs/cbc.txt\"]')",
+        10,
+    )
+    .await;
+
+    // B adds a result and the folders sync: it shows up in Labs by itself.
+    let result = scratch.path().join("potassium.txt");
+    std::fs::write(&result, "K 4.1").unwrap();
+    let out = cli(
+        &env_b,
+        &pass,
+        &[
+            "--vault",
+            b_folder.to_str().unwrap(),
+            "add",
+            result.to_str().unwrap(),
+            "--to",
+            "Labs",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rsync(&b_folder, &vault);
+    app.wait_js(
+        "return !!document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"]')",
+        15,
+    )
+    .await;
+    let by = app.js("return document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"] .by').textContent").await;
+    assert_eq!(by, json!("Exam room"));
+    assert_eq!(
+        app.js("return document.querySelector('#crumbs li:last-child button').textContent")
+            .await,
+        json!("Labs")
+    );
+    app.screenshot("13-live-update").await;
+
+    // The screen locks: so does the vault.
+    let sent = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--type=signal",
+            "/org/gnome/ScreenSaver",
+            "org.gnome.ScreenSaver.ActiveChanged",
+            "boolean:true",
+        ])
+        .status()
+        .expect("dbus-send")
+        .success();
+    assert!(sent);
+    app.wait_screen("unlock").await;
+    assert!(app.text("#unlock-reason").await.contains("screen locked"));
     app.quit().await;
 }
