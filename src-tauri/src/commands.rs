@@ -303,7 +303,8 @@ pub async fn list(state: State<'_, AppState>) -> Result<ListingOut> {
     .await
 }
 
-/// Import progress, sent at most ten times a second and once at the end.
+/// Import progress, sent at most four times a second and once at the end
+/// (each update repaints the window, which costs CPU the encryption needs).
 #[derive(Clone, Serialize)]
 pub struct ImportProgress {
     files: u64,
@@ -334,7 +335,7 @@ impl Reporter {
     fn send(&self, force: bool) {
         {
             let mut last = self.last_sent.lock().expect("progress lock");
-            if !force && last.elapsed() < Duration::from_millis(100) {
+            if !force && last.elapsed() < Duration::from_millis(250) {
                 return;
             }
             *last = Instant::now();
@@ -441,11 +442,13 @@ pub async fn import_paths(
     };
     blocking(move || {
         let sources: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-        let result = session
-            .vault
-            .lock()
-            .expect("vault lock")
-            .add_with(&sources, &dest, &options, &reporter);
+        let result = session.unwatched(&reporter.app, || {
+            session
+                .vault
+                .lock()
+                .expect("vault lock")
+                .add_with(&sources, &dest, &options, &reporter)
+        });
         reporter.send(true);
         let report = result?;
         Ok(ImportSummary {

@@ -26,7 +26,25 @@ pub struct Session {
     pub open: OpenFiles,
     /// The new vault's recovery phrase until the person confirms it.
     pub phrase: Mutex<Option<(RecoveryPhrase, [usize; 3])>>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+}
+
+impl Session {
+    /// Runs `work` (a big import) without watching the vault folder: every
+    /// write would be an event to process, and the machine's cores are
+    /// better spent encrypting. Watching resumes afterwards, and the window
+    /// refreshes once (catching anything another device synced meanwhile).
+    pub fn unwatched<T>(&self, app: &AppHandle, work: impl FnOnce() -> T) -> T {
+        if let Some(w) = self.watcher.lock().expect("watcher lock").as_mut() {
+            let _ = w.unwatch(&self.dir);
+        }
+        let result = work();
+        if let Some(w) = self.watcher.lock().expect("watcher lock").as_mut() {
+            let _ = w.watch(&self.dir, notify::RecursiveMode::Recursive);
+        }
+        let _ = app.emit("vault-changed", ());
+        result
+    }
 }
 
 /// Everything the commands share.
@@ -134,7 +152,7 @@ impl AppState {
             open: OpenFiles::new(&self.open_root),
             dir: dir.clone(),
             phrase: Mutex::new(phrase),
-            _watcher: watcher,
+            watcher: Mutex::new(watcher),
         };
         *self.session.lock().expect("session lock") = Some(Arc::new(session));
         self.touch();

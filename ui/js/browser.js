@@ -537,6 +537,7 @@ function onProgress(p) {
 
 function showSummary(sum) {
   const panel = $('import-panel');
+  panel.dataset.elapsed = String(sum.elapsed_ms);
   panel.dataset.state = sum.cancelled ? 'cancelled' : sum.failed.length ? 'partial' : 'done';
   const stored = sum.added + sum.replaced;
   $('import-title').textContent = sum.cancelled ? 'Import cancelled' : sum.failed.length ? 'Some files were not added' : 'Files added';
