@@ -767,6 +767,7 @@ fn app_pid(scratch: &Path) -> Option<u32> {
 
 /// Figures for the closing note of the app issue; run by `make bench`.
 /// Not a pass/fail test: it prints what it measures.
+#[allow(clippy::print_stdout)]
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "measurement, run by make bench"]
 async fn measure_app_figures() {
