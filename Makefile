@@ -42,9 +42,11 @@ run:
 	target/release/chartsafe-app
 
 bench:
-	@bash scripts/deps.sh bench
-	$(CARGO) build --release $(LOCKED) --bin chartsafe
+	@bash scripts/deps.sh bench test
+	$(CARGO) build --release $(LOCKED) --bin chartsafe --bin chartsafe-app
 	bash scripts/with-keyring.sh bash scripts/bench.sh
+	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test app \
+		measure_app_figures -- --ignored --nocapture 2>/dev/null | grep '^|'
 
 clean:
 	$(CARGO) clean

@@ -78,6 +78,8 @@ pub struct Setup<'a> {
     pub idle_seconds: Option<u64>,
     /// The stand-in "default application".
     pub opener: Option<&'a Path>,
+    /// Use the system's dark theme.
+    pub dark: bool,
 }
 
 fn wait_port(port: u16, timeout: Duration) -> bool {
@@ -151,6 +153,9 @@ impl App {
         env.push(("NO_AT_BRIDGE".into(), "1".into()));
         if let Some(s) = setup.idle_seconds {
             env.push(("CHARTSAFE_IDLE_LOCK_SECONDS".into(), s.to_string()));
+        }
+        if setup.dark {
+            env.push(("GTK_THEME".into(), "Adwaita:dark".into()));
         }
         if let Some(o) = setup.opener {
             env.push(("CHARTSAFE_OPENER".into(), o.display().to_string()));

@@ -176,6 +176,7 @@ async fn create_with_phrase_confirmation_lock_unlock_and_wrong_passphrase() {
         keychain: &service("create"),
         idle_seconds: None,
         opener: None,
+        dark: false,
     })
     .await;
     // The Dropbox folder is suggested.
@@ -247,6 +248,7 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
         keychain: &service("import"),
         idle_seconds: None,
         opener: Some(&editor),
+        dark: false,
     })
     .await;
     create_through_ui(&app, &vault, false).await;
@@ -417,6 +419,7 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
         keychain: &keychain,
         idle_seconds: Some(6),
         opener: Some(&viewer),
+        dark: false,
     })
     .await;
     let pass = scratch.path().join("pass");
@@ -539,6 +542,7 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
         keychain: &service("recover-b"),
         idle_seconds: None,
         opener: None,
+        dark: false,
     })
     .await;
     app.wait_screen("welcome").await;
@@ -582,6 +586,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
         keychain: &service("live"),
         idle_seconds: None,
         opener: None,
+        dark: false,
     })
     .await;
     let pass = scratch.path().join("pass");
@@ -779,6 +784,7 @@ async fn measure_app_figures() {
         keychain: &service("measure"),
         idle_seconds: None,
         opener: None,
+        dark: false,
     })
     .await;
     let cold = started.elapsed();
@@ -965,4 +971,108 @@ async fn measure_app_figures() {
     );
     println!("| app vs command line | {:.2}x |", cli_time / app_time);
     app.quit().await;
+}
+
+/// Screenshots of a vault as a clinic would have it, light and dark, for
+/// the README (target/screenshots/tour-*.png).
+#[tokio::test(flavor = "current_thread")]
+async fn tour_of_a_clinic_vault_in_light_and_dark() {
+    for dark in [false, true] {
+        let scratch = tempfile::tempdir().unwrap();
+        let vault = scratch.path().join("home/Dropbox/Riverside Clinic");
+        let app = App::start(Setup {
+            scratch: scratch.path(),
+            keychain: &service(if dark { "tour-dark" } else { "tour" }),
+            idle_seconds: None,
+            opener: None,
+            dark,
+        })
+        .await;
+        let pass = scratch.path().join("pass");
+        std::fs::write(&pass, PASS).unwrap();
+        let env: Vec<(String, String)> = app
+            .env
+            .iter()
+            .filter(|(k, _)| k != "DISPLAY")
+            .cloned()
+            .collect();
+        let v = vault.to_str().unwrap();
+        assert!(cli(&env, &pass, &["init", v]).status.success());
+        let src = scratch.path().join("src/Patients");
+        let patients = [
+            (
+                "Álvarez, José",
+                &[
+                    "CBC 2026-11-02.pdf",
+                    "Referral – cardiology.pdf",
+                    "Visit note 2026-11-28.txt",
+                ][..],
+            ),
+            (
+                "Chen, Mei",
+                &["Insurance claim 4471.pdf", "Lipid panel.pdf"][..],
+            ),
+            (
+                "Okafor, Ada",
+                &[
+                    "Chest X-ray report.pdf",
+                    "Consent form signed.pdf",
+                    "Visit note 2026-11-30.txt",
+                ][..],
+            ),
+            ("Schmidt, Karl", &["HbA1c 2026-10.pdf"][..]),
+        ];
+        for (name, files) in patients {
+            let d = src.join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            for f in files {
+                let body = if f.ends_with(".txt") {
+                    format!("{name}\nVisit note\n\nS: Follow-up after lab results. Feeling better, sleeping well.\nO: BP 128/82, HR 72, afebrile.\nA: Improving.\nP: Repeat labs in 3 months; continue current medication.\n")
+                } else {
+                    "%PDF-1.4\n".repeat(3000)
+                };
+                std::fs::write(d.join(f), body).unwrap();
+            }
+        }
+        let out = cli(&env, &pass, &["--vault", v, "add", src.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        app.wait_screen("welcome").await;
+        app.click("#go-open").await;
+        app.fill("#open-path", v).await;
+        app.click("#open-submit").await;
+        unlock(&app, PASS).await;
+        app.wait_screen("main").await;
+        app.wait_js(
+            "return !!document.querySelector('#rows .tr[data-path=\"Patients\"]')",
+            10,
+        )
+        .await;
+        app.js("document.querySelector('#rows .tr[data-path=\"Patients\"]').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true").await;
+        let folder = "Patients/Okafor, Ada";
+        app.wait_js(
+            &format!("return !!document.querySelector('#rows .tr[data-path=\"{folder}\"]')"),
+            10,
+        )
+        .await;
+        app.js(&format!("document.querySelector('#rows .tr[data-path=\"{folder}\"]').dispatchEvent(new MouseEvent('dblclick', {{bubbles: true}})); return true")).await;
+        let note = format!("{folder}/Visit note 2026-11-30.txt");
+        app.wait_js(
+            &format!("return !!document.querySelector('#rows .tr[data-path=\"{note}\"]')"),
+            10,
+        )
+        .await;
+        app.js(&format!(
+            "document.querySelector('#rows .tr[data-path=\"{note}\"]').click(); return true"
+        ))
+        .await;
+        app.wait_js("return !!document.querySelector('#preview pre')", 20)
+            .await;
+        app.screenshot(if dark { "tour-main-dark" } else { "tour-main" })
+            .await;
+        app.quit().await;
+    }
 }

@@ -143,8 +143,9 @@ function row(e, i) {
   const status = el('span', { className: 'sync' });
   status.setAttribute('role', 'gridcell');
   const label = syncLabel(e);
-  if (label) status.append(el('span', { className: `badge${e.sync !== 'available' || e.conflict ? ' warn' : ''}`, textContent: label }));
-  if (s.open.has(e.path)) status.append(' ', el('span', { className: 'badge open', textContent: 'Open' }));
+  const warn = e.sync !== 'available' || e.conflict;
+  if (s.open.has(e.path) && !warn) status.append(el('span', { className: 'badge open', textContent: 'Open' }));
+  else if (label) status.append(el('span', { className: `badge${warn ? ' warn' : ''}`, textContent: label }));
   const cells = [
     name,
     el('span', { className: 'size', textContent: e.folder ? '' : formatBytes(e.size) }),
@@ -203,6 +204,7 @@ function selectedEntries() {
 function renderDetails() {
   const sel = selectedEntries();
   const pane = $('details');
+  document.querySelector('#screen-main .body').classList.toggle('with-details', sel.length > 0);
   if (sel.length !== 1) {
     pane.hidden = sel.length === 0;
     if (sel.length > 1) {
@@ -657,6 +659,7 @@ export function clear() {
   $('search').value = '';
   $('details').hidden = true;
   $('details').dataset.path = '';
+  document.querySelector('#screen-main .body').classList.remove('with-details');
   $('import-panel').hidden = true;
   $('drop-overlay').hidden = true;
   $('open-panel').hidden = true;
