@@ -22,7 +22,6 @@ pub const ALL: &[&str] = &[
     "cancel_import",
     "open_file",
     "close_open_file",
-    "open_files",
     "preview",
     "export",
     "rename",

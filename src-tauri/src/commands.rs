@@ -540,11 +540,6 @@ pub async fn close_open_file(state: State<'_, AppState>, path: String) -> Result
     .await
 }
 
-#[tauri::command]
-pub fn open_files(state: State<'_, AppState>) -> Result<Vec<crate::open_files::OpenInfo>> {
-    Ok(state.session()?.open.list())
-}
-
 /// Largest file previewed inside the window.
 const PREVIEW_MAX: u64 = 32 << 20;
 

@@ -48,7 +48,6 @@ fn main() {
             commands::cancel_import,
             commands::open_file,
             commands::close_open_file,
-            commands::open_files,
             commands::preview,
             commands::export,
             commands::rename,

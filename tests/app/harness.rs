@@ -195,12 +195,29 @@ impl App {
             "tauri:options".into(),
             json!({ "application": app_bin().display().to_string() }),
         );
-        let client = fantoccini::ClientBuilder::rustls()
-            .expect("TLS setup")
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session with the app");
+        // tauri-driver starts WebKitWebDriver on the next port; a session
+        // asked for before that one listens fails.
+        assert!(
+            wait_port(port + 1, Duration::from_secs(20)),
+            "WebKitWebDriver did not start"
+        );
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let connected = fantoccini::ClientBuilder::rustls()
+                .expect("TLS setup")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match connected {
+                Ok(c) => break c,
+                Err(e) if attempt < 3 => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("a WebDriver session with the app: {e}"),
+            }
+        };
         let app = App {
             client,
 
@@ -280,6 +297,54 @@ impl App {
             .text()
             .await
             .expect("text")
+    }
+
+    /// The environment of this app, for the command line to act as the same computer.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(k, _)| k != "DISPLAY")
+            .cloned()
+            .collect()
+    }
+
+    /// From the first screen: opens the existing vault at `vault` and unlocks it.
+    pub async fn open_existing(&self, vault: &str, pass: &str) {
+        self.wait_screen("welcome").await;
+        self.click("#go-open").await;
+        self.fill("#open-path", vault).await;
+        self.click("#open-submit").await;
+        self.wait_screen("unlock").await;
+        self.fill("#unlock-pass", pass).await;
+        self.click("#unlock-submit").await;
+        self.wait_screen("main").await;
+    }
+
+    fn row(path: &str) -> String {
+        format!("document.querySelector('#rows .tr[data-path=\"{path}\"]')")
+    }
+
+    /// Waits until the list shows the entry `path`.
+    pub async fn wait_row(&self, path: &str) {
+        self.wait_js(&format!("return !!{}", Self::row(path)), 20)
+            .await;
+    }
+
+    /// Selects the entry `path` in the list (it must be shown).
+    pub async fn select_row(&self, path: &str) {
+        self.wait_row(path).await;
+        self.js(&format!("{}.click(); return true", Self::row(path)))
+            .await;
+    }
+
+    /// Double-clicks the entry `path` (opens a folder or a file).
+    pub async fn open_row(&self, path: &str) {
+        self.wait_row(path).await;
+        self.js(&format!(
+            "{}.dispatchEvent(new MouseEvent('dblclick', {{bubbles: true}})); return true",
+            Self::row(path)
+        ))
+        .await;
     }
 
     /// Delivers a drop of `paths` as the OS would (tauri://drag-drop).

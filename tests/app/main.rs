@@ -315,7 +315,7 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     .await;
 
     // Select the first scan: details and a text preview from memory.
-    app.js("document.querySelector('#rows .tr[data-path=\"scan 01 – Álvarez.txt\"]').click(); return true").await;
+    app.select_row("scan 01 – Álvarez.txt").await;
     app.wait_js("return (document.querySelector('#preview pre') || {}).textContent?.startsWith('lab result 1')", 20)
         .await;
     app.screenshot("09-main-preview").await;
@@ -372,6 +372,40 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     app.js("document.getElementById('dialog').close(); return true")
         .await;
 
+    // A big import can be cancelled: what finished stays, nothing half-done.
+    let bulk = scratch.path().join("bulk");
+    std::fs::create_dir_all(&bulk).unwrap();
+    let mut block = vec![7u8; 8 << 20];
+    for i in 0..60u8 {
+        block[0] = i;
+        std::fs::write(bulk.join(format!("part {i:02}.bin")), &block).unwrap();
+    }
+    app.drop_files(std::slice::from_ref(&bulk)).await;
+    app.wait_js("return document.getElementById('import-panel').dataset.state === 'running' && document.getElementById('import-total-text').textContent.includes('of 60 files')", 30).await;
+    app.screenshot("14-import-progress").await;
+    app.click("#import-cancel").await;
+    app.wait_js("return ['cancelled', 'done'].includes(document.getElementById('import-panel').dataset.state)", 60).await;
+    assert_eq!(
+        app.js("return document.getElementById('import-panel').dataset.state")
+            .await,
+        json!("cancelled"),
+        "the import was still running when Cancel was clicked"
+    );
+    app.click("#import-close").await;
+    let stored: Vec<serde_json::Value> = serde_json::from_value(
+        app.js("return window.__TAURI__.core.invoke('list').then(l => l.entries.filter(e => e.path.startsWith('bulk/')).map(e => e.size))").await,
+    )
+    .unwrap();
+    assert!(
+        stored.len() < 60,
+        "cancel stopped the import ({} stored)",
+        stored.len()
+    );
+    assert!(
+        stored.iter().all(|s| *s == json!(8 << 20)),
+        "only complete files are stored"
+    );
+
     // Locking removes the decrypted copy.
     app.click("#btn-lock").await;
     app.wait_screen("unlock").await;
@@ -424,12 +458,7 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     .await;
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
-    let env: Vec<(String, String)> = app
-        .env
-        .iter()
-        .filter(|(k, _)| k != "DISPLAY")
-        .cloned()
-        .collect();
+    let env = app.cli_env();
     let out = cli(&env, &pass, &["init", vault.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -455,18 +484,8 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     );
     // The app is on the welcome screen (it started before the vault existed):
     // open the existing vault.
-    app.wait_screen("welcome").await;
-    app.click("#go-open").await;
-    app.fill("#open-path", vault.to_str().unwrap()).await;
-    app.click("#open-submit").await;
-    unlock(&app, PASS).await;
-    app.wait_screen("main").await;
-    app.wait_js(
-        "return document.querySelectorAll('#rows .tr').length === 1",
-        10,
-    )
-    .await;
-    app.js("document.querySelector('#rows .tr').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true").await;
+    app.open_existing(vault.to_str().unwrap(), PASS).await;
+    app.open_row("referral.txt").await;
     let marker = scratch.path().join("opened-by-viewer");
     let start = std::time::Instant::now();
     while !marker.exists() {
@@ -591,12 +610,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     .await;
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
-    let env: Vec<(String, String)> = app
-        .env
-        .iter()
-        .filter(|(k, _)| k != "DISPLAY")
-        .cloned()
-        .collect();
+    let env = app.cli_env();
     let v = vault.to_str().unwrap();
     let out = cli(&env, &pass, &["init", v]);
     assert!(
@@ -646,23 +660,9 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     );
 
     // The person unlocks and goes into Labs.
-    app.wait_screen("welcome").await;
-    app.click("#go-open").await;
-    app.fill("#open-path", v).await;
-    app.click("#open-submit").await;
-    unlock(&app, PASS).await;
-    app.wait_screen("main").await;
-    app.wait_js(
-        "return !!document.querySelector('#rows .tr[data-path=\"Labs\"]')",
-        10,
-    )
-    .await;
-    app.js("document.querySelector('#rows .tr[data-path=\"Labs\"]').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true").await;
-    app.wait_js(
-        "return !!document.querySelector('#rows .tr[data-path=\"Labs/cbc.txt\"]')",
-        10,
-    )
-    .await;
+    app.open_existing(v, PASS).await;
+    app.open_row("Labs").await;
+    app.wait_row("Labs/cbc.txt").await;
 
     // B adds a result and the folders sync: it shows up in Labs by itself.
     let result = scratch.path().join("potassium.txt");
@@ -685,11 +685,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
         String::from_utf8_lossy(&out.stderr)
     );
     rsync(&b_folder, &vault);
-    app.wait_js(
-        "return !!document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"]')",
-        15,
-    )
-    .await;
+    app.wait_row("Labs/potassium.txt").await;
     let by = app.js("return document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"] .by').textContent").await;
     assert_eq!(by, json!("Exam room"));
     assert_eq!(
@@ -793,12 +789,7 @@ async fn measure_app_figures() {
     let first_kib = app_pid(scratch.path()).map_or(0, rss_tree_kib);
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
-    let env: Vec<(String, String)> = app
-        .env
-        .iter()
-        .filter(|(k, _)| k != "DISPLAY")
-        .cloned()
-        .collect();
+    let env = app.cli_env();
 
     // 10,000 entries, added with the command line as this computer.
     let vault = scratch.path().join("home/Big");
@@ -990,12 +981,7 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
         .await;
         let pass = scratch.path().join("pass");
         std::fs::write(&pass, PASS).unwrap();
-        let env: Vec<(String, String)> = app
-            .env
-            .iter()
-            .filter(|(k, _)| k != "DISPLAY")
-            .cloned()
-            .collect();
+        let env = app.cli_env();
         let v = vault.to_str().unwrap();
         assert!(cli(&env, &pass, &["init", v]).status.success());
         let src = scratch.path().join("src/Patients");
@@ -1040,35 +1026,11 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        app.wait_screen("welcome").await;
-        app.click("#go-open").await;
-        app.fill("#open-path", v).await;
-        app.click("#open-submit").await;
-        unlock(&app, PASS).await;
-        app.wait_screen("main").await;
-        app.wait_js(
-            "return !!document.querySelector('#rows .tr[data-path=\"Patients\"]')",
-            10,
-        )
-        .await;
-        app.js("document.querySelector('#rows .tr[data-path=\"Patients\"]').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true").await;
-        let folder = "Patients/Okafor, Ada";
-        app.wait_js(
-            &format!("return !!document.querySelector('#rows .tr[data-path=\"{folder}\"]')"),
-            10,
-        )
-        .await;
-        app.js(&format!("document.querySelector('#rows .tr[data-path=\"{folder}\"]').dispatchEvent(new MouseEvent('dblclick', {{bubbles: true}})); return true")).await;
-        let note = format!("{folder}/Visit note 2026-11-30.txt");
-        app.wait_js(
-            &format!("return !!document.querySelector('#rows .tr[data-path=\"{note}\"]')"),
-            10,
-        )
-        .await;
-        app.js(&format!(
-            "document.querySelector('#rows .tr[data-path=\"{note}\"]').click(); return true"
-        ))
-        .await;
+        app.open_existing(v, PASS).await;
+        app.open_row("Patients").await;
+        app.open_row("Patients/Okafor, Ada").await;
+        app.select_row("Patients/Okafor, Ada/Visit note 2026-11-30.txt")
+            .await;
         app.wait_js("return !!document.querySelector('#preview pre')", 20)
             .await;
         app.screenshot(if dark { "tour-main-dark" } else { "tour-main" })

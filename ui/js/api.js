@@ -28,7 +28,6 @@ export const list = () => call('list');
 export const cancelImport = () => call('cancel_import');
 export const openFile = (path) => call('open_file', { path });
 export const closeOpenFile = (path) => call('close_open_file', { path });
-export const openFiles = () => call('open_files');
 export const exportTo = (paths, dest) => call('export', { paths, dest });
 export const rename = (from, to) => call('rename', { from, to });
 export const mkdir = (path) => call('mkdir', { path });

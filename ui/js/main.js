@@ -264,7 +264,8 @@ function onLocked(reason) {
 let lastPing = 0;
 function activity() {
   const now = Date.now();
-  if (now - lastPing > 5000 && document.body.dataset.screen === 'main') {
+  const unlocked = ['main', 'phrase', 'confirm'].includes(document.body.dataset.screen);
+  if (now - lastPing > 5000 && unlocked) {
     lastPing = now;
     api.activity().catch(() => {});
   }
