@@ -118,6 +118,14 @@ async fn create_through_ui(app: &App, vault: &Path, shots: bool) {
     assert_eq!(words.len(), 24);
     if shots {
         app.screenshot("03-recovery-phrase").await;
+        // Copy reports what it did (the clipboard is cleared after a minute).
+        app.click("#phrase-copy").await;
+        app.wait_js(
+            "return document.getElementById('phrase-copied').textContent !== ''",
+            10,
+        )
+        .await;
+        assert!(app.text("#phrase-copied").await.starts_with("Copied"));
     }
     app.click("#phrase-next").await;
     app.wait_screen("confirm").await;
