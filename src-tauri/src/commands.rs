@@ -220,18 +220,27 @@ pub async fn recover(
 
 /// Forgets the remembered vault folder (to open or create another).
 #[tauri::command]
-pub fn forget_vault(state: State<'_, AppState>) -> Result<()> {
-    state.lock_now();
-    let mut settings = state.settings.lock().expect("settings lock");
-    settings.last_vault = None;
-    settings
-        .save(&state.settings_file)
-        .map_err(|e| AppError::internal(format!("settings: {e}")))
+pub async fn forget_vault(app: AppHandle) -> Result<()> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        state.lock_now();
+        let mut settings = state.settings.lock().expect("settings lock");
+        settings.last_vault = None;
+        settings
+            .save(&state.settings_file)
+            .map_err(|e| AppError::internal(format!("settings: {e}")))
+    })
+    .await
 }
 
+/// Locks now. Off the main thread: saving back open files can take a moment.
 #[tauri::command]
-pub fn lock(state: State<'_, AppState>) {
-    state.lock_and_tell("manual");
+pub async fn lock(app: AppHandle) -> Result<()> {
+    blocking(move || {
+        app.state::<AppState>().lock_and_tell("manual");
+        Ok(())
+    })
+    .await
 }
 
 /// The person is at the keyboard (the UI calls this at most every few seconds).
@@ -487,11 +496,9 @@ fn open_with_default_app(file: &Path) -> std::io::Result<()> {
     let mut cmd = match std::env::var_os("CHARTSAFE_OPENER") {
         Some(opener) if !opener.is_empty() => std::process::Command::new(opener),
         _ if cfg!(target_os = "macos") => std::process::Command::new("open"),
-        _ if cfg!(windows) => {
-            let mut c = std::process::Command::new("cmd");
-            c.args(["/C", "start", ""]);
-            c
-        }
+        // Explorer opens a file with its default program and, unlike
+        // `cmd /C start`, does not interpret & or % in the name.
+        _ if cfg!(windows) => std::process::Command::new("explorer"),
         _ => std::process::Command::new("xdg-open"),
     };
     let mut child = cmd
@@ -587,9 +594,18 @@ fn free_local(dir: &Path, name: &str) -> PathBuf {
 /// Decrypts files and folders into a folder on this computer; existing
 /// files there are never overwritten.
 #[tauri::command]
-pub async fn export(state: State<'_, AppState>, paths: Vec<String>, dest: String) -> Result<usize> {
-    let session = state.session()?;
+pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<usize> {
+    let session = app.state::<AppState>().session()?;
     blocking(move || {
+        // Stops as soon as the vault locks.
+        let still_unlocked = || {
+            app.state::<AppState>()
+                .session
+                .lock()
+                .expect("session lock")
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, &session))
+        };
         let mut vault = session.vault.lock().expect("vault lock");
         let entries = vault.list()?.entries;
         let mut count = 0;
@@ -599,6 +615,9 @@ pub async fn export(state: State<'_, AppState>, paths: Vec<String>, dest: String
             };
             let name = path.rsplit('/').next().unwrap_or(path);
             let target = free_local(Path::new(&dest), name);
+            if !still_unlocked() {
+                return Err(AppError::locked());
+            }
             if top.kind != EntryKind::Dir {
                 vault.get(path, None, &target, &NoProgress)?;
                 count += 1;
@@ -607,14 +626,21 @@ pub async fn export(state: State<'_, AppState>, paths: Vec<String>, dest: String
             let prefix = format!("{path}/");
             std::fs::create_dir_all(&target).map_err(|e| storage_out(&target, e))?;
             for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
+                if !still_unlocked() {
+                    return Err(AppError::locked());
+                }
+                // Vault names have no "/" or ".." (FORMAT.md §5), so the
+                // output stays inside `target`.
                 let out = target.join(&e.path[prefix.len()..]);
                 if e.kind == EntryKind::Dir {
                     std::fs::create_dir_all(&out).map_err(|err| storage_out(&out, err))?;
                 } else {
-                    if let Some(parent) = out.parent() {
-                        std::fs::create_dir_all(parent).map_err(|err| storage_out(parent, err))?;
-                    }
-                    vault.get(&e.path, None, &out, &NoProgress)?;
+                    let parent = out.parent().unwrap_or(&target).to_owned();
+                    std::fs::create_dir_all(&parent).map_err(|err| storage_out(&parent, err))?;
+                    // Never over an existing file (a case-insensitive disk
+                    // can make two vault names one).
+                    let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+                    vault.get(&e.path, None, &free_local(&parent, name), &NoProgress)?;
                     count += 1;
                 }
             }
@@ -644,8 +670,16 @@ macro_rules! vault_op {
     }};
 }
 
+/// Open copies of what is renamed, moved or trashed are saved back and
+/// closed first, so no later save goes to the old name.
+fn close_open(state: &AppState, path: &str) -> Result<()> {
+    state.session()?.open.close_under(path, true);
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn rename(state: State<'_, AppState>, from: String, to: String) -> Result<()> {
+    close_open(&state, &from)?;
     vault_op!(state, |v| v.rename(&from, &to))
 }
 
@@ -657,6 +691,9 @@ pub async fn mkdir(state: State<'_, AppState>, path: String) -> Result<()> {
 /// Moves entries to the trash.
 #[tauri::command]
 pub async fn trash(state: State<'_, AppState>, paths: Vec<String>) -> Result<()> {
+    for p in &paths {
+        close_open(&state, p)?;
+    }
     vault_op!(state, |v| paths.iter().try_for_each(|p| v.remove(p)))
 }
 
@@ -715,7 +752,24 @@ pub async fn versions(state: State<'_, AppState>, path: String) -> Result<Vec<Ve
         .collect::<Vec<_>>()))
 }
 
+/// Restores version `version`, which must still be the one saved at
+/// `changed` (the history may have grown since the window listed it).
 #[tauri::command]
-pub async fn revert(state: State<'_, AppState>, path: String, version: usize) -> Result<()> {
-    vault_op!(state, |v| v.revert(&path, version))
+pub async fn revert(
+    state: State<'_, AppState>,
+    path: String,
+    version: usize,
+    changed: i64,
+) -> Result<()> {
+    vault_op!(state, |v| {
+        let listed = v.versions(&path)?;
+        if listed.get(version.wrapping_sub(1)).map(|x| x.changed) != Some(changed) {
+            return Err(AppError::new(
+                Kind::NotFound,
+                "The version history changed meanwhile. Open it again and choose once more.",
+                format!("version {version} is no longer the one saved at {changed}"),
+            ));
+        }
+        v.revert(&path, version)
+    })
 }

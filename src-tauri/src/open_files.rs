@@ -98,6 +98,10 @@ pub type SavedHook = Arc<dyn Fn(&str, Result<(), AppError>) + Send + Sync>;
 pub struct OpenFiles {
     dir: PathBuf,
     files: Mutex<Vec<OpenFile>>,
+    /// Set when the vault locks: nothing may be opened any more.
+    closed: std::sync::atomic::AtomicBool,
+    /// One open at a time (two opens of one file must not race).
+    opening: Mutex<()>,
 }
 
 impl OpenFiles {
@@ -106,6 +110,8 @@ impl OpenFiles {
         Self {
             dir: root.join(format!("open-{}", std::process::id())),
             files: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            opening: Mutex::new(()),
         }
     }
 
@@ -130,6 +136,10 @@ impl OpenFiles {
         path: &str,
         on_saved: SavedHook,
     ) -> Result<PathBuf, AppError> {
+        let _one = self.opening.lock().expect("opening lock");
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AppError::locked());
+        }
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
         // Already open: hand out the same copy again.
@@ -178,7 +188,19 @@ impl OpenFiles {
             .spawn(move || SaveBack::run(&runner, rx))
             .map_err(|e| AppError::internal(format!("thread: {e}")))?;
         let mut files = self.files.lock().expect("open files lock");
-        files.retain(|f| f.path != path);
+        // Locked meanwhile (close_all sets this under this same lock): the
+        // copy must not outlive the session.
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            drop(files);
+            drop(watcher);
+            remove_copy(&folder);
+            return Err(AppError::locked());
+        }
+        // An earlier copy whose file was gone is replaced; its folder goes.
+        if let Some(i) = files.iter().position(|f| f.path == path) {
+            let old = files.remove(i);
+            remove_copy(&old.folder);
+        }
         files.push(OpenFile {
             path: path.to_owned(),
             folder,
@@ -192,25 +214,49 @@ impl OpenFiles {
     /// Saves back any change not saved yet, stops watching `path` and
     /// removes its decrypted copy.
     pub fn close(&self, path: &str) {
+        self.close_under(path, false);
+    }
+
+    /// Closes `path` and, with `inside`, everything open below it (before
+    /// it is renamed, moved or trashed, so that no later save goes to the
+    /// old name). Returns how many changes could not be saved back.
+    pub fn close_under(&self, path: &str, inside: bool) -> usize {
+        let prefix = format!("{path}/");
         let mut files = self.files.lock().expect("open files lock");
-        if let Some(i) = files.iter().position(|f| f.path == path) {
-            let f = files.remove(i);
-            drop(files);
-            f.job.lock().expect("save-back lock").save_if_changed();
+        let (closing, keep): (Vec<OpenFile>, Vec<OpenFile>) = std::mem::take(&mut *files)
+            .into_iter()
+            .partition(|f| f.path == path || (inside && f.path.starts_with(&prefix)));
+        *files = keep;
+        drop(files);
+        let mut failed = 0;
+        for f in closing {
+            if !f.job.lock().expect("save-back lock").save_if_changed() {
+                failed += 1;
+            }
             remove_copy(&f.folder);
         }
+        failed
     }
 
     /// Saves back changes not saved yet, then removes every decrypted copy
-    /// (lock, quit). Changes still unsaved inside the other program are not
-    /// seen: it must save before the vault locks.
-    pub fn close_all(&self) {
-        let files = std::mem::take(&mut *self.files.lock().expect("open files lock"));
+    /// (lock, quit); nothing can be opened afterwards. Changes still unsaved
+    /// inside the other program are not seen: it must save before the vault
+    /// locks. Returns how many changes could not be saved back.
+    pub fn close_all(&self) -> usize {
+        let files = {
+            let mut files = self.files.lock().expect("open files lock");
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::mem::take(&mut *files)
+        };
+        let mut failed = 0;
         for f in &files {
-            f.job.lock().expect("save-back lock").save_if_changed();
+            if !f.job.lock().expect("save-back lock").save_if_changed() {
+                failed += 1;
+            }
         }
         drop(files);
         remove_copy(&self.dir);
+        failed
     }
 }
 
@@ -220,24 +266,41 @@ impl Drop for OpenFiles {
     }
 }
 
-/// Removes a decrypted copy; its bytes are overwritten first where the file
-/// system keeps them (not on tmpfs, where removal frees the pages).
+/// Removes a decrypted copy, truncating its files first (on a disk-backed
+/// folder the blocks are then freed at once). Links are never followed, and
+/// a file with other hard links is only unlinked, so nothing outside the
+/// private folder is touched.
 fn remove_copy(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.filter_map(Result::ok) {
-            let p = e.path();
-            if p.is_dir() {
-                remove_copy(&p);
-            } else if let Ok(meta) = std::fs::symlink_metadata(&p) {
-                if meta.is_file() {
-                    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&p) {
-                        let _ = f.set_len(0);
-                    }
-                }
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                remove_copy(&e.path());
+            } else if kind.is_file() {
+                truncate_own(&e.path());
             }
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn truncate_own(p: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // The folder is this user's alone (0700), so the entry seen as a
+        // regular file by `remove_copy` is still that file here.
+        let Ok(f) = std::fs::OpenOptions::new().write(true).open(p) else {
+            return;
+        };
+        if f.metadata().is_ok_and(|m| m.is_file() && m.nlink() == 1) {
+            let _ = f.set_len(0);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+    }
 }
 
 /// A file's size and modification time: what changes when it is saved.
@@ -272,14 +335,15 @@ impl SaveBack {
     }
 
     /// Adds the file as a new version if it changed since last time.
-    fn save_if_changed(&mut self) {
+    /// Returns false when a change could not be saved.
+    fn save_if_changed(&mut self) -> bool {
         let now = stamp(&self.local);
         if now.is_none() || now == self.last {
-            return; // deleted (an editor's save in progress) or unchanged
+            return true; // deleted (an editor's save in progress) or unchanged
         }
         {
             let Some(vault) = self.vault.upgrade() else {
-                return; // locked
+                return false; // locked before the change could be saved
             };
             let result = vault
                 .lock()
@@ -293,12 +357,61 @@ impl SaveBack {
                 .map(|_| ())
                 .map_err(AppError::from);
             drop(vault);
-            if result.is_ok() {
+            let ok = result.is_ok();
+            if ok {
                 self.last = now;
                 *self.saved.lock().expect("saved lock") =
                     Some(chartsafe_core::Clock::now_ms(&chartsafe_core::SystemClock));
             }
             (self.on_saved)(&self.vault_path, result);
+            ok
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn removing_copies_never_touches_files_outside_the_private_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep.txt"), "precious").unwrap();
+        std::fs::write(outside.join("linked.txt"), "also precious").unwrap();
+        let private = tmp.path().join("open-1");
+        std::fs::create_dir_all(private.join("abc")).unwrap();
+        std::fs::write(private.join("abc/note.txt"), "decrypted").unwrap();
+        std::os::unix::fs::symlink(&outside, private.join("abc/folder-link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("keep.txt"), private.join("abc/file-link"))
+            .unwrap();
+        std::fs::hard_link(outside.join("linked.txt"), private.join("abc/hard.txt")).unwrap();
+        remove_copy(&private);
+        assert!(!private.exists());
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep.txt")).unwrap(),
+            "precious"
+        );
+        assert_eq!(
+            std::fs::read_to_string(outside.join("linked.txt")).unwrap(),
+            "also precious"
+        );
+    }
+
+    #[test]
+    fn leftovers_of_gone_processes_are_removed_and_ours_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = tmp.path().join(format!("open-{}", std::process::id()));
+        let gone = tmp.path().join("open-4000000"); // above any pid_max
+        let other = tmp.path().join("not-ours");
+        for d in [&ours, &gone, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        remove_leftovers(tmp.path());
+        assert!(ours.exists());
+        assert!(other.exists());
+        assert_eq!(gone.exists(), !cfg!(target_os = "linux"));
     }
 }

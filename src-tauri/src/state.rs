@@ -169,23 +169,25 @@ impl AppState {
     }
 
     /// Locks: stops any import, saves back and removes decrypted copies,
-    /// forgets the keys, and tells the UI to clear itself.
-    pub fn lock_now(&self) -> bool {
+    /// forgets the keys. Returns `None` if nothing was unlocked, else how
+    /// many open files had changes that could not be saved back.
+    pub fn lock_now(&self) -> Option<usize> {
         self.cancel.store(true, Ordering::SeqCst);
-        let session = self.session.lock().expect("session lock").take();
-        let Some(session) = session else {
-            return false;
-        };
-        session.open.close_all();
+        let session = self.session.lock().expect("session lock").take()?;
+        let unsaved = session.open.close_all();
         // The keys go when the last running operation lets go of the vault.
         drop(session);
-        true
+        Some(unsaved)
     }
 
-    /// Locks and tells the window why.
+    /// Locks and tells the window why (and whether changes were lost), so
+    /// it clears itself.
     pub fn lock_and_tell(&self, reason: &str) {
-        if self.lock_now() {
-            let _ = self.app.emit("locked", reason);
+        if let Some(unsaved) = self.lock_now() {
+            let _ = self.app.emit(
+                "locked",
+                serde_json::json!({ "reason": reason, "unsaved": unsaved }),
+            );
         }
     }
 
@@ -209,7 +211,14 @@ pub fn start_idle_timer(app: AppHandle) {
         .spawn(move || loop {
             std::thread::sleep(Duration::from_millis(500));
             let state = app.state::<AppState>();
-            let unlocked = state.session.lock().expect("session lock").is_some();
+            // A new vault's recovery phrase may take a while to write down:
+            // the vault (still empty) does not lock under it.
+            let unlocked = state
+                .session
+                .lock()
+                .expect("session lock")
+                .as_ref()
+                .is_some_and(|s| s.phrase.lock().expect("phrase lock").is_none());
             let idle = state.last_activity.lock().expect("activity lock").elapsed();
             if unlocked && idle >= state.idle_limit() {
                 state.lock_and_tell("idle");

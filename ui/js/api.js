@@ -35,7 +35,7 @@ export const trash = (paths) => call('trash', { paths });
 export const trashList = () => call('trash_list');
 export const restore = (id) => call('restore', { id });
 export const versions = (path) => call('versions', { path });
-export const revert = (path, version) => call('revert', { path, version });
+export const revert = (path, version, changed) => call('revert', { path, version, changed });
 
 /** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
 export const preview = (path) => call('preview', { path });

@@ -47,9 +47,9 @@ export async function refresh() {
         listing = await api.list();
       } catch (e) {
         if (e.kind !== 'locked') dialogs.error(e, 'The vault could not be read');
-        return;
+        continue;
       }
-      if (!s.active) return;
+      if (!s.active) continue;
       s.entries = listing.entries;
       s.byPath = new Map(listing.entries.map((e) => [e.path, e]));
       s.index = indexEntries(listing.entries);
@@ -98,8 +98,12 @@ function showOpen(open) {
 function render() {
   renderTree();
   renderCrumbs();
+  // The cursor follows its entry when rows come and go (live refresh).
+  const cursorPath = s.rows[s.cursor]?.path;
   s.rows = s.query ? sortEntries(searchEntries(s.entries, s.query), s.sortKey, s.ascending)
     : sortEntries(s.index.get(s.folder) || [], s.sortKey, s.ascending);
+  const moved = cursorPath ? s.rows.findIndex((e) => e.path === cursorPath) : -1;
+  if (moved >= 0) s.cursor = moved;
   s.cursor = Math.min(s.cursor, Math.max(0, s.rows.length - 1));
   $('rows').style.height = `${s.rows.length * ROW_H}px`;
   $('grid').setAttribute('aria-rowcount', String(s.rows.length));
@@ -207,6 +211,7 @@ function renderDetails() {
   document.querySelector('#screen-main .body').classList.toggle('with-details', sel.length > 0);
   if (sel.length !== 1) {
     pane.hidden = sel.length === 0;
+    pane.dataset.key = '';
     if (sel.length > 1) {
       $('details-name').textContent = `${sel.length} selected`;
       $('details-facts').replaceChildren();
@@ -217,9 +222,9 @@ function renderDetails() {
   }
   const e = sel[0];
   pane.hidden = false;
-  if (pane.dataset.path === e.path && pane.dataset.modified === String(e.modified)) return;
-  pane.dataset.path = e.path;
-  pane.dataset.modified = String(e.modified);
+  const key = JSON.stringify([e.path, e.modified, e.size, e.sync, e.conflict, s.open.has(e.path)]);
+  if (pane.dataset.key === key) return;
+  pane.dataset.key = key;
   $('details-name').textContent = baseName(e.path);
   const facts = [
     ['Folder', parentOf(e.path) || 'All files'],
@@ -433,7 +438,7 @@ async function showHistory() {
       const b = el('button', { type: 'button', className: 'secondary', textContent: 'Restore' });
       b.addEventListener('click', async () => {
         try {
-          await api.revert(e.path, v.number);
+          await api.revert(e.path, v.number, v.changed);
           dialogs.closeAll();
           dialogs.toast(`Restored the version from ${formatTime(v.changed)}. The newer one stays in the history.`, 5000);
         } catch (err) { dialogs.error(err); }
@@ -480,7 +485,11 @@ async function showSettings() {
 // ---- Import -----------------------------------------------------------------
 
 async function startImport(paths) {
-  if (!paths.length || s.importing) return;
+  if (!paths.length) return;
+  if (s.importing) {
+    dialogs.toast('Please wait until the files being added are done, then drop these again.', 5000);
+    return;
+  }
   const dest = s.query ? '' : s.folder;
   let keepBoth = false;
   const clashes = clashingNames(paths, s.index.get(dest) || []);
@@ -489,7 +498,7 @@ async function startImport(paths) {
     const choice = await dialogs.ask('Some names are already in this folder',
       `${names} already exist${clashes.length === 1 ? 's' : ''} here. Keep both, or store the new file${clashes.length === 1 ? '' : 's'} as a new version (the old version stays in the history)?`,
       [{ label: 'Cancel', value: 'cancel' }, { label: 'New version', value: 'version' }, { label: 'Keep both', value: 'both', kind: 'primary' }]);
-    if (!choice || choice === 'cancel') return;
+    if (choice !== 'both' && choice !== 'version') return;
     keepBoth = choice === 'both';
   }
   s.importing = true;
@@ -510,8 +519,12 @@ async function startImport(paths) {
     showSummary(sum);
   } catch (e) {
     panel.dataset.state = 'failed';
-    $('import-title').textContent = 'Nothing was added';
-    $('import-summary').replaceChildren(el('p', { textContent: e.message }), detailsButton(e.details || ''));
+    $('import-title').textContent = 'The import stopped';
+    $('import-summary').replaceChildren(
+      el('p', { textContent: e.message }),
+      el('p', { className: 'help', textContent: 'Files finished before this are in the vault; check the list before adding the rest again.' }),
+      detailsButton(e.details || ''),
+    );
   } finally {
     s.importing = false;
     $('import-cancel').hidden = true;
@@ -657,8 +670,9 @@ export function clear() {
   for (const id of ['rows', 'tree', 'crumbs', 'details-facts', 'open-list', 'import-summary', 'problems']) $(id).replaceChildren();
   for (const id of ['details-name', 'count', 'status-text', 'status-sync', 'import-current', 'import-total-text']) $(id).textContent = '';
   $('search').value = '';
+  $('drop-target').textContent = '';
   $('details').hidden = true;
-  $('details').dataset.path = '';
+  $('details').dataset.key = '';
   document.querySelector('#screen-main .body').classList.remove('with-details');
   $('import-panel').hidden = true;
   $('drop-overlay').hidden = true;

@@ -15,8 +15,17 @@ export { el };
  * Shows the dialog. `buttons` is [{label, value, kind}]; resolves with the
  * chosen value (or null when closed with Escape).
  */
+let pending = null;
+
 function show({ title, body, details, buttons, focus }) {
   const dialog = $('dialog');
+  // A dialog already open is answered "no choice" before this one replaces it.
+  if (pending) {
+    const earlier = pending;
+    pending = null;
+    earlier(null);
+  }
+  if (dialog.open) dialog.close();
   $('dialog-title').textContent = title;
   const bodyEl = $('dialog-body');
   bodyEl.replaceChildren(...(Array.isArray(body) ? body : [body]).map((b) => (typeof b === 'string' ? el('p', { textContent: b }) : b)));
@@ -31,8 +40,15 @@ function show({ title, body, details, buttons, focus }) {
   return new Promise((resolve) => {
     const done = () => {
       dialog.removeEventListener('close', done);
+      if (pending !== finish) return;
+      pending = null;
       resolve(dialog.returnValue === '' ? null : dialog.returnValue);
     };
+    const finish = (value) => {
+      dialog.removeEventListener('close', done);
+      resolve(value);
+    };
+    pending = finish;
     dialog.returnValue = '';
     dialog.addEventListener('close', done);
     dialog.showModal();
@@ -79,10 +95,16 @@ export function panel(title, content) {
   return show({ title, body: content, buttons: [{ label: 'Close', value: 'close', kind: 'primary' }] });
 }
 
-/** Closes the dialog if it is open (locking). */
+/** Closes the dialog if it is open, and forgets what it showed (locking). */
 export function closeAll() {
   const d = $('dialog');
   if (d.open) d.close();
+  $('dialog-title').textContent = '';
+  $('dialog-body').replaceChildren();
+  $('dialog-details').querySelector('pre').textContent = '';
+  $('dialog-actions').replaceChildren();
+  $('toast').hidden = true;
+  $('toast').textContent = '';
 }
 
 let toastTimer = null;

@@ -124,7 +124,9 @@ function showPhrase({ words, ask }) {
   show('phrase');
 }
 
+// Clears the clipboard only if it still may hold the phrase we put there.
 function clearClipboard() {
+  if (!clipboardTimer) return;
   clearTimeout(clipboardTimer);
   clipboardTimer = null;
   navigator.clipboard.writeText('').catch(() => {});
@@ -183,7 +185,7 @@ async function openSubmit(ev) {
   }
 }
 
-function showUnlock(reason) {
+function showUnlock(reason, unsaved = 0) {
   $('unlock-vault').textContent = vaultPath || '';
   const r = $('unlock-reason');
   const reasons = {
@@ -191,8 +193,11 @@ function showUnlock(reason) {
     screen_locked: 'ChartSafe locked when the screen locked.',
     sleep: 'ChartSafe locked when the computer went to sleep.',
   };
-  r.hidden = !reasons[reason];
-  r.textContent = reasons[reason] || '';
+  const lost = unsaved
+    ? ` ${unsaved} open file${unsaved === 1 ? '' : 's'} had changes that could not be saved into the vault before it locked; open ${unsaved === 1 ? 'it' : 'them'} again and redo the changes.`
+    : '';
+  r.hidden = !reasons[reason] && !lost;
+  r.textContent = (reasons[reason] || '') + lost;
   formError($('unlock-form'), null);
   history = [];
   show('unlock');
@@ -251,12 +256,14 @@ function enterMain() {
   browser.enter();
 }
 
-function onLocked(reason) {
+function onLocked({ reason, unsaved }) {
   browser.clear();
   dialogs.closeAll();
   clearClipboard();
+  $('phrase-words').replaceChildren();
+  $('confirm-fields').replaceChildren();
   if (document.body.dataset.screen === 'main' || ['phrase', 'confirm'].includes(document.body.dataset.screen)) {
-    showUnlock(reason);
+    showUnlock(reason, unsaved);
   }
 }
 
