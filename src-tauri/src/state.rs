@@ -175,7 +175,13 @@ impl AppState {
         self.cancel.store(true, Ordering::SeqCst);
         let session = self.session.lock().expect("session lock").take()?;
         let unsaved = session.open.close_all();
-        // The keys go when the last running operation lets go of the vault.
+        // The keys go when the last running operation lets go of the vault:
+        // wait a little for it (a cancelled import, a listing), so that
+        // "locked" means the keys are gone and the vault is free for others.
+        let start = Instant::now();
+        while Arc::strong_count(&session) > 1 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         drop(session);
         Some(unsaved)
     }

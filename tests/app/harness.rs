@@ -62,6 +62,8 @@ impl Drop for Killed {
 /// One running app instance with its scratch home.
 pub struct App {
     pub client: Client,
+    /// From starting the driver to the page's ready flag (cold start).
+    pub startup: Duration,
     pub env: Vec<(String, String)>,
     _driver: Killed,
     _xvfb: Killed,
@@ -105,6 +107,7 @@ impl App {
             "build the app first: cargo build --release -p chartsafe-app"
         );
         let guard = ONE_AT_A_TIME.lock().await;
+        let launched = Instant::now();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let port = 14444 + n * 2 + (std::process::id() % 500) as u16 * 20;
         let display = format!(":{}", 90 + (std::process::id() % 500) as u16 * 20 + n);
@@ -218,7 +221,8 @@ impl App {
                 Err(e) => panic!("a WebDriver session with the app: {e}"),
             }
         };
-        let app = App {
+        let mut app = App {
+            startup: Duration::ZERO,
             client,
 
             env,
@@ -228,6 +232,7 @@ impl App {
         };
         app.wait_js("return document.body.dataset.ready === 'true'", 30)
             .await;
+        app.startup = launched.elapsed();
         app
     }
 

@@ -109,13 +109,14 @@ function render() {
   $('grid').setAttribute('aria-rowcount', String(s.rows.length));
   $('empty').hidden = s.rows.length > 0 || !!s.query;
   const files = s.rows.filter((e) => !e.folder).length;
+  const n = (x) => x.toLocaleString();
   $('count').textContent = s.query
-    ? `${s.rows.length} found`
-    : `${s.rows.length - files} folder${s.rows.length - files === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`;
+    ? `${n(s.rows.length)} found`
+    : `${n(s.rows.length - files)} folder${s.rows.length - files === 1 ? '' : 's'}, ${n(files)} file${files === 1 ? '' : 's'}`;
   for (const h of document.querySelectorAll('.thead [data-sort]')) {
     h.setAttribute('aria-sort', h.dataset.sort === s.sortKey ? (s.ascending ? 'ascending' : 'descending') : 'none');
   }
-  $('status-text').textContent = `${s.entries.filter((e) => !e.folder).length} files in the vault`;
+  $('status-text').textContent = `${n(s.entries.filter((e) => !e.folder).length)} files in the vault`;
   const waiting = s.entries.filter((e) => e.sync === 'waiting').length;
   $('status-sync').textContent = waiting ? `${waiting} waiting for sync` : 'Everything is up to date';
   drawRows();
