@@ -27,6 +27,17 @@ fn cli(env: &[(String, String)], pass_file: &Path, args: &[&str]) -> std::proces
     c.output().expect("run chartsafe")
 }
 
+/// Runs the `chartsafe` command and checks that it succeeded.
+fn cli_ok(env: &[(String, String)], pass_file: &Path, args: &[&str]) -> std::process::Output {
+    let out = cli(env, pass_file, args);
+    assert!(
+        out.status.success(),
+        "chartsafe {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs the `chartsafe` command with `stdin`.
 fn cli_stdin(
     env: &[(String, String)],
@@ -429,7 +440,7 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
     let env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k != "DISPLAY").collect();
-    let out = cli(
+    let out = cli_ok(
         &env,
         &pass,
         &[
@@ -440,11 +451,6 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
             "-o",
             "-",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("edited in the app\n"));
 }
@@ -467,15 +473,10 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
     let env = app.cli_env();
-    let out = cli(&env, &pass, &["init", vault.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli_ok(&env, &pass, &["init", vault.to_str().unwrap()]);
     let doc = scratch.path().join("referral.txt");
     std::fs::write(&doc, "referral for Jane Roe").unwrap();
-    let out = cli(
+    cli_ok(
         &env,
         &pass,
         &[
@@ -484,11 +485,6 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
             "add",
             doc.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     // The app is on the welcome screen (it started before the vault existed):
     // open the existing vault.
@@ -540,27 +536,20 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
         ),
         ("CHARTSAFE_KDF_LOG_N".to_string(), "10".to_string()),
     ];
-    let out = cli(&env_a, &pass, &["init", vault.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli_ok(&env_a, &pass, &["init", vault.to_str().unwrap()]);
     let phrase = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let doc = scratch_a.path().join("insurance claim.txt");
     std::fs::write(&doc, "claim 7781").unwrap();
-    assert!(cli(
+    cli_ok(
         &env_a,
         &pass,
         &[
             "--vault",
             vault.to_str().unwrap(),
             "add",
-            doc.to_str().unwrap()
-        ]
-    )
-    .status
-    .success());
+            doc.to_str().unwrap(),
+        ],
+    );
 
     // Computer B: a fresh HOME and keychain, only the folder and the phrase.
     let scratch_b = tempfile::tempdir().unwrap();
@@ -620,22 +609,15 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     std::fs::write(&pass, PASS).unwrap();
     let env = app.cli_env();
     let v = vault.to_str().unwrap();
-    let out = cli(&env, &pass, &["init", v]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli_ok(&env, &pass, &["init", v]);
     let phrase = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let doc = scratch.path().join("cbc.txt");
     std::fs::write(&doc, "CBC normal").unwrap();
-    assert!(cli(
+    cli_ok(
         &env,
         &pass,
-        &["--vault", v, "add", doc.to_str().unwrap(), "--to", "Labs"]
-    )
-    .status
-    .success());
+        &["--vault", v, "add", doc.to_str().unwrap(), "--to", "Labs"],
+    );
 
     // Device B: another computer with its own copy of the folder, kept in
     // step with rsync as a cloud client would.
@@ -675,7 +657,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     // B adds a result and the folders sync: it shows up in Labs by itself.
     let result = scratch.path().join("potassium.txt");
     std::fs::write(&result, "K 4.1").unwrap();
-    let out = cli(
+    cli_ok(
         &env_b,
         &pass,
         &[
@@ -686,11 +668,6 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
             "--to",
             "Labs",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     rsync(&b_folder, &vault);
     app.wait_row("Labs/potassium.txt").await;
@@ -801,7 +778,7 @@ async fn measure_app_figures() {
     // 10,000 entries, added with the command line as this computer.
     let vault = scratch.path().join("home/Big");
     let v = vault.to_str().unwrap();
-    assert!(cli(&env, &pass, &["init", v]).status.success());
+    cli_ok(&env, &pass, &["init", v]);
     let many = scratch.path().join("Patients");
     for d in 0..100 {
         let dir = many.join(format!("Patient {d:03}"));
@@ -810,12 +787,7 @@ async fn measure_app_figures() {
             std::fs::write(dir.join(format!("note {f:02}.txt")), format!("{d}-{f}")).unwrap();
         }
     }
-    let out = cli(&env, &pass, &["--vault", v, "add", many.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli_ok(&env, &pass, &["--vault", v, "add", many.to_str().unwrap()]);
     app.wait_screen("welcome").await;
     app.click("#go-open").await;
     app.fill("#open-path", v).await;
@@ -838,12 +810,7 @@ async fn measure_app_figures() {
     }
     app.click("#btn-lock").await;
     app.wait_screen("unlock").await;
-    let out = cli(&env, &pass, &["--vault", v, "add", flat.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli_ok(&env, &pass, &["--vault", v, "add", flat.to_str().unwrap()]);
     app.fill("#unlock-pass", PASS).await;
     app.click("#unlock-submit").await;
     app.wait_screen("main").await;
@@ -910,15 +877,10 @@ async fn measure_app_figures() {
             let by_cli = make(&format!("cli {round}.bin"), round);
             settle();
             let t = Instant::now();
-            let out = cli(
+            cli_ok(
                 &env,
                 &pass,
                 &["--vault", v, "add", by_cli.to_str().unwrap()],
-            );
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
             );
             cli_time = cli_time.min(t.elapsed().as_secs_f64());
             std::fs::remove_file(&by_cli).unwrap();
@@ -1036,7 +998,7 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
         std::fs::write(&pass, PASS).unwrap();
         let env = app.cli_env();
         let v = vault.to_str().unwrap();
-        assert!(cli(&env, &pass, &["init", v]).status.success());
+        cli_ok(&env, &pass, &["init", v]);
         let src = scratch.path().join("src/Patients");
         let patients = [
             (
@@ -1073,12 +1035,7 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
                 std::fs::write(d.join(f), body).unwrap();
             }
         }
-        let out = cli(&env, &pass, &["--vault", v, "add", src.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cli_ok(&env, &pass, &["--vault", v, "add", src.to_str().unwrap()]);
         app.open_existing(v, PASS).await;
         app.open_row("Patients").await;
         app.open_row("Patients/Okafor, Ada").await;
