@@ -84,6 +84,19 @@ pub struct Setup<'a> {
     pub dark: bool,
 }
 
+impl<'a> Setup<'a> {
+    /// A plain app: no idle lock override, the system opener, light theme.
+    pub fn new(scratch: &'a Path, keychain: &'a str) -> Self {
+        Self {
+            scratch,
+            keychain,
+            idle_seconds: None,
+            opener: None,
+            dark: false,
+        }
+    }
+}
+
 fn wait_port(port: u16, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {

@@ -190,14 +190,7 @@ async fn create_with_phrase_confirmation_lock_unlock_and_wrong_passphrase() {
     let scratch = tempfile::tempdir().unwrap();
     let vault = scratch.path().join("home/Dropbox/ChartSafe");
     std::fs::create_dir_all(vault.parent().unwrap()).unwrap();
-    let app = App::start(Setup {
-        scratch: scratch.path(),
-        keychain: &service("create"),
-        idle_seconds: None,
-        opener: None,
-        dark: false,
-    })
-    .await;
+    let app = App::start(Setup::new(scratch.path(), &service("create"))).await;
     // The Dropbox folder is suggested.
     app.wait_screen("welcome").await;
     create_through_ui(&app, &vault, true).await;
@@ -263,11 +256,8 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     let vault = scratch.path().join("home/Dropbox/ChartSafe");
     let editor = editor_script(scratch.path(), true);
     let app = App::start(Setup {
-        scratch: scratch.path(),
-        keychain: &service("import"),
-        idle_seconds: None,
         opener: Some(&editor),
-        dark: false,
+        ..Setup::new(scratch.path(), &service("import"))
     })
     .await;
     create_through_ui(&app, &vault, false).await;
@@ -463,11 +453,9 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     let keychain = service("idle");
     // The vault is made with the command line, as the same computer.
     let app = App::start(Setup {
-        scratch: scratch.path(),
-        keychain: &keychain,
         idle_seconds: Some(6),
         opener: Some(&viewer),
-        dark: false,
+        ..Setup::new(scratch.path(), &keychain)
     })
     .await;
     let pass = scratch.path().join("pass");
@@ -553,14 +541,7 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
 
     // Computer B: a fresh HOME and keychain, only the folder and the phrase.
     let scratch_b = tempfile::tempdir().unwrap();
-    let app = App::start(Setup {
-        scratch: scratch_b.path(),
-        keychain: &service("recover-b"),
-        idle_seconds: None,
-        opener: None,
-        dark: false,
-    })
-    .await;
+    let app = App::start(Setup::new(scratch_b.path(), &service("recover-b"))).await;
     app.wait_screen("welcome").await;
     app.click("#go-recover").await;
     app.wait_screen("recover").await;
@@ -597,14 +578,7 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
 async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     let scratch = tempfile::tempdir().unwrap();
     let vault = scratch.path().join("home/Dropbox/Clinic");
-    let app = App::start(Setup {
-        scratch: scratch.path(),
-        keychain: &service("live"),
-        idle_seconds: None,
-        opener: None,
-        dark: false,
-    })
-    .await;
+    let app = App::start(Setup::new(scratch.path(), &service("live"))).await;
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
     let env = app.cli_env();
@@ -759,14 +733,7 @@ fn app_pid(scratch: &Path) -> Option<u32> {
 async fn measure_app_figures() {
     use std::time::Instant;
     let scratch = tempfile::tempdir().unwrap();
-    let app = App::start(Setup {
-        scratch: scratch.path(),
-        keychain: &service("measure"),
-        idle_seconds: None,
-        opener: None,
-        dark: false,
-    })
-    .await;
+    let app = App::start(Setup::new(scratch.path(), &service("measure"))).await;
     let cold = app.startup;
     let in_page = app.js("return performance.now()").await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
