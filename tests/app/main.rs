@@ -38,6 +38,27 @@ fn cli_ok(env: &[(String, String)], pass_file: &Path, args: &[&str]) -> std::pro
     out
 }
 
+/// Makes a vault at `vault` with the command line, as the computer `env`
+/// describes, holding one file `name` (with `text`) in folder `to`;
+/// returns the recovery phrase.
+fn vault_with_file(
+    env: &[(String, String)],
+    pass: &Path,
+    vault: &Path,
+    (name, text, to): (&str, &str, &str),
+) -> String {
+    let v = vault.to_str().unwrap();
+    let out = cli_ok(env, pass, &["init", v]);
+    let doc = pass.with_file_name(name);
+    std::fs::write(&doc, text).unwrap();
+    cli_ok(
+        env,
+        pass,
+        &["--vault", v, "add", doc.to_str().unwrap(), "--to", to],
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// Runs the `chartsafe` command with `stdin`.
 fn cli_stdin(
     env: &[(String, String)],
@@ -461,18 +482,11 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     let pass = scratch.path().join("pass");
     std::fs::write(&pass, PASS).unwrap();
     let env = app.cli_env();
-    cli_ok(&env, &pass, &["init", vault.to_str().unwrap()]);
-    let doc = scratch.path().join("referral.txt");
-    std::fs::write(&doc, "referral for Jane Roe").unwrap();
-    cli_ok(
+    vault_with_file(
         &env,
         &pass,
-        &[
-            "--vault",
-            vault.to_str().unwrap(),
-            "add",
-            doc.to_str().unwrap(),
-        ],
+        &vault,
+        ("referral.txt", "referral for Jane Roe", ""),
     );
     // The app is on the welcome screen (it started before the vault existed):
     // open the existing vault.
@@ -524,19 +538,11 @@ async fn recovery_phrase_sets_up_a_fresh_home() {
         ),
         ("CHARTSAFE_KDF_LOG_N".to_string(), "10".to_string()),
     ];
-    let out = cli_ok(&env_a, &pass, &["init", vault.to_str().unwrap()]);
-    let phrase = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let doc = scratch_a.path().join("insurance claim.txt");
-    std::fs::write(&doc, "claim 7781").unwrap();
-    cli_ok(
+    let phrase = vault_with_file(
         &env_a,
         &pass,
-        &[
-            "--vault",
-            vault.to_str().unwrap(),
-            "add",
-            doc.to_str().unwrap(),
-        ],
+        &vault,
+        ("insurance claim.txt", "claim 7781", ""),
     );
 
     // Computer B: a fresh HOME and keychain, only the folder and the phrase.
@@ -583,15 +589,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     std::fs::write(&pass, PASS).unwrap();
     let env = app.cli_env();
     let v = vault.to_str().unwrap();
-    let out = cli_ok(&env, &pass, &["init", v]);
-    let phrase = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let doc = scratch.path().join("cbc.txt");
-    std::fs::write(&doc, "CBC normal").unwrap();
-    cli_ok(
-        &env,
-        &pass,
-        &["--vault", v, "add", doc.to_str().unwrap(), "--to", "Labs"],
-    );
+    let phrase = vault_with_file(&env, &pass, &vault, ("cbc.txt", "CBC normal", "Labs"));
 
     // Device B: another computer with its own copy of the folder, kept in
     // step with rsync as a cloud client would.
