@@ -22,6 +22,16 @@ use tauri::Manager;
 fn main() {
     let app = tauri::Builder::default()
         .setup(|app| {
+            // Only under WebDriver (tauri-driver sets this), the window may
+            // emit events to itself: the end-to-end tests deliver a synthetic
+            // drag and drop that way. A normal launch has no such grant.
+            if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
+                app.add_capability(
+                    tauri::ipc::CapabilityBuilder::new("automation")
+                        .window("main")
+                        .permission("core:event:allow-emit-to"),
+                )?;
+            }
             let state = state::AppState::new(app.handle())?;
             open_files::remove_leftovers(&state.open_root);
             app.manage(state);
