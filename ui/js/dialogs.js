@@ -20,12 +20,13 @@ let pending = null;
 function show({ title, body, details, buttons, focus }) {
   const dialog = $('dialog');
   // A dialog already open is answered "no choice" before this one replaces it.
+  // (The dialog stays open and only its content changes: closing it would
+  // queue a "close" event that the new dialog would take as its answer.)
   if (pending) {
     const earlier = pending;
     pending = null;
     earlier(null);
   }
-  if (dialog.open) dialog.close();
   $('dialog-title').textContent = title;
   const bodyEl = $('dialog-body');
   bodyEl.replaceChildren(...(Array.isArray(body) ? body : [body]).map((b) => (typeof b === 'string' ? el('p', { textContent: b }) : b)));
@@ -51,7 +52,7 @@ function show({ title, body, details, buttons, focus }) {
     pending = finish;
     dialog.returnValue = '';
     dialog.addEventListener('close', done);
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
     const f = focus ? bodyEl.querySelector(focus) : actions.querySelector('.primary') || actions.lastChild;
     if (f) f.focus();
   });
