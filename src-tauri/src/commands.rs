@@ -296,6 +296,9 @@ pub struct ListingOut {
     entries: Vec<Entry>,
     problems: Vec<String>,
     open: Vec<crate::open_files::OpenInfo>,
+    /// Whether changes in the vault folder are noticed by themselves (else
+    /// the window refreshes on a timer).
+    watched: bool,
 }
 
 #[tauri::command]
@@ -307,6 +310,7 @@ pub async fn list(state: State<'_, AppState>) -> Result<ListingOut> {
             entries: listing.entries.into_iter().map(Entry::from).collect(),
             problems: listing.problems.iter().map(ToString::to_string).collect(),
             open: session.open.list(),
+            watched: session.is_watched(),
         })
     })
     .await

@@ -30,6 +30,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether changes to the vault folder are reported by the system. Not
+    /// on network and FUSE file systems (SMB, NFS, sshfs, some cloud
+    /// drives): they accept a watch but miss other computers' changes.
+    pub fn is_watched(&self) -> bool {
+        self.watcher.lock().expect("watcher lock").is_some() && local_fs(&self.dir)
+    }
+
     /// Runs `work` (a big import) without watching the vault folder: every
     /// write would be an event to process, and the machine's cores are
     /// better spent encrypting. Watching resumes afterwards, and the window
@@ -210,6 +217,29 @@ impl AppState {
     }
 }
 
+#[cfg(target_os = "linux")]
+fn local_fs(dir: &std::path::Path) -> bool {
+    // Magic numbers from statfs(2).
+    const REMOTE: &[u64] = &[
+        0x6969,      // NFS
+        0x517B,      // SMB
+        0xFF53_4D42, // CIFS
+        0xFE53_4D42, // SMB2
+        0x6573_5546, // FUSE
+        0x0102_1997, // 9P
+    ];
+    match rustix::fs::statfs(dir) {
+        Ok(s) => !REMOTE.contains(&(s.f_type as u64)),
+        Err(_) => false,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn local_fs(_: &std::path::Path) -> bool {
+    // Unknown here: refresh on a timer as well.
+    false
+}
+
 /// Locks the vault after the idle time (HIPAA automatic logoff, 164.312(a)(2)(iii)).
 pub fn start_idle_timer(app: AppHandle) {
     std::thread::Builder::new()
@@ -260,4 +290,15 @@ fn watch_folder(app: &AppHandle, dir: &std::path::Path) -> Option<notify::Recomm
         })
         .ok()?;
     Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_local_folder_counts_as_watched_and_a_missing_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(super::local_fs(dir.path()));
+        assert!(!super::local_fs(&dir.path().join("missing")));
+    }
 }

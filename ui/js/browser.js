@@ -28,6 +28,7 @@ const s = {
   anchor: 0,
   open: new Set(),
   importing: false,
+  watched: true,
   previewUrl: null,
   active: false,
 };
@@ -55,6 +56,7 @@ export async function refresh() {
       s.index = indexEntries(listing.entries);
       s.folder = survivingFolder(s.folder, s.index);
       s.open = new Set(listing.open.map((o) => o.path));
+      s.watched = listing.watched;
       for (const p of [...s.selected]) if (!s.byPath.has(p)) s.selected.delete(p);
       showProblems(listing.problems);
       showOpen(listing.open);
@@ -650,7 +652,7 @@ export function setup() {
   api.on('file-saved', (path) => { if (s.active) { dialogs.toast(`Saved a new version of ${baseName(path)}.`); refresh(); } });
   api.on('file-save-failed', ([path, e]) => { if (s.active) dialogs.error(e, `${baseName(path)} could not be saved into the vault`); });
   // Where the folder cannot be watched (some network shares), a timer refreshes.
-  setInterval(() => { if (s.active && !s.importing) refresh(); }, 30_000);
+  setInterval(() => { if (s.active && !s.importing && !s.watched) refresh(); }, 30_000);
 }
 
 /** Shows the main window for a freshly unlocked vault. */
