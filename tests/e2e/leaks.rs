@@ -106,11 +106,21 @@ fn the_vault_folder_holds_no_names_no_contents_no_structure() {
             946_684_800
         );
     }
-    // The local state (outside the cloud folder) holds no patient names either.
+    // The local state (outside the cloud folder) holds no patient names
+    // either. It is JSON of lowercase base32 ids and hex hashes, so the
+    // markers are searched case-sensitively (a lowercase "doe" can occur in
+    // a random id by chance), and the longer content markers in any case.
     for (rel, bytes) in read_tree(&d.state) {
-        let text = String::from_utf8_lossy(&bytes).to_lowercase();
-        for m in ["jane", "doe", "hiv", "smith"] {
+        let text = String::from_utf8_lossy(&bytes);
+        for m in NAME_MARKERS {
             assert!(!text.contains(m), "state file {rel} holds {m}");
+        }
+        let lower = text.to_lowercase();
+        for m in CONTENT_MARKERS {
+            assert!(
+                !lower.contains(&m.to_lowercase()),
+                "state file {rel} holds {m}"
+            );
         }
     }
 }
