@@ -17,7 +17,8 @@ use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, Emitter, Manager, State};
 
 use crate::error::{AppError, Kind};
-use crate::state::{keychain, AppState};
+use crate::state::AppState;
+use chartsafe_keychain::Keychain;
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -131,8 +132,12 @@ pub async fn create_vault(app: AppHandle, path: String, passphrase: String) -> R
     blocking(move || {
         let state = app.state::<AppState>();
         state.lock_now();
-        let (vault, phrase) =
-            Vault::create(Path::new(&path), &keychain(), &passphrase, state.options())?;
+        let (vault, phrase) = Vault::create(
+            Path::new(&path),
+            &Keychain::from_env(),
+            &passphrase,
+            state.options(),
+        )?;
         let words: Vec<String> = phrase
             .words()
             .expose_secret()
@@ -179,7 +184,12 @@ pub async fn unlock(app: AppHandle, path: String, passphrase: String) -> Result<
     blocking(move || {
         let state = app.state::<AppState>();
         state.lock_now();
-        let vault = Vault::unlock(Path::new(&path), &keychain(), &passphrase, state.options())?;
+        let vault = Vault::unlock(
+            Path::new(&path),
+            &Keychain::from_env(),
+            &passphrase,
+            state.options(),
+        )?;
         state.begin(vault, None);
         Ok(())
     })
@@ -208,7 +218,7 @@ pub async fn recover(
         let vault = Vault::recover(
             Path::new(&path),
             &phrase,
-            &keychain(),
+            &Keychain::from_env(),
             &passphrase,
             state.options(),
         )?;

@@ -7,7 +7,6 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chartsafe_core::{Options, RecoveryPhrase, Vault};
-use chartsafe_keychain::Keychain;
 use notify::Watcher;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -71,14 +70,6 @@ pub struct AppState {
     /// The last sign of the person at the keyboard.
     pub last_activity: Mutex<Instant>,
     app: AppHandle,
-}
-
-/// The keychain. `CHARTSAFE_KEYCHAIN_SERVICE` names another service (tests).
-pub fn keychain() -> Keychain {
-    match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
-        Ok(s) if !s.is_empty() => Keychain::with_service(&s),
-        _ => Keychain::new(),
-    }
 }
 
 /// The same local state folder as the `chartsafe` command, so the app and

@@ -193,15 +193,6 @@ fn device_name(cli: &Cli) -> String {
         .unwrap_or_else(|| "this device".to_owned())
 }
 
-/// The keychain. `CHARTSAFE_KEYCHAIN_SERVICE` names another service, so that
-/// tests can give two simulated devices separate keychains in one session.
-fn keychain() -> Keychain {
-    match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
-        Ok(s) if !s.is_empty() => Keychain::with_service(&s),
-        _ => Keychain::new(),
-    }
-}
-
 /// A store that reads each key from the keychain at most once per process.
 /// Every keychain call is a new D-Bus connection on Linux; fewer calls are
 /// faster and give gnome-keyring fewer chances to hit its disconnect race.
@@ -278,7 +269,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
         )?);
     }
     // One keychain read per command: the secret is kept for Vault::unlock.
-    let store = OnceStore::new(keychain());
+    let store = OnceStore::new(Keychain::from_env());
     // Fail early, before asking for a passphrase, if this device has no key.
     let info = chartsafe_core::public_info(&dir)?;
     if store
@@ -307,7 +298,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Init { dir } => {
             let passphrase =
                 input::passphrase(cli.passphrase_file.as_deref(), "New passphrase: ", true)?;
-            let store = keychain();
+            let store = Keychain::from_env();
             let (vault, phrase) = Vault::create(dir, &store, &passphrase, options(&cli))?;
             eprintln!("Created vault {} in {}.", vault.id(), dir.display());
             eprintln!(
@@ -463,7 +454,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 "New passphrase for this device: ",
                 true,
             )?;
-            let vault = Vault::recover(&dir, &phrase, &keychain(), &passphrase, options(&cli))?;
+            let vault = Vault::recover(
+                &dir,
+                &phrase,
+                &Keychain::from_env(),
+                &passphrase,
+                options(&cli),
+            )?;
             eprintln!(
                 "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
                 vault.device_name(),

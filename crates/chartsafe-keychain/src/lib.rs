@@ -45,6 +45,15 @@ impl Keychain {
         Self::with_service(SERVICE)
     }
 
+    /// The keychain under `CHARTSAFE_KEYCHAIN_SERVICE` if set (tests give
+    /// simulated devices separate keychains in one session), else the default.
+    pub fn from_env() -> Self {
+        match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
+            Ok(s) if !s.is_empty() => Self::with_service(&s),
+            _ => Self::new(),
+        }
+    }
+
     /// The keychain under another service name (tests).
     pub fn with_service(service: &str) -> Self {
         Self {
