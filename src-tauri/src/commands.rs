@@ -2,7 +2,7 @@
 //! the core on a worker thread, map the result.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,8 +40,6 @@ pub struct Status {
     vault: Option<String>,
     /// Idle minutes before locking.
     idle_minutes: u32,
-    /// Whether the new vault's recovery phrase still waits for confirmation.
-    confirm_phrase: bool,
 }
 
 #[tauri::command]
@@ -57,7 +55,6 @@ pub fn app_status(state: State<'_, AppState>) -> Status {
         state: s,
         vault: vault.map(|v| v.display().to_string()),
         idle_minutes: settings.idle_minutes,
-        confirm_phrase: session.is_some_and(|s| s.phrase.lock().expect("phrase lock").is_some()),
     }
 }
 
@@ -345,6 +342,8 @@ pub struct ImportProgress {
 struct Reporter {
     channel: Channel<ImportProgress>,
     app: AppHandle,
+    /// Checked for every chunk read: the flag itself, not a state lookup.
+    cancel: Arc<AtomicBool>,
     files: AtomicU64,
     bytes: AtomicU64,
     files_done: AtomicU64,
@@ -407,7 +406,7 @@ impl Progress for Reporter {
         self.send(false);
     }
     fn cancelled(&self) -> bool {
-        self.app.state::<AppState>().cancel.load(Ordering::Relaxed)
+        self.cancel.load(Ordering::Relaxed)
     }
 }
 
@@ -447,6 +446,7 @@ pub async fn import_paths(
     let reporter = Reporter {
         channel: on_progress,
         app: app.clone(),
+        cancel: state.cancel.clone(),
         files: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         files_done: AtomicU64::new(0),

@@ -78,14 +78,11 @@ pub fn remove_leftovers(root: &Path) {
 pub struct OpenInfo {
     /// Its path in the vault.
     pub path: String,
-    /// When it was last saved back (ms since the epoch), if ever.
-    pub saved: Option<i64>,
 }
 
 struct OpenFile {
     path: String,
     folder: PathBuf,
-    saved: Arc<Mutex<Option<i64>>>,
     job: Arc<Mutex<SaveBack>>,
     // Dropping the watcher ends the save-back thread.
     _watcher: notify::RecommendedWatcher,
@@ -123,7 +120,6 @@ impl OpenFiles {
             .iter()
             .map(|f| OpenInfo {
                 path: f.path.clone(),
-                saved: *f.saved.lock().expect("saved lock"),
             })
             .collect()
     }
@@ -172,14 +168,12 @@ impl OpenFiles {
         watcher
             .watch(&folder, notify::RecursiveMode::NonRecursive)
             .map_err(|e| AppError::internal(format!("watch: {e}")))?;
-        let saved = Arc::new(Mutex::new(None));
         let job = Arc::new(Mutex::new(SaveBack {
             vault: Arc::downgrade(vault),
             local: local.clone(),
             vault_parent: parent,
             vault_path: path.to_owned(),
             last: stamp(&local),
-            saved: saved.clone(),
             on_saved,
         }));
         let runner = job.clone();
@@ -204,7 +198,6 @@ impl OpenFiles {
         files.push(OpenFile {
             path: path.to_owned(),
             folder,
-            saved,
             job,
             _watcher: watcher,
         });
@@ -315,7 +308,6 @@ struct SaveBack {
     vault_parent: String,
     vault_path: String,
     last: Option<(u64, SystemTime)>,
-    saved: Arc<Mutex<Option<i64>>>,
     on_saved: SavedHook,
 }
 
@@ -360,8 +352,6 @@ impl SaveBack {
             let ok = result.is_ok();
             if ok {
                 self.last = now;
-                *self.saved.lock().expect("saved lock") =
-                    Some(chartsafe_core::Clock::now_ms(&chartsafe_core::SystemClock));
             }
             (self.on_saved)(&self.vault_path, result);
             ok
