@@ -98,6 +98,20 @@ fn rsync(from: &Path, to: &Path) {
     assert!(ok, "rsync");
 }
 
+/// Waits (up to 20 s) for the stand-in program to note the file it was
+/// given in `marker`, and returns that file.
+async fn opened_by(marker: &Path) -> PathBuf {
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the stand-in program was started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    PathBuf::from(std::fs::read_to_string(marker).unwrap().trim())
+}
+
 /// Files under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -353,13 +367,7 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     // Open: the stand-in editor gets a private copy, edits it, and the
     // change comes back as a new version.
     app.click("#act-open").await;
-    let marker = scratch.path().join("opened-by-editor");
-    let start = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(start.elapsed().as_secs() < 20, "the editor was started");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let opened = PathBuf::from(std::fs::read_to_string(&marker).unwrap().trim());
+    let opened = opened_by(&scratch.path().join("opened-by-editor")).await;
     let run = scratch.path().join("run");
     assert!(
         opened.starts_with(run.join("chartsafe")),
@@ -492,13 +500,7 @@ async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     // open the existing vault.
     app.open_existing(vault.to_str().unwrap(), PASS).await;
     app.open_row("referral.txt").await;
-    let marker = scratch.path().join("opened-by-viewer");
-    let start = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(start.elapsed().as_secs() < 20, "the viewer was started");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let opened = PathBuf::from(std::fs::read_to_string(&marker).unwrap().trim());
+    let opened = opened_by(&scratch.path().join("opened-by-viewer")).await;
     assert_eq!(
         std::fs::read_to_string(&opened).unwrap(),
         "referral for Jane Roe"
@@ -673,17 +675,7 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
 /// Proportional memory (PSS, KiB: shared libraries split between the
 /// processes using them) of a process and its children (the web view's).
 fn rss_tree_kib(pid: u32) -> u64 {
-    let rss = |p: u32| -> u64 {
-        std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("Pss:"))
-                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            })
-            .unwrap_or(0)
-    };
-    let mut total = rss(pid);
+    let mut total = rss_tree_kib_self(pid);
     if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
         for c in children
             .split_whitespace()
