@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chartsafe_core::{
-    AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress, RecoveryPhrase,
-    SyncState, Vault,
+    Access, AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress,
+    RecoveryPhrase, SyncState, Vault,
 };
 use rand::seq::index::sample;
 use secrecy::{ExposeSecret, SecretString};
@@ -128,7 +128,7 @@ pub async fn create_vault(app: AppHandle, path: String, passphrase: String) -> R
     let passphrase = secret(passphrase);
     blocking(move || {
         let state = app.state::<AppState>();
-        state.lock_now();
+        state.lock_now("switched vault");
         let (vault, phrase) = Vault::create(
             Path::new(&path),
             &Keychain::from_env(),
@@ -180,7 +180,7 @@ pub async fn unlock(app: AppHandle, path: String, passphrase: String) -> Result<
     let passphrase = secret(passphrase);
     blocking(move || {
         let state = app.state::<AppState>();
-        state.lock_now();
+        state.lock_now("switched vault");
         let vault = Vault::unlock(
             Path::new(&path),
             &Keychain::from_env(),
@@ -211,7 +211,7 @@ pub async fn recover(
                 e,
             )
         })?;
-        state.lock_now();
+        state.lock_now("switched vault");
         let vault = Vault::recover(
             Path::new(&path),
             &phrase,
@@ -230,7 +230,7 @@ pub async fn recover(
 pub async fn forget_vault(app: AppHandle) -> Result<()> {
     blocking(move || {
         let state = app.state::<AppState>();
-        state.lock_now();
+        state.lock_now("switched vault");
         let mut settings = state.settings.lock().expect("settings lock");
         settings.last_vault = None;
         settings
@@ -462,6 +462,7 @@ pub async fn import_paths(
             OnExisting::NewVersion
         },
         keep_going: true,
+        saved_back: false,
     };
     blocking(move || {
         let sources: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
@@ -587,7 +588,7 @@ pub async fn preview(state: State<'_, AppState>, path: String) -> Result<Respons
             ));
         }
         let mut bytes = Vec::with_capacity(size as usize);
-        vault.get_to_writer(&path, None, &mut bytes)?;
+        vault.get_to_writer(&path, None, &mut bytes, Access::Previewed)?;
         Ok(Response::new(bytes))
     })
     .await
@@ -633,7 +634,7 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
                 return Err(AppError::locked());
             }
             if top.kind != EntryKind::Dir {
-                vault.get(path, None, &target, &NoProgress)?;
+                vault.get(path, None, &target, Access::Exported, &NoProgress)?;
                 count += 1;
                 continue;
             }
@@ -654,7 +655,13 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
                     // Never over an existing file (a case-insensitive disk
                     // can make two vault names one).
                     let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-                    vault.get(&e.path, None, &free_local(&parent, name), &NoProgress)?;
+                    vault.get(
+                        &e.path,
+                        None,
+                        &free_local(&parent, name),
+                        Access::Exported,
+                        &NoProgress,
+                    )?;
                     count += 1;
                 }
             }

@@ -74,7 +74,7 @@ fn main() {
         if let tauri::RunEvent::Exit = event {
             // Quitting removes every decrypted copy and forgets the keys.
             if let Some(state) = handle.try_state::<state::AppState>() {
-                state.lock_now();
+                state.lock_now("quit");
             }
         }
     });

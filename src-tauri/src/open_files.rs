@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use chartsafe_core::{AddOptions, NoProgress, Vault};
+use chartsafe_core::{Access, AddOptions, NoProgress, Vault};
 use notify::Watcher;
 use serde::Serialize;
 
@@ -158,7 +158,7 @@ impl OpenFiles {
         vault
             .lock()
             .expect("vault lock")
-            .get(path, None, &local, &NoProgress)
+            .get(path, None, &local, Access::Opened, &NoProgress)
             .inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&folder);
             })?;
@@ -343,7 +343,10 @@ impl SaveBack {
                 .add_with(
                     std::slice::from_ref(&self.local),
                     &self.vault_parent,
-                    &AddOptions::default(),
+                    &AddOptions {
+                        saved_back: true,
+                        ..AddOptions::default()
+                    },
                     &NoProgress,
                 )
                 .map(|_| ())

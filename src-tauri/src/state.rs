@@ -122,6 +122,7 @@ impl AppState {
     /// Options for opening a vault on this device.
     pub fn options(&self) -> Options {
         let mut o = Options::new(&self.state_dir, device_name());
+        o.app = format!("ChartSafe app {}", env!("CARGO_PKG_VERSION"));
         // For tests only: a cheaper passphrase KDF (docs/FORMAT.md §2.4).
         if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
             .ok()
@@ -169,7 +170,10 @@ impl AppState {
     /// Locks: stops any import, saves back and removes decrypted copies,
     /// forgets the keys. Returns `None` if nothing was unlocked, else how
     /// many open files had changes that could not be saved back.
-    pub fn lock_now(&self) -> Option<usize> {
+    /// `reason` (manual, idle, sleep, screen lock, quit) goes into the audit
+    /// log; if the vault cannot be had within a few seconds (an operation
+    /// that does not stop), the lock still happens, unrecorded.
+    pub fn lock_now(&self, reason: &str) -> Option<usize> {
         self.cancel.store(true, Ordering::SeqCst);
         let session = self.session.lock().expect("session lock").take()?;
         let unsaved = session.open.close_all();
@@ -180,6 +184,19 @@ impl AppState {
         while Arc::strong_count(&session) > 1 && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
+        let start = Instant::now();
+        loop {
+            match session.vault.try_lock() {
+                Ok(mut vault) => {
+                    vault.record_lock(reason);
+                    break;
+                }
+                Err(_) if start.elapsed() < Duration::from_secs(3) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => break,
+            }
+        }
         drop(session);
         Some(unsaved)
     }
@@ -187,7 +204,7 @@ impl AppState {
     /// Locks and tells the window why (and whether changes were lost), so
     /// it clears itself.
     pub fn lock_and_tell(&self, reason: &str) {
-        if let Some(unsaved) = self.lock_now() {
+        if let Some(unsaved) = self.lock_now(reason) {
             let _ = self.app.emit(
                 "locked",
                 serde_json::json!({ "reason": reason, "unsaved": unsaved }),

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chartsafe_core::{
-    keychain_key, names, AgeIdentity, Kind, Options, PurgeTarget, RecoveryPhrase, SecretStore,
-    SyncState, Vault,
+    keychain_key, names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoveryPhrase,
+    SecretStore, SyncState, Vault,
 };
 use chartsafe_keychain::Keychain;
 use clap::{Parser, Subcommand};
@@ -238,6 +238,7 @@ impl SecretStore for OnceStore {
 
 fn options(cli: &Cli) -> Options {
     let mut o = Options::new(state_dir(cli), device_name(cli));
+    o.app = format!("chartsafe {}", env!("CARGO_PKG_VERSION"));
     // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
     if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
         .ok()
@@ -359,12 +360,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             match out_path {
                 Some(p) if p != Path::new("-") => {
                     let bar = output::Bar::new();
-                    vault.get(path, *version, p, &bar)?;
+                    vault.get(path, *version, p, Access::Exported, &bar)?;
                 }
                 _ => {
                     drop(out);
                     let mut stdout = std::io::stdout();
-                    vault.get_to_writer(path, *version, &mut stdout)?;
+                    vault.get_to_writer(path, *version, &mut stdout, Access::Exported)?;
                     stdout.flush().map_err(output::broken)?;
                     return Ok(0);
                 }

@@ -142,6 +142,19 @@ impl PathError {
     }
 }
 
+/// The audit log could not be written, so the action was not done
+/// (docs/FORMAT.md §10.4): nothing is read or changed without its record.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log could not be written, so this was not done: {0}")]
+pub struct AuditWriteError(#[source] pub StorageError);
+
+impl AuditWriteError {
+    /// Whether the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        self.0.is_disk_full()
+    }
+}
+
 /// Errors of [`crate::Vault::create`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -158,6 +171,9 @@ pub enum CreateError {
     /// The keychain refused the device secret.
     #[error(transparent)]
     Keychain(#[from] SecretStoreError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 /// Errors of opening a vault: [`crate::Vault::unlock`], [`crate::Vault::unlock_with_identities`].
@@ -201,6 +217,9 @@ pub enum UnlockError {
     /// The keychain failed.
     #[error(transparent)]
     Keychain(#[from] SecretStoreError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 /// Errors of [`crate::Vault::recover`].
@@ -222,6 +241,9 @@ pub enum RecoverError {
     /// The keychain failed.
     #[error(transparent)]
     Keychain(#[from] SecretStoreError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 /// Errors of reading the vault's records ([`crate::Vault::list`] and every operation).
@@ -265,6 +287,9 @@ pub enum AddError {
     /// add returns its report with [`crate::AddReport::cancelled`] set).
     #[error("cancelled")]
     Cancelled,
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 /// Errors of [`crate::Vault::get`] and [`crate::Vault::get_to_writer`].
@@ -331,6 +356,9 @@ pub enum GetError {
     /// Reading the content file failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 macro_rules! change_error {
@@ -348,6 +376,9 @@ macro_rules! change_error {
             /// Writing to the vault failed.
             #[error(transparent)]
             Storage(#[from] StorageError),
+            /// The audit log could not be written; nothing was done.
+            #[error(transparent)]
+            Audit(#[from] AuditWriteError),
         }
     };
 }
@@ -398,6 +429,9 @@ pub enum RevertError {
     /// Writing to the vault failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
 }
 
 #[cfg(test)]

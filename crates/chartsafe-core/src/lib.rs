@@ -36,6 +36,7 @@ mod traits;
 mod vault;
 
 pub use errors::*;
+pub use format::audit::{Action, Event, Outcome};
 pub use format::record::{Kind, Status};
 pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
 pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
@@ -43,6 +44,7 @@ pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
 };
 pub use vault::{
-    AddFailure, AddOptions, AddReport, EntryInfo, OnExisting, PurgeReport, PurgeTarget, SyncState,
-    TrashEntry, VersionInfo,
+    Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
+    AuditProblem, EntryInfo, OnExisting, PurgeReport, PurgeTarget, SyncState, TrashEntry,
+    VersionInfo,
 };

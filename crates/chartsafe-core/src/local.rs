@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::StorageError;
+use crate::format::audit::Event;
 use crate::fsutil;
 use crate::keys::KdfParams;
 
@@ -35,6 +36,10 @@ pub(crate) struct DeviceState {
     pub kdf: Option<KdfParams>,
     #[serde(default)]
     pub known: BTreeMap<String, KnownHead>,
+    /// The newest audit batch this device has verified of each device's
+    /// audit chain, its own included (FORMAT.md §10.3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_known: BTreeMap<String, KnownHead>,
 }
 
 /// The folder for one vault's local state.
@@ -71,6 +76,34 @@ impl LocalDir {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(state).expect("device state serialises");
         fsutil::write_replace(&self.file(), &bytes)
+    }
+
+    fn pending_file(&self) -> PathBuf {
+        self.dir.join("audit-pending.json")
+    }
+
+    /// Events that could not be written into the vault folder yet (a refused
+    /// unlock, a lock while the folder was unreachable): they go into the next
+    /// audit batch (FORMAT.md §10.4). They never name an entry.
+    pub fn pending(&self) -> Vec<Event> {
+        std::fs::read(self.pending_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Adds an event to the pending list.
+    pub fn push_pending(&self, event: Event) -> Result<(), StorageError> {
+        let mut list = self.pending();
+        list.push(event);
+        std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(&list).expect("events serialise");
+        fsutil::write_replace(&self.pending_file(), &bytes)
+    }
+
+    /// Forgets the pending events once they are in the vault folder.
+    pub fn clear_pending(&self) {
+        let _ = std::fs::remove_file(self.pending_file());
     }
 
     /// Takes this device's lock on the vault; `None` if another process holds it.

@@ -6,9 +6,11 @@
 //!   k/<slot id>                 keyslots: age files holding the vault keys
 //!   r/<device id>/<seq>         metadata records: age files, one per change batch
 //!   b/<2 chars>/<blob id>       contents: standard age files of the exact bytes
+//!   a/<device id>/<seq>         audit batches: age files, one chain per device (§10)
 //! ```
-//! Every name below `k/`, `r/` and `b/` is a random identifier or a counter.
+//! Every name below `k/`, `r/`, `b/` and `a/` is a random identifier or a counter.
 
+pub mod audit;
 pub mod header;
 pub mod record;
 
@@ -22,6 +24,8 @@ pub const KEYSLOT_DIR: &str = "k";
 pub const RECORD_DIR: &str = "r";
 /// Folder of content blobs.
 pub const BLOB_DIR: &str = "b";
+/// Folder of audit chains (FORMAT.md §10).
+pub const AUDIT_DIR: &str = "a";
 /// Prefix of temporary files written before their final rename (§1.2).
 pub const TEMP_PREFIX: &str = ".cs-tmp-";
 
@@ -63,6 +67,14 @@ impl Layout {
     /// One record file name: the sequence number as 10 decimal digits.
     pub fn record_name(seq: u64) -> String {
         format!("{seq:010}")
+    }
+    /// The audit folder.
+    pub fn audit(&self) -> PathBuf {
+        self.root.join(AUDIT_DIR)
+    }
+    /// The audit chain of one device.
+    pub fn device_audit(&self, device: &str) -> PathBuf {
+        self.audit().join(device)
     }
     /// The blob folder.
     pub fn blobs(&self) -> PathBuf {

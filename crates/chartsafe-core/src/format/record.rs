@@ -232,7 +232,7 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use zeroize::Zeroizing;
 

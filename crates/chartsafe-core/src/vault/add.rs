@@ -17,6 +17,7 @@ use super::load::Snapshot;
 use super::Vault;
 use crate::crypt::{self, StreamError};
 use crate::errors::{AddError, PathError, StorageError};
+use crate::format::audit::{Action, Event};
 use crate::format::record::{Content, EntryState, Kind, Op, Status};
 use crate::fsutil::{self, Staged};
 use crate::ids;
@@ -49,6 +50,9 @@ pub struct AddOptions {
     /// [`AddReport::failed`]. Errors of the vault folder itself (full disk,
     /// no permission) still stop the whole operation.
     pub keep_going: bool,
+    /// The files are edits of opened files being saved back: recorded in the
+    /// audit log as `saved_back` instead of `added` (docs/FORMAT.md §10.2).
+    pub saved_back: bool,
 }
 
 /// A source that was not added, and why.
@@ -378,7 +382,8 @@ impl Vault {
         let mut taken: HashSet<String> = HashSet::new();
         let mut folders: HashMap<String, Option<String>> = HashMap::new();
         let mut ops: Vec<Op> = Vec::new();
-        let dest_folder = self.ensure_folders(snap, dest, &mut ops)?;
+        let mut events: Vec<Event> = Vec::new();
+        let dest_folder = self.ensure_folders(snap, dest, &mut ops, &mut events)?;
         report.folders += ops.len();
         folders.insert(dest.to_owned(), dest_folder);
         let mut jobs: Vec<Job> = Vec::new();
@@ -394,6 +399,9 @@ impl Vault {
                     let (parent_path, name) = super::change::split_parent(&path);
                     let parent = folders.get(parent_path).cloned().flatten();
                     let entry = ids::random_id();
+                    events.push(
+                        Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &path),
+                    );
                     ops.push(Op {
                         entry: entry.clone(),
                         parents: Vec::new(),
@@ -465,16 +473,24 @@ impl Vault {
                         parents,
                         old_content,
                         blob: ids::random_id(),
+                        path: path.clone(),
                     });
                     if jobs.len() >= BATCH_FILES || job_bytes >= BATCH_BYTES {
                         let jobs = std::mem::take(&mut jobs);
-                        self.run_batch(jobs, &mut ops, &mut report, options, progress)?;
+                        self.run_batch(
+                            jobs,
+                            &mut ops,
+                            &mut events,
+                            &mut report,
+                            options,
+                            progress,
+                        )?;
                         job_bytes = 0;
                     }
                 }
             }
         }
-        self.run_batch(jobs, &mut ops, &mut report, options, progress)?;
+        self.run_batch(jobs, &mut ops, &mut events, &mut report, options, progress)?;
         Ok(report)
     }
 
@@ -484,6 +500,7 @@ impl Vault {
         &mut self,
         jobs: Vec<Job>,
         ops: &mut Vec<Op>,
+        events: &mut Vec<Event>,
         report: &mut AddReport,
         options: &AddOptions,
         progress: &dyn Progress,
@@ -524,8 +541,20 @@ impl Vault {
             }
             report.bytes += digest.size;
             staged.push(Staged::new(temp, self.layout.blob(&job.blob))?);
+            let replaced = job.entry.is_some();
+            let entry = job.entry.unwrap_or_else(ids::random_id);
+            let action = if options.saved_back {
+                Action::SavedBack
+            } else {
+                Action::Added
+            };
+            let mut event = Event::new(self.clock.now_ms(), action).on(&entry, &job.path);
+            if replaced && !options.saved_back {
+                event = event.detail("new version");
+            }
+            events.push(event);
             ops.push(Op {
-                entry: job.entry.unwrap_or_else(ids::random_id),
+                entry,
                 parents: job.parents,
                 state: EntryState {
                     parent: job.parent,
@@ -545,7 +574,7 @@ impl Vault {
         if ops.is_empty() && staged.is_empty() {
             return Ok(());
         }
-        self.commit_ops(std::mem::take(ops), staged)?;
+        self.commit_ops(std::mem::take(ops), staged, std::mem::take(events))?;
         Ok(())
     }
 
@@ -645,4 +674,6 @@ struct Job {
     parents: Vec<String>,
     old_content: Option<Content>,
     blob: String,
+    /// Its path in the vault, for the audit log.
+    path: String,
 }

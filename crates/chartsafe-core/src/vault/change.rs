@@ -9,6 +9,7 @@ use crate::errors::{
     MkdirError, MoveError, PathError, PurgeError, RemoveError, RestoreError, RevertError,
     StorageError, VersionsError,
 };
+use crate::format::audit::{Action, Event};
 use crate::format::record::{EntryState, Kind, Op, Status};
 use crate::ids;
 use crate::names;
@@ -144,8 +145,9 @@ impl Vault {
             return Err(PathError::AlreadyExists { path }.into());
         }
         let mut ops = Vec::new();
-        self.ensure_folders(&snap, &path, &mut ops)?;
-        self.commit_ops(ops, Vec::new())?;
+        let mut events = Vec::new();
+        self.ensure_folders(&snap, &path, &mut ops, &mut events)?;
+        self.commit_ops(ops, Vec::new(), events)?;
         Ok(())
     }
 
@@ -156,6 +158,7 @@ impl Vault {
         snap: &Snapshot,
         path: &str,
         ops: &mut Vec<Op>,
+        events: &mut Vec<Event>,
     ) -> Result<Option<String>, PathError> {
         let mut parent: Option<String> = None;
         let mut so_far = String::new();
@@ -173,6 +176,7 @@ impl Vault {
                 creating = true;
             }
             let entry = ids::random_id();
+            events.push(Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &so_far));
             ops.push(Op {
                 entry: entry.clone(),
                 parents: Vec::new(),
@@ -222,6 +226,14 @@ impl Vault {
         let parent = snap.folder(&dest_parent)?;
         let mut ops = Vec::new();
         let (entry, parents, mut state) = snap.target(&node, &mut ops);
+        let action = if split_parent(&from).0 == dest_parent {
+            Action::Renamed
+        } else {
+            Action::Moved
+        };
+        let event = Event::new(self.clock.now_ms(), action)
+            .on(&node.entry, &from)
+            .detail(format!("to {full}"));
         state.parent = parent;
         state.name = dest_name;
         state.status = Status::Live;
@@ -230,7 +242,7 @@ impl Vault {
             parents,
             state,
         });
-        self.commit_ops(ops, Vec::new())?;
+        self.commit_ops(ops, Vec::new(), vec![event])?;
         Ok(())
     }
 
@@ -243,8 +255,12 @@ impl Vault {
         let snap = self.load()?;
         let node = snap.find(&path)?.clone();
         let mut ops = Vec::new();
+        let mut events = Vec::new();
         let mut targets = vec![node];
         targets.extend(snap.tree.descendants(&path).cloned());
+        for n in &targets {
+            events.push(Event::new(self.clock.now_ms(), Action::Deleted).on(&n.entry, &n.path));
+        }
         for n in &targets {
             let (entry, parents, mut state) = snap.target(n, &mut ops);
             state.status = Status::Trash;
@@ -258,7 +274,7 @@ impl Vault {
                 state,
             });
         }
-        self.commit_ops(ops, Vec::new())?;
+        self.commit_ops(ops, Vec::new(), events)?;
         Ok(())
     }
 
@@ -329,7 +345,17 @@ impl Vault {
     pub fn restore(&mut self, what: &str) -> Result<(), RestoreError> {
         let snap = self.load()?;
         let mut ops = Vec::new();
+        let mut events = Vec::new();
+        let now = self.clock.now_ms();
         for entry in Self::trash_match(&snap, what)? {
+            let trash_path = &snap
+                .tree
+                .trash
+                .iter()
+                .find(|t| t.entry == entry)
+                .expect("matched")
+                .path;
+            events.push(Event::new(now, Action::Restored).on(&entry, trash_path));
             let head = snap
                 .tree
                 .trash
@@ -370,6 +396,12 @@ impl Vault {
             });
             for (child, cv) in Self::trashed_with(&snap, &entry) {
                 let mut state = snap.tree.versions[cv].state.clone();
+                let inside = names::join(trash_path, &state.name);
+                events.push(
+                    Event::new(now, Action::Restored)
+                        .on(&child, &inside)
+                        .detail("with its folder"),
+                );
                 state.status = Status::Live;
                 let parents = snap
                     .tree
@@ -384,7 +416,7 @@ impl Vault {
                 });
             }
         }
-        self.commit_ops(ops, Vec::new())?;
+        self.commit_ops(ops, Vec::new(), events)?;
         Ok(())
     }
 
@@ -416,8 +448,17 @@ impl Vault {
             entries.extend(Self::trashed_with(&snap, root));
         }
         let mut ops = Vec::new();
+        let mut events = Vec::new();
+        let now = self.clock.now_ms();
         for (entry, head) in &entries {
             let mut state = snap.tree.versions[*head].state.clone();
+            let path = snap
+                .tree
+                .trash
+                .iter()
+                .find(|t| &t.entry == entry)
+                .map_or_else(|| state.name.clone(), |t| t.path.clone());
+            events.push(Event::new(now, Action::Purged).on(entry, &path));
             state.status = Status::Gone;
             let parents = snap
                 .tree
@@ -435,7 +476,7 @@ impl Vault {
             entries: entries.len(),
             ..PurgeReport::default()
         };
-        self.commit_ops(ops, Vec::new())?;
+        self.commit_ops(ops, Vec::new(), events)?;
 
         // The record is durable; now the contents whose time has come.
         let snap = self.load()?;
@@ -528,6 +569,9 @@ impl Vault {
             return Ok(());
         }
         let mut ops = Vec::new();
+        let event = Event::new(self.clock.now_ms(), Action::VersionRestored)
+            .on(&node.entry, &path)
+            .detail(format!("version {version}"));
         let (entry, parents, mut state) = snap.target(&node, &mut ops);
         state.content = Some(old);
         state.status = Status::Live;
@@ -536,7 +580,7 @@ impl Vault {
             parents,
             state,
         });
-        self.commit_ops(ops, Vec::new())?;
+        self.commit_ops(ops, Vec::new(), vec![event])?;
         Ok(())
     }
 }

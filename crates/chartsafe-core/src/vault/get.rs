@@ -11,13 +11,37 @@ use super::load::Snapshot;
 use super::Vault;
 use crate::crypt::{self, DecryptFailure, Digested};
 use crate::errors::{GetError, PathError, StorageError};
+use crate::format::audit::{Action, Event, Outcome};
 use crate::format::record::{Content, Kind};
 use crate::ids;
 use crate::traits::Progress;
 
+/// Why content is read: recorded in the audit log (docs/FORMAT.md §10.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Opened in another program.
+    Opened,
+    /// Shown inside the app.
+    Previewed,
+    /// Written out of the vault (export, `chartsafe get`).
+    Exported,
+}
+
+impl Access {
+    fn action(self) -> Action {
+        match self {
+            Self::Opened => Action::Opened,
+            Self::Previewed => Action::Previewed,
+            Self::Exported => Action::Exported,
+        }
+    }
+}
+
 /// The content to read, and the facts needed to check it.
 struct Source {
     path: String,
+    entry: String,
+    version: usize,
     content: Content,
     own: bool,
 }
@@ -45,7 +69,17 @@ impl Vault {
         let v = &snap.tree.versions[vi];
         let content = v.state.content.clone().expect("file versions have content");
         let own = v.device == self.device.device;
-        Ok((snap, Source { path, content, own }))
+        let entry = node.entry.clone();
+        Ok((
+            snap,
+            Source {
+                path,
+                entry,
+                version: number,
+                content,
+                own,
+            },
+        ))
     }
 
     fn open_blob(&self, snap: &Snapshot, src: &Source) -> Result<(File, String), GetError> {
@@ -133,20 +167,64 @@ impl Vault {
         }
     }
 
+    /// The audit event of reading `src`.
+    fn access_event(&self, src: &Source, access: Access) -> Event {
+        let e = Event::new(self.clock.now_ms(), access.action()).on(&src.entry, &src.path);
+        if src.version == 1 {
+            e
+        } else {
+            e.detail(format!("version {}", src.version))
+        }
+    }
+
+    /// Records a failed read, as far as the log can be written: the
+    /// original error is what the caller needs to see.
+    fn record_failure(&mut self, src: &Source, access: Access, error: &GetError) {
+        let e = self
+            .access_event(src, access)
+            .outcome(Outcome::Failed, error.to_string());
+        let _ = self.append_audit(vec![e]);
+    }
+
     /// Decrypts a file (version 1 = current, 2 = the one before, …) to `out`.
     ///
     /// The plaintext goes to a temporary file beside `out`, which is renamed
     /// only once the whole content authenticated and matched the record; on
-    /// any failure nothing is left behind (docs/FORMAT.md §3.3).
+    /// any failure nothing is left behind (docs/FORMAT.md §3.3). The read
+    /// is recorded in the audit log as `access` before the file appears; if
+    /// the log cannot be written, nothing is written out.
     pub fn get(
         &mut self,
         path: &str,
         version: Option<usize>,
         out: &Path,
+        access: Access,
         progress: &dyn Progress,
     ) -> Result<(), GetError> {
         let (snap, src) = self.source(path, version)?;
-        let (file, rel) = self.open_blob(&snap, &src)?;
+        let result = self.get_checked(&snap, &src, out, progress);
+        match result {
+            Ok(temp) => {
+                self.append_audit(vec![self.access_event(&src, access)])?;
+                temp.persist(out)
+                    .map_err(|e| GetError::Output(out.to_owned(), e.error))?;
+                Ok(())
+            }
+            Err(e) => {
+                self.record_failure(&src, access, &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn get_checked(
+        &self,
+        snap: &Snapshot,
+        src: &Source,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> Result<tempfile::NamedTempFile, GetError> {
+        let (file, rel) = self.open_blob(snap, src)?;
         let dir = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => std::path::PathBuf::from("."),
@@ -172,10 +250,8 @@ impl Vault {
                 ));
             }
         }
-        Self::check(&src, &rel, result)?;
-        temp.persist(out)
-            .map_err(|e| GetError::Output(out.to_owned(), e.error))?;
-        Ok(())
+        Self::check(src, &rel, result)?;
+        Ok(temp)
     }
 
     /// Decrypts a file to a writer (e.g. standard output).
@@ -183,20 +259,34 @@ impl Vault {
     /// The content is first decrypted and checked without output, then
     /// decrypted again into `out`, so no unauthenticated plaintext reaches it
     /// unless the file changes between the two passes (then the error says so).
+    /// The read is recorded as `access` between the passes.
     pub fn get_to_writer(
         &mut self,
         path: &str,
         version: Option<usize>,
         out: &mut (dyn Write + Send),
+        access: Access,
     ) -> Result<(), GetError> {
         let (snap, src) = self.source(path, version)?;
-        let identities = self.keys.identities();
         let noop = crate::traits::NoProgress;
-        let (file, rel) = self.open_blob(&snap, &src)?;
-        let first = crypt::decrypt_stream(file, io::sink(), src.content.size, &identities, &noop);
-        Self::check(&src, &rel, first)?;
-        let (file, rel) = self.open_blob(&snap, &src)?;
-        let second = crypt::decrypt_stream(file, out, src.content.size, &identities, &noop);
-        Self::check(&src, &rel, second)
+        let identities = self.keys.identities();
+        let first = self.open_blob(&snap, &src).and_then(|(file, rel)| {
+            let r = crypt::decrypt_stream(file, io::sink(), src.content.size, &identities, &noop);
+            Self::check(&src, &rel, r)
+        });
+        if let Err(e) = first {
+            self.record_failure(&src, access, &e);
+            return Err(e);
+        }
+        self.append_audit(vec![self.access_event(&src, access)])?;
+        let identities = self.keys.identities();
+        let second = self.open_blob(&snap, &src).and_then(|(file, rel)| {
+            let r = crypt::decrypt_stream(file, out, src.content.size, &identities, &noop);
+            Self::check(&src, &rel, r)
+        });
+        if let Err(e) = &second {
+            self.record_failure(&src, access, e);
+        }
+        second
     }
 }

@@ -2,6 +2,9 @@
 //! writing new ones (docs/FORMAT.md §4–§6).
 
 mod add;
+mod audit;
+#[cfg(test)]
+mod audit_tests;
 mod change;
 mod get;
 mod load;
@@ -14,11 +17,14 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use add::{AddFailure, AddOptions, AddReport, OnExisting};
+pub use audit::{AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem};
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
+pub use get::Access;
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 
 use crate::crypt::{self, DecryptFailure};
-use crate::errors::{CreateError, RecoverError, StorageError, UnlockError};
+use crate::errors::{AuditWriteError, CreateError, RecoverError, StorageError, UnlockError};
+use crate::format::audit::{Action, Event, Outcome};
 use crate::format::header::{Header, HeaderError};
 use crate::format::record::{Op, RecordBody, RECORD_VERSION};
 use crate::format::Layout;
@@ -50,6 +56,9 @@ pub struct Options {
     /// How long purged contents stay in the vault folder, in ms, in case a
     /// device that has not synced yet still uses them (default 7 days).
     pub purge_grace_ms: i64,
+    /// The program and version written into audit batches
+    /// ("chartsafe 0.4.0"); defaults to this library's name and version.
+    pub app: String,
 }
 
 impl Options {
@@ -61,6 +70,7 @@ impl Options {
             kdf_log_n: KdfParams::DEFAULT_LOG_N,
             clock: Box::new(SystemClock),
             purge_grace_ms: 7 * 24 * 3600 * 1000,
+            app: format!("chartsafe-core {}", env!("CARGO_PKG_VERSION")),
         }
     }
 }
@@ -83,6 +93,10 @@ pub struct Vault {
     device: DeviceState,
     clock: Box<dyn Clock + Send + Sync>,
     purge_grace_ms: i64,
+    app: String,
+    /// Whether this session's first audit batch (which announces the other
+    /// chains' heads) has been written.
+    announced: bool,
     _lock: File,
 }
 
@@ -174,7 +188,7 @@ impl Vault {
         let lock = local.lock()?.ok_or_else(|| {
             StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
         })?;
-        let vault = Vault {
+        let mut vault = Vault {
             layout,
             header,
             keys,
@@ -182,8 +196,12 @@ impl Vault {
             device,
             clock: options.clock,
             purge_grace_ms: options.purge_grace_ms,
+            app: options.app,
+            announced: false,
             _lock: lock,
         };
+        let event = Event::new(vault.clock.now_ms(), Action::Created);
+        vault.append_audit(vec![event])?;
         Ok((vault, phrase))
     }
 
@@ -214,12 +232,20 @@ impl Vault {
         };
         let keys = match open_keyslot(&bytes, &[identity.as_age()], &header.id) {
             Ok(keys) => keys,
-            Err(SlotError::NoMatch) => return Err(UnlockError::WrongPassphrase),
+            Err(SlotError::NoMatch) => {
+                // Recorded at the next unlock: without the keys nothing can
+                // be written into the vault folder now (FORMAT.md §10.4).
+                let event = Event::new(options.clock.now_ms(), Action::UnlockFailed)
+                    .outcome(Outcome::Denied, "wrong passphrase");
+                let _ = local.push_pending(event);
+                return Err(UnlockError::WrongPassphrase);
+            }
             Err(SlotError::Corrupt) => {
                 return Err(UnlockError::KeyslotCorrupt(format!("k/{slot}")))
             }
         };
-        Self::finish_open(layout, header, keys, local, device, options)
+        let event = Event::new(options.clock.now_ms(), Action::Unlocked).detail("passphrase");
+        Self::finish_open(layout, header, keys, local, device, options, vec![event])
     }
 
     /// Opens the vault with the recovery identity (from `chartsafe recovery
@@ -272,12 +298,15 @@ impl Vault {
                     slot: None,
                     kdf: None,
                     known: Default::default(),
+                    audit_known: Default::default(),
                 };
                 local.save(&d)?;
                 d
             }
         };
-        Self::finish_open(layout, header, keys, local, device, options)
+        let event = Event::new(options.clock.now_ms(), Action::RecoveryUsed)
+            .detail("unlocked with the recovery identity");
+        Self::finish_open(layout, header, keys, local, device, options, vec![event])
     }
 
     /// Enrols this device from the recovery phrase alone (keychain empty, new
@@ -312,9 +341,14 @@ impl Vault {
                 }
             }
         }
-        let mut keys = found.ok_or(RecoverError::WrongPhrase)?;
-        keys.recovery_identity = Some(recovery);
         let local = LocalDir::new(&options.state_dir, &header.id);
+        let Some(mut keys) = found else {
+            let event = Event::new(options.clock.now_ms(), Action::RecoveryFailed)
+                .outcome(Outcome::Denied, "the phrase does not belong to this vault");
+            let _ = local.push_pending(event);
+            return Err(RecoverError::WrongPhrase);
+        };
+        keys.recovery_identity = Some(recovery);
         let previous = local.load()?;
         let plain = keys.to_plain(&header.id, options.clock.now_ms());
         let device = enrol(
@@ -328,7 +362,19 @@ impl Vault {
             previous,
         )?;
         drop(plain);
-        Self::finish_open(layout, header, keys, local, device, options).map_err(RecoverError::Open)
+        let now = options.clock.now_ms();
+        let events = vec![
+            Event::new(now, Action::RecoveryUsed).detail("recovery phrase"),
+            Event::new(now, Action::DeviceEnrolled).detail(format!(
+                "keyslot k/{}",
+                device.slot.as_deref().unwrap_or_default()
+            )),
+        ];
+        Self::finish_open(layout, header, keys, local, device, options, events).map_err(|e| match e
+        {
+            UnlockError::Audit(a) => RecoverError::Audit(a),
+            e => RecoverError::Open(e),
+        })
     }
 
     fn finish_open(
@@ -338,9 +384,10 @@ impl Vault {
         local: LocalDir,
         device: DeviceState,
         options: Options,
+        events: Vec<Event>,
     ) -> Result<Vault, UnlockError> {
         let lock = local.lock()?.ok_or(UnlockError::Busy)?;
-        Ok(Vault {
+        let mut vault = Vault {
             layout,
             header,
             keys,
@@ -348,8 +395,13 @@ impl Vault {
             device,
             clock: options.clock,
             purge_grace_ms: options.purge_grace_ms,
+            app: options.app,
+            announced: false,
             _lock: lock,
-        })
+        };
+        // No unaudited access: if the log cannot be written, the vault stays shut.
+        vault.append_audit(events)?;
+        Ok(vault)
     }
 
     /// The vault id.
@@ -384,14 +436,43 @@ impl Vault {
 
     /// Writes one record holding `ops` (docs/FORMAT.md §5.1), durably, as this
     /// device's next record.
+    ///
+    /// `events` describe the change for the audit log; they are appended
+    /// first, so a change never lands without its audit record
+    /// (docs/FORMAT.md §10.4). If the record then cannot be written, a
+    /// `failed` event follows, as far as possible.
     fn commit_ops(
         &mut self,
         ops: Vec<Op>,
         staged: Vec<fsutil::Staged>,
-    ) -> Result<(), StorageError> {
+        events: Vec<Event>,
+    ) -> Result<(), CommitError> {
         if ops.is_empty() && staged.is_empty() {
             return Ok(());
         }
+        let failed = events.clone();
+        self.append_audit(events)?;
+        let result = self.commit_record(ops, staged);
+        if let Err(e) = &result {
+            let reason = e.to_string();
+            let now = self.clock.now_ms();
+            let failed = failed
+                .into_iter()
+                .map(|mut ev| {
+                    ev.time = now;
+                    ev.outcome(Outcome::Failed, reason.clone())
+                })
+                .collect();
+            let _ = self.append_audit(failed);
+        }
+        Ok(result?)
+    }
+
+    fn commit_record(
+        &mut self,
+        ops: Vec<Op>,
+        staged: Vec<fsutil::Staged>,
+    ) -> Result<(), StorageError> {
         // Contents go in place first; the record's commit makes them durable
         // before the record itself appears, so a record never refers to a
         // blob that a crash lost (docs/FORMAT.md §1.2).
@@ -446,6 +527,46 @@ impl Vault {
         }
     }
 }
+
+/// Why a change could not be committed.
+#[derive(Debug)]
+pub(crate) enum CommitError {
+    Storage(StorageError),
+    Audit(AuditWriteError),
+}
+
+impl From<StorageError> for CommitError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+impl From<AuditWriteError> for CommitError {
+    fn from(e: AuditWriteError) -> Self {
+        Self::Audit(e)
+    }
+}
+
+macro_rules! from_commit {
+    ($($t:ty),*) => {$(
+        impl From<CommitError> for $t {
+            fn from(e: CommitError) -> Self {
+                match e {
+                    CommitError::Storage(e) => Self::Storage(e),
+                    CommitError::Audit(e) => Self::Audit(e),
+                }
+            }
+        }
+    )*};
+}
+from_commit!(
+    crate::errors::AddError,
+    crate::errors::MkdirError,
+    crate::errors::MoveError,
+    crate::errors::RemoveError,
+    crate::errors::RestoreError,
+    crate::errors::PurgeError,
+    crate::errors::RevertError
+);
 
 #[derive(Debug)]
 enum SlotError {
@@ -510,6 +631,7 @@ fn enrol(
         slot: None,
         kdf: None,
         known: Default::default(),
+        audit_known: Default::default(),
     });
     device.slot = Some(slot);
     device.kdf = Some(kdf);

@@ -13,30 +13,30 @@ use crate::format::record::Kind;
 use crate::traits::memory::MemoryStore;
 use crate::traits::{NoProgress, Progress};
 
-struct FakeClock(Arc<AtomicI64>);
+pub(super) struct FakeClock(pub(super) Arc<AtomicI64>);
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.0.fetch_add(1000, Ordering::SeqCst)
     }
 }
 
-const PASS: &str = "long enough";
+pub(super) const PASS: &str = "long enough";
 
-fn pass(s: &str) -> SecretString {
+pub(super) fn pass(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
 /// A scratch folder with a vault folder in it, one clock, and the first
 /// device's keychain.
-struct World {
-    tmp: tempfile::TempDir,
-    clock: Arc<AtomicI64>,
-    store: MemoryStore,
-    dir: PathBuf,
+pub(super) struct World {
+    pub(super) tmp: tempfile::TempDir,
+    pub(super) clock: Arc<AtomicI64>,
+    pub(super) store: MemoryStore,
+    pub(super) dir: PathBuf,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("vault");
         let clock = Arc::new(AtomicI64::new(1_780_000_000_000));
@@ -49,7 +49,7 @@ impl World {
     }
 
     /// Options of the device called `device` (its own local state folder).
-    fn options(&self, device: &str) -> Options {
+    pub(super) fn options(&self, device: &str) -> Options {
         let mut o = Options::new(self.tmp.path().join(format!("state-{device}")), device);
         o.kdf_log_n = 4;
         o.clock = Box::new(FakeClock(self.clock.clone()));
@@ -57,13 +57,13 @@ impl World {
     }
 
     /// Creates the vault on device "a".
-    fn create(&self) -> (Vault, RecoveryPhrase) {
+    pub(super) fn create(&self) -> (Vault, RecoveryPhrase) {
         Vault::create(&self.dir, &self.store, &pass(PASS), self.options("a")).unwrap()
     }
 
     /// Creates the vault on device "a" with one file `name` in it, and enrols
     /// device "b" on the same folder (as if synced instantly).
-    fn two_devices_with(&self, name: &str, content: &str) -> (Vault, Vault, PathBuf) {
+    pub(super) fn two_devices_with(&self, name: &str, content: &str) -> (Vault, Vault, PathBuf) {
         let (mut a, phrase) = self.create();
         let src = self.tmp.path().join(name);
         std::fs::write(&src, content).unwrap();
@@ -73,7 +73,7 @@ impl World {
     }
 
     /// Enrols `device` (with its own empty keychain) from the phrase.
-    fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
+    pub(super) fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
         let store = MemoryStore::default();
         Vault::recover(
             &self.dir,
@@ -103,7 +103,7 @@ fn change_offline(
         parents,
         state,
     });
-    device.commit_ops(ops, Vec::new()).unwrap();
+    device.commit_ops(ops, Vec::new(), Vec::new()).unwrap();
 }
 
 #[test]
@@ -226,7 +226,8 @@ fn purge_keeps_contents_that_an_unsynced_device_still_uses() {
     let r = a.purge(PurgeTarget::Expired).unwrap();
     assert_eq!((r.deleted, r.waiting), (0, 0));
     let out = w.tmp.path().join("out.pdf");
-    a.get("labs-2026.pdf", None, &out, &NoProgress).unwrap();
+    a.get("labs-2026.pdf", None, &out, Access::Exported, &NoProgress)
+        .unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), b"results");
     // Once trashed and purged again, it goes after the grace period.
     a.remove("labs-2026.pdf").unwrap();
@@ -263,6 +264,7 @@ fn keep_both_names_the_new_file_name_2_and_same_content_is_not_copied() {
     let keep = AddOptions {
         on_existing: OnExisting::KeepBoth,
         keep_going: true,
+        ..AddOptions::default()
     };
     v.add_with(std::slice::from_ref(&first), "", &keep, &NoProgress)
         .unwrap();
@@ -353,8 +355,14 @@ fn cancelling_keeps_finished_files_and_nothing_else() {
     // Every listed file opens.
     for e in v.list().unwrap().entries {
         if e.kind == Kind::File {
-            v.get(&e.path, None, &w.tmp.path().join("out"), &NoProgress)
-                .unwrap();
+            v.get(
+                &e.path,
+                None,
+                &w.tmp.path().join("out"),
+                Access::Exported,
+                &NoProgress,
+            )
+            .unwrap();
         }
     }
 }
@@ -374,7 +382,8 @@ fn revert_makes_an_older_version_current_and_keeps_the_newer_one() {
     ));
     v.revert("note.txt", 2).unwrap();
     let out = w.tmp.path().join("out.txt");
-    v.get("note.txt", None, &out, &NoProgress).unwrap();
+    v.get("note.txt", None, &out, Access::Exported, &NoProgress)
+        .unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "one");
     let versions = v.versions("note.txt").unwrap();
     assert_eq!(versions.len(), 2);

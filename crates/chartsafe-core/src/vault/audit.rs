@@ -1,0 +1,714 @@
+//! The audit log: appending this device's batches and reading and checking
+//! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.5).
+
+use std::collections::BTreeMap;
+
+use super::Vault;
+use crate::crypt::{self, DecryptFailure};
+use crate::errors::{AuditWriteError, ListError, StorageError};
+use crate::format::audit::{self as fmt, Action, AuditBatchError, AuditBody, Event, Head};
+use crate::format::{self as layout, Layout};
+use crate::fsutil;
+use crate::ids;
+use crate::local::KnownHead;
+
+/// Largest audit batch read; a bigger file is not one of ours.
+const BATCH_MAX: u64 = 64 << 20;
+
+/// One recorded action, as read from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When it happened (the writer's clock), ms since the Unix epoch (UTC).
+    pub time: i64,
+    /// The member id of the person using the vault.
+    pub member: String,
+    /// The device id.
+    pub device: String,
+    /// The device's name.
+    pub device_name: String,
+    /// The program and version that wrote it.
+    pub app: String,
+    /// What was done (an [`Action`] name; newer writers may add others).
+    pub action: String,
+    /// The entry id, if an entry was concerned.
+    pub entry: Option<String>,
+    /// The entry's path at that moment.
+    pub path: Option<String>,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    /// Why it was denied or failed.
+    pub reason: Option<String>,
+    /// More about it (lock reason, version number, new path…).
+    pub detail: Option<String>,
+    /// The batch's position in its device's chain.
+    pub seq: u64,
+}
+
+/// One device's audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditChain {
+    /// The device id (its folder `a/<id>`).
+    pub device: String,
+    /// Its name.
+    pub device_name: String,
+    /// Batches read and accepted.
+    pub batches: u64,
+    /// The highest position accepted (0 if none).
+    pub head: u64,
+}
+
+/// A problem in the audit log. Each names the chain (device name and its
+/// folder `a/<device id>`) and the position in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditProblem {
+    /// A batch does not decrypt: damaged, truncated, or planted.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: {file} is damaged or was not written with this vault's keys (altered or planted)")]
+    Unreadable {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position (from the file name).
+        position: u64,
+        /// The file.
+        file: String,
+    },
+    /// A batch's authentication code does not match.
+    #[error(
+        "audit chain of \"{chain}\" ({dir}), position {position}: {file} was forged or altered"
+    )]
+    Forged {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+        /// The file.
+        file: String,
+    },
+    /// A batch written by a newer ChartSafe.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: {file} was written by a newer ChartSafe (format {format})")]
+    NewerFormat {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+        /// The file.
+        file: String,
+        /// Its format.
+        format: u32,
+    },
+    /// A valid batch of another vault.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: {file} belongs to another vault (replayed)")]
+    OtherVault {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+        /// The file.
+        file: String,
+    },
+    /// A valid batch under another position or chain than its own.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: {file} holds batch #{claims_position} of \"{claims_chain}\" (reordered or replayed)")]
+    Misplaced {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position where it was found.
+        position: u64,
+        /// The file.
+        file: String,
+        /// The chain it names.
+        claims_chain: String,
+        /// The position it names.
+        claims_position: u64,
+    },
+    /// Positions missing inside a chain.
+    #[error("audit chain of \"{chain}\" ({dir}): positions {first} to {last} are missing (removed, or waiting for sync)")]
+    Missing {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// First missing position.
+        first: u64,
+        /// Last missing position.
+        last: u64,
+    },
+    /// A batch does not link to the one before it.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: does not follow position {} (a batch was replaced or inserted)", position - 1)]
+    Broken {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+    },
+    /// Two different valid batches at one position, or a batch other than
+    /// the one seen there before.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: holds a different batch than {by} saw there (replaced, or two devices share an id)")]
+    Forked {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+        /// Who saw the other one ("this device" or a device name).
+        by: String,
+    },
+    /// A chain ends before a position that was seen or announced before.
+    #[error("audit chain of \"{chain}\" ({dir}) is truncated: it ends at position {found}, but {by} saw position {expected}")]
+    Truncated {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position seen before.
+        expected: u64,
+        /// The highest position there now.
+        found: u64,
+        /// Who saw it ("this device" or a device name).
+        by: String,
+    },
+}
+
+/// The whole audit log, merged in time order, and what is wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct AuditLog {
+    /// Every recorded action of every chain, oldest first (time, then device, then position).
+    pub entries: Vec<AuditEntry>,
+    /// Every chain found.
+    pub chains: Vec<AuditChain>,
+    /// Problems found; empty when every chain is intact.
+    pub problems: Vec<AuditProblem>,
+}
+
+/// Which entries [`AuditLog::filter`] keeps. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// At or after this time (ms).
+    pub since: Option<i64>,
+    /// Before this time (ms).
+    pub until: Option<i64>,
+    /// Member id or a prefix of it.
+    pub member: Option<String>,
+    /// Device id, a prefix of it, or its name (any case).
+    pub device: Option<String>,
+    /// Entry ids; an entry also matches when its path at the time equals
+    /// one of `paths` or lies below it.
+    pub entries: Vec<String>,
+    /// Paths (see `entries`).
+    pub paths: Vec<String>,
+    /// Action names.
+    pub actions: Vec<String>,
+}
+
+impl AuditFilter {
+    /// Whether `e` passes.
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.since.is_none_or(|t| e.time >= t)
+            && self.until.is_none_or(|t| e.time < t)
+            && self
+                .member
+                .as_deref()
+                .is_none_or(|m| e.member.starts_with(m))
+            && self
+                .device
+                .as_deref()
+                .is_none_or(|d| e.device.starts_with(d) || e.device_name.eq_ignore_ascii_case(d))
+            && (self.actions.is_empty() || self.actions.contains(&e.action))
+            && ((self.entries.is_empty() && self.paths.is_empty())
+                || e.entry
+                    .as_ref()
+                    .is_some_and(|id| self.entries.iter().any(|x| x == id))
+                || e.path.as_ref().is_some_and(|p| {
+                    self.paths
+                        .iter()
+                        .any(|x| p == x || p.starts_with(&format!("{x}/")))
+                }))
+    }
+}
+
+impl AuditLog {
+    /// The entries `filter` keeps, in order.
+    pub fn filter<'a>(&'a self, filter: &'a AuditFilter) -> impl Iterator<Item = &'a AuditEntry> {
+        self.entries.iter().filter(|e| filter.matches(e))
+    }
+}
+
+/// Why one batch file was not accepted.
+enum Bad {
+    Unreadable,
+    Forged,
+    Newer(u32),
+    OtherVault,
+    Misplaced(String, u64),
+}
+
+/// A file name from the vault folder, safe to print.
+fn escape(name: &str) -> String {
+    name.chars().flat_map(char::escape_debug).collect()
+}
+
+impl Vault {
+    /// The identifying string written into batches as `app`.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// Appends `events` to this device's audit chain as one batch, durably,
+    /// together with the events that were waiting locally (FORMAT.md §10.4).
+    pub(crate) fn append_audit(&mut self, mut events: Vec<Event>) -> Result<(), AuditWriteError> {
+        let pending = self.local.pending();
+        let had_pending = !pending.is_empty();
+        if had_pending {
+            let mut all = pending;
+            all.append(&mut events);
+            events = all;
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let own = self.device.device.clone();
+        // Announce the other chains' heads once per session (§10.3).
+        let seen: BTreeMap<String, Head> = if self.announced {
+            BTreeMap::new()
+        } else {
+            self.device
+                .audit_known
+                .iter()
+                .filter(|(d, _)| **d != own)
+                .map(|(d, k)| {
+                    (
+                        d.clone(),
+                        Head {
+                            seq: k.seq,
+                            hash: k.hash.clone(),
+                        },
+                    )
+                })
+                .collect()
+        };
+        let head = self.device.audit_known.get(&own);
+        let mut seq = head.map_or(1, |h| h.seq + 1);
+        let mut prev = head.map(|h| h.hash.clone());
+        let dir = self.layout.device_audit(&own);
+        std::fs::create_dir_all(&dir).map_err(|e| AuditWriteError(StorageError::write(&dir, e)))?;
+        loop {
+            let body = AuditBody {
+                format: fmt::AUDIT_VERSION,
+                vault: self.header.id.clone(),
+                device: own.clone(),
+                device_name: self.device.device_name.clone(),
+                member: self.keys.member.clone(),
+                seq,
+                prev: prev.clone(),
+                time: self.clock.now_ms(),
+                app: self.app.clone(),
+                events: events.clone(),
+                seen: seen.clone(),
+            };
+            let (plain, hash) = body.seal(&self.keys.mac);
+            let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
+            let dest = dir.join(Layout::record_name(seq));
+            match fsutil::write_new(self.layout.root(), &dest, &bytes) {
+                Ok(()) => {
+                    let name = self.device.device_name.clone();
+                    self.device
+                        .audit_known
+                        .insert(own, KnownHead { seq, hash, name });
+                    self.announced = true;
+                    if had_pending {
+                        self.local.clear_pending();
+                    }
+                    // Losing this only weakens truncation detection of our own chain.
+                    let _ = self.local.save(&self.device);
+                    return Ok(());
+                }
+                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Never overwrite: link to whatever batch is there, if it is ours.
+                    let existing = fsutil::read_limited(&dest, BATCH_MAX).ok().flatten();
+                    prev = existing
+                        .and_then(|b| crypt::decrypt_bytes(&b, &self.keys.identities()).ok())
+                        .and_then(|p| fmt::open(&p, &self.keys.mac).ok())
+                        .map(|b| b.hash);
+                    seq += 1;
+                }
+                Err(e) => return Err(AuditWriteError(e)),
+            }
+        }
+    }
+
+    /// Records one event for the caller (the app records what only it
+    /// sees: an audit export, for instance). Fails if it cannot be written.
+    pub fn record(&mut self, event: Event) -> Result<(), AuditWriteError> {
+        self.append_audit(vec![event])
+    }
+
+    /// The current time by the vault's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Locks the vault: records why (manual, idle, sleep, screen lock,
+    /// quit) and lets go of the keys. Always succeeds: if the event cannot
+    /// be written into the vault folder, it waits on this device and goes
+    /// into the next batch (FORMAT.md §10.4).
+    pub fn lock(mut self, reason: &str) {
+        self.record_lock(reason);
+    }
+
+    /// Records a lock without giving up the vault, for callers that hold it
+    /// shared and drop it afterwards. Always succeeds, as [`Vault::lock`].
+    pub fn record_lock(&mut self, reason: &str) {
+        let event = Event::new(self.clock.now_ms(), Action::Locked).detail(reason);
+        if self.append_audit(vec![event.clone()]).is_err() {
+            let _ = self.local.push_pending(event);
+        }
+    }
+
+    /// Reads every device's audit chain, checks it (FORMAT.md §10.3) and
+    /// merges the entries in time order. Afterwards this device remembers the
+    /// heads it verified, and announces them in its next batch.
+    pub fn audit_log(&mut self) -> Result<AuditLog, ListError> {
+        let identities = self.keys.identities();
+        let root = self.layout.audit();
+        let mut problems = Vec::new();
+        // Device id -> its accepted batches by position.
+        let mut chains: BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>> = BTreeMap::new();
+        // Problems found per file before the chain's name is known:
+        // (device, position, file, what).
+        let mut deferred: Vec<(String, u64, String, Bad)> = Vec::new();
+        let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for name in fsutil::list_dir(&root)? {
+            if layout::is_ignorable(&name) {
+                continue;
+            }
+            if let Some(base) = layout::strip_copy_marker(&name, 26).filter(|b| ids::is_id(b)) {
+                folders
+                    .entry(base.to_owned())
+                    .or_default()
+                    .push(name.clone());
+            }
+        }
+        for (device, copies) in &folders {
+            let by_seq = chains.entry(device.clone()).or_default();
+            for folder in copies {
+                let dir = root.join(folder);
+                for name in fsutil::list_dir(&dir)? {
+                    if layout::is_ignorable(&name) {
+                        continue;
+                    }
+                    let Some(base) = layout::strip_copy_marker(&name, 10) else {
+                        continue;
+                    };
+                    if !base.bytes().all(|b| b.is_ascii_digit()) {
+                        continue;
+                    }
+                    let Ok(seq) = base.parse::<u64>() else {
+                        continue;
+                    };
+                    let file = format!("a/{}/{}", escape(folder), escape(&name));
+                    let Some(bytes) = fsutil::read_limited(&dir.join(&name), BATCH_MAX)? else {
+                        deferred.push((device.clone(), seq, file, Bad::Unreadable));
+                        continue;
+                    };
+                    let plain = match crypt::decrypt_bytes(&bytes, &identities) {
+                        Ok(p) => p,
+                        Err(DecryptFailure::Io(e)) => {
+                            return Err(StorageError::read(dir.join(&name), e).into())
+                        }
+                        Err(_) => {
+                            deferred.push((device.clone(), seq, file, Bad::Unreadable));
+                            continue;
+                        }
+                    };
+                    let batch = match fmt::open(&plain, &self.keys.mac) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let bad = match e {
+                                AuditBatchError::BadMac => Bad::Forged,
+                                AuditBatchError::NewerFormat(f) => Bad::Newer(f),
+                                _ => Bad::Unreadable,
+                            };
+                            deferred.push((device.clone(), seq, file, bad));
+                            continue;
+                        }
+                    };
+                    if batch.body.vault != self.header.id {
+                        deferred.push((device.clone(), seq, file, Bad::OtherVault));
+                        continue;
+                    }
+                    if batch.body.device != *device || batch.body.seq != seq {
+                        let bad = Bad::Misplaced(batch.body.device_name.clone(), batch.body.seq);
+                        deferred.push((device.clone(), seq, file, bad));
+                        continue;
+                    }
+                    let same = by_seq.entry(seq).or_default();
+                    if !same.iter().any(|b| b.hash == batch.hash) {
+                        same.push(batch);
+                    }
+                }
+            }
+        }
+
+        // Names of chains, for messages: from their own batches, else from
+        // what this device remembers.
+        let remembered: BTreeMap<String, String> = self
+            .device
+            .known
+            .iter()
+            .chain(self.device.audit_known.iter())
+            .filter(|(_, k)| !k.name.is_empty())
+            .map(|(d, k)| (d.clone(), k.name.clone()))
+            .collect();
+        let name_of =
+            |device: &str, chains: &BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>>| {
+                chains
+                    .get(device)
+                    .and_then(|c| c.values().next_back())
+                    .map(|b| b[0].body.device_name.clone())
+                    .or_else(|| remembered.get(device).cloned())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "unknown device".to_owned())
+            };
+        let dir_of = |device: &str| format!("a/{device}");
+
+        // Positions where some file was found, good or bad: a bad file is
+        // reported for itself, not also as a gap.
+        let mut occupied: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for (device, position, _, _) in &deferred {
+            occupied
+                .entry(device.clone())
+                .or_default()
+                .insert(*position);
+        }
+        for (device, by_seq) in &chains {
+            occupied
+                .entry(device.clone())
+                .or_default()
+                .extend(by_seq.keys().copied());
+        }
+        for (device, position, file, bad) in deferred {
+            let chain = name_of(&device, &chains);
+            let dir = dir_of(&device);
+            problems.push(match bad {
+                Bad::Unreadable => AuditProblem::Unreadable {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                },
+                Bad::Forged => AuditProblem::Forged {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                },
+                Bad::Newer(format) => AuditProblem::NewerFormat {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                    format,
+                },
+                Bad::OtherVault => AuditProblem::OtherVault {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                },
+                Bad::Misplaced(claims_chain, claims_position) => AuditProblem::Misplaced {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                    claims_chain,
+                    claims_position,
+                },
+            });
+        }
+
+        // Heads announced by others, and by this device's memory (§10.3).
+        let mut claims: BTreeMap<String, Vec<(u64, String, String)>> = BTreeMap::new();
+        for (device, known) in &self.device.audit_known {
+            claims.entry(device.clone()).or_default().push((
+                known.seq,
+                known.hash.clone(),
+                "this device".to_owned(),
+            ));
+        }
+        for by_seq in chains.values() {
+            for batches in by_seq.values() {
+                for b in batches {
+                    for (device, head) in &b.body.seen {
+                        if *device != b.body.device {
+                            claims.entry(device.clone()).or_default().push((
+                                head.seq,
+                                head.hash.clone(),
+                                format!("\"{}\"", b.body.device_name),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut out = AuditLog::default();
+        let mut devices: Vec<&String> = chains.keys().chain(claims.keys()).collect();
+        devices.sort();
+        devices.dedup();
+        for device in devices {
+            let empty = BTreeMap::new();
+            let by_seq = chains.get(device).unwrap_or(&empty);
+            let chain = name_of(device, &chains);
+            let dir = dir_of(device);
+            // One problem per gap, however long (a forged number must not
+            // make a list of billions).
+            let mut expected = 1u64;
+            for &seq in occupied.get(device.as_str()).into_iter().flatten() {
+                if seq > expected {
+                    problems.push(AuditProblem::Missing {
+                        chain: chain.clone(),
+                        dir: dir.clone(),
+                        first: expected,
+                        last: seq - 1,
+                    });
+                }
+                expected = seq.saturating_add(1);
+            }
+            let mut previous: Option<(u64, &Vec<fmt::OpenedBatch>)> = None;
+            for (&seq, batches) in by_seq {
+                if batches.len() > 1 {
+                    problems.push(AuditProblem::Forked {
+                        chain: chain.clone(),
+                        dir: dir.clone(),
+                        position: seq,
+                        by: "another device".into(),
+                    });
+                }
+                if let Some((prev_seq, prev)) = previous {
+                    let follows = |b: &fmt::OpenedBatch| {
+                        prev.iter()
+                            .any(|p| b.body.prev.as_deref() == Some(p.hash.as_str()))
+                    };
+                    if prev_seq + 1 == seq && !batches.iter().any(follows) {
+                        problems.push(AuditProblem::Broken {
+                            chain: chain.clone(),
+                            dir: dir.clone(),
+                            position: seq,
+                        });
+                    }
+                } else if seq == 1 && batches.iter().any(|b| b.body.prev.is_some()) {
+                    problems.push(AuditProblem::Broken {
+                        chain: chain.clone(),
+                        dir: dir.clone(),
+                        position: seq,
+                    });
+                }
+                previous = Some((seq, batches));
+            }
+            let found = by_seq.keys().next_back().copied().unwrap_or(0);
+            // The strongest claim first: the highest position, then this device.
+            let mut reported_truncation = false;
+            let mut list = claims.get(device).cloned().unwrap_or_default();
+            list.sort_by(|a, b| {
+                b.0.cmp(&a.0)
+                    .then_with(|| (a.2 != "this device").cmp(&(b.2 != "this device")))
+            });
+            for (seq, hash, by) in list {
+                if found < seq {
+                    if !reported_truncation {
+                        problems.push(AuditProblem::Truncated {
+                            chain: chain.clone(),
+                            dir: dir.clone(),
+                            expected: seq,
+                            found,
+                            by,
+                        });
+                        reported_truncation = true;
+                    }
+                } else if let Some(batches) = by_seq.get(&seq) {
+                    if !batches.iter().any(|b| b.hash == hash) {
+                        problems.push(AuditProblem::Forked {
+                            chain: chain.clone(),
+                            dir: dir.clone(),
+                            position: seq,
+                            by,
+                        });
+                    }
+                }
+            }
+            if by_seq.is_empty() {
+                continue;
+            }
+            out.chains.push(AuditChain {
+                device: device.clone(),
+                device_name: chain.clone(),
+                batches: by_seq.values().map(|b| b.len() as u64).sum(),
+                head: found,
+            });
+            for batches in by_seq.values() {
+                for b in batches {
+                    let body = &b.body;
+                    for e in &body.events {
+                        out.entries.push(AuditEntry {
+                            time: e.time,
+                            member: body.member.clone(),
+                            device: body.device.clone(),
+                            device_name: body.device_name.clone(),
+                            app: body.app.clone(),
+                            action: e.action.clone(),
+                            entry: e.entry.clone(),
+                            path: e.path.clone(),
+                            outcome: e.outcome.clone(),
+                            reason: e.reason.clone(),
+                            detail: e.detail.clone(),
+                            seq: body.seq,
+                        });
+                    }
+                }
+            }
+            // Remember the head verified now, for later truncation checks.
+            if let Some(batches) = by_seq.get(&found) {
+                let newer = self
+                    .device
+                    .audit_known
+                    .get(device)
+                    .is_none_or(|k| found > k.seq);
+                if newer {
+                    self.device.audit_known.insert(
+                        device.clone(),
+                        KnownHead {
+                            seq: found,
+                            hash: batches[0].hash.clone(),
+                            name: chain.clone(),
+                        },
+                    );
+                    self.announced = false;
+                }
+            }
+        }
+        // Best effort: losing it only weakens truncation detection.
+        let _ = self.local.save(&self.device);
+        // A stable order: time, then device, then position (entries of one
+        // batch keep their order: the sort is stable).
+        out.entries.sort_by(|a, b| {
+            a.time
+                .cmp(&b.time)
+                .then_with(|| a.device.cmp(&b.device))
+                .then_with(|| a.seq.cmp(&b.seq))
+        });
+        out.problems = problems;
+        Ok(out)
+    }
+}

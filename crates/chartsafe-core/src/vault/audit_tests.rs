@@ -1,0 +1,482 @@
+//! Unit tests of the audit log (docs/FORMAT.md §10): what is recorded, and
+//! what a storage attacker's tampering looks like.
+
+use std::collections::BTreeMap;
+
+use super::tests::{pass, World, PASS};
+use super::*;
+use crate::errors::{AddError, GetError, MoveError};
+use crate::format::audit::AuditBody;
+use crate::traits::memory::MemoryStore;
+use crate::traits::NoProgress;
+
+fn count(log: &AuditLog) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for e in &log.entries {
+        *m.entry(e.action.clone()).or_default() += 1;
+    }
+    m
+}
+
+fn only<'a>(log: &'a AuditLog, action: &str) -> &'a AuditEntry {
+    let found: Vec<_> = log.entries.iter().filter(|e| e.action == action).collect();
+    assert_eq!(found.len(), 1, "{action}: {found:#?}");
+    found[0]
+}
+
+fn audit_files(w: &World, device: &str) -> Vec<PathBuf> {
+    let dir = w.dir.join("a").join(device);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_action_is_recorded_once_with_its_fields() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let src = w.tmp.path().join("Lab results.pdf");
+    std::fs::write(&src, "v1").unwrap();
+    a.add(std::slice::from_ref(&src), "Smith", &NoProgress)
+        .unwrap();
+    a.mkdir("Billing").unwrap();
+    let out = w.tmp.path().join("out");
+    a.get(
+        "Smith/Lab results.pdf",
+        None,
+        &out,
+        Access::Opened,
+        &NoProgress,
+    )
+    .unwrap();
+    a.get_to_writer(
+        "Smith/Lab results.pdf",
+        None,
+        &mut Vec::new(),
+        Access::Previewed,
+    )
+    .unwrap();
+    std::fs::remove_file(&out).unwrap();
+    a.get(
+        "Smith/Lab results.pdf",
+        None,
+        &out,
+        Access::Exported,
+        &NoProgress,
+    )
+    .unwrap();
+    std::fs::write(&src, "v2, edited").unwrap();
+    let saved = AddOptions {
+        saved_back: true,
+        ..AddOptions::default()
+    };
+    a.add_with(std::slice::from_ref(&src), "Smith", &saved, &NoProgress)
+        .unwrap();
+    a.revert("Smith/Lab results.pdf", 2).unwrap();
+    a.rename("Smith/Lab results.pdf", "Smith/Labs.pdf").unwrap();
+    a.rename("Smith/Labs.pdf", "Billing").unwrap();
+    a.remove("Billing/Labs.pdf").unwrap();
+    a.restore("Billing/Labs.pdf").unwrap();
+    a.remove("Billing/Labs.pdf").unwrap();
+    a.purge(PurgeTarget::All).unwrap();
+    a.lock("idle");
+    // A refused unlock is recorded at the next one.
+    let err = Vault::unlock(
+        &w.dir,
+        &w.store,
+        &pass("not the passphrase"),
+        w.options("a"),
+    );
+    assert!(matches!(err, Err(UnlockError::WrongPassphrase)));
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    // A wrong phrase on device b, then the right one.
+    let other = RecoveryPhrase::generate();
+    let err = Vault::recover(
+        &w.dir,
+        &other,
+        &MemoryStore::default(),
+        &pass("other pass"),
+        w.options("b"),
+    );
+    assert!(matches!(err, Err(RecoverError::WrongPhrase)));
+    let b = w.recover(&phrase, "b");
+    drop(b);
+    let identity = vec![phrase.identity()];
+    drop(Vault::unlock_with_identities(&w.dir, &identity, w.options("c")).unwrap());
+
+    let log = a.audit_log().unwrap();
+    assert_eq!(log.problems, vec![], "a fresh log is intact");
+    let expected: BTreeMap<String, usize> = [
+        ("created", 1),
+        ("added", 1),
+        ("folder_created", 2),
+        ("opened", 1),
+        ("previewed", 1),
+        ("exported", 1),
+        ("saved_back", 1),
+        ("version_restored", 1),
+        ("renamed", 1),
+        ("moved", 1),
+        ("deleted", 2),
+        ("restored", 1),
+        ("purged", 1),
+        ("locked", 1),
+        ("unlock_failed", 1),
+        ("unlocked", 1),
+        ("recovery_failed", 1),
+        ("recovery_used", 2),
+        ("device_enrolled", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(count(&log), expected);
+
+    let opened = only(&log, "opened");
+    assert_eq!(opened.path.as_deref(), Some("Smith/Lab results.pdf"));
+    assert_eq!(opened.outcome, "ok");
+    assert_eq!(opened.device, a.device_id());
+    assert_eq!(opened.device_name, "a");
+    assert_eq!(opened.member, a.keys.member);
+    assert!(opened.app.starts_with("chartsafe-core "), "{}", opened.app);
+    // The entry id survives the renames: its whole history is one filter away.
+    let id = opened.entry.clone().unwrap();
+    let filter = AuditFilter {
+        entries: vec![id],
+        ..AuditFilter::default()
+    };
+    let history: Vec<&str> = log.filter(&filter).map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        history,
+        [
+            "added",
+            "opened",
+            "previewed",
+            "exported",
+            "saved_back",
+            "version_restored",
+            "renamed",
+            "moved",
+            "deleted",
+            "restored",
+            "deleted",
+            "purged"
+        ]
+    );
+    let moved = only(&log, "moved");
+    assert_eq!(moved.path.as_deref(), Some("Smith/Labs.pdf"));
+    assert_eq!(moved.detail.as_deref(), Some("to Billing/Labs.pdf"));
+    assert_eq!(only(&log, "locked").detail.as_deref(), Some("idle"));
+    let failed = only(&log, "unlock_failed");
+    assert_eq!(
+        (failed.outcome.as_str(), failed.reason.as_deref()),
+        ("denied", Some("wrong passphrase"))
+    );
+    assert_eq!(
+        only(&log, "version_restored").detail.as_deref(),
+        Some("version 2")
+    );
+    assert_eq!(only(&log, "recovery_failed").device_name, "b");
+    // Time order across the three devices' chains.
+    assert!(log.entries.windows(2).all(|p| p[0].time <= p[1].time));
+    assert_eq!(log.chains.len(), 3);
+}
+
+#[test]
+fn a_failed_read_is_recorded_as_failed() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let src = w.tmp.path().join("scan.png");
+    std::fs::write(&src, "image").unwrap();
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    let snap = a.load().unwrap();
+    let node = snap.find("scan.png").unwrap();
+    let content = snap.tree.versions[node.version]
+        .state
+        .content
+        .clone()
+        .unwrap();
+    std::fs::remove_file(a.layout.blob(&content.blob)).unwrap();
+    let err = a.get_to_writer("scan.png", None, &mut Vec::new(), Access::Previewed);
+    assert!(matches!(err, Err(GetError::BlobMissing { .. })));
+    let log = a.audit_log().unwrap();
+    let e = only(&log, "previewed");
+    assert_eq!(e.outcome, "failed");
+    assert!(e.reason.as_deref().unwrap().contains("missing"), "{e:?}");
+}
+
+#[test]
+fn when_the_log_cannot_be_written_nothing_is_read_or_changed_but_lock_works() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let src = w.tmp.path().join("note.txt");
+    std::fs::write(&src, "text").unwrap();
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    // The chain's folder becomes a file: every append fails (as root, a
+    // read-only folder would not stop us).
+    let chain = w.dir.join("a").join(a.device_id());
+    std::fs::rename(&chain, w.tmp.path().join("saved-chain")).unwrap();
+    std::fs::write(&chain, "not a folder").unwrap();
+
+    let out = w.tmp.path().join("out.txt");
+    let err = a.get("note.txt", None, &out, Access::Exported, &NoProgress);
+    assert!(matches!(err, Err(GetError::Audit(_))), "{err:?}");
+    assert!(!out.exists(), "nothing is written out without its record");
+    let leftovers = std::fs::read_dir(w.tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".chartsafe-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+    let mut sink = Vec::new();
+    assert!(matches!(
+        a.get_to_writer("note.txt", None, &mut sink, Access::Previewed),
+        Err(GetError::Audit(_))
+    ));
+    assert!(sink.is_empty());
+    let err = a.rename("note.txt", "renamed.txt").unwrap_err();
+    assert!(matches!(err, MoveError::Audit(_)));
+    assert!(
+        err.to_string()
+            .starts_with("the audit log could not be written"),
+        "{err}"
+    );
+    assert_eq!(
+        a.list().unwrap().entries[0].path,
+        "note.txt",
+        "nothing changed"
+    );
+    let err = a
+        .add(std::slice::from_ref(&src), "again", &NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, AddError::Audit(_)));
+    assert_eq!(a.list().unwrap().entries.len(), 1);
+
+    // Locking still works; its event waits on this device.
+    a.lock("manual");
+    std::fs::remove_file(&chain).unwrap();
+    std::fs::rename(w.tmp.path().join("saved-chain"), &chain).unwrap();
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    let log = a.audit_log().unwrap();
+    assert_eq!(log.problems, vec![]);
+    let actions: Vec<&str> = log.entries.iter().map(|e| e.action.as_str()).collect();
+    // Failed reads before the log broke are not there (they could not be
+    // written either); the lock is, before the unlock that carried it.
+    assert_eq!(actions, ["created", "added", "locked", "unlocked"]);
+}
+
+/// A vault on device "a" with `n` single-event batches after creation.
+fn chain_of(w: &World, n: usize) -> Vault {
+    let (mut a, _) = w.create();
+    for i in 0..n {
+        a.record(Event::new(a.now_ms(), Action::AuditExported).detail(format!("#{i}")))
+            .unwrap();
+    }
+    a
+}
+
+fn problems_after(w: &World, a: &mut Vault, tamper: impl FnOnce(&[PathBuf])) -> Vec<AuditProblem> {
+    let files = audit_files(w, a.device_id());
+    tamper(&files);
+    a.audit_log().unwrap().problems
+}
+
+#[test]
+fn a_flipped_byte_is_reported_with_chain_and_position() {
+    let w = World::new();
+    let mut a = chain_of(&w, 5);
+    let p = problems_after(&w, &mut a, |f| {
+        let mut bytes = std::fs::read(&f[2]).unwrap();
+        let n = bytes.len();
+        bytes[n - 20] ^= 1;
+        std::fs::write(&f[2], bytes).unwrap();
+    });
+    assert!(
+        matches!(&p[..], [AuditProblem::Unreadable { position: 3, chain, .. }] if chain == "a"),
+        "{p:?}"
+    );
+    assert!(
+        p[0].to_string().contains("audit chain of \"a\""),
+        "{}",
+        p[0]
+    );
+}
+
+#[test]
+fn a_deleted_middle_batch_is_reported() {
+    let w = World::new();
+    let mut a = chain_of(&w, 5);
+    let p = problems_after(&w, &mut a, |f| std::fs::remove_file(&f[2]).unwrap());
+    assert!(
+        matches!(
+            &p[..],
+            [AuditProblem::Missing {
+                first: 3,
+                last: 3,
+                ..
+            }]
+        ),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn reordered_batches_are_reported() {
+    let w = World::new();
+    let mut a = chain_of(&w, 5);
+    let p = problems_after(&w, &mut a, |f| {
+        let tmp = f[1].with_extension("x");
+        std::fs::rename(&f[1], &tmp).unwrap();
+        std::fs::rename(&f[2], &f[1]).unwrap();
+        std::fs::rename(&tmp, &f[2]).unwrap();
+    });
+    assert!(
+        p.iter().any(|x| matches!(
+            x,
+            AuditProblem::Misplaced {
+                position: 2,
+                claims_position: 3,
+                ..
+            }
+        )),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|x| matches!(
+            x,
+            AuditProblem::Misplaced {
+                position: 3,
+                claims_position: 2,
+                ..
+            }
+        )),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_batch_replayed_from_another_vault_is_reported() {
+    let w = World::new();
+    let mut a = chain_of(&w, 2);
+    let w2 = World::new();
+    let other = chain_of(&w2, 2);
+    let theirs = audit_files(&w2, other.device_id());
+    let p = problems_after(&w, &mut a, |f| {
+        let next = f[0].with_file_name("0000000004");
+        std::fs::copy(&theirs[1], next).unwrap();
+    });
+    assert!(
+        matches!(&p[..], [AuditProblem::Unreadable { position: 4, .. }]),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_truncated_tail_is_reported_by_the_device_that_saw_it_and_by_those_it_told() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    for _ in 0..4 {
+        a.record(Event::new(a.now_ms(), Action::Checked)).unwrap();
+    }
+    // Device b reads the log (and so learns a's head), then writes a batch
+    // that announces it.
+    let mut b = w.recover(&phrase, "b");
+    assert_eq!(b.audit_log().unwrap().problems, vec![]);
+    b.record(Event::new(b.now_ms(), Action::Checked)).unwrap();
+    drop(b);
+    let files = audit_files(&w, a.device_id());
+    for f in &files[3..] {
+        std::fs::remove_file(f).unwrap();
+    }
+    // a itself remembers its own head.
+    let p = a.audit_log().unwrap().problems;
+    assert!(
+        p.iter().any(|x| matches!(x, AuditProblem::Truncated { expected: 5, found: 3, by, .. } if by == "this device")),
+        "{p:?}"
+    );
+    // A third device that never saw a's chain learns it from b's batch.
+    let mut c = w.recover(&phrase, "c");
+    let p = c.audit_log().unwrap().problems;
+    assert!(
+        p.iter().any(|x| matches!(x, AuditProblem::Truncated { expected: 5, found: 3, by, .. } if by == "\"b\"")),
+        "{p:?}"
+    );
+    assert!(p[0].to_string().contains("is truncated"), "{}", p[0]);
+}
+
+#[test]
+fn forged_batches_are_reported() {
+    let w = World::new();
+    let mut a = chain_of(&w, 2);
+    // A storage attacker cannot encrypt to our keys: a planted file at the
+    // next position does not decrypt.
+    let planted = age::x25519::Identity::generate().to_public();
+    let bytes = crypt::encrypt_bytes(b"{\"chartsafe_audit\":1}", &[planted]);
+    let dir = w.dir.join("a").join(a.device_id());
+    std::fs::write(dir.join("0000000004"), bytes).unwrap();
+    // Someone holding the content key but not the MAC key (FORMAT.md §10.1)
+    // gets the MAC wrong.
+    let mut body = AuditBody {
+        format: 1,
+        vault: a.id().to_owned(),
+        device: a.device_id().to_owned(),
+        device_name: "a".into(),
+        member: a.keys.member.clone(),
+        seq: 5,
+        prev: None,
+        time: 0,
+        app: "forger".into(),
+        events: vec![],
+        seen: Default::default(),
+    };
+    body.events.push(Event::new(0, Action::Checked));
+    let (plain, _) = body.seal(&crate::keys::MacKey(zeroize::Zeroizing::new([7; 32])));
+    let bytes = crypt::encrypt_bytes(&plain, &a.keys.recipients());
+    std::fs::write(dir.join("0000000005"), bytes).unwrap();
+    let p = a.audit_log().unwrap().problems;
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, AuditProblem::Unreadable { position: 4, .. })),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, AuditProblem::Forged { position: 5, .. })),
+        "{p:?}"
+    );
+    // The next real batch still gets a fresh position and links correctly.
+    a.record(Event::new(a.now_ms(), Action::Checked)).unwrap();
+    assert!(dir.join("0000000006").exists());
+}
+
+#[test]
+fn two_devices_see_both_chains_merged_in_time_order() {
+    let w = World::new();
+    let (mut a, mut b, _) = w.two_devices_with("x.txt", "x");
+    let out = w.tmp.path().join("o");
+    for i in 0..3 {
+        let v = if i % 2 == 0 { &mut a } else { &mut b };
+        let _ = std::fs::remove_file(&out);
+        v.get("x.txt", None, &out, Access::Opened, &NoProgress)
+            .unwrap();
+    }
+    let la = a.audit_log().unwrap();
+    let lb = b.audit_log().unwrap();
+    assert_eq!(la.entries, lb.entries);
+    let opened: Vec<&str> = la
+        .entries
+        .iter()
+        .filter(|e| e.action == "opened")
+        .map(|e| e.device_name.as_str())
+        .collect();
+    assert_eq!(opened, ["a", "b", "a"]);
+    assert_eq!(la.chains.len(), 2);
+}
