@@ -127,7 +127,15 @@ fn a_full_disk_or_read_only_folder_fails_cleanly() {
     std::fs::write(&f, "kept").unwrap();
     d.ok(&["add", f.to_str().unwrap()]);
     let before = d.ok(&["ls", "--json"]);
-    let names_before = sh(&format!("cd '{}' && find . | sort", d.vault.display()));
+    // Every command adds an audit batch under a/ (its unlock, at least):
+    // compare everything else.
+    let names = || {
+        sh(&format!(
+            "cd '{}' && find . -path ./a -prune -o -print | sort",
+            d.vault.display()
+        ))
+    };
+    let names_before = names();
 
     // Full disk: a 4 MiB file into a 2 MiB file system.
     let big = w.path("big.bin");
@@ -140,10 +148,7 @@ fn a_full_disk_or_read_only_folder_fails_cleanly() {
     assert!(err.contains("hint: free some space"), "{err}");
     assert_eq!(d.ok(&["ls", "--json"]), before);
     // Nothing left behind: not even a temporary file.
-    assert_eq!(
-        sh(&format!("cd '{}' && find . | sort", d.vault.display())),
-        names_before
-    );
+    assert_eq!(names(), names_before);
     assert_eq!(d.get("keep.txt"), b"kept");
 
     // Read-only folder.
@@ -152,7 +157,15 @@ fn a_full_disk_or_read_only_folder_fails_cleanly() {
     assert!(err.contains("read-only"), "{err}");
     let err = d.fails(&["add", f.to_str().unwrap(), "--to", "x"], 8);
     assert!(err.contains("read-only"), "{err}");
-    // Reading still works.
+    // Reading is refused too: no access goes unrecorded (FORMAT.md §10.4).
+    let out = w.path("out.txt");
+    let err = d.fails(&["get", "keep.txt", "-o", out.to_str().unwrap()], 8);
+    assert!(
+        err.contains("the audit log could not be written") && err.contains("read-only"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    mount.read_write();
     assert_eq!(d.get("keep.txt"), b"kept");
     assert_eq!(d.ok(&["ls", "--json"]), before);
     drop(mount);

@@ -297,6 +297,9 @@ impl Mount {
     pub fn read_only(&self) {
         sh(&format!("mount -o remount,ro '{}'", self.0.display()));
     }
+    pub fn read_write(&self) {
+        sh(&format!("mount -o remount,rw '{}'", self.0.display()));
+    }
 }
 
 impl Drop for Mount {

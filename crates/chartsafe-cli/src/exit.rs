@@ -2,8 +2,9 @@
 //! what to try next, and a documented exit code.
 
 use chartsafe_core::{
-    AddError, CreateError, GetError, ListError, MkdirError, MoveError, PathError, PhraseError,
-    PurgeError, RecoverError, RemoveError, RestoreError, StorageError, UnlockError, VersionsError,
+    AddError, AuditWriteError, CreateError, GetError, ListError, MkdirError, MoveError, PathError,
+    PhraseError, PurgeError, RecoverError, RemoveError, RestoreError, StorageError, UnlockError,
+    VersionsError,
 };
 
 /// Exit codes, as listed in `chartsafe --help`.
@@ -66,6 +67,18 @@ fn storage(e: &StorageError) -> Failure {
     Failure::new(code::STORAGE, e.to_string(), hint)
 }
 
+/// The audit log could not be written: the action was refused (FORMAT.md §10.4).
+fn audit(e: &AuditWriteError) -> Failure {
+    let hint = if e.is_disk_full() {
+        "free some space on that disk and run the same command again; nothing was read or changed"
+    } else if e.0.is_read_only() {
+        "every access is recorded in the vault folder, so it must be writable: check its permissions or the sync client's state"
+    } else {
+        "every access is recorded in the vault folder; nothing was read or changed"
+    };
+    Failure::new(code::STORAGE, e.to_string(), Some(hint))
+}
+
 fn path(e: &PathError) -> Failure {
     let hint = match e {
         PathError::NotFound { .. } => Some("list the vault with `chartsafe ls`"),
@@ -106,6 +119,7 @@ impl From<CreateError> for Failure {
     fn from(e: CreateError) -> Self {
         match &e {
             CreateError::Storage(s) => storage(s),
+            CreateError::Audit(a) => audit(a),
             CreateError::NotEmpty(_) => Failure::new(
                 code::PATH,
                 e.to_string(),
@@ -120,6 +134,7 @@ impl From<UnlockError> for Failure {
     fn from(e: UnlockError) -> Self {
         match &e {
             UnlockError::Storage(s) => storage(s),
+            UnlockError::Audit(a) => audit(a),
             UnlockError::WrongPassphrase => {
                 Failure::new(code::AUTH, e.to_string(), Some("type it again; if it is lost, use `chartsafe recover` with the recovery phrase"))
             }
@@ -148,6 +163,7 @@ impl From<RecoverError> for Failure {
         match e {
             RecoverError::Open(u) => u.into(),
             RecoverError::Storage(s) => storage(&s),
+            RecoverError::Audit(a) => audit(&a),
             RecoverError::WrongPhrase => Failure::new(
                 code::AUTH,
                 RecoverError::WrongPhrase.to_string(),
@@ -174,6 +190,7 @@ impl From<AddError> for Failure {
             AddError::List(l) => list(l),
             AddError::Path(p) => path(p),
             AddError::Storage(s) => storage(s),
+            AddError::Audit(a) => audit(a),
             AddError::SourceMissing(_)
             | AddError::SourceName(..)
             | AddError::SourceNotRegular(_) => Failure::new(code::PATH, e.to_string(), None),
@@ -193,6 +210,7 @@ impl From<GetError> for Failure {
             GetError::List(l) => list(l),
             GetError::Path(p) => path(p),
             GetError::Storage(s) => storage(s),
+            GetError::Audit(a) => audit(a),
             GetError::NoSuchVersion { .. } => {
                 Failure::new(code::PATH, e.to_string(), Some("list versions with `chartsafe versions PATH`"))
             }
@@ -223,6 +241,7 @@ macro_rules! change_failure {
                     $t::List(l) => list(l),
                     $t::Path(p) => path(p),
                     $t::Storage(s) => storage(s),
+                    $t::Audit(a) => audit(a),
                     _ => Failure::new(code::OTHER, e.to_string(), None),
                 }
             }
