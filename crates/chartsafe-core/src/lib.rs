@@ -45,6 +45,6 @@ pub use vault::{
 };
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
-    AuditProblem, EntryInfo, OnExisting, PurgeReport, PurgeTarget, SyncState, TrashEntry,
-    VersionInfo,
+    AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
+    RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
 };

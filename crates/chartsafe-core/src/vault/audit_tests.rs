@@ -480,3 +480,183 @@ fn two_devices_see_both_chains_merged_in_time_order() {
     assert_eq!(opened, ["a", "b", "a"]);
     assert_eq!(la.chains.len(), 2);
 }
+
+/// A vault with `n` small files in a few folders, and the blob file of each.
+fn vault_with_files(w: &World, n: usize) -> (Vault, Vec<(String, PathBuf)>) {
+    let (mut a, _) = w.create();
+    let src = w.tmp.path().join("src");
+    for i in 0..n {
+        let p = src
+            .join(format!("patient {:02}", i % 20))
+            .join(format!("note {i}.txt"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("note number {i}")).unwrap();
+    }
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    let snap = a.load().unwrap();
+    let blobs = snap
+        .tree
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let c = snap.tree.versions[n.version].state.content.as_ref()?;
+            Some((n.path.clone(), a.layout.blob(&c.blob)))
+        })
+        .collect();
+    (a, blobs)
+}
+
+#[test]
+fn a_healthy_vault_of_2000_files_has_no_problems() {
+    let w = World::new();
+    let (mut a, blobs) = vault_with_files(&w, 2000);
+    assert_eq!(blobs.len(), 2000);
+    let report = a.verify(&NoProgress).unwrap();
+    assert_eq!(report.problems, vec![]);
+    assert_eq!(report.contents_checked, 2000);
+    let log = a.audit_log().unwrap();
+    assert_eq!(log.entries.last().unwrap().action, "checked");
+    assert_eq!(
+        log.entries.last().unwrap().detail.as_deref(),
+        Some("no problems")
+    );
+}
+
+#[test]
+fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
+    let w = World::new();
+    // File ages come from the file system: the clock must be today's.
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    w.clock.store(today, std::sync::atomic::Ordering::SeqCst);
+    let mut o = w.options("a");
+    o.orphan_grace_ms = 0;
+    let (a, _) = w.create();
+    drop(a);
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), o).unwrap();
+    let src = w.tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for name in ["missing.txt", "swap-1.txt", "swap-2.txt", "fine.txt"] {
+        std::fs::write(src.join(name), format!("content of {name}")).unwrap();
+    }
+    a.add(
+        &[
+            src.join("missing.txt"),
+            src.join("swap-1.txt"),
+            src.join("swap-2.txt"),
+            src.join("fine.txt"),
+        ],
+        "",
+        &NoProgress,
+    )
+    .unwrap();
+    let snap = a.load().unwrap();
+    let blob = |path: &str| {
+        let n = snap.find(path).unwrap();
+        a.layout.blob(
+            &snap.tree.versions[n.version]
+                .state
+                .content
+                .as_ref()
+                .unwrap()
+                .blob,
+        )
+    };
+    std::fs::remove_file(blob("missing.txt")).unwrap();
+    let (s1, s2) = (blob("swap-1.txt"), blob("swap-2.txt"));
+    let tmp = s1.with_extension("x");
+    std::fs::rename(&s1, &tmp).unwrap();
+    std::fs::rename(&s2, &s1).unwrap();
+    std::fs::rename(&tmp, &s2).unwrap();
+    let orphan = a.layout.blob(&crate::ids::random_id());
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::copy(blob("fine.txt"), &orphan).unwrap();
+    let leftover = w.dir.join("r").join(a.device_id()).join(".cs-tmp-abc123");
+    std::fs::write(&leftover, "half a record").unwrap();
+    let report = a.verify(&NoProgress).unwrap();
+    let p = &report.problems;
+    let has = |f: &dyn Fn(&HealthProblem) -> bool| p.iter().filter(|x| f(x)).count();
+    assert_eq!(
+        has(
+            &|x| matches!(x, HealthProblem::ContentMissing { path, waiting: false, .. } if path == "missing.txt")
+        ),
+        1,
+        "{p:#?}"
+    );
+    assert_eq!(
+        has(&|x| matches!(x, HealthProblem::ContentSubstituted { .. })),
+        2,
+        "{p:#?}"
+    );
+    assert_eq!(
+        has(&|x| matches!(
+            x,
+            HealthProblem::Orphan {
+                removable: true,
+                ..
+            }
+        )),
+        1,
+        "{p:#?}"
+    );
+    // The leftover is fresh: reported, left alone.
+    assert_eq!(
+        has(&|x| matches!(
+            x,
+            HealthProblem::Leftover {
+                removable: false,
+                ..
+            }
+        )),
+        1,
+        "{p:#?}"
+    );
+    assert_eq!(p.len(), 5, "{p:#?}");
+    // Each names the entry (or file), says what is wrong and what to do.
+    let missing = p
+        .iter()
+        .find(|x| matches!(x, HealthProblem::ContentMissing { .. }))
+        .unwrap();
+    assert!(
+        missing
+            .to_string()
+            .contains("\"missing.txt\" (current version)"),
+        "{missing}"
+    );
+    assert!(
+        missing.remedy().contains("older version"),
+        "{}",
+        missing.remedy()
+    );
+
+    let fixed = a.repair(&report).unwrap();
+    assert_eq!(fixed.removed.len(), 1, "{fixed:?}");
+    assert!(!orphan.exists());
+    assert!(leftover.exists());
+    let again = a.verify(&NoProgress).unwrap();
+    assert_eq!(again.problems.len(), 4, "{:#?}", again.problems);
+    let log = a.audit_log().unwrap();
+    let repaired = only(&log, "repaired");
+    assert_eq!(repaired.detail.as_deref(), Some("removing 1 files"));
+
+    // Corrupted metadata: a later record is damaged. Its file now looks
+    // like an orphan, but one no repair may touch.
+    std::fs::write(src.join("later.txt"), "later").unwrap();
+    a.add(&[src.join("later.txt")], "", &NoProgress).unwrap();
+    let record = w.dir.join("r").join(a.device_id()).join("0000000002");
+    let mut bytes = std::fs::read(&record).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x40;
+    std::fs::write(&record, bytes).unwrap();
+    let report = a.verify(&NoProgress).unwrap();
+    let p = &report.problems;
+    assert!(p.iter().any(|x| matches!(x, HealthProblem::Record(Problem::RecordUnreadable { file }) if file.ends_with("/0000000002"))), "{p:#?}");
+    let orphan = p
+        .iter()
+        .find(|x| matches!(x, HealthProblem::Orphan { .. }))
+        .unwrap();
+    assert!(!orphan.repairable(), "{orphan:?}");
+    assert!(a.repair(&report).unwrap().removed.is_empty());
+}

@@ -38,12 +38,12 @@ impl Access {
 }
 
 /// The content to read, and the facts needed to check it.
-struct Source {
-    path: String,
-    entry: String,
-    version: usize,
-    content: Content,
-    own: bool,
+pub(super) struct Source {
+    pub(super) path: String,
+    pub(super) entry: String,
+    pub(super) version: usize,
+    pub(super) content: Content,
+    pub(super) own: bool,
 }
 
 impl Vault {
@@ -82,7 +82,11 @@ impl Vault {
         ))
     }
 
-    fn open_blob(&self, snap: &Snapshot, src: &Source) -> Result<(File, String), GetError> {
+    pub(super) fn open_blob(
+        &self,
+        snap: &Snapshot,
+        src: &Source,
+    ) -> Result<(File, String), GetError> {
         let rel = self
             .layout
             .relative(&self.layout.blob(&src.content.blob))
@@ -141,7 +145,7 @@ impl Vault {
     }
 
     /// Checks a finished decryption against the record (docs/FORMAT.md §5.2).
-    fn check(
+    pub(super) fn check(
         src: &Source,
         rel: &str,
         result: Result<Digested, DecryptFailure>,

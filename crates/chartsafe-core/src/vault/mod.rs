@@ -10,6 +10,7 @@ mod get;
 mod load;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub use audit::{AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem};
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
 pub use load::{EntryInfo, Listing, Problem, SyncState};
+pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
 
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, CreateError, RecoverError, StorageError, UnlockError};
@@ -56,6 +58,10 @@ pub struct Options {
     /// How long purged contents stay in the vault folder, in ms, in case a
     /// device that has not synced yet still uses them (default 7 days).
     pub purge_grace_ms: i64,
+    /// How old (by arrival on this machine) a content file that no record
+    /// names must be before `repair` removes it, in ms (default 30 days: its
+    /// record may still be on its way from a device that was offline).
+    pub orphan_grace_ms: i64,
     /// The program and version written into audit batches
     /// ("chartsafe 0.4.0"); defaults to this library's name and version.
     pub app: String,
@@ -70,6 +76,7 @@ impl Options {
             kdf_log_n: KdfParams::DEFAULT_LOG_N,
             clock: Box::new(SystemClock),
             purge_grace_ms: 7 * 24 * 3600 * 1000,
+            orphan_grace_ms: 30 * 24 * 3600 * 1000,
             app: format!("chartsafe-core {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -93,6 +100,7 @@ pub struct Vault {
     device: DeviceState,
     clock: Box<dyn Clock + Send + Sync>,
     purge_grace_ms: i64,
+    orphan_grace_ms: i64,
     app: String,
     /// Whether this session's first audit batch (which announces the other
     /// chains' heads) has been written.
@@ -196,6 +204,7 @@ impl Vault {
             device,
             clock: options.clock,
             purge_grace_ms: options.purge_grace_ms,
+            orphan_grace_ms: options.orphan_grace_ms,
             app: options.app,
             announced: false,
             _lock: lock,
@@ -395,6 +404,7 @@ impl Vault {
             device,
             clock: options.clock,
             purge_grace_ms: options.purge_grace_ms,
+            orphan_grace_ms: options.orphan_grace_ms,
             app: options.app,
             announced: false,
             _lock: lock,
