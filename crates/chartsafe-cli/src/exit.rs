@@ -68,7 +68,7 @@ fn storage(e: &StorageError) -> Failure {
 }
 
 /// The audit log could not be written: the action was refused (FORMAT.md §10.4).
-fn audit(e: &AuditWriteError) -> Failure {
+pub fn audit(e: &AuditWriteError) -> Failure {
     let hint = if e.is_disk_full() {
         "free some space on that disk and run the same command again; nothing was read or changed"
     } else if e.0.is_read_only() {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audit;
 mod exit;
 mod input;
 mod output;
@@ -146,6 +147,75 @@ enum Command {
     },
     /// Show facts about the vault and its health.
     Info,
+    /// Show the audit log: who did what, when, on which device (every
+    /// device's chain, merged in time order). Times are UTC.
+    Audit(AuditArgs),
+    /// Check the whole vault: every record, every content file (decrypted
+    /// and compared with its record), orphans, and every audit chain. Each
+    /// problem is printed with what can be done about it.
+    Verify {
+        /// Then remove what is safe to remove (orphans at least 30 days old
+        /// while every record is readable, old temporary files), after asking.
+        #[arg(long)]
+        repair: bool,
+        /// Do not ask before repairing.
+        #[arg(long, requires = "repair")]
+        yes: bool,
+        /// How many days a content file must have been in this vault folder,
+        /// unused by any record, before --repair removes it. A device that
+        /// was offline may still be uploading its record.
+        #[arg(long, value_name = "DAYS", default_value_t = 30, requires = "repair")]
+        orphan_days: u32,
+    },
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
+    /// Only from this time on: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC), or
+    /// an age such as 7d, 12h, 30m.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only this member (id or its first characters).
+    #[arg(long)]
+    member: Option<String>,
+    /// Only this device (name, id or its first characters).
+    #[arg(long)]
+    device: Option<String>,
+    /// Only this file or folder (its current path, a path it had, or its id).
+    #[arg(long)]
+    entry: Option<String>,
+    /// Only these actions (repeat, or separate with commas): created,
+    /// unlocked, unlock_failed, locked, added, folder_created, opened,
+    /// previewed, saved_back, exported, renamed, moved, deleted, restored,
+    /// purged, version_restored, recovery_used, recovery_failed,
+    /// device_enrolled, audit_exported, checked, repaired.
+    #[arg(long, value_delimiter = ',')]
+    action: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    format: AuditFormat,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every device's audit chain: exit 0 when all are intact, 6 when
+    /// one was altered, truncated, reordered or has planted batches.
+    Verify,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    /// Columns for people.
+    Table,
+    /// RFC 4180 CSV, for spreadsheets.
+    Csv,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -483,6 +553,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             writeln!(out, "{}", identity.to_secret_text().expose_secret())
                 .map_err(output::broken)?;
             Ok(0)
+        }
+        Command::Audit(args) => audit::run(&mut open(&cli)?, args, &mut out),
+        Command::Verify {
+            repair,
+            yes,
+            orphan_days,
+        } => {
+            let mut vault = open(&cli)?;
+            vault.set_orphan_grace_ms(i64::from(*orphan_days) * 86_400_000);
+            audit::verify(&mut vault, *repair, *yes, &mut out)
         }
         Command::Info => {
             let dir = vault_dir(&cli)?;

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use add::{AddFailure, AddOptions, AddReport, OnExisting};
-pub use audit::{AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem};
+pub use audit::{
+    utc_time, write_csv, AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem, CSV_HEADER,
+};
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
 pub use load::{EntryInfo, Listing, Problem, SyncState};
@@ -437,6 +439,11 @@ impl Vault {
     /// Changes how long purged contents are kept (see [`Options::purge_grace_ms`]).
     pub fn set_purge_grace_ms(&mut self, ms: i64) {
         self.purge_grace_ms = ms.max(0);
+    }
+
+    /// Changes how old an orphan must be for [`Vault::repair`] (see [`Options::orphan_grace_ms`]).
+    pub fn set_orphan_grace_ms(&mut self, ms: i64) {
+        self.orphan_grace_ms = ms.max(0);
     }
 
     /// The recovery identity, when the vault was opened with it.

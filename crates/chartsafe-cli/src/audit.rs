@@ -1,0 +1,317 @@
+//! `chartsafe audit` and `chartsafe verify` (docs/FORMAT.md §10).
+
+use std::io::{IsTerminal, Write};
+
+use chartsafe_core::{
+    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Vault, VerifyError,
+};
+
+use crate::exit::{code, Failure};
+use crate::output::{self, broken};
+use crate::{AuditArgs, AuditCommand, AuditFormat};
+
+/// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Reads `--since`/`--until`: a UTC date or date and time, or an age.
+pub fn parse_time(text: &str, now: i64) -> Option<i64> {
+    let t = text.trim();
+    if let Some(unit) = t.chars().last().filter(|c| "dhm".contains(*c)) {
+        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
+            let ms = match unit {
+                'd' => 86_400_000,
+                'h' => 3_600_000,
+                _ => 60_000,
+            };
+            return Some(now - n.checked_mul(ms)?);
+        }
+    }
+    let t = t.trim_end_matches('Z');
+    let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let h: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [y, mo, da] = <[i64; 3]>::try_from(d).ok()?;
+    let (hh, mm, ss) = match h[..] {
+        [hh, mm] => (hh, mm, 0),
+        [hh, mm, ss] => (hh, mm, ss),
+        _ => return None,
+    };
+    let valid = (1..=12).contains(&mo)
+        && (1..=31).contains(&da)
+        && (0..24).contains(&hh)
+        && (0..60).contains(&mm)
+        && (0..61).contains(&ss);
+    valid.then(|| ((days_from_civil(y, mo, da) * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+}
+
+fn time_arg(text: &Option<String>, now: i64, flag: &str) -> Result<Option<i64>, Failure> {
+    text.as_deref()
+        .map(|t| {
+            parse_time(t, now).ok_or_else(|| {
+                Failure::new(
+                    2,
+                    format!("{flag} {t:?}: not a time"),
+                    Some("use YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC), or an age such as 7d or 12h"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn entry_json(e: &AuditEntry) -> String {
+    serde_json::json!({
+        "time": utc_time(e.time),
+        "time_ms": e.time,
+        "member": e.member,
+        "device": e.device,
+        "device_name": e.device_name,
+        "action": e.action,
+        "entry": e.entry,
+        "path": e.path,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "detail": e.detail,
+        "app": e.app,
+    })
+    .to_string()
+}
+
+fn entry_line(e: &AuditEntry) -> String {
+    let secs = e.time.div_euclid(1000).rem_euclid(60);
+    let outcome = match (e.outcome.as_str(), &e.reason) {
+        ("ok", _) => String::new(),
+        (o, Some(r)) => format!("{}: {r}", o.to_uppercase()),
+        (o, None) => o.to_uppercase(),
+    };
+    let mut what = e.path.clone().unwrap_or_default();
+    if let Some(d) = &e.detail {
+        what = if what.is_empty() {
+            format!("({d})")
+        } else {
+            format!("{what} ({d})")
+        };
+    }
+    format!(
+        "{}:{secs:02}  {:<16}  {:<8}  {:<16}  {:<10}  {what}",
+        names::date_time(e.time),
+        output::clip(&e.device_name, 16),
+        &e.member[..8.min(e.member.len())],
+        e.action,
+        output::clip(&outcome, 40),
+    )
+}
+
+/// `chartsafe audit` and `chartsafe audit verify`.
+pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    if matches!(args.command, Some(AuditCommand::Verify)) {
+        let log = vault.audit_log()?;
+        for c in &log.chains {
+            writeln!(
+                out,
+                "chain of \"{}\" (a/{}): {} batches, up to position {}",
+                c.device_name, c.device, c.batches, c.head
+            )
+            .map_err(broken)?;
+        }
+        for p in &log.problems {
+            writeln!(out, "problem: {p}").map_err(broken)?;
+        }
+        eprintln!(
+            "{} entries in {} chains: {}",
+            log.entries.len(),
+            log.chains.len(),
+            match log.problems.len() {
+                0 => "every chain is intact".to_owned(),
+                n => format!("{n} problem(s)"),
+            }
+        );
+        return Ok(if log.problems.is_empty() {
+            0
+        } else {
+            code::INTEGRITY
+        });
+    }
+    let now = vault.now_ms();
+    for a in &args.action {
+        if Action::parse(a).is_none() {
+            return Err(Failure::new(
+                2,
+                format!("--action {a:?}: no such action"),
+                Some("see `chartsafe audit --help` for the list"),
+            ));
+        }
+    }
+    let mut filter = AuditFilter {
+        since: time_arg(&args.since, now, "--since")?,
+        until: time_arg(&args.until, now, "--until")?,
+        member: args.member.clone(),
+        device: args.device.clone(),
+        actions: args.action.clone(),
+        ..AuditFilter::default()
+    };
+    if let Some(entry) = &args.entry {
+        if ids::is_id(entry) {
+            filter.entries.push(entry.clone());
+        } else {
+            let path = names::split_path(entry)
+                .map_err(|e| Failure::new(code::PATH, format!("\"{entry}\": {e}"), None))?
+                .join("/");
+            // The entry now at that path: its whole history, under every
+            // name it had; and whatever was recorded under that path.
+            if let Some(e) = vault.list()?.entries.into_iter().find(|e| e.path == path) {
+                filter.entries.push(e.id);
+            }
+            filter.paths.push(path);
+        }
+    }
+    let log = vault.audit_log()?;
+    let shown = log.filter(&filter);
+    match args.format {
+        AuditFormat::Csv => write_csv(shown, out).map_err(broken)?,
+        AuditFormat::Json => {
+            for e in shown {
+                writeln!(out, "{}", entry_json(e)).map_err(broken)?;
+            }
+        }
+        AuditFormat::Table => {
+            writeln!(
+                out,
+                "{:<19}  {:<16}  {:<8}  {:<16}  {:<10}  PATH (DETAIL)",
+                "TIME (UTC)", "DEVICE", "MEMBER", "ACTION", "OUTCOME"
+            )
+            .map_err(broken)?;
+            for e in shown {
+                writeln!(out, "{}", entry_line(e)).map_err(broken)?;
+            }
+        }
+    }
+    for p in &log.problems {
+        eprintln!("warning: {p}");
+    }
+    Ok(if log.problems.is_empty() {
+        0
+    } else {
+        code::PROBLEMS
+    })
+}
+
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::List(l) => l.into(),
+            VerifyError::Storage(s) => s.into(),
+            VerifyError::Audit(a) => crate::exit::audit(&a),
+            other => Failure::new(code::OTHER, other.to_string(), None),
+        }
+    }
+}
+
+/// `chartsafe verify [--repair [--yes]]`.
+pub fn verify(
+    vault: &mut Vault,
+    repair: bool,
+    yes: bool,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let bar = output::Bar::new();
+    let started = std::time::Instant::now();
+    let report = vault.verify(&bar)?;
+    drop(bar);
+    for p in &report.problems {
+        writeln!(out, "problem: {p}").map_err(broken)?;
+        writeln!(out, "    fix: {}", p.remedy()).map_err(broken)?;
+    }
+    eprintln!(
+        "checked {} content file(s) ({} bytes) and {} audit entries in {:.1} s: {}",
+        report.contents_checked,
+        report.bytes_checked,
+        report.audit_entries,
+        started.elapsed().as_secs_f64(),
+        match report.problems.len() {
+            0 => "no problems".to_owned(),
+            n => format!("{n} problem(s)"),
+        }
+    );
+    if repair {
+        let fixable: Vec<_> = report.problems.iter().filter(|p| p.repairable()).collect();
+        if fixable.is_empty() {
+            eprintln!("nothing that --repair may remove");
+        } else {
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Failure::new(
+                        2,
+                        format!(
+                            "--repair would remove {} file(s); not asking without a terminal",
+                            fixable.len()
+                        ),
+                        Some("run it in a terminal, or add --yes"),
+                    ));
+                }
+                eprint!(
+                    "Remove {} file(s) listed above that no record uses? [y/N] ",
+                    fixable.len()
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map_err(broken)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("nothing removed");
+                    return Ok(if report.problems.is_empty() {
+                        0
+                    } else {
+                        code::INTEGRITY
+                    });
+                }
+            }
+            let done = vault.repair(&report)?;
+            for f in &done.removed {
+                writeln!(out, "removed: {f}").map_err(broken)?;
+            }
+            eprintln!(
+                "removed {} file(s), {} bytes",
+                done.removed.len(),
+                done.bytes
+            );
+            let left = report.problems.len() - done.removed.len();
+            return Ok(if left == 0 { 0 } else { code::INTEGRITY });
+        }
+    }
+    Ok(if report.problems.is_empty() {
+        0
+    } else {
+        code::INTEGRITY
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_utc() {
+        let now = 1_780_000_000_000;
+        assert_eq!(parse_time("1970-01-01", now), Some(0));
+        assert_eq!(
+            parse_time("2026-05-28T20:26:40Z", now),
+            Some(1_780_000_000_000)
+        );
+        assert_eq!(parse_time("2026-05-28 20:26", now), Some(1_779_999_960_000));
+        assert_eq!(parse_time("7d", now), Some(now - 7 * 86_400_000));
+        assert_eq!(parse_time("2026-13-01", now), None);
+        assert_eq!(parse_time("soon", now), None);
+    }
+}
