@@ -31,4 +31,9 @@ pub const ALL: &[&str] = &[
     "restore",
     "versions",
     "revert",
+    "audit_log",
+    "choose_save_file",
+    "export_audit",
+    "check_vault",
+    "repair_vault",
 ];

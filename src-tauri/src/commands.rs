@@ -475,6 +475,15 @@ pub async fn import_paths(
         });
         reporter.send(true);
         let report = result?;
+        tracing::info!(
+            added = report.added,
+            replaced = report.replaced,
+            unchanged = report.unchanged,
+            failed = report.failed.len(),
+            bytes = report.bytes,
+            cancelled = report.cancelled,
+            "import finished"
+        );
         Ok(ImportSummary {
             added: report.added,
             replaced: report.replaced,

@@ -5,9 +5,9 @@
 //! holds key material; both stay inside the app (nothing is logged).
 
 use chartsafe_core::{
-    AddError, CreateError, GetError, ListError, MkdirError, MoveError, PathError, RecoverError,
-    RemoveError, RestoreError, RevertError, SecretStoreError, StorageError, UnlockError,
-    VersionsError,
+    AddError, AuditWriteError, CreateError, GetError, ListError, MkdirError, MoveError, PathError,
+    RecoverError, RemoveError, RestoreError, RevertError, SecretStoreError, StorageError,
+    UnlockError, VerifyError, VersionsError,
 };
 use serde::Serialize;
 
@@ -51,6 +51,8 @@ pub enum Kind {
     Cancelled,
     /// Too big to preview.
     TooBig,
+    /// The activity (audit) log could not be written, so nothing was done.
+    AuditLog,
     /// Anything else (a bug): the details say what.
     Internal,
 }
@@ -69,6 +71,9 @@ pub struct AppError {
 impl AppError {
     /// An error with a message and details.
     pub fn new(kind: Kind, message: impl Into<String>, details: impl ToString) -> Self {
+        // Only the kind goes to the diagnostic log: the message and the
+        // details can name files.
+        tracing::warn!(?kind, "failed");
         Self {
             kind,
             message: message.into(),
@@ -114,6 +119,31 @@ fn storage(e: &StorageError) -> AppError {
             "A file could not be read or written. Check that the folder is still there, then try again.",
             e,
         )
+    }
+}
+
+fn audit(e: &AuditWriteError) -> AppError {
+    AppError::new(
+        if e.is_disk_full() { Kind::DiskFull } else { Kind::AuditLog },
+        "ChartSafe records every use of the vault in its activity log, and the log could not be written, so this was not done. Check that the cloud folder is there, has space and may be written to.",
+        e,
+    )
+}
+
+impl From<AuditWriteError> for AppError {
+    fn from(e: AuditWriteError) -> Self {
+        audit(&e)
+    }
+}
+
+impl From<VerifyError> for AppError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::List(l) => l.into(),
+            VerifyError::Storage(s) => storage(&s),
+            VerifyError::Audit(a) => audit(&a),
+            other => AppError::internal(other),
+        }
     }
 }
 
@@ -200,6 +230,7 @@ impl From<UnlockError> for AppError {
                 e,
             ),
             UnlockError::Storage(s) => storage(s),
+            UnlockError::Audit(a) => audit(a),
             UnlockError::Keychain(k) => keychain(k),
             _ => AppError::internal(e),
         }
@@ -220,6 +251,7 @@ impl From<CreateError> for AppError {
                 e,
             ),
             CreateError::Storage(s) => storage(s),
+            CreateError::Audit(a) => audit(a),
             CreateError::Keychain(k) => keychain(k),
             _ => AppError::internal(e),
         }
@@ -241,6 +273,7 @@ impl From<RecoverError> for AppError {
                 "passphrase too short",
             ),
             RecoverError::Storage(s) => storage(&s),
+            RecoverError::Audit(a) => audit(&a),
             RecoverError::Keychain(k) => keychain(&k),
             other => AppError::internal(other),
         }
@@ -253,6 +286,7 @@ impl From<AddError> for AppError {
             AddError::List(l) => l.into(),
             AddError::Path(p) => p.into(),
             AddError::Storage(s) => storage(&s),
+            AddError::Audit(a) => audit(&a),
             AddError::Cancelled => AppError::new(Kind::Cancelled, "Cancelled.", "cancelled"),
             AddError::SourceMissing(_) => AppError::new(
                 Kind::NotFound,
@@ -290,6 +324,7 @@ impl From<GetError> for AppError {
             GetError::List(l) => l.into(),
             GetError::Path(p) => p.into(),
             GetError::Storage(s) => storage(&s),
+            GetError::Audit(a) => audit(&a),
             GetError::WaitingForSync { .. } => AppError::new(
                 Kind::WaitingForSync,
                 "This file has not finished arriving from the other computer. Wait for the cloud folder to finish syncing, then try again.",
@@ -330,6 +365,7 @@ macro_rules! change_error {
                     $t::List(l) => l.into(),
                     $t::Path(p) => p.into(),
                     $t::Storage(s) => storage(&s),
+                    $t::Audit(a) => audit(&a),
                     other => AppError::internal(other),
                 }
             }
@@ -350,6 +386,7 @@ impl From<RevertError> for AppError {
             RevertError::List(l) => l.into(),
             RevertError::Path(p) => p.into(),
             RevertError::Storage(s) => storage(&s),
+            RevertError::Audit(a) => audit(&a),
             RevertError::NoSuchVersion { .. } => {
                 AppError::new(Kind::NotFound, "That version no longer exists.", e)
             }
@@ -390,6 +427,7 @@ mod tests {
             (Kind::Keychain, "keychain"),
             (Kind::Cancelled, "cancelled"),
             (Kind::TooBig, "too_big"),
+            (Kind::AuditLog, "audit_log"),
             (Kind::Internal, "internal"),
         ];
         for (kind, name) in pinned {

@@ -7,9 +7,11 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod audit;
 #[cfg(test)]
 mod command_names;
 mod commands;
+mod diag;
 mod error;
 mod lock_signals;
 mod open_files;
@@ -20,6 +22,7 @@ mod state;
 use tauri::Manager;
 
 fn main() {
+    diag::init(&state::data_dir());
     let app = tauri::Builder::default()
         .setup(|app| {
             // Only under WebDriver (tauri-driver sets this), the window may
@@ -39,35 +42,53 @@ fn main() {
             lock_signals::start(app.handle().clone());
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_status,
-            commands::suggest_locations,
-            commands::choose_folder,
-            commands::choose_files,
-            commands::inspect_folder,
-            commands::create_vault,
-            commands::confirm_phrase,
-            commands::unlock,
-            commands::recover,
-            commands::forget_vault,
-            commands::lock,
-            commands::activity,
-            commands::set_idle_minutes,
-            commands::list,
-            commands::import_paths,
-            commands::cancel_import,
-            commands::open_file,
-            commands::close_open_file,
-            commands::preview,
-            commands::export,
-            commands::rename,
-            commands::mkdir,
-            commands::trash,
-            commands::trash_list,
-            commands::restore,
-            commands::versions,
-            commands::revert,
-        ])
+        .invoke_handler({
+            let handler: Box<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
+                Box::new(tauri::generate_handler![
+                    commands::app_status,
+                    commands::suggest_locations,
+                    commands::choose_folder,
+                    commands::choose_files,
+                    commands::inspect_folder,
+                    commands::create_vault,
+                    commands::confirm_phrase,
+                    commands::unlock,
+                    commands::recover,
+                    commands::forget_vault,
+                    commands::lock,
+                    commands::activity,
+                    commands::set_idle_minutes,
+                    commands::list,
+                    commands::import_paths,
+                    commands::cancel_import,
+                    commands::open_file,
+                    commands::close_open_file,
+                    commands::preview,
+                    commands::export,
+                    commands::rename,
+                    commands::mkdir,
+                    commands::trash,
+                    commands::trash_list,
+                    commands::restore,
+                    commands::versions,
+                    commands::revert,
+                    audit::audit_log,
+                    audit::choose_save_file,
+                    audit::export_audit,
+                    audit::check_vault,
+                    audit::repair_vault,
+                ]);
+            // The diagnostic log records which command ran (never its
+            // arguments: they hold file names).
+            move |invoke| {
+                let command = invoke.message.command();
+                // "activity" is the window's keep-alive, sent on every key press.
+                if command != "activity" {
+                    tracing::info!(command, "called");
+                }
+                handler(invoke)
+            }
+        })
         .build(tauri::generate_context!())
         .expect("ChartSafe could not start its window");
     app.run(|handle, event| {
@@ -89,10 +110,11 @@ mod tests {
         let main = include_str!("main.rs");
         let start = main.find("generate_handler![").unwrap();
         let end = start + main[start..].find(']').unwrap();
-        let handled: Vec<&str> = main[start..end]
-            .split("commands::")
-            .skip(1)
-            .map(|s| s.trim().trim_end_matches(',').trim())
+        let handled: Vec<&str> = main[start + "generate_handler![".len()..end]
+            .split(',')
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.rsplit("::").next().unwrap())
             .collect();
         assert_eq!(handled, crate::command_names::ALL);
         let cap: serde_json::Value =

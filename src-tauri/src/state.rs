@@ -25,6 +25,8 @@ pub struct Session {
     pub open: OpenFiles,
     /// The new vault's recovery phrase until the person confirms it.
     pub phrase: Mutex<Option<(RecoveryPhrase, [usize; 3])>>,
+    /// The activity log and health report last shown.
+    pub shown: crate::audit::Shown,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -74,7 +76,7 @@ pub struct AppState {
 
 /// The same local state folder as the `chartsafe` command, so the app and
 /// the command are one device.
-fn data_dir() -> PathBuf {
+pub fn data_dir() -> PathBuf {
     std::env::var_os("CHARTSAFE_STATE_DIR")
         .map(PathBuf::from)
         .or_else(|| {
@@ -151,9 +153,11 @@ impl AppState {
             open: OpenFiles::new(&self.open_root),
             dir: dir.clone(),
             phrase: Mutex::new(phrase),
+            shown: Default::default(),
             watcher: Mutex::new(watcher),
         };
         *self.session.lock().expect("session lock") = Some(Arc::new(session));
+        tracing::info!("unlocked");
         self.touch();
         let mut settings = self.settings.lock().expect("settings lock");
         if settings.last_vault.as_deref() != Some(&dir) {
@@ -198,6 +202,7 @@ impl AppState {
             }
         }
         drop(session);
+        tracing::info!(reason, unsaved, "locked");
         Some(unsaved)
     }
 

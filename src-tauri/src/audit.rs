@@ -1,0 +1,273 @@
+//! The Activity view, "Who opened this?", CSV export and "Check vault"
+//! (docs/FORMAT.md §10): thin commands over the core's audit log and health
+//! check.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chartsafe_core::{write_csv, Action, AuditLog, Event, HealthReport, Progress};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+
+use crate::error::{AppError, Kind};
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, AppError>;
+
+/// One recorded action, as the window shows it.
+#[derive(Serialize)]
+pub struct ActivityRow {
+    time: i64,
+    member: String,
+    device: String,
+    device_name: String,
+    action: String,
+    entry: Option<String>,
+    path: Option<String>,
+    outcome: String,
+    reason: Option<String>,
+    detail: Option<String>,
+    app: String,
+}
+
+/// The whole log and what is wrong with it.
+#[derive(Serialize)]
+pub struct ActivityOut {
+    rows: Vec<ActivityRow>,
+    problems: Vec<String>,
+    chains: usize,
+}
+
+/// The audit log and health report last shown, for export and repair.
+#[derive(Default)]
+pub struct Shown {
+    log: Mutex<Option<Arc<AuditLog>>>,
+    report: Mutex<Option<HealthReport>>,
+}
+
+/// Reads every device's audit chain, merged in time order (oldest first).
+#[tauri::command]
+pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        let log = session.vault.lock().expect("vault lock").audit_log()?;
+        let out = ActivityOut {
+            rows: log
+                .entries
+                .iter()
+                .map(|e| ActivityRow {
+                    time: e.time,
+                    member: e.member.clone(),
+                    device: e.device.clone(),
+                    device_name: e.device_name.clone(),
+                    action: e.action.clone(),
+                    entry: e.entry.clone(),
+                    path: e.path.clone(),
+                    outcome: e.outcome.clone(),
+                    reason: e.reason.clone(),
+                    detail: e.detail.clone(),
+                    app: e.app.clone(),
+                })
+                .collect(),
+            problems: log.problems.iter().map(ToString::to_string).collect(),
+            chains: log.chains.len(),
+        };
+        *session.shown.log.lock().expect("shown lock") = Some(Arc::new(log));
+        Ok(out)
+    })
+    .await?
+}
+
+/// Asks where to save a file (a native dialog). Under WebDriver only
+/// (tauri-driver sets TAURI_WEBVIEW_AUTOMATION), `CHARTSAFE_TEST_SAVE_AS`
+/// answers instead, since tests cannot drive a native dialog.
+#[tauri::command]
+pub fn choose_save_file(title: String, name: String) -> Option<String> {
+    if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
+        if let Some(p) = std::env::var_os("CHARTSAFE_TEST_SAVE_AS") {
+            return Some(PathBuf::from(p).display().to_string());
+        }
+    }
+    rfd::FileDialog::new()
+        .set_title(title)
+        .set_file_name(name)
+        .add_filter("CSV", &["csv"])
+        .save_file()
+        .map(|p| p.display().to_string())
+}
+
+/// Writes the rows `rows` (indices into the log last read) as CSV to
+/// `dest`, and records the export. Returns the number of rows written.
+#[tauri::command]
+pub async fn export_audit(
+    state: State<'_, AppState>,
+    rows: Vec<u32>,
+    dest: String,
+) -> Result<usize> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        let log = session
+            .shown
+            .log
+            .lock()
+            .expect("shown lock")
+            .clone()
+            .ok_or_else(|| AppError::internal("the activity log was not read yet"))?;
+        let entries: Vec<_> = rows
+            .iter()
+            .filter_map(|&i| log.entries.get(i as usize))
+            .collect();
+        let mut vault = session.vault.lock().expect("vault lock");
+        // Recorded first: no copy of the log leaves the vault unrecorded.
+        let now = vault.now_ms();
+        vault.record(
+            Event::new(now, Action::AuditExported).detail(format!("{} entries", entries.len())),
+        )?;
+        let dest = PathBuf::from(dest);
+        let write = || -> std::io::Result<()> {
+            let mut temp = tempfile::NamedTempFile::new_in(
+                dest.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new(".")),
+            )?;
+            write_csv(
+                entries.iter().copied(),
+                &mut std::io::BufWriter::new(temp.as_file_mut()),
+            )?;
+            temp.persist(&dest).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|e| {
+            AppError::new(
+                Kind::Storage,
+                "The file could not be saved. Check the disk has space and you may write there.",
+                format!("{}: {e}", dest.display()),
+            )
+        })?;
+        tracing::info!(rows = entries.len(), "activity exported");
+        Ok(entries.len())
+    })
+    .await?
+}
+
+/// Progress of "Check vault", at most four times a second and at the end.
+#[derive(Clone, Serialize)]
+pub struct CheckProgress {
+    bytes: u64,
+    total: u64,
+}
+
+struct Reporter {
+    channel: Channel<CheckProgress>,
+    done: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+    last: Mutex<Instant>,
+}
+
+impl Reporter {
+    fn send(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _ = self.channel.send(CheckProgress {
+            bytes: self.done.load(Relaxed),
+            total: self.total.load(Relaxed),
+        });
+    }
+}
+
+impl Progress for Reporter {
+    fn begin(&self, _files: u64, bytes: u64) {
+        self.total
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.send();
+    }
+    fn advance(&self, bytes: u64) {
+        self.done
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        let mut last = self.last.lock().expect("progress lock");
+        if last.elapsed() >= Duration::from_millis(250) {
+            *last = Instant::now();
+            drop(last);
+            self.send();
+        }
+    }
+    fn end(&self) {
+        self.send();
+    }
+}
+
+/// One problem the check found.
+#[derive(Serialize)]
+pub struct CheckProblem {
+    what: String,
+    remedy: String,
+    repairable: bool,
+}
+
+/// What "Check vault" found.
+#[derive(Serialize)]
+pub struct CheckOut {
+    problems: Vec<CheckProblem>,
+    contents: u64,
+    bytes: u64,
+    audit_entries: u64,
+}
+
+/// Checks the whole vault (records, every content file, orphans, the
+/// audit chains), reporting progress in bytes.
+#[tauri::command]
+pub async fn check_vault(app: AppHandle, on_progress: Channel<CheckProgress>) -> Result<CheckOut> {
+    let session = app.state::<AppState>().session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        let reporter = Reporter {
+            channel: on_progress,
+            done: 0.into(),
+            total: 0.into(),
+            last: Mutex::new(Instant::now()),
+        };
+        let report = session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .verify(&reporter)?;
+        // A long check is activity: the person is waiting for it.
+        app.state::<AppState>().touch();
+        let out = CheckOut {
+            problems: report
+                .problems
+                .iter()
+                .map(|p| CheckProblem {
+                    what: p.to_string(),
+                    remedy: p.remedy(),
+                    repairable: p.repairable(),
+                })
+                .collect(),
+            contents: report.contents_checked,
+            bytes: report.bytes_checked,
+            audit_entries: report.audit_entries,
+        };
+        *session.shown.report.lock().expect("shown lock") = Some(report);
+        Ok(out)
+    })
+    .await?
+}
+
+/// Removes what the last check found safe to remove (old orphans and
+/// leftovers). The window asks first. Returns the number of files removed.
+#[tauri::command]
+pub async fn repair_vault(state: State<'_, AppState>) -> Result<usize> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        let report = session
+            .shown
+            .report
+            .lock()
+            .expect("shown lock")
+            .take()
+            .ok_or_else(|| AppError::internal("check the vault first"))?;
+        let done = session.vault.lock().expect("vault lock").repair(&report)?;
+        Ok(done.removed.len())
+    })
+    .await?
+}
