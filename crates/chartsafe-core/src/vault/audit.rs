@@ -1,5 +1,5 @@
 //! The audit log: appending this device's batches and reading and checking
-//! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.5).
+//! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.7).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The health check: every record, every content file and every audit chain
-//! (docs/FORMAT.md §10.5, docs/THREAT_MODEL.md §4.5).
+//! (docs/FORMAT.md §10.5, docs/THREAT_MODEL.md §4.6).
 //!
 //! Content files are decrypted as streams into nothing but a hash, so the
 //! check needs neither memory nor temporary space in proportion to the vault.
