@@ -47,6 +47,11 @@ bench:
 	bash scripts/with-keyring.sh bash scripts/bench.sh
 	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test app \
 		measure_app_figures -- --ignored --nocapture 2>/dev/null | grep '^|'
+	@echo
+	@echo "| Audit log | Count | Time | Rate | Ratio (>1 = faster than the peer) |"
+	@echo "| --- | ---: | ---: | ---: | --- |"
+	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_audit \
+		-- --ignored --nocapture 2>/dev/null | grep '^|'
 
 clean:
 	$(CARGO) clean

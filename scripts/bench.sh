@@ -221,12 +221,18 @@ for ((r = 1; r <= RUNS; r++)); do
     fi
     run_once age_get rm_out age -d -i "$W/age-id.txt" -o "$W/out" "$W/big.age"
     cmp -s "$W/big" "$W/out" || die "age -d: output differs from the input"
+    # The health check decrypts every content file into a hash only: its
+    # peer is plain decryption of the same data that writes nothing.
+    if [ "$PEERS_ONLY" != 1 ]; then
+        run_once cs_verify nothing "${CS[@]}" verify
+    fi
+    run_once age_null nothing age -d -i "$W/age-id.txt" -o /dev/null "$W/big.age"
     if [ "$HAVE_RAGE" = 1 ]; then
         run_once rage_get rm_out rage -d -i "$W/age-id.txt" -o "$W/out" "$W/big.rage"
         cmp -s "$W/big" "$W/out" || die "rage -d: output differs from the input"
     fi
 done
-finish cs_get age_get rage_get
+finish cs_get age_get rage_get cs_verify age_null
 rm -rf "$VAULT"
 rm -f "$W/big.age" "$W/big.rage"
 rm_out
@@ -336,6 +342,11 @@ log "done"
     fi
     fmt_row "$get" "age -d" age_get "$BIG_MIB" "" age_get "vs age"
     fmt_row "$get" "rage -d" rage_get "$BIG_MIB" "" age_get "vs age"
+    vfy="verify a vault of one ${BIG_MIB} MiB file"
+    if [ "$PEERS_ONLY" != 1 ]; then
+        fmt_row "$vfy" "chartsafe verify" cs_verify "$BIG_MIB" "" age_null "vs age -d to /dev/null"
+    fi
+    fmt_row "$vfy" "age -d -o /dev/null (plain decryption)" age_null "$BIG_MIB" "" age_null "vs age -d to /dev/null"
     if [ "$PEERS_ONLY" != 1 ]; then
         fmt_row "$small" "chartsafe add" cs_small "" "$SMALL_COUNT" rclone_small "vs rclone crypt"
     fi
