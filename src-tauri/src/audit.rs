@@ -226,11 +226,19 @@ pub async fn check_vault(app: AppHandle, on_progress: Channel<CheckProgress>) ->
             total: 0.into(),
             last: Mutex::new(Instant::now()),
         };
+        let started = Instant::now();
         let report = session
             .vault
             .lock()
             .expect("vault lock")
             .verify(&reporter)?;
+        tracing::info!(
+            problems = report.problems.len(),
+            contents = report.contents_checked,
+            bytes = report.bytes_checked,
+            ms = started.elapsed().as_millis() as u64,
+            "vault checked"
+        );
         // A long check is activity: the person is waiting for it.
         app.state::<AppState>().touch();
         let out = CheckOut {

@@ -277,6 +277,9 @@ pub struct Entry {
     /// "available", "waiting" (for sync) or "missing".
     sync: &'static str,
     conflict: bool,
+    /// The entry id (stable across renames): "Who opened this?" filters the
+    /// activity log by it.
+    id: String,
 }
 
 impl From<EntryInfo> for Entry {
@@ -293,6 +296,7 @@ impl From<EntryInfo> for Entry {
             },
             conflict: e.conflict,
             path: e.path,
+            id: e.id,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct Setup<'a> {
     pub opener: Option<&'a Path>,
     /// Use the system's dark theme.
     pub dark: bool,
+    /// The answer of the app's save dialog (honoured under WebDriver only).
+    pub save_as: Option<&'a Path>,
 }
 
 impl<'a> Setup<'a> {
@@ -93,6 +95,7 @@ impl<'a> Setup<'a> {
             idle_seconds: None,
             opener: None,
             dark: false,
+            save_as: None,
         }
     }
 }
@@ -175,6 +178,9 @@ impl App {
         }
         if let Some(o) = setup.opener {
             env.push(("CHARTSAFE_OPENER".into(), o.display().to_string()));
+        }
+        if let Some(p) = setup.save_as {
+            env.push(("CHARTSAFE_TEST_SAVE_AS".into(), p.display().to_string()));
         }
         // Wait for the X server.
         let start = Instant::now();

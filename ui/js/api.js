@@ -37,6 +37,15 @@ export const restore = (id) => call('restore', { id });
 export const versions = (path) => call('versions', { path });
 export const revert = (path, version, changed) => call('revert', { path, version, changed });
 
+/** The activity log, oldest first: {rows, problems, chains}. */
+export const auditLog = () => call('audit_log');
+/** A native "Save as" dialog; resolves with the chosen path or null. */
+export const chooseSaveFile = (title, name) => call('choose_save_file', { title, name });
+/** Writes rows (indices into the last auditLog()) as CSV; resolves with the count. */
+export const exportAudit = (rows, dest) => call('export_audit', { rows, dest });
+/** Removes what the last checkVault() found safe to remove; resolves with the count. */
+export const repairVault = () => call('repair_vault');
+
 /** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
 export const preview = (path) => call('preview', { path });
 
@@ -45,6 +54,13 @@ export function importPaths(paths, dest, keepBoth, onProgress) {
   const channel = new T.core.Channel();
   channel.onmessage = onProgress;
   return call('import_paths', { paths, dest, keepBoth, onProgress: channel });
+}
+
+/** Checks the whole vault; `onProgress` gets {bytes, total}. */
+export function checkVault(onProgress) {
+  const channel = new T.core.Channel();
+  channel.onmessage = onProgress;
+  return call('check_vault', { onProgress: channel });
 }
 
 /** Subscribes to a backend event ("locked", "vault-changed", "file-saved", …). */

@@ -1,10 +1,12 @@
 // The main window: folder tree, file list (virtual, for tens of thousands
 // of entries), search, sort, keyboard navigation, details and preview,
-// drag-and-drop import with progress, and the file actions.
+// drag-and-drop import with progress, and the file actions. The Activity
+// view and "Check vault" live in activity.js.
 
 import * as api from './api.js';
 import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
+import * as activity from './activity.js';
 import {
   formatBytes, formatTime, timeLeft, percent, parentOf, baseName, joinPath, breadcrumbs,
   indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel, previewKind,
@@ -219,7 +221,7 @@ function renderDetails() {
       $('details-name').textContent = `${sel.length} selected`;
       $('details-facts').replaceChildren();
       setPreview(null);
-      for (const id of ['act-open', 'act-rename', 'act-history']) $(id).hidden = true;
+      for (const id of ['act-open', 'act-rename', 'act-history', 'who-opened']) $(id).hidden = true;
     }
     return;
   }
@@ -241,6 +243,7 @@ function renderDetails() {
   $('act-open').textContent = e.folder ? 'Open folder' : 'Open';
   $('act-rename').hidden = false;
   $('act-history').hidden = e.folder;
+  $('who-opened').hidden = e.folder;
   setPreview(e);
 }
 
@@ -619,7 +622,10 @@ export function setup() {
   });
   window.addEventListener('keydown', (ev) => {
     if (document.body.dataset.screen !== 'main') return;
-    if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === 'f') { ev.preventDefault(); $('search').focus(); }
+    if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === 'f') {
+      ev.preventDefault();
+      $(activity.isOpen() ? 'activity-search' : 'search').focus();
+    }
   });
   $('btn-add').addEventListener('click', async () => startImport(await api.chooseFiles().catch(() => [])));
   $('btn-mkdir').addEventListener('click', newFolder);
@@ -632,8 +638,14 @@ export function setup() {
   $('act-move').addEventListener('click', moveSelected);
   $('act-history').addEventListener('click', showHistory);
   $('act-trash').addEventListener('click', trashSelected);
+  $('who-opened').addEventListener('click', () => {
+    const sel = selectedEntries();
+    if (sel.length === 1 && !sel[0].folder) activity.open(sel[0]);
+  });
   $('import-cancel').addEventListener('click', () => { $('import-cancel').disabled = true; api.cancelImport(); });
   $('import-close').addEventListener('click', () => { $('import-panel').hidden = true; vp.focus(); });
+
+  activity.setup();
 
   api.onDragDrop((d) => {
     if (document.body.dataset.screen !== 'main') return;
@@ -663,9 +675,10 @@ export function enter() {
   refresh();
 }
 
-/** Forgets every name shown (on lock). */
+/** Forgets every name shown (on lock), the Activity view's too. */
 export function clear() {
   s.active = false;
+  activity.clear();
   Object.assign(s, {
     entries: [], byPath: new Map(), index: new Map([['', []]]), rows: [], selected: new Set(), open: new Set(), query: '', folder: '',
   });

@@ -219,3 +219,154 @@ export function survivingFolder(folder, index) {
   while (f && !index.has(f)) f = parentOf(f);
   return f;
 }
+
+// ---- Activity (the audit log) --------------------------------------------------
+
+const ACTION_LABELS = {
+  created: 'Vault created',
+  unlocked: 'Unlocked',
+  unlock_failed: 'Unlock refused',
+  locked: 'Locked',
+  added: 'Added',
+  folder_created: 'Folder created',
+  opened: 'Opened',
+  previewed: 'Previewed',
+  saved_back: 'Saved back',
+  exported: 'Exported',
+  renamed: 'Renamed',
+  moved: 'Moved',
+  deleted: 'Moved to trash',
+  restored: 'Restored',
+  purged: 'Deleted for good',
+  version_restored: 'Version restored',
+  recovery_used: 'Recovery phrase used',
+  recovery_failed: 'Recovery phrase refused',
+  device_enrolled: 'Device enrolled',
+  audit_exported: 'Activity exported',
+  checked: 'Vault checked',
+  repaired: 'Vault repaired',
+};
+
+/** The actions that read a file's content ("Who opened this?"). */
+export const ACCESS_ACTIONS = ['opened', 'previewed', 'exported', 'saved_back'];
+
+/** "Moved to trash" for "deleted"; a name from a newer version stays as it is. */
+export function actionLabel(name) {
+  return Object.hasOwn(ACTION_LABELS, name) ? ACTION_LABELS[name] : String(name ?? '');
+}
+
+/** "Refused", "Failed", or '' for an action that went through. */
+export function outcomeLabel(outcome) {
+  return { denied: 'Refused', failed: 'Failed' }[outcome] || '';
+}
+
+/** "2026-11-30 21:05:16" (UTC), or '' for a time that is not one. */
+export function utcDateTime(ms) {
+  const d = new Date(ms);
+  if (ms === null || ms === undefined || Number.isNaN(d.getTime())) return '';
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+
+/** The start of a UTC day from a date input's "YYYY-MM-DD" (ms), or null. */
+export function utcDayStart(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || '');
+  if (!m) return null;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return utcDateTime(ms).startsWith(value) ? ms : null;
+}
+
+const fold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+
+/**
+ * Precomputes what the activity search looks in, once per load: each row's
+ * path, device name, action (name and label), member, detail, reason and
+ * outcome, folded to lower case without accents. Fields are separated by a
+ * line break, so a search word never spans two of them.
+ */
+export function indexActivity(rows) {
+  const hay = new Array(rows.length);
+  for (let i = 0; i < rows.length; i += 1) {
+    const r = rows[i];
+    hay[i] = fold([
+      r.path || '', r.device_name || '', r.action || '', actionLabel(r.action), r.member || '',
+      r.detail || '', r.reason || '', r.outcome || '', outcomeLabel(r.outcome),
+    ].join('\n'));
+  }
+  return { rows, hay };
+}
+
+/**
+ * The indices (oldest first) of the rows that pass `filter`: {text, action
+ * or actions (names), device, member, entry (ids, '' for any), since and
+ * until (ms or null; until is exclusive)}. Every word of `text` must appear.
+ */
+export function filterActivity(index, filter = {}) {
+  const { rows, hay } = index;
+  const words = fold(filter.text || '').split(/\s+/).filter(Boolean);
+  const action = filter.action || '';
+  const actions = filter.actions && filter.actions.length ? new Set(filter.actions) : null;
+  const device = filter.device || '';
+  const member = filter.member || '';
+  const entry = filter.entry || '';
+  const since = Number.isFinite(filter.since) ? filter.since : null;
+  const until = Number.isFinite(filter.until) ? filter.until : null;
+  const out = [];
+  for (let i = 0; i < rows.length; i += 1) {
+    const r = rows[i];
+    if (action && r.action !== action) continue;
+    if (actions && !actions.has(r.action)) continue;
+    if (device && r.device !== device) continue;
+    if (member && r.member !== member) continue;
+    if (entry && r.entry !== entry) continue;
+    if (since !== null && !(r.time >= since)) continue;
+    if (until !== null && !(r.time < until)) continue;
+    if (words.length) {
+      const h = hay[i];
+      let all = true;
+      for (const w of words) if (!h.includes(w)) { all = false; break; }
+      if (!all) continue;
+    }
+    out.push(i);
+  }
+  return out;
+}
+
+/**
+ * The choices for the activity filters, from what the log holds:
+ * {actions, devices, members}, each [{value, label}] sorted by label. A
+ * device shows its latest name, with its id's start when two share a name.
+ */
+export function activityChoices(rows) {
+  const actions = new Map();
+  const devices = new Map();
+  const members = new Set();
+  for (const r of rows) {
+    actions.set(r.action, actionLabel(r.action));
+    devices.set(r.device, r.device_name || r.device);
+    members.add(r.member);
+  }
+  const names = [...devices.values()];
+  const byLabel = (a, b) => collator.compare(a.label, b.label) || collator.compare(a.value, b.value);
+  return {
+    actions: [...actions].map(([value, label]) => ({ value, label })).sort(byLabel),
+    devices: [...devices].map(([value, name]) => ({
+      value,
+      label: names.indexOf(name) !== names.lastIndexOf(name) ? `${name} (${String(value).slice(0, 8)})` : name,
+    })).sort(byLabel),
+    members: [...members].map((value) => ({ value, label: String(value).slice(0, 8) })).sort(byLabel),
+  };
+}
+
+/** The entry id a path had most recently in the log (newest first), or null. */
+export function entryForPath(rows, path) {
+  for (let i = rows.length - 1; i >= 0; i -= 1) {
+    if (rows[i].path === path && rows[i].entry) return rows[i].entry;
+  }
+  return null;
+}
+
+/** "12 of 10,000 entries". */
+export function activityCount(shown, total) {
+  const n = (x) => x.toLocaleString('en-US');
+  return `${n(shown)} of ${n(total)} ${total === 1 ? 'entry' : 'entries'}`;
+}

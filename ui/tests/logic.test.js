@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import {
   formatBytes, timeLeft, percent, formatTime, passphraseStrength, parentOf, baseName, joinPath,
   breadcrumbs, indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel,
-  previewKind, ordinal, survivingFolder,
+  previewKind, ordinal, survivingFolder, actionLabel, outcomeLabel, utcDateTime, utcDayStart, indexActivity,
+  filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS,
 } from '../js/logic.js';
 
 const e = (path, extra = {}) => ({ path, folder: false, size: 0, modified: 0, modified_by: 'desk', sync: 'available', conflict: false, ...extra });
@@ -101,4 +102,111 @@ test('labels and preview kinds', () => {
   assert.equal(ordinal(0), '1st');
   assert.equal(ordinal(10), '11th');
   assert.equal(ordinal(21), '22nd');
+});
+
+const DAY = 86_400_000;
+const act = (extra = {}) => ({
+  time: Date.UTC(2026, 10, 30, 21, 5, 16), member: 'M'.repeat(26), device: 'dev-front', device_name: 'front desk',
+  action: 'opened', entry: 'E1', path: 'Labs/Lab results.pdf', outcome: 'ok', reason: null, detail: null, app: 'app 1.0', ...extra,
+});
+
+test('actions read as plain words, unknown ones as they are', () => {
+  assert.equal(actionLabel('created'), 'Vault created');
+  assert.equal(actionLabel('unlock_failed'), 'Unlock refused');
+  assert.equal(actionLabel('deleted'), 'Moved to trash');
+  assert.equal(actionLabel('purged'), 'Deleted for good');
+  assert.equal(actionLabel('audit_exported'), 'Activity exported');
+  assert.equal(actionLabel('recovery_failed'), 'Recovery phrase refused');
+  assert.equal(actionLabel('teleported'), 'teleported');
+  assert.equal(actionLabel('toString'), 'toString');
+  assert.equal(outcomeLabel('ok'), '');
+  assert.equal(outcomeLabel('denied'), 'Refused');
+  assert.equal(outcomeLabel('failed'), 'Failed');
+});
+
+test('activity times are UTC, and date inputs are UTC days', () => {
+  assert.equal(utcDateTime(Date.UTC(2026, 10, 30, 21, 5, 16, 999)), '2026-11-30 21:05:16');
+  assert.equal(utcDateTime(0), '1970-01-01 00:00:00');
+  assert.equal(utcDateTime(Number.NaN), '');
+  assert.equal(utcDateTime(null), '');
+  assert.equal(utcDayStart('2026-11-30'), Date.UTC(2026, 10, 30));
+  assert.equal(utcDayStart(''), null);
+  assert.equal(utcDayStart('2026-02-30'), null);
+});
+
+test('activity filters combine, and every search word must appear', () => {
+  const rows = [
+    act({ time: Date.UTC(2026, 10, 28, 8), action: 'added' }),
+    act({ time: Date.UTC(2026, 10, 29, 23, 59, 59), device: 'dev-back', device_name: 'Back office', member: 'N'.repeat(26) }),
+    act({ time: Date.UTC(2026, 10, 30, 0), action: 'previewed', entry: 'E2', path: 'Notes/José visit.txt' }),
+    act({ time: Date.UTC(2026, 10, 30, 9), action: 'unlock_failed', entry: null, path: null, outcome: 'denied', reason: 'wrong passphrase' }),
+    act({ time: Date.UTC(2026, 11, 1, 0), action: 'exported', detail: 'to USB stick' }),
+  ];
+  const idx = indexActivity(rows);
+  const f = (filter) => filterActivity(idx, filter);
+  assert.deepEqual(f({}), [0, 1, 2, 3, 4]);
+  assert.deepEqual(f({ text: 'lab RESULTS' }), [0, 1, 4]);
+  assert.deepEqual(f({ text: 'jose' }), [2]);
+  assert.deepEqual(f({ text: 'refused' }), [3]);
+  assert.deepEqual(f({ text: 'wrong pass' }), [3]);
+  assert.deepEqual(f({ text: 'usb' }), [4]);
+  assert.deepEqual(f({ text: 'back office' }), [1]);
+  assert.deepEqual(f({ text: 'pdffront' }), [], 'a word never spans two fields');
+  assert.deepEqual(f({ text: 'moved to trash' }), []);
+  assert.deepEqual(f({ action: 'opened' }), [1]);
+  assert.deepEqual(f({ actions: ACCESS_ACTIONS, entry: 'E1' }), [1, 4]);
+  assert.deepEqual(f({ device: 'dev-back' }), [1]);
+  assert.deepEqual(f({ member: 'M'.repeat(26) }), [0, 2, 3, 4]);
+  const day = utcDayStart('2026-11-29');
+  assert.deepEqual(f({ since: day, until: day + DAY }), [1]);
+  assert.deepEqual(f({ since: utcDayStart('2026-11-30'), until: null }), [2, 3, 4]);
+  assert.deepEqual(f({ since: null, until: utcDayStart('2026-12-01') }), [0, 1, 2, 3]);
+  assert.deepEqual(f({ text: 'lab', action: '', device: '', member: '', entry: '', since: null, until: null }), [0, 1, 4]);
+});
+
+test('filtering 10,000 activity rows finds exactly the right ones', () => {
+  const actions = ['opened', 'previewed', 'added', 'renamed', 'exported', 'saved_back', 'locked'];
+  const rows = [];
+  for (let i = 0; i < 10_000; i += 1) {
+    rows.push(act({
+      time: Date.UTC(2026, 0, 1) + i * 3_600_000,
+      action: actions[i % actions.length],
+      device: `dev-${i % 3}`,
+      device_name: ['front desk', 'back office', 'laptop'][i % 3],
+      member: String(i % 5).repeat(26),
+      entry: `E${i % 50}`,
+      path: `Patients/Patient ${i % 50}/scan ${i}.pdf`,
+      outcome: i % 97 === 0 ? 'denied' : 'ok',
+      reason: i % 97 === 0 ? 'not a member' : null,
+    }));
+  }
+  const idx = indexActivity(rows);
+  const expect = (pred) => rows.map((r, i) => (pred(r, i) ? i : -1)).filter((i) => i >= 0);
+  assert.equal(filterActivity(idx, {}).length, 10_000);
+  assert.deepEqual(filterActivity(idx, { text: '  PATIENT 42/ ' }), expect((r) => r.entry === 'E42'));
+  assert.deepEqual(filterActivity(idx, { text: 'refused laptop' }), expect((r, i) => i % 97 === 0 && i % 3 === 2));
+  assert.deepEqual(filterActivity(idx, { entry: 'E7', actions: ACCESS_ACTIONS }),
+    expect((r) => r.entry === 'E7' && ACCESS_ACTIONS.includes(r.action)));
+  const since = Date.UTC(2026, 2, 1);
+  const until = Date.UTC(2026, 3, 1);
+  assert.deepEqual(filterActivity(idx, { device: 'dev-1', member: '2'.repeat(26), since, until }),
+    expect((r) => r.device === 'dev-1' && r.member === '2'.repeat(26) && r.time >= since && r.time < until));
+});
+
+test('filter choices come from the log', () => {
+  const rows = [
+    act({ action: 'opened' }), act({ action: 'deleted' }), act({ action: 'zapped' }),
+    act({ device: 'abcdef0123456789', device_name: 'laptop' }), act({ device: '9876543210fedcba', device_name: 'laptop' }),
+    act({ member: 'ZZZZZZZZ0000000000000000000' }),
+  ];
+  const c = activityChoices(rows);
+  assert.deepEqual(c.actions, [
+    { value: 'deleted', label: 'Moved to trash' }, { value: 'opened', label: 'Opened' }, { value: 'zapped', label: 'zapped' },
+  ]);
+  assert.deepEqual(c.devices.map((d) => d.label), ['front desk', 'laptop (98765432)', 'laptop (abcdef01)']);
+  assert.deepEqual(c.members.map((m) => m.label), ['MMMMMMMM', 'ZZZZZZZZ']);
+  assert.equal(entryForPath([act({ entry: 'OLD' }), act({ entry: 'NEW' }), act({ entry: null })], 'Labs/Lab results.pdf'), 'NEW');
+  assert.equal(entryForPath([act()], 'elsewhere.pdf'), null);
+  assert.equal(activityCount(12, 10_000), '12 of 10,000 entries');
+  assert.equal(activityCount(1, 1), '1 of 1 entry');
 });

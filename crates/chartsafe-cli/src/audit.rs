@@ -246,6 +246,10 @@ pub fn verify(
             n => format!("{n} problem(s)"),
         }
     );
+    let fixable = report.problems.iter().filter(|p| p.repairable()).count();
+    if !repair && fixable > 0 {
+        eprintln!("hint: `chartsafe verify --repair` removes the {fixable} file(s) that are safe to remove");
+    }
     if repair {
         let fixable: Vec<_> = report.problems.iter().filter(|p| p.repairable()).collect();
         if fixable.is_empty() {

@@ -103,12 +103,11 @@ impl HealthProblem {
                 AuditProblem::NewerFormat { .. } => "update ChartSafe on this device".into(),
                 _ => "the audit log was tampered with: keep a copy of the vault folder as evidence, restore the chain from a backup, and report it to your security officer".into(),
             },
-            Self::ContentMissing { waiting: true, .. } => "wait for the sync client to bring it; if it never comes, restore an older version (chartsafe versions / revert) or the file from a backup".into(),
-            Self::ContentMissing { .. } | Self::ContentDamaged { .. } | Self::ContentSubstituted { .. } => "restore an older version (chartsafe versions, then revert), re-sync the vault folder from another device, or restore the file from a backup".into(),
-            Self::Orphan { removable: true, .. } => "remove it with `chartsafe verify --repair`".into(),
-            Self::Orphan { .. } => "leave it: its record may still be on its way from another device, or be one of the damaged or missing records; `--repair` removes orphans once they are 30 days old and every record is readable".into(),
-            Self::Leftover { removable: true, .. } => "remove it with `chartsafe verify --repair`".into(),
-            Self::Leftover { .. } => "leave it: a write may still be running; `--repair` removes it once it is a day old".into(),
+            Self::ContentMissing { waiting: true, .. } => "wait for the sync client to bring it; if it never comes, restore an older version of the file (its version history) or the file from a backup".into(),
+            Self::ContentMissing { .. } | Self::ContentDamaged { .. } | Self::ContentSubstituted { .. } => "restore an older version of the file (its version history), copy the vault folder again from another computer, or restore the file from a backup".into(),
+            Self::Orphan { removable: true, .. } | Self::Leftover { removable: true, .. } => "safe to remove: let the repair remove it".into(),
+            Self::Orphan { .. } => "leave it: its record may still be on its way from another computer, or be one of the damaged or missing records; the repair removes such files once they are 30 days old and every record is readable".into(),
+            Self::Leftover { .. } => "leave it: a write may still be running; the repair removes it once it is a day old".into(),
         }
     }
 
