@@ -1209,6 +1209,38 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
             .await;
         app.screenshot(if dark { "tour-main-dark" } else { "tour-main" })
             .await;
+        // Who opened the visit note, then the whole activity, then a check.
+        app.click("#who-opened").await;
+        app.wait_js(
+            "return document.querySelectorAll('#activity-list .activity-row').length > 0",
+            20,
+        )
+        .await;
+        app.click("#activity-entry .chip-clear").await;
+        app.wait_js(
+            "return !!document.querySelector('#activity-list .activity-row[data-action=\"added\"]')",
+            20,
+        )
+        .await;
+        app.screenshot(if dark {
+            "tour-activity-dark"
+        } else {
+            "tour-activity"
+        })
+        .await;
+        app.click("#check-button").await;
+        app.wait_js(
+            "const r = document.getElementById('check-result');
+             return !!r && /No problems/.test(r.innerText)",
+            30,
+        )
+        .await;
+        app.screenshot(if dark {
+            "tour-check-dark"
+        } else {
+            "tour-check"
+        })
+        .await;
         app.quit().await;
     }
 }

@@ -625,6 +625,7 @@ impl Vault {
         }
 
         let mut out = AuditLog::default();
+        let mut learned = false;
         let mut devices: Vec<&String> = chains.keys().chain(claims.keys()).collect();
         devices.sort();
         devices.dedup();
@@ -756,11 +757,14 @@ impl Vault {
                         },
                     );
                     self.announced = false;
+                    learned = true;
                 }
             }
         }
-        // Best effort: losing it only weakens truncation detection.
-        let _ = self.local.save(&self.device);
+        if learned {
+            // Best effort: losing it only weakens truncation detection.
+            let _ = self.local.save(&self.device);
+        }
         // A stable order: time, then device, then position (entries of one
         // batch keep their order: the sort is stable).
         out.entries.sort_by(|a, b| {
