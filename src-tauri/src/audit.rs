@@ -161,6 +161,8 @@ pub struct CheckProgress {
 
 struct Reporter {
     channel: Channel<CheckProgress>,
+    /// Set by a lock: the check stops at once.
+    cancel: Arc<std::sync::atomic::AtomicBool>,
     done: std::sync::atomic::AtomicU64,
     total: std::sync::atomic::AtomicU64,
     last: Mutex<Instant>,
@@ -195,6 +197,9 @@ impl Progress for Reporter {
     fn end(&self) {
         self.send();
     }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// One problem the check found.
@@ -218,10 +223,16 @@ pub struct CheckOut {
 /// audit chains), reporting progress in bytes.
 #[tauri::command]
 pub async fn check_vault(app: AppHandle, on_progress: Channel<CheckProgress>) -> Result<CheckOut> {
-    let session = app.state::<AppState>().session()?;
+    let state = app.state::<AppState>();
+    let session = state.session()?;
+    state
+        .cancel
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let cancel = state.cancel.clone();
     tauri::async_runtime::spawn_blocking(move || {
         let reporter = Reporter {
             channel: on_progress,
+            cancel,
             done: 0.into(),
             total: 0.into(),
             last: Mutex::new(Instant::now()),

@@ -31,13 +31,31 @@ pub fn init(data_dir: &Path) {
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > ROTATE_AT) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    let Ok(f) = File::options().create(true).append(true).open(&path) else {
+    let mut options = File::options();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let Ok(f) = options.open(&path) else {
         return;
     };
-    let _ = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_target(false)
-        .with_writer(Mutex::new(f))
+    // Only this app's own events: libraries underneath (D-Bus, the web
+    // view) are not reviewed for what they would write.
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_target(false)
+                .with_writer(Mutex::new(f)),
+        )
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("chartsafe_app", tracing::Level::INFO),
+        )
         .try_init();
     // Panic messages can hold anything (a path in an `expect`): only where
     // it happened is kept, here and on standard error.

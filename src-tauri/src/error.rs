@@ -142,6 +142,9 @@ impl From<VerifyError> for AppError {
             VerifyError::List(l) => l.into(),
             VerifyError::Storage(s) => storage(&s),
             VerifyError::Audit(a) => audit(&a),
+            VerifyError::Cancelled => {
+                AppError::new(Kind::Cancelled, "The check was stopped.", "cancelled")
+            }
             other => AppError::internal(other),
         }
     }

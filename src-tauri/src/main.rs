@@ -8,7 +8,6 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod audit;
-#[cfg(test)]
 mod command_names;
 mod commands;
 mod diag;
@@ -81,10 +80,14 @@ fn main() {
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).
             move |invoke| {
+                // Only names the app knows (the raw string comes from the
+                // page); "activity" is the window's keep-alive, sent on every
+                // key press.
                 let command = invoke.message.command();
-                // "activity" is the window's keep-alive, sent on every key press.
-                if command != "activity" {
-                    tracing::info!(command, "called");
+                if let Some(known) = command_names::ALL.iter().find(|c| **c == command) {
+                    if *known != "activity" {
+                        tracing::info!(command = *known, "called");
+                    }
                 }
                 handler(invoke)
             }

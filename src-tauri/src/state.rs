@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chartsafe_core::{Options, RecoveryPhrase, Vault};
+use chartsafe_core::{Clock, Options, RecoveryPhrase, SystemClock, Vault};
 use notify::Watcher;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -27,6 +27,8 @@ pub struct Session {
     pub phrase: Mutex<Option<(RecoveryPhrase, [usize; 3])>>,
     /// The activity log and health report last shown.
     pub shown: crate::audit::Shown,
+    /// Where a lock is recorded when the vault cannot be had in time.
+    pending: chartsafe_core::PendingEvents,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -147,6 +149,7 @@ impl AppState {
     /// Starts a session for an unlocked vault.
     pub fn begin(&self, vault: Vault, phrase: Option<(RecoveryPhrase, [usize; 3])>) {
         let dir = vault.dir().to_owned();
+        let pending = vault.pending_events();
         let watcher = watch_folder(&self.app, &dir);
         let session = Session {
             vault: Arc::new(Mutex::new(vault)),
@@ -154,6 +157,7 @@ impl AppState {
             dir: dir.clone(),
             phrase: Mutex::new(phrase),
             shown: Default::default(),
+            pending,
             watcher: Mutex::new(watcher),
         };
         *self.session.lock().expect("session lock") = Some(Arc::new(session));
@@ -176,7 +180,8 @@ impl AppState {
     /// many open files had changes that could not be saved back.
     /// `reason` (manual, idle, sleep, screen lock, quit) goes into the audit
     /// log; if the vault cannot be had within a few seconds (an operation
-    /// that does not stop), the lock still happens, unrecorded.
+    /// that does not stop), the event waits on this computer for the next
+    /// batch, and the lock happens anyway.
     pub fn lock_now(&self, reason: &str) -> Option<usize> {
         self.cancel.store(true, Ordering::SeqCst);
         let session = self.session.lock().expect("session lock").take()?;
@@ -191,14 +196,21 @@ impl AppState {
         let start = Instant::now();
         loop {
             match session.vault.try_lock() {
-                Ok(mut vault) => {
-                    vault.record_lock(reason);
-                    break;
+                Ok(mut vault) => break vault.record_lock(reason),
+                // A panic elsewhere does not stop the lock being recorded.
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    break p.into_inner().record_lock(reason)
                 }
-                Err(_) if start.elapsed() < Duration::from_secs(3) => {
+                Err(std::sync::TryLockError::WouldBlock)
+                    if start.elapsed() < Duration::from_secs(3) =>
+                {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(_) => break,
+                // Still busy: the event waits on this computer and goes into
+                // the next batch (FORMAT.md §10.4).
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    break session.pending.push_lock(SystemClock.now_ms(), reason)
+                }
             }
         }
         drop(session);

@@ -671,8 +671,13 @@ async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_nam
     );
 
     // The diagnostic log tells IT what happened, and nothing about whom.
-    let log = std::fs::read_to_string(scratch.path().join("data/chartsafe/logs/chartsafe-app.log"))
-        .expect("the app writes a diagnostic log");
+    let log_file = scratch.path().join("data/chartsafe/logs/chartsafe-app.log");
+    let log = std::fs::read_to_string(&log_file).expect("the app writes a diagnostic log");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the log is readable by its user only");
+    }
     for expected in [
         "started",
         "command=\"open_file\"",

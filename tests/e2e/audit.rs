@@ -290,7 +290,8 @@ fn two_devices_synced_by_rsync_see_both_chains_in_time_order() {
         "--format",
         "csv",
     ]));
-    assert_eq!(recovered.len(), 3, "{recovered:?}");
+    // The creator's enrolment, then the laptop's recovery and enrolment.
+    assert_eq!(recovered.len(), 4, "{recovered:?}");
     // The front desk's chain loses its tail on the laptop's copy (the
     // laptop saw it whole): flagged as truncated.
     let info = a.ok(&["info"]);
@@ -351,11 +352,15 @@ fn verify_finds_injected_faults_and_repairs_only_what_is_safe() {
     // Faults: a missing blob, two swapped blobs, a damaged record, an orphan.
     let mut blobs = blobs(&d.vault);
     blobs.sort();
-    std::fs::remove_file(&blobs[0]).unwrap();
+    let kept = w.path("kept");
+    std::fs::rename(&blobs[0], &kept).unwrap();
     let tmp = w.path("swap");
-    std::fs::rename(&blobs[1], &tmp).unwrap();
-    std::fs::rename(&blobs[2], &blobs[1]).unwrap();
-    std::fs::rename(&tmp, &blobs[2]).unwrap();
+    let swap = || {
+        std::fs::rename(&blobs[1], &tmp).unwrap();
+        std::fs::rename(&blobs[2], &blobs[1]).unwrap();
+        std::fs::rename(&tmp, &blobs[2]).unwrap();
+    };
+    swap();
     let orphan = blobs[3].with_file_name(format!(
         "{}aaaaaaaaaaaaaaaaaaaaaaaa",
         &blobs[3].file_name().unwrap().to_string_lossy()[..2]
@@ -374,7 +379,17 @@ fn verify_finds_injected_faults_and_repairs_only_what_is_safe() {
     assert!(text.contains(".txt\" (current version)"), "{text}");
     assert_eq!(text.matches("    fix: ").count(), 4, "{text}");
 
-    // --repair removes nothing younger than the limit, then the orphan.
+    // While contents are missing or replaced, --repair removes nothing
+    // (the orphan could be one of them), even with no waiting period.
+    let out = d.run_raw(&["verify", "--repair", "--yes", "--orphan-days", "0"], None);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing that --repair may remove"),
+        "{out:?}"
+    );
+    assert!(orphan.exists());
+    // Whole again: the orphan waits 30 days by default, then goes.
+    std::fs::rename(&kept, &blobs[0]).unwrap();
+    swap();
     let out = d.run_raw(&["verify", "--repair", "--yes"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing that --repair may remove"));
     assert!(orphan.exists());
@@ -386,11 +401,8 @@ fn verify_finds_injected_faults_and_repairs_only_what_is_safe() {
         String::from_utf8_lossy(&out.stdout).contains("removed: b/"),
         "{out:?}"
     );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(!orphan.exists());
-    assert!(
-        blobs[1].exists() && blobs[2].exists(),
-        "damaged contents are never removed"
-    );
 
     // A damaged record: reported, and no orphan repair while it is.
     let mut recs = records(&d.vault);

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use chartsafe_core::{
-    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Vault, VerifyError,
+    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault, VerifyError,
 };
 
 use crate::exit::{code, Failure};
@@ -90,15 +90,29 @@ fn entry_json(e: &AuditEntry) -> String {
     .to_string()
 }
 
+/// Text from the log, safe for a terminal: control characters (which a
+/// file name or a planted event could hold) are escaped.
+fn safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn entry_line(e: &AuditEntry) -> String {
     let secs = e.time.div_euclid(1000).rem_euclid(60);
     let outcome = match (e.outcome.as_str(), &e.reason) {
         ("ok", _) => String::new(),
-        (o, Some(r)) => format!("{}: {r}", o.to_uppercase()),
+        (o, Some(r)) => format!("{}: {}", o.to_uppercase(), safe(r)),
         (o, None) => o.to_uppercase(),
     };
-    let mut what = e.path.clone().unwrap_or_default();
-    if let Some(d) = &e.detail {
+    let mut what = e.path.as_deref().map(safe).unwrap_or_default();
+    if let Some(d) = e.detail.as_deref().map(safe) {
         what = if what.is_empty() {
             format!("({d})")
         } else {
@@ -110,7 +124,7 @@ fn entry_line(e: &AuditEntry) -> String {
         names::date_time(e.time),
         output::clip(&e.device_name, 16),
         &e.member[..8.min(e.member.len())],
-        e.action,
+        safe(&e.action),
         output::clip(&outcome, 40),
     )
 }
@@ -179,7 +193,24 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
         }
     }
     let log = vault.audit_log()?;
-    let shown = log.filter(&filter);
+    let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
+    if !matches!(args.format, AuditFormat::Table) {
+        // A copy of the log (with file names) for another program: recorded
+        // first, like every other way out of the vault (FORMAT.md §10.2).
+        let kind = if matches!(args.format, AuditFormat::Csv) {
+            "CSV"
+        } else {
+            "JSON"
+        };
+        let now = vault.now_ms();
+        vault
+            .record(
+                Event::new(now, Action::AuditExported)
+                    .detail(format!("{} entries, {kind}, command line", shown.len())),
+            )
+            .map_err(|e| crate::exit::audit(&e))?;
+    }
+    let shown = shown.into_iter();
     match args.format {
         AuditFormat::Csv => write_csv(shown, out).map_err(broken)?,
         AuditFormat::Json => {
@@ -215,6 +246,7 @@ impl From<VerifyError> for Failure {
             VerifyError::List(l) => l.into(),
             VerifyError::Storage(s) => s.into(),
             VerifyError::Audit(a) => crate::exit::audit(&a),
+            VerifyError::Cancelled => Failure::new(code::OTHER, "the check was stopped", None),
             other => Failure::new(code::OTHER, other.to_string(), None),
         }
     }

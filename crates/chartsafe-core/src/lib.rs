@@ -43,7 +43,7 @@ pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, Sys
 pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
 };
-pub use vault::{utc_time, write_csv, CSV_HEADER};
+pub use vault::{utc_time, write_csv, PendingEvents, CSV_HEADER};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,

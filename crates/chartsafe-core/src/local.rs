@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::StorageError;
-use crate::format::audit::Event;
+use crate::format::audit::{Action, Event};
+
+/// Most events kept waiting on this device (FORMAT.md §10.4).
+pub(crate) const PENDING_MAX: usize = 1000;
 use crate::fsutil;
 use crate::keys::KdfParams;
 
@@ -42,7 +45,22 @@ pub(crate) struct DeviceState {
     pub audit_known: BTreeMap<String, KnownHead>,
 }
 
+impl DeviceState {
+    /// A new device (a fresh id) not enrolled yet.
+    pub fn new(device_name: &str) -> Self {
+        Self {
+            device: crate::ids::random_id(),
+            device_name: device_name.to_owned(),
+            slot: None,
+            kdf: None,
+            known: BTreeMap::new(),
+            audit_known: BTreeMap::new(),
+        }
+    }
+}
+
 /// The folder for one vault's local state.
+#[derive(Clone)]
 pub(crate) struct LocalDir {
     dir: PathBuf,
 }
@@ -85,16 +103,44 @@ impl LocalDir {
     /// Events that could not be written into the vault folder yet (a refused
     /// unlock, a lock while the folder was unreachable): they go into the next
     /// audit batch (FORMAT.md §10.4). They never name an entry.
+    ///
+    /// The file is outside the vault folder and unauthenticated: only the
+    /// three kinds of event that go there are taken from it, without any
+    /// entry, and at most [`PENDING_MAX`] of them.
     pub fn pending(&self) -> Vec<Event> {
-        std::fs::read(self.pending_file())
+        let all: Vec<Event> = std::fs::read(self.pending_file())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let allowed = [
+            Action::UnlockFailed.as_str(),
+            Action::RecoveryFailed.as_str(),
+            Action::Locked.as_str(),
+        ];
+        all.into_iter()
+            .filter(|e| {
+                allowed.contains(&e.action.as_str()) && e.entry.is_none() && e.path.is_none()
+            })
+            .map(|mut e| {
+                let clean = |s: String| -> String {
+                    s.chars().filter(|c| !c.is_control()).take(200).collect()
+                };
+                e.reason = e.reason.map(clean);
+                e.detail = e.detail.map(clean);
+                e
+            })
+            .take(PENDING_MAX)
+            .collect()
     }
 
     /// Adds an event to the pending list.
     pub fn push_pending(&self, event: Event) -> Result<(), StorageError> {
         let mut list = self.pending();
+        if list.len() >= PENDING_MAX {
+            // Many refused unlocks on one computer: the first ones and the
+            // latest are kept.
+            list.truncate(PENDING_MAX - 1);
+        }
         list.push(event);
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(&list).expect("events serialise");
@@ -104,6 +150,27 @@ impl LocalDir {
     /// Forgets the pending events once they are in the vault folder.
     pub fn clear_pending(&self) {
         let _ = std::fs::remove_file(self.pending_file());
+    }
+
+    fn strays_file(&self) -> PathBuf {
+        self.dir.join("strays-seen.json")
+    }
+
+    /// When this device first saw each stray file of the vault folder (path
+    /// relative to it → ms): the health check's repair counts its waiting
+    /// period from then, not from file times (FORMAT.md §10.5).
+    pub fn strays_seen(&self) -> BTreeMap<String, i64> {
+        std::fs::read(self.strays_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves the first-seen times.
+    pub fn save_strays_seen(&self, seen: &BTreeMap<String, i64>) -> Result<(), StorageError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(seen).expect("times serialise");
+        fsutil::write_replace(&self.strays_file(), &bytes)
     }
 
     /// Takes this device's lock on the vault; `None` if another process holds it.

@@ -347,11 +347,18 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedBatch, AuditBatchErr
     m.update(envelope.body.as_bytes());
     m.verify_slice(&given)
         .map_err(|_| AuditBatchError::BadMac)?;
+    // The version first: a newer body may not parse as this one.
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+    }
+    if let Ok(v) = serde_json::from_str::<Version>(&envelope.body) {
+        if v.format > AUDIT_VERSION {
+            return Err(AuditBatchError::NewerFormat(v.format));
+        }
+    }
     let body: AuditBody =
         serde_json::from_str(&envelope.body).map_err(|_| AuditBatchError::BadBody)?;
-    if body.format > AUDIT_VERSION {
-        return Err(AuditBatchError::NewerFormat(body.format));
-    }
     if body.format != AUDIT_VERSION || !body.is_well_formed() {
         return Err(AuditBatchError::BadBody);
     }

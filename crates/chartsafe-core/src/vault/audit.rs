@@ -166,7 +166,7 @@ pub enum AuditProblem {
         by: String,
     },
     /// A chain ends before a position that was seen or announced before.
-    #[error("audit chain of \"{chain}\" ({dir}) is truncated: it ends at position {found}, but {by} saw position {expected}")]
+    #[error("audit chain of \"{chain}\" ({dir}) is truncated: it ends at position {found}, but {by} saw position {expected}{}", if by == "this device" { "" } else { " (or those batches have not synced here yet)" })]
     Truncated {
         /// The device name.
         chain: String,
@@ -306,6 +306,25 @@ pub fn write_csv<'a>(
     Ok(())
 }
 
+/// See [`Vault::pending_events`].
+#[derive(Clone)]
+pub struct PendingEvents(crate::local::LocalDir);
+
+impl PendingEvents {
+    /// Notes a lock at `time` (ms) for `reason`, to be written at the next open.
+    pub fn push_lock(&self, time: i64, reason: &str) {
+        let _ = self
+            .0
+            .push_pending(Event::new(time, Action::Locked).detail(reason));
+    }
+}
+
+impl std::fmt::Debug for PendingEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingEvents")
+    }
+}
+
 /// Why one batch file was not accepted.
 enum Bad {
     Unreadable,
@@ -363,6 +382,7 @@ impl Vault {
         let mut seq = head.map_or(1, |h| h.seq + 1);
         let mut prev = head.map(|h| h.hash.clone());
         let dir = self.layout.device_audit(&own);
+        let mut tries = 0;
         std::fs::create_dir_all(&dir).map_err(|e| AuditWriteError(StorageError::write(&dir, e)))?;
         loop {
             let body = AuditBody {
@@ -396,13 +416,24 @@ impl Vault {
                     return Ok(());
                 }
                 Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // Never overwrite: link to whatever batch is there, if it is ours.
+                    // Never overwrite: link to what is there if it is our
+                    // own batch at that position, else to nothing.
                     let existing = fsutil::read_limited(&dest, BATCH_MAX).ok().flatten();
                     prev = existing
                         .and_then(|b| crypt::decrypt_bytes(&b, &self.keys.identities()).ok())
                         .and_then(|p| fmt::open(&p, &self.keys.mac).ok())
+                        .filter(|b| b.body.device == own && b.body.seq == seq)
                         .map(|b| b.hash);
                     seq += 1;
+                    tries += 1;
+                    // Planted files at every next number must not make one
+                    // append take forever.
+                    if tries > 1000 {
+                        return Err(AuditWriteError(StorageError::write(
+                            &dest,
+                            std::io::Error::other("a thousand positions of this device's audit chain are taken by files it did not write"),
+                        )));
+                    }
                 }
                 Err(e) => return Err(AuditWriteError(e)),
             }
@@ -418,6 +449,13 @@ impl Vault {
     /// The current time by the vault's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// A handle that records a lock on this device even when the vault
+    /// itself cannot be had (an operation holds it): the event waits
+    /// locally and goes into the next batch (FORMAT.md §10.4).
+    pub fn pending_events(&self) -> PendingEvents {
+        PendingEvents(self.local.clone())
     }
 
     /// Locks the vault: records why (manual, idle, sleep, screen lock,

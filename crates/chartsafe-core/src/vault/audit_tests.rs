@@ -9,6 +9,7 @@ use crate::errors::{AddError, GetError, MoveError};
 use crate::format::audit::AuditBody;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
+use crate::traits::SecretStore;
 
 fn count(log: &AuditLog) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -128,7 +129,7 @@ fn every_action_is_recorded_once_with_its_fields() {
         ("unlocked", 1),
         ("recovery_failed", 1),
         ("recovery_used", 2),
-        ("device_enrolled", 1),
+        ("device_enrolled", 2),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -270,7 +271,10 @@ fn when_the_log_cannot_be_written_nothing_is_read_or_changed_but_lock_works() {
     let actions: Vec<&str> = log.entries.iter().map(|e| e.action.as_str()).collect();
     // Failed reads before the log broke are not there (they could not be
     // written either); the lock is, before the unlock that carried it.
-    assert_eq!(actions, ["created", "added", "locked", "unlocked"]);
+    assert_eq!(
+        actions,
+        ["created", "device_enrolled", "added", "locked", "unlocked"]
+    );
 }
 
 /// A vault on device "a" with `n` single-event batches after creation.
@@ -564,12 +568,17 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
                 .blob,
         )
     };
-    std::fs::remove_file(blob("missing.txt")).unwrap();
+    let kept = w.tmp.path().join("kept-blob");
+    let missing_blob = blob("missing.txt");
+    std::fs::rename(&missing_blob, &kept).unwrap();
     let (s1, s2) = (blob("swap-1.txt"), blob("swap-2.txt"));
     let tmp = s1.with_extension("x");
-    std::fs::rename(&s1, &tmp).unwrap();
-    std::fs::rename(&s2, &s1).unwrap();
-    std::fs::rename(&tmp, &s2).unwrap();
+    let swap = || {
+        std::fs::rename(&s1, &tmp).unwrap();
+        std::fs::rename(&s2, &s1).unwrap();
+        std::fs::rename(&tmp, &s2).unwrap();
+    };
+    swap();
     let orphan = a.layout.blob(&crate::ids::random_id());
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::copy(blob("fine.txt"), &orphan).unwrap();
@@ -590,11 +599,13 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
         2,
         "{p:#?}"
     );
+    // While contents are missing or replaced, no orphan may go: it could
+    // be one of them under another name.
     assert_eq!(
         has(&|x| matches!(
             x,
             HealthProblem::Orphan {
-                removable: true,
+                removable: false,
                 ..
             }
         )),
@@ -631,12 +642,19 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
         missing.remedy()
     );
 
+    assert!(a.repair(&report).unwrap().removed.is_empty());
+    assert!(orphan.exists());
+    // Once the contents are whole again, the orphan goes.
+    std::fs::rename(&kept, &missing_blob).unwrap();
+    swap();
+    let report = a.verify(&NoProgress).unwrap();
+    assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
     let fixed = a.repair(&report).unwrap();
     assert_eq!(fixed.removed.len(), 1, "{fixed:?}");
     assert!(!orphan.exists());
     assert!(leftover.exists());
     let again = a.verify(&NoProgress).unwrap();
-    assert_eq!(again.problems.len(), 4, "{:#?}", again.problems);
+    assert_eq!(again.problems.len(), 1, "{:#?}", again.problems);
     let log = a.audit_log().unwrap();
     let repaired = only(&log, "repaired");
     assert_eq!(repaired.detail.as_deref(), Some("removing 1 files"));
@@ -659,4 +677,202 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
         .unwrap();
     assert!(!orphan.repairable(), "{orphan:?}");
     assert!(a.repair(&report).unwrap().removed.is_empty());
+}
+
+#[test]
+fn restore_and_purge_record_every_path_inside_a_folder() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let src = w.tmp.path().join("Smith");
+    std::fs::create_dir_all(src.join("Labs")).unwrap();
+    std::fs::write(src.join("Labs/cbc.txt"), "cbc").unwrap();
+    a.add(std::slice::from_ref(&src), "Patients", &NoProgress)
+        .unwrap();
+    a.remove("Patients/Smith").unwrap();
+    a.restore("Patients/Smith").unwrap();
+    a.remove("Patients/Smith").unwrap();
+    a.purge(PurgeTarget::All).unwrap();
+    let log = a.audit_log().unwrap();
+    for action in ["deleted", "restored", "purged"] {
+        let mut paths: Vec<&str> = log
+            .entries
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| e.path.as_deref().unwrap())
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(
+            paths,
+            [
+                "Patients/Smith",
+                "Patients/Smith/Labs",
+                "Patients/Smith/Labs/cbc.txt"
+            ],
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn repair_never_follows_links_nor_removes_what_may_be_a_named_blob() {
+    let w = World::new();
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    w.clock.store(today, std::sync::atomic::Ordering::SeqCst);
+    let (a, _) = w.create();
+    drop(a);
+    let mut o = w.options("a");
+    o.orphan_grace_ms = 0;
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), o).unwrap();
+    let src = w.tmp.path().join("x.txt");
+    std::fs::write(&src, "x").unwrap();
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    let snap = a.load().unwrap();
+    let n = snap.find("x.txt").unwrap();
+    let blob = snap.tree.versions[n.version]
+        .state
+        .content
+        .clone()
+        .unwrap()
+        .blob;
+    // A planted link from the blob folder to a folder outside the vault.
+    let outside = w.tmp.path().join("Documents");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("precious.doc"), "not the vault's").unwrap();
+    std::os::unix::fs::symlink(&outside, w.dir.join("b").join("zz")).unwrap();
+    // A sync client's copy under a marker we do not know.
+    let copy = a
+        .layout
+        .blob(&blob)
+        .with_file_name(format!("{blob}.Conflict"));
+    std::fs::copy(a.layout.blob(&blob), &copy).unwrap();
+    // A true orphan, and a pending file planted with a forged event.
+    let orphan = a.layout.blob(&crate::ids::random_id());
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, "junk").unwrap();
+
+    let report = a.verify(&NoProgress).unwrap();
+    let orphans: Vec<&HealthProblem> = report
+        .problems
+        .iter()
+        .filter(|p| matches!(p, HealthProblem::Orphan { .. }))
+        .collect();
+    assert_eq!(orphans.len(), 2, "{:#?}", report.problems);
+    assert!(!report
+        .problems
+        .iter()
+        .any(|p| p.to_string().contains("precious")));
+    let copy_problem = orphans
+        .iter()
+        .find(|p| p.to_string().contains(".Conflict"))
+        .unwrap();
+    assert!(!copy_problem.repairable(), "a copy of a named blob is kept");
+    let done = a.repair(&report).unwrap();
+    assert_eq!(done.removed.len(), 1, "{done:?}");
+    assert!(!orphan.exists() && copy.exists());
+    assert!(outside.join("precious.doc").exists());
+}
+
+#[test]
+fn orphans_wait_from_when_this_device_first_saw_them_not_from_file_times() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    a.set_orphan_grace_ms(10_000);
+    let orphan = a.layout.blob(&crate::ids::random_id());
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, "junk").unwrap();
+    // Its file times say 2000 (as every vault file's do): irrelevant.
+    let first = a.verify(&NoProgress).unwrap();
+    assert!(!first.problems[0].repairable(), "{:?}", first.problems);
+    // The fake clock moves 1 s per reading; 10 s later it may go.
+    w.clock
+        .fetch_add(20_000, std::sync::atomic::Ordering::SeqCst);
+    let later = a.verify(&NoProgress).unwrap();
+    assert!(later.problems[0].repairable(), "{:?}", later.problems);
+    assert_eq!(a.repair(&later).unwrap().removed.len(), 1);
+}
+
+#[test]
+fn a_cancelled_check_stops_and_a_planted_pipe_does_not_hang_it() {
+    struct Stop;
+    impl crate::traits::Progress for Stop {
+        fn cancelled(&self) -> bool {
+            true
+        }
+    }
+    let w = World::new();
+    let (mut a, blobs) = vault_with_files(&w, 3);
+    assert!(matches!(a.verify(&Stop), Err(VerifyError::Cancelled)));
+    // A pipe where a blob should be: reported, never opened.
+    let (path, blob) = &blobs[0];
+    std::fs::remove_file(blob).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(blob)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report = a.verify(&NoProgress).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, HealthProblem::ContentDamaged { path: x, .. } if x == path)),
+        "{:#?}",
+        report.problems
+    );
+}
+
+#[test]
+fn pending_events_from_the_local_folder_are_limited_to_what_goes_there() {
+    let w = World::new();
+    let (a, _) = w.create();
+    let file = w
+        .tmp
+        .path()
+        .join("state-a")
+        .join(a.id())
+        .join("audit-pending.json");
+    drop(a);
+    let forged = serde_json::json!([
+        {"time": 1, "action": "opened", "entry": "e".repeat(26), "path": "Smith/labs.pdf", "outcome": "ok"},
+        {"time": 2, "action": "locked", "outcome": "ok", "detail": "idle\u{1b}[2J"},
+    ]);
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    let log = a.audit_log().unwrap();
+    assert!(
+        !log.entries.iter().any(|e| e.action == "opened"),
+        "{:#?}",
+        log.entries
+    );
+    let locked = only(&log, "locked");
+    assert_eq!(locked.detail.as_deref(), Some("idle[2J"));
+}
+
+#[test]
+fn recovery_with_an_unwritable_log_enrols_nothing() {
+    let w = World::new();
+    let (a, phrase) = w.create();
+    let keyslots = std::fs::read_dir(w.dir.join("k")).unwrap().count();
+    drop(a);
+    // Every chain folder is blocked: a file where `a/` should be.
+    let a_dir = w.dir.join("a");
+    std::fs::rename(&a_dir, w.tmp.path().join("saved-a")).unwrap();
+    std::fs::write(&a_dir, "blocked").unwrap();
+    let store = MemoryStore::default();
+    let err = Vault::recover(&w.dir, &phrase, &store, &pass("other pass"), w.options("b"));
+    assert!(matches!(err, Err(RecoverError::Audit(_))), "{err:?}");
+    assert_eq!(
+        std::fs::read_dir(w.dir.join("k")).unwrap().count(),
+        keyslots
+    );
+    assert!(store
+        .get(&keychain_key(
+            &crate::vault::public_info(&w.dir).unwrap().id
+        ))
+        .unwrap()
+        .is_none());
 }

@@ -394,9 +394,19 @@ impl Vault {
                 parents,
                 state,
             });
+            let mut paths: std::collections::HashMap<String, String> =
+                std::collections::HashMap::from([(entry.clone(), trash_path.clone())]);
             for (child, cv) in Self::trashed_with(&snap, &entry) {
                 let mut state = snap.tree.versions[cv].state.clone();
-                let inside = names::join(trash_path, &state.name);
+                // Parents come before their contents in trashed_with.
+                let parent_path = state
+                    .parent
+                    .as_ref()
+                    .and_then(|p| paths.get(p))
+                    .cloned()
+                    .unwrap_or_default();
+                let inside = names::join(&parent_path, &state.name);
+                paths.insert(child.clone(), inside.clone());
                 events.push(
                     Event::new(now, Action::Restored)
                         .on(&child, &inside)
@@ -450,14 +460,24 @@ impl Vault {
         let mut ops = Vec::new();
         let mut events = Vec::new();
         let now = self.clock.now_ms();
+        // Paths as they were in the trash: a root's own, its contents' below
+        // it (each root comes before its contents in `entries`).
+        let mut paths: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
         for (entry, head) in &entries {
             let mut state = snap.tree.versions[*head].state.clone();
-            let path = snap
-                .tree
-                .trash
-                .iter()
-                .find(|t| &t.entry == entry)
-                .map_or_else(|| state.name.clone(), |t| t.path.clone());
+            let path = match snap.tree.trash.iter().find(|t| &t.entry == entry) {
+                Some(t) => t.path.clone(),
+                None => {
+                    let parent = state
+                        .parent
+                        .as_deref()
+                        .and_then(|p| paths.get(p))
+                        .cloned()
+                        .unwrap_or_default();
+                    names::join(&parent, &state.name)
+                }
+            };
+            paths.insert(entry.as_str(), path.clone());
             events.push(Event::new(now, Action::Purged).on(entry, &path));
             state.status = Status::Gone;
             let parents = snap

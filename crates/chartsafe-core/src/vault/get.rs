@@ -108,6 +108,17 @@ impl Vault {
             return Err(missing());
         }
         let file_path = self.layout.blob(&src.content.blob);
+        // Only a regular file is opened: a planted pipe would block the
+        // open forever, a folder or device would fail in odd ways.
+        match std::fs::metadata(&file_path) {
+            Ok(m) if !m.is_file() => {
+                return Err(GetError::BlobCorrupt {
+                    path: src.path.clone(),
+                    blob: rel,
+                })
+            }
+            _ => {}
+        }
         let file = match File::open(&file_path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -118,7 +129,14 @@ impl Vault {
                     .find(|n| crate::format::strip_copy_marker(n, 26) == Some(&src.content.blob));
                 match copy {
                     Some(n) => {
-                        File::open(shard.join(n)).map_err(|e| StorageError::read(&file_path, e))?
+                        let copy = shard.join(n);
+                        if !std::fs::metadata(&copy).is_ok_and(|m| m.is_file()) {
+                            return Err(GetError::BlobCorrupt {
+                                path: src.path.clone(),
+                                blob: rel,
+                            });
+                        }
+                        File::open(copy).map_err(|e| StorageError::read(&file_path, e))?
                     }
                     None => return Err(missing()),
                 }
@@ -210,9 +228,15 @@ impl Vault {
         match result {
             Ok(temp) => {
                 self.append_audit(vec![self.access_event(&src, access)])?;
-                temp.persist(out)
-                    .map_err(|e| GetError::Output(out.to_owned(), e.error))?;
-                Ok(())
+                let placed = temp
+                    .persist(out)
+                    .map(|_| ())
+                    .map_err(|e| GetError::Output(out.to_owned(), e.error));
+                if let Err(e) = &placed {
+                    // The log said "ok" a moment ago: it says what came of it.
+                    self.record_failure(&src, access, e);
+                }
+                placed
             }
             Err(e) => {
                 self.record_failure(&src, access, &e);

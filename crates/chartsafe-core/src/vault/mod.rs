@@ -19,7 +19,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use add::{AddFailure, AddOptions, AddReport, OnExisting};
 pub use audit::{
-    utc_time, write_csv, AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem, CSV_HEADER,
+    utc_time, write_csv, AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem,
+    PendingEvents, CSV_HEADER,
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
@@ -190,29 +191,32 @@ impl Vault {
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
         write_keyslot(&layout, &ids::random_id(), &plain, &recovery.recipient())?;
         let local = LocalDir::new(&options.state_dir, &header.id);
-        let device = enrol(
-            &layout, &local, &header.id, &plain, store, passphrase, &options, None,
-        )?;
-        // The header goes last: a folder without it is not a vault yet.
-        fsutil::write_new(dir, &layout.header(), &header.to_bytes())?;
         let lock = local.lock()?.ok_or_else(|| {
             StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
         })?;
-        let mut vault = Vault {
-            layout,
-            header,
-            keys,
-            local,
-            device,
-            clock: options.clock,
-            purge_grace_ms: options.purge_grace_ms,
-            orphan_grace_ms: options.orphan_grace_ms,
-            app: options.app,
-            announced: false,
-            _lock: lock,
-        };
-        let event = Event::new(vault.clock.now_ms(), Action::Created);
-        vault.append_audit(vec![event])?;
+        let slot = ids::random_id();
+        let kdf_log_n = options.kdf_log_n;
+        let device = DeviceState::new(&options.device_name);
+        let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
+        // Recorded before the device gets its keys (FORMAT.md §10.4).
+        let now = vault.clock.now_ms();
+        vault.append_audit(vec![
+            Event::new(now, Action::Created),
+            Event::new(now, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}")),
+        ])?;
+        vault.device = enrol(
+            &vault.layout,
+            &vault.local,
+            &vault.header.id,
+            &plain,
+            store,
+            passphrase,
+            kdf_log_n,
+            vault.device.clone(),
+            slot,
+        )?;
+        // The header goes last: a folder without it is not a vault yet.
+        fsutil::write_new(dir, &vault.layout.header(), &vault.header.to_bytes())?;
         Ok((vault, phrase))
     }
 
@@ -303,14 +307,7 @@ impl Vault {
         let device = match local.load()? {
             Some(d) => d,
             None => {
-                let d = DeviceState {
-                    device: ids::random_id(),
-                    device_name: options.device_name.clone(),
-                    slot: None,
-                    kdf: None,
-                    known: Default::default(),
-                    audit_known: Default::default(),
-                };
+                let d = DeviceState::new(&options.device_name);
                 local.save(&d)?;
                 d
             }
@@ -361,31 +358,56 @@ impl Vault {
         };
         keys.recovery_identity = Some(recovery);
         let previous = local.load()?;
+        let lock = local.lock()?.ok_or(RecoverError::Open(UnlockError::Busy))?;
         let plain = keys.to_plain(&header.id, options.clock.now_ms());
-        let device = enrol(
-            &layout,
-            &local,
-            &header.id,
+        let slot = ids::random_id();
+        let kdf_log_n = options.kdf_log_n;
+        let device = previous.unwrap_or_else(|| DeviceState::new(&options.device_name));
+        let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
+        // Recorded before the device gets its keys (FORMAT.md §10.4).
+        let now = vault.clock.now_ms();
+        vault.append_audit(vec![
+            Event::new(now, Action::RecoveryUsed).detail("recovery phrase"),
+            Event::new(now, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}")),
+        ])?;
+        vault.device = enrol(
+            &vault.layout,
+            &vault.local,
+            &vault.header.id,
             &plain,
             store,
             new_passphrase,
-            &options,
-            previous,
+            kdf_log_n,
+            vault.device.clone(),
+            slot,
         )?;
         drop(plain);
-        let now = options.clock.now_ms();
-        let events = vec![
-            Event::new(now, Action::RecoveryUsed).detail("recovery phrase"),
-            Event::new(now, Action::DeviceEnrolled).detail(format!(
-                "keyslot k/{}",
-                device.slot.as_deref().unwrap_or_default()
-            )),
-        ];
-        Self::finish_open(layout, header, keys, local, device, options, events).map_err(|e| match e
-        {
-            UnlockError::Audit(a) => RecoverError::Audit(a),
-            e => RecoverError::Open(e),
-        })
+        Ok(vault)
+    }
+
+    /// An open vault from its parts (nothing is written).
+    fn assemble(
+        layout: Layout,
+        header: Header,
+        keys: VaultKeys,
+        local: LocalDir,
+        device: DeviceState,
+        options: Options,
+        lock: File,
+    ) -> Vault {
+        Vault {
+            layout,
+            header,
+            keys,
+            local,
+            device,
+            clock: options.clock,
+            purge_grace_ms: options.purge_grace_ms,
+            orphan_grace_ms: options.orphan_grace_ms,
+            app: options.app,
+            announced: false,
+            _lock: lock,
+        }
     }
 
     fn finish_open(
@@ -398,19 +420,7 @@ impl Vault {
         events: Vec<Event>,
     ) -> Result<Vault, UnlockError> {
         let lock = local.lock()?.ok_or(UnlockError::Busy)?;
-        let mut vault = Vault {
-            layout,
-            header,
-            keys,
-            local,
-            device,
-            clock: options.clock,
-            purge_grace_ms: options.purge_grace_ms,
-            orphan_grace_ms: options.orphan_grace_ms,
-            app: options.app,
-            announced: false,
-            _lock: lock,
-        };
+        let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
         // No unaudited access: if the log cannot be written, the vault stays shut.
         vault.append_audit(events)?;
         Ok(vault)
@@ -621,8 +631,8 @@ fn write_keyslot(
     fsutil::write_new(layout.root(), &layout.keyslot(slot), &bytes)
 }
 
-/// Enrols this device: a new device secret in the keychain, a keyslot for
-/// (device secret, passphrase) in the vault folder, and the local state.
+/// Enrols `device`: a new device secret in the keychain, a keyslot `slot`
+/// for (device secret, passphrase) in the vault folder, and the local state.
 #[allow(clippy::too_many_arguments)]
 fn enrol(
     layout: &Layout,
@@ -631,25 +641,17 @@ fn enrol(
     plain: &KeyslotPlain,
     store: &dyn SecretStore,
     passphrase: &SecretString,
-    options: &Options,
-    previous: Option<DeviceState>,
+    kdf_log_n: u8,
+    mut device: DeviceState,
+    slot: String,
 ) -> Result<DeviceState, EnrolError> {
     let secret = DeviceSecret::generate();
-    let kdf = KdfParams::new(options.kdf_log_n);
+    let kdf = KdfParams::new(kdf_log_n);
     let identity = secret
         .device_identity(passphrase, &kdf)
         .expect("fresh parameters are valid");
-    let slot = ids::random_id();
     write_keyslot(layout, &slot, plain, &identity.recipient())?;
     store.set(&keychain_key(vault), secret.as_stored())?;
-    let mut device = previous.unwrap_or_else(|| DeviceState {
-        device: ids::random_id(),
-        device_name: options.device_name.clone(),
-        slot: None,
-        kdf: None,
-        known: Default::default(),
-        audit_known: Default::default(),
-    });
     device.slot = Some(slot);
     device.kdf = Some(kdf);
     local.save(&device)?;

@@ -4,7 +4,7 @@
 //! Content files are decrypted as streams into nothing but a hash, so the
 //! check needs neither memory nor temporary space in proportion to the vault.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,18 @@ pub enum HealthProblem {
         /// The blob file.
         blob: String,
     },
+    /// A file's content could not be read (permissions, an I/O error).
+    #[error("\"{path}\" ({version}): its content {blob} could not be read: {error}")]
+    ContentUnreadable {
+        /// The entry's path.
+        path: String,
+        /// Which version.
+        version: String,
+        /// The blob file.
+        blob: String,
+        /// What went wrong.
+        error: String,
+    },
     /// A content file that no record names.
     #[error("{file} ({bytes} bytes) is not named by any record (an orphan)")]
     Orphan {
@@ -104,10 +116,11 @@ impl HealthProblem {
                 _ => "the audit log was tampered with: keep a copy of the vault folder as evidence, restore the chain from a backup, and report it to your security officer".into(),
             },
             Self::ContentMissing { waiting: true, .. } => "wait for the sync client to bring it; if it never comes, restore an older version of the file (its version history) or the file from a backup".into(),
+            Self::ContentUnreadable { .. } => "check the file's permissions and the disk, then check again".into(),
             Self::ContentMissing { .. } | Self::ContentDamaged { .. } | Self::ContentSubstituted { .. } => "restore an older version of the file (its version history), copy the vault folder again from another computer, or restore the file from a backup".into(),
             Self::Orphan { removable: true, .. } | Self::Leftover { removable: true, .. } => "safe to remove: let the repair remove it".into(),
-            Self::Orphan { .. } => "leave it: its record may still be on its way from another computer, or be one of the damaged or missing records; the repair removes such files once they are 30 days old and every record is readable".into(),
-            Self::Leftover { .. } => "leave it: a write may still be running; the repair removes it once it is a day old".into(),
+            Self::Orphan { .. } => "leave it: its record may still be on its way from another computer, or be one of the damaged or missing records or contents; the repair removes such files once this computer has seen them for 30 days and every record and content is whole".into(),
+            Self::Leftover { .. } => "leave it: a write may still be running; the repair removes it once this computer has seen it for a day".into(),
         }
     }
 
@@ -161,24 +174,41 @@ pub enum VerifyError {
     /// The check could not be recorded; nothing was removed.
     #[error(transparent)]
     Audit(#[from] AuditWriteError),
+    /// The person (or a lock) stopped the check through [`Progress::cancelled`].
+    #[error("the check was stopped")]
+    Cancelled,
 }
 
-/// How old a file in the vault folder is by this machine's clock: when it
-/// arrived here (the status-change time on Unix, as its modification time
-/// is fixed, FORMAT.md §1.2).
-fn age_ms(meta: &std::fs::Metadata, now: i64) -> i64 {
-    #[cfg(unix)]
-    let arrived = {
-        use std::os::unix::fs::MetadataExt;
-        meta.ctime().saturating_mul(1000)
-    };
-    #[cfg(not(unix))]
-    let arrived = meta
-        .created()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(now, |d| d.as_millis() as i64);
-    now.saturating_sub(arrived)
+/// Discards plaintext, failing once the work is cancelled, so that even a
+/// single huge file stops promptly (a lock must not wait for a check).
+struct CancelSink<'a>(&'a dyn Progress);
+
+impl io::Write for CancelSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.0.cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `path` is a folder itself, not a link to one: the health
+/// check never walks or removes through links (a planted `b/zz` pointing
+/// elsewhere must not make files outside the vault look like orphans).
+fn real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// A stray file found by [`Vault::strays`].
+struct Stray {
+    problem: HealthProblem,
+    /// Its real path.
+    path: PathBuf,
+    /// Its key in the first-seen map: the path relative to the vault folder.
+    key: String,
 }
 
 /// One content file to check, and the first version that names it.
@@ -210,9 +240,23 @@ impl Vault {
         report.contents_checked = checked;
         report.bytes_checked = bytes;
 
-        report
-            .problems
-            .extend(self.strays(&snap)?.into_iter().map(|(p, _)| p));
+        let blocked = !snap.problems.is_empty()
+            || report.problems.iter().any(|p| {
+                matches!(
+                    p,
+                    HealthProblem::ContentMissing { .. }
+                        | HealthProblem::ContentDamaged { .. }
+                        | HealthProblem::ContentSubstituted { .. }
+                        | HealthProblem::ContentUnreadable { .. }
+                )
+            });
+        let found = self.strays(&snap, blocked, &BTreeMap::new())?;
+        let first_seen = self.note_strays(&found);
+        report.problems.extend(
+            self.strays(&snap, blocked, &first_seen)?
+                .into_iter()
+                .map(|s| s.problem),
+        );
 
         let log = self.audit_log()?;
         report.audit_entries = log.entries.len() as u64;
@@ -301,7 +345,7 @@ impl Vault {
     ) -> Result<(Vec<HealthProblem>, u64, u64), VerifyError> {
         let next = AtomicUsize::new(0);
         let found: Mutex<Vec<(usize, HealthProblem)>> = Mutex::new(Vec::new());
-        let fatal: Mutex<Option<StorageError>> = Mutex::new(None);
+        let stopped = std::sync::atomic::AtomicBool::new(false);
         let done = AtomicUsize::new(0);
         let bytes = std::sync::atomic::AtomicU64::new(0);
         let threads = std::thread::available_parallelism()
@@ -314,19 +358,24 @@ impl Vault {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(c) = checks.get(i) else { break };
-                        if fatal.lock().expect("verify lock").is_some() {
+                        if stopped.load(Ordering::SeqCst) || progress.cancelled() {
+                            stopped.store(true, Ordering::SeqCst);
                             break;
                         }
                         let result = self.open_blob(snap, &c.src).and_then(|(file, rel)| {
                             let r = crypt::decrypt_stream(
                                 file,
-                                io::sink(),
+                                CancelSink(progress),
                                 c.src.content.size,
                                 &identities,
                                 progress,
                             );
                             Self::check(&c.src, &rel, r)
                         });
+                        if progress.cancelled() {
+                            stopped.store(true, Ordering::SeqCst);
+                            break;
+                        }
                         done.fetch_add(1, Ordering::SeqCst);
                         let problem = match result {
                             Ok(()) => {
@@ -364,26 +413,27 @@ impl Vault {
                                     blob,
                                 }
                             }
-                            Err(GetError::Storage(e)) => {
-                                *fatal.lock().expect("verify lock") = Some(e);
-                                break;
-                            }
-                            Err(other) => {
-                                let e = StorageError::read(
-                                    self.layout.blob(&c.src.content.blob),
-                                    io::Error::other(other.to_string()),
-                                );
-                                *fatal.lock().expect("verify lock") = Some(e);
-                                break;
-                            }
+                            // One unreadable file must not stop the check.
+                            Err(other) => HealthProblem::ContentUnreadable {
+                                path: c.src.path.clone(),
+                                version: c.label.clone(),
+                                blob: self
+                                    .layout
+                                    .relative(&self.layout.blob(&c.src.content.blob))
+                                    .into_owned(),
+                                error: match other {
+                                    GetError::Storage(e) => e.source.to_string(),
+                                    e => e.to_string(),
+                                },
+                            },
                         };
                         found.lock().expect("verify lock").push((i, problem));
                     }
                 });
             }
         });
-        if let Some(e) = fatal.into_inner().expect("verify lock") {
-            return Err(e.into());
+        if stopped.into_inner() {
+            return Err(VerifyError::Cancelled);
         }
         let mut found = found.into_inner().expect("verify lock");
         found.sort_by_key(|(i, _)| *i);
@@ -394,9 +444,21 @@ impl Vault {
         ))
     }
 
-    /// Content files no version names, and our own temporary files, each
-    /// with its real path (the problem's name is escaped for printing).
-    fn strays(&self, snap: &Snapshot) -> Result<Vec<(HealthProblem, PathBuf)>, VerifyError> {
+    /// Content files no version names, and our own temporary files.
+    ///
+    /// Whether one may be removed does not depend on file times (sync
+    /// clients and some mounts set them to anything): this device notes
+    /// when it first saw each stray (`first_seen`, kept in its local state)
+    /// and counts from then (FORMAT.md §10.5). No orphan is removable while
+    /// `blocked` (a record or a content is damaged or missing: it may be
+    /// the very file), nor one whose name begins with a blob id a record
+    /// names (a copy under a name we do not recognise may be the only one).
+    fn strays(
+        &self,
+        snap: &Snapshot,
+        blocked: bool,
+        first_seen: &BTreeMap<String, i64>,
+    ) -> Result<Vec<Stray>, VerifyError> {
         let named: std::collections::HashSet<&str> = snap
             .tree
             .versions
@@ -404,9 +466,7 @@ impl Vault {
             .filter_map(|v| v.state.content.as_ref().map(|c| c.blob.as_str()))
             .collect();
         let now = self.clock.now_ms();
-        // A record that cannot be read, or has not arrived, may name any
-        // of them: then no orphan is removable (FORMAT.md §10.5).
-        let records_complete = snap.problems.is_empty();
+        let seen_for = |key: &str| now.saturating_sub(first_seen.get(key).copied().unwrap_or(now));
         let mut out = Vec::new();
         let mut look = |dir: &Path, rel: &str, blobs: Option<&str>| -> Result<(), VerifyError> {
             for name in fsutil::list_dir(dir)? {
@@ -417,13 +477,14 @@ impl Vault {
                 if !meta.is_file() {
                     continue;
                 }
+                let key = format!("{rel}/{name}");
                 let file = format!("{rel}/{}", name.escape_debug());
                 if name.starts_with(TEMP_PREFIX) {
-                    let p = HealthProblem::Leftover {
+                    let problem = HealthProblem::Leftover {
                         file,
-                        removable: age_ms(&meta, now) >= LEFTOVER_GRACE_MS,
+                        removable: seen_for(&key) >= LEFTOVER_GRACE_MS,
                     };
-                    out.push((p, path));
+                    out.push(Stray { problem, path, key });
                     continue;
                 }
                 let Some(shard) = blobs else { continue };
@@ -435,39 +496,61 @@ impl Vault {
                 let base = layout::strip_copy_marker(&name, 26);
                 let ours = base.is_some_and(|b| b.get(..2) == Some(shard) && named.contains(b));
                 if !ours {
-                    let p = HealthProblem::Orphan {
+                    let names_a_blob = name.get(..26).is_some_and(|b| named.contains(b));
+                    let problem = HealthProblem::Orphan {
                         file,
                         bytes: meta.len(),
-                        removable: records_complete && age_ms(&meta, now) >= self.orphan_grace_ms,
+                        removable: !blocked
+                            && !names_a_blob
+                            && seen_for(&key) >= self.orphan_grace_ms,
                     };
-                    out.push((p, path));
+                    out.push(Stray { problem, path, key });
                 }
             }
             Ok(())
         };
-        for shard in fsutil::list_dir(&self.layout.blobs())? {
-            if layout::is_ignorable(&shard) {
-                continue;
-            }
-            let dir = self.layout.blobs().join(&shard);
-            if dir.is_dir() {
-                look(&dir, &format!("b/{}", shard.escape_debug()), Some(&shard))?;
+        let root = self.layout.root();
+        let blobs = self.layout.blobs();
+        if real_dir(&blobs) {
+            for shard in fsutil::list_dir(&blobs)? {
+                let dir = blobs.join(&shard);
+                if !layout::is_ignorable(&shard) && real_dir(&dir) {
+                    look(&dir, &format!("b/{shard}"), Some(&shard))?;
+                }
             }
         }
         for (top, sub) in [("r", true), ("a", true), ("k", false)] {
-            let dir = self.layout.root().join(top);
+            let dir = root.join(top);
+            if !real_dir(&dir) {
+                continue;
+            }
             look(&dir, top, None)?;
             if sub {
                 for d in fsutil::list_dir(&dir)? {
                     let p = dir.join(&d);
-                    if p.is_dir() {
-                        look(&p, &format!("{top}/{}", d.escape_debug()), None)?;
+                    if real_dir(&p) {
+                        look(&p, &format!("{top}/{d}"), None)?;
                     }
                 }
             }
         }
-        look(self.layout.root(), ".", None)?;
+        look(root, ".", None)?;
         Ok(out)
+    }
+
+    /// Notes when this device first saw each stray, forgetting those gone.
+    fn note_strays(&self, strays: &[Stray]) -> BTreeMap<String, i64> {
+        let before = self.local.strays_seen();
+        let now = self.clock.now_ms();
+        let after: BTreeMap<String, i64> = strays
+            .iter()
+            .map(|s| (s.key.clone(), before.get(&s.key).copied().unwrap_or(now)))
+            .collect();
+        if after != before {
+            // Best effort: losing it only restarts the waiting period.
+            let _ = self.local.save_strays_seen(&after);
+        }
+        after
     }
 
     /// Removes the problems of `report` that are safe to remove (old
@@ -475,13 +558,24 @@ impl Vault {
     /// The repair is recorded in the audit log first.
     pub fn repair(&mut self, report: &HealthReport) -> Result<RepairReport, VerifyError> {
         let snap = self.load()?;
+        let blocked = !snap.problems.is_empty()
+            || report.problems.iter().any(|p| {
+                matches!(
+                    p,
+                    HealthProblem::ContentMissing { .. }
+                        | HealthProblem::ContentDamaged { .. }
+                        | HealthProblem::ContentSubstituted { .. }
+                        | HealthProblem::ContentUnreadable { .. }
+                )
+            });
+        let first_seen = self.local.strays_seen();
         let targets: Vec<(String, u64, PathBuf)> = self
-            .strays(&snap)?
+            .strays(&snap, blocked, &first_seen)?
             .into_iter()
-            .filter(|(p, _)| p.repairable() && report.problems.contains(p))
-            .map(|(p, path)| match p {
-                HealthProblem::Orphan { file, bytes, .. } => (file, bytes, path),
-                HealthProblem::Leftover { file, .. } => (file, 0, path),
+            .filter(|s| s.problem.repairable() && report.problems.contains(&s.problem))
+            .map(|s| match s.problem {
+                HealthProblem::Orphan { file, bytes, .. } => (file, bytes, s.path),
+                HealthProblem::Leftover { file, .. } => (file, 0, s.path),
                 _ => unreachable!("only orphans and leftovers are repairable"),
             })
             .collect();
@@ -492,7 +586,20 @@ impl Vault {
         let event = Event::new(self.clock.now_ms(), Action::Repaired)
             .detail(format!("removing {} files", targets.len()));
         self.append_audit(vec![event])?;
+        let root = self.layout.root().to_owned();
         for (file, bytes, path) in targets {
+            // Just before removing: still a plain file, in real folders of
+            // the vault (no folder on the way was swapped for a link).
+            let inside = path.strip_prefix(&root).ok().is_some_and(|rel| {
+                rel.ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .all(|a| real_dir(&root.join(a)))
+            });
+            let plain = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+            if !(inside && plain) {
+                continue;
+            }
             match std::fs::remove_file(&path) {
                 Ok(()) => {
                     out.removed.push(file);
