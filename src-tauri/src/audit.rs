@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chartsafe_core::{write_csv, Action, AuditLog, Event, HealthReport, Progress};
+use chartsafe_core::{write_csv, Action, AuditEntry, AuditLog, Event, HealthReport, Progress};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
@@ -16,26 +16,13 @@ use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, AppError>;
 
-/// One recorded action, as the window shows it.
-#[derive(Serialize)]
-pub struct ActivityRow {
-    time: i64,
-    member: String,
-    device: String,
-    device_name: String,
-    action: String,
-    entry: Option<String>,
-    path: Option<String>,
-    outcome: String,
-    reason: Option<String>,
-    detail: Option<String>,
-    app: String,
-}
-
 /// The whole log and what is wrong with it.
 #[derive(Serialize)]
 pub struct ActivityOut {
-    rows: Vec<ActivityRow>,
+    /// Every entry, oldest first (the core's `AuditEntry`: time in ms,
+    /// member, device, device_name, app, action, entry, path, outcome,
+    /// reason, detail, seq).
+    rows: Vec<AuditEntry>,
     problems: Vec<String>,
     chains: usize,
 }
@@ -54,23 +41,7 @@ pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
     tauri::async_runtime::spawn_blocking(move || {
         let log = session.vault.lock().expect("vault lock").audit_log()?;
         let out = ActivityOut {
-            rows: log
-                .entries
-                .iter()
-                .map(|e| ActivityRow {
-                    time: e.time,
-                    member: e.member.clone(),
-                    device: e.device.clone(),
-                    device_name: e.device_name.clone(),
-                    action: e.action.clone(),
-                    entry: e.entry.clone(),
-                    path: e.path.clone(),
-                    outcome: e.outcome.clone(),
-                    reason: e.reason.clone(),
-                    detail: e.detail.clone(),
-                    app: e.app.clone(),
-                })
-                .collect(),
+            rows: log.entries.clone(),
             problems: log.problems.iter().map(ToString::to_string).collect(),
             chains: log.chains.len(),
         };

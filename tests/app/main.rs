@@ -112,6 +112,17 @@ async fn opened_by(marker: &Path) -> PathBuf {
     PathBuf::from(std::fs::read_to_string(marker).unwrap().trim())
 }
 
+/// Runs Check vault from the toolbar and waits for "No problems".
+async fn check_finds_nothing(app: &App) {
+    app.click("#check-button").await;
+    app.wait_js(
+        "const r = document.getElementById('check-result');
+         return !!r && /No problems/.test(r.innerText)",
+        30,
+    )
+    .await;
+}
+
 /// Files under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -636,13 +647,7 @@ async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_nam
     .await;
 
     // Check vault: nothing wrong.
-    app.click("#check-button").await;
-    app.wait_js(
-        "const r = document.getElementById('check-result');
-         return !!r && /No problems/.test(r.innerText)",
-        30,
-    )
-    .await;
+    check_finds_nothing(&app).await;
     app.screenshot("18-check-vault").await;
     app.js("document.querySelector('dialog[open] button.primary, dialog[open] .dialog-actions button')?.click(); return true").await;
     app.click("#btn-lock").await;
@@ -1233,13 +1238,7 @@ async fn tour_of_a_clinic_vault_in_light_and_dark() {
             "tour-activity"
         })
         .await;
-        app.click("#check-button").await;
-        app.wait_js(
-            "const r = document.getElementById('check-result');
-             return !!r && /No problems/.test(r.innerText)",
-            30,
-        )
-        .await;
+        check_finds_nothing(&app).await;
         app.screenshot(if dark {
             "tour-check-dark"
         } else {

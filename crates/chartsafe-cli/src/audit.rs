@@ -90,18 +90,10 @@ fn entry_json(e: &AuditEntry) -> String {
     .to_string()
 }
 
-/// Text from the log, safe for a terminal: control characters (which a
-/// file name or a planted event could hold) are escaped.
+/// Text from the log, safe for a terminal (a file name or a planted event
+/// may hold control characters).
 fn safe(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    names::printable(s)
 }
 
 fn entry_line(e: &AuditEntry) -> String {

@@ -56,16 +56,7 @@ impl StorageError {
 /// A path safe to print: control characters (which a planted file name in the
 /// vault folder could hold) are escaped.
 fn printable(path: &std::path::Path) -> String {
-    path.to_string_lossy()
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::names::printable(&path.to_string_lossy())
 }
 
 fn describe(e: &io::Error) -> String {

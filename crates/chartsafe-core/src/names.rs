@@ -133,6 +133,21 @@ fn split_extension(name: &str) -> (&str, &str) {
     }
 }
 
+/// Text safe to show in a terminal or a log: control characters (which a
+/// planted file name can hold, to drive a terminal) become escapes such as
+/// `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// A UTC date `YYYY-MM-DD` from ms since the epoch (civil-from-days, H. Hinnant).
 pub fn date(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);

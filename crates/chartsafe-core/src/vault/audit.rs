@@ -6,17 +6,16 @@ use std::collections::BTreeMap;
 use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, ListError, StorageError};
+use crate::format as layout;
 use crate::format::audit::{self as fmt, Action, AuditBatchError, AuditBody, Event, Head};
-use crate::format::{self as layout, Layout};
 use crate::fsutil;
-use crate::ids;
 use crate::local::KnownHead;
 
 /// Largest audit batch read; a bigger file is not one of ours.
 const BATCH_MAX: u64 = 64 << 20;
 
 /// One recorded action, as read from the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
     /// When it happened (the writer's clock), ms since the Unix epoch (UTC).
     pub time: i64,
@@ -379,65 +378,51 @@ impl Vault {
                 .collect()
         };
         let head = self.device.audit_known.get(&own);
-        let mut seq = head.map_or(1, |h| h.seq + 1);
-        let mut prev = head.map(|h| h.hash.clone());
+        let seq = head.map_or(1, |h| h.seq + 1);
+        let prev = head.map(|h| h.hash.clone());
         let dir = self.layout.device_audit(&own);
-        let mut tries = 0;
         std::fs::create_dir_all(&dir).map_err(|e| AuditWriteError(StorageError::write(&dir, e)))?;
-        loop {
-            let body = AuditBody {
-                format: fmt::AUDIT_VERSION,
-                vault: self.header.id.clone(),
-                device: own.clone(),
-                device_name: self.device.device_name.clone(),
-                member: self.keys.member.clone(),
+        let (seq, hash) = self
+            .append_chain(
+                &dir,
                 seq,
-                prev: prev.clone(),
-                time: self.clock.now_ms(),
-                app: self.app.clone(),
-                events: events.clone(),
-                seen: seen.clone(),
-            };
-            let (plain, hash) = body.seal(&self.keys.mac);
-            let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
-            let dest = dir.join(Layout::record_name(seq));
-            match fsutil::write_new(self.layout.root(), &dest, &bytes) {
-                Ok(()) => {
-                    let name = self.device.device_name.clone();
-                    self.device
-                        .audit_known
-                        .insert(own, KnownHead { seq, hash, name });
-                    self.announced = true;
-                    if had_pending {
-                        self.local.clear_pending();
+                prev,
+                BATCH_MAX,
+                |seq, prev| {
+                    AuditBody {
+                        format: fmt::AUDIT_VERSION,
+                        vault: self.header.id.clone(),
+                        device: own.clone(),
+                        device_name: self.device.device_name.clone(),
+                        member: self.keys.member.clone(),
+                        seq,
+                        prev,
+                        time: self.clock.now_ms(),
+                        app: self.app.clone(),
+                        events: events.clone(),
+                        seen: seen.clone(),
                     }
-                    // Losing this only weakens truncation detection of our own chain.
-                    let _ = self.local.save(&self.device);
-                    return Ok(());
-                }
-                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // Never overwrite: link to what is there if it is our
-                    // own batch at that position, else to nothing.
-                    let existing = fsutil::read_limited(&dest, BATCH_MAX).ok().flatten();
-                    prev = existing
-                        .and_then(|b| crypt::decrypt_bytes(&b, &self.keys.identities()).ok())
-                        .and_then(|p| fmt::open(&p, &self.keys.mac).ok())
-                        .filter(|b| b.body.device == own && b.body.seq == seq)
-                        .map(|b| b.hash);
-                    seq += 1;
-                    tries += 1;
-                    // Planted files at every next number must not make one
-                    // append take forever.
-                    if tries > 1000 {
-                        return Err(AuditWriteError(StorageError::write(
-                            &dest,
-                            std::io::Error::other("a thousand positions of this device's audit chain are taken by files it did not write"),
-                        )));
-                    }
-                }
-                Err(e) => return Err(AuditWriteError(e)),
-            }
+                    .seal(&self.keys.mac)
+                },
+                |plain, at| {
+                    fmt::open(plain, &self.keys.mac)
+                        .ok()
+                        .filter(|b| b.body.device == own && b.body.seq == at)
+                        .map(|b| b.hash)
+                },
+            )
+            .map_err(AuditWriteError)?;
+        let name = self.device.device_name.clone();
+        self.device
+            .audit_known
+            .insert(own, KnownHead { seq, hash, name });
+        self.announced = true;
+        if had_pending {
+            self.local.clear_pending();
         }
+        // Losing this only weakens truncation detection of our own chain.
+        let _ = self.local.save(&self.device);
+        Ok(())
     }
 
     /// Records one event for the caller (the app records what only it
@@ -487,33 +472,13 @@ impl Vault {
         // Problems found per file before the chain's name is known:
         // (device, position, file, what).
         let mut deferred: Vec<(String, u64, String, Bad)> = Vec::new();
-        let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for name in fsutil::list_dir(&root)? {
-            if layout::is_ignorable(&name) {
-                continue;
-            }
-            if let Some(base) = layout::strip_copy_marker(&name, 26).filter(|b| ids::is_id(b)) {
-                folders
-                    .entry(base.to_owned())
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
+        let folders = layout::device_folders(&root)?;
         for (device, copies) in &folders {
             let by_seq = chains.entry(device.clone()).or_default();
             for folder in copies {
                 let dir = root.join(folder);
                 for name in fsutil::list_dir(&dir)? {
-                    if layout::is_ignorable(&name) {
-                        continue;
-                    }
-                    let Some(base) = layout::strip_copy_marker(&name, 10) else {
-                        continue;
-                    };
-                    if !base.bytes().all(|b| b.is_ascii_digit()) {
-                        continue;
-                    }
-                    let Ok(seq) = base.parse::<u64>() else {
+                    let Some(seq) = layout::chain_position(&name) else {
                         continue;
                     };
                     let file = format!("a/{}/{}", escape(folder), escape(&name));

@@ -25,6 +25,14 @@ fn only<'a>(log: &'a AuditLog, action: &str) -> &'a AuditEntry {
     found[0]
 }
 
+/// Swaps the names of two files.
+fn swap(a: &std::path::Path, b: &std::path::Path) {
+    let tmp = a.with_extension("swap");
+    std::fs::rename(a, &tmp).unwrap();
+    std::fs::rename(b, a).unwrap();
+    std::fs::rename(&tmp, b).unwrap();
+}
+
 fn audit_files(w: &World, device: &str) -> Vec<PathBuf> {
     let dir = w.dir.join("a").join(device);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -336,12 +344,7 @@ fn a_deleted_middle_batch_is_reported() {
 fn reordered_batches_are_reported() {
     let w = World::new();
     let mut a = chain_of(&w, 5);
-    let p = problems_after(&w, &mut a, |f| {
-        let tmp = f[1].with_extension("x");
-        std::fs::rename(&f[1], &tmp).unwrap();
-        std::fs::rename(&f[2], &f[1]).unwrap();
-        std::fs::rename(&tmp, &f[2]).unwrap();
-    });
+    let p = problems_after(&w, &mut a, |f| swap(&f[1], &f[2]));
     assert!(
         p.iter().any(|x| matches!(
             x,
@@ -529,17 +532,8 @@ fn a_healthy_vault_of_2000_files_has_no_problems() {
 #[test]
 fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
     let w = World::new();
-    // File ages come from the file system: the clock must be today's.
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    w.clock.store(today, std::sync::atomic::Ordering::SeqCst);
-    let mut o = w.options("a");
-    o.orphan_grace_ms = 0;
-    let (a, _) = w.create();
-    drop(a);
-    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), o).unwrap();
+    let (mut a, _) = w.create();
+    a.set_orphan_grace_ms(0);
     let src = w.tmp.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     for name in ["missing.txt", "swap-1.txt", "swap-2.txt", "fine.txt"] {
@@ -572,13 +566,7 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
     let missing_blob = blob("missing.txt");
     std::fs::rename(&missing_blob, &kept).unwrap();
     let (s1, s2) = (blob("swap-1.txt"), blob("swap-2.txt"));
-    let tmp = s1.with_extension("x");
-    let swap = || {
-        std::fs::rename(&s1, &tmp).unwrap();
-        std::fs::rename(&s2, &s1).unwrap();
-        std::fs::rename(&tmp, &s2).unwrap();
-    };
-    swap();
+    swap(&s1, &s2);
     let orphan = a.layout.blob(&crate::ids::random_id());
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::copy(blob("fine.txt"), &orphan).unwrap();
@@ -646,7 +634,7 @@ fn verify_finds_each_injected_fault_and_repair_removes_only_strays() {
     assert!(orphan.exists());
     // Once the contents are whole again, the orphan goes.
     std::fs::rename(&kept, &missing_blob).unwrap();
-    swap();
+    swap(&s1, &s2);
     let report = a.verify(&NoProgress).unwrap();
     assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
     let fixed = a.repair(&report).unwrap();
@@ -717,16 +705,8 @@ fn restore_and_purge_record_every_path_inside_a_folder() {
 #[test]
 fn repair_never_follows_links_nor_removes_what_may_be_a_named_blob() {
     let w = World::new();
-    let today = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    w.clock.store(today, std::sync::atomic::Ordering::SeqCst);
-    let (a, _) = w.create();
-    drop(a);
-    let mut o = w.options("a");
-    o.orphan_grace_ms = 0;
-    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), o).unwrap();
+    let (mut a, _) = w.create();
+    a.set_orphan_grace_ms(0);
     let src = w.tmp.path().join("x.txt");
     std::fs::write(&src, "x").unwrap();
     a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();

@@ -9,7 +9,6 @@ use crate::errors::ListError;
 use crate::format::record::{self, Kind, OpenedRecord, RecordError};
 use crate::format::{self as layout, Layout};
 use crate::fsutil;
-use crate::ids;
 use crate::local::KnownHead;
 use crate::state::{Node, Tree};
 
@@ -171,18 +170,7 @@ impl Vault {
         let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
         // A sync client may copy a whole device folder (`<id> (1)`): its
         // records are read as the device's own (FORMAT.md §6.3).
-        let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for name in fsutil::list_dir(&records_dir)? {
-            if layout::is_ignorable(&name) {
-                continue;
-            }
-            if let Some(base) = layout::strip_copy_marker(&name, 26).filter(|b| ids::is_id(b)) {
-                folders
-                    .entry(base.to_owned())
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
+        let folders = layout::device_folders(&records_dir)?;
         for (device, copies) in folders {
             let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
             let files = copies
@@ -197,16 +185,7 @@ impl Vault {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             for (dir, folder, name) in files.into_iter().flatten() {
-                if layout::is_ignorable(&name) {
-                    continue;
-                }
-                let Some(base) = layout::strip_copy_marker(&name, 10) else {
-                    continue;
-                };
-                if !base.bytes().all(|b| b.is_ascii_digit()) {
-                    continue;
-                }
-                let Ok(seq) = base.parse::<u64>() else {
+                let Some(seq) = layout::chain_position(&name) else {
                     continue;
                 };
                 // Names read from the folder are untrusted: escaped for messages.

@@ -198,23 +198,8 @@ impl Vault {
         let kdf_log_n = options.kdf_log_n;
         let device = DeviceState::new(&options.device_name);
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
-        // Recorded before the device gets its keys (FORMAT.md §10.4).
-        let now = vault.clock.now_ms();
-        vault.append_audit(vec![
-            Event::new(now, Action::Created),
-            Event::new(now, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}")),
-        ])?;
-        vault.device = enrol(
-            &vault.layout,
-            &vault.local,
-            &vault.header.id,
-            &plain,
-            store,
-            passphrase,
-            kdf_log_n,
-            vault.device.clone(),
-            slot,
-        )?;
+        let created = Event::new(vault.clock.now_ms(), Action::Created);
+        vault.record_and_enrol(created, &plain, store, passphrase, kdf_log_n, slot)?;
         // The header goes last: a folder without it is not a vault yet.
         fsutil::write_new(dir, &vault.layout.header(), &vault.header.to_bytes())?;
         Ok((vault, phrase))
@@ -364,25 +349,39 @@ impl Vault {
         let kdf_log_n = options.kdf_log_n;
         let device = previous.unwrap_or_else(|| DeviceState::new(&options.device_name));
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
-        // Recorded before the device gets its keys (FORMAT.md §10.4).
-        let now = vault.clock.now_ms();
-        vault.append_audit(vec![
-            Event::new(now, Action::RecoveryUsed).detail("recovery phrase"),
-            Event::new(now, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}")),
-        ])?;
-        vault.device = enrol(
-            &vault.layout,
-            &vault.local,
-            &vault.header.id,
-            &plain,
-            store,
-            new_passphrase,
-            kdf_log_n,
-            vault.device.clone(),
-            slot,
-        )?;
+        let used = Event::new(vault.clock.now_ms(), Action::RecoveryUsed).detail("recovery phrase");
+        vault.record_and_enrol(used, &plain, store, new_passphrase, kdf_log_n, slot)?;
         drop(plain);
         Ok(vault)
+    }
+
+    /// Records `first` and this device's enrolment, then enrols it with
+    /// keyslot `slot`: the record is durable before the device gets its keys
+    /// (FORMAT.md §10.4), so a blocked log enrols nothing.
+    fn record_and_enrol(
+        &mut self,
+        first: Event,
+        plain: &KeyslotPlain,
+        store: &dyn SecretStore,
+        passphrase: &SecretString,
+        kdf_log_n: u8,
+        slot: String,
+    ) -> Result<(), EnrolError> {
+        let enrolled =
+            Event::new(first.time, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}"));
+        self.append_audit(vec![first, enrolled])?;
+        self.device = enrol(
+            &self.layout,
+            &self.local,
+            &self.header.id,
+            plain,
+            store,
+            passphrase,
+            kdf_log_n,
+            self.device.clone(),
+            slot,
+        )?;
+        Ok(())
     }
 
     /// An open vault from its parts (nothing is written).
@@ -510,48 +509,90 @@ impl Vault {
         // Continue after the newest record this device ever wrote or saw of
         // itself (kept up to date by `load`): numbers are never reused.
         let head = self.device.known.get(&self.device.device);
-        let mut seq = head.map_or(1, |h| h.seq + 1);
-        let mut prev = head.map(|h| h.hash.clone());
+        let seq = head.map_or(1, |h| h.seq + 1);
+        let prev = head.map(|h| h.hash.clone());
         let dir = self.layout.device_records(&self.device.device);
-        loop {
-            let body = RecordBody {
-                format: RECORD_VERSION,
-                vault: self.header.id.clone(),
-                device: self.device.device.clone(),
-                device_name: self.device.device_name.clone(),
-                author: self.keys.member.clone(),
-                seq,
-                prev: prev.clone(),
-                time: self.clock.now_ms(),
-                ops: ops.clone(),
-                sig: None,
-            };
-            let (plain, hash) = body.seal(&self.keys.mac);
+        let own = self.device.device.clone();
+        let (seq, hash) = self.append_chain(
+            &dir,
+            seq,
+            prev,
+            load::RECORD_MAX,
+            |seq, prev| {
+                RecordBody {
+                    format: RECORD_VERSION,
+                    vault: self.header.id.clone(),
+                    device: own.clone(),
+                    device_name: self.device.device_name.clone(),
+                    author: self.keys.member.clone(),
+                    seq,
+                    prev,
+                    time: self.clock.now_ms(),
+                    ops: ops.clone(),
+                    sig: None,
+                }
+                .seal(&self.keys.mac)
+            },
+            |plain, at| {
+                crate::format::record::open(plain, &self.keys.mac)
+                    .ok()
+                    .filter(|r| r.body.device == own && r.body.seq == at)
+                    .map(|r| r.hash)
+            },
+        )?;
+        let name = self.device.device_name.clone();
+        self.device.known.insert(own, KnownHead { seq, hash, name });
+        self.local.save(&self.device)
+    }
+}
+
+impl Vault {
+    /// The plaintext of the age file at `dest`, if it is a regular file of
+    /// at most `max` bytes that our keys open: what sits where this device
+    /// wanted to write (its own file it had not read, or anything planted:
+    /// a folder, a huge file).
+    fn plaintext_at(&self, dest: &Path, max: u64) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let bytes = fsutil::read_limited(dest, max).ok().flatten()?;
+        crypt::decrypt_bytes(&bytes, &self.keys.identities()).ok()
+    }
+
+    /// Writes this device's next file of a chain (`r/<device>/` or
+    /// `a/<device>/`) at position `seq`, linked to `prev`; returns the
+    /// position and hash it got. A taken name is never overwritten (our own
+    /// file we had not read, or anything planted): the next number is tried,
+    /// linked to what sits there if `own_hash` recognises it as this
+    /// device's file at that position (FORMAT.md §7 "Writing", §10.4). A
+    /// thousand taken names in a row end the attempt.
+    fn append_chain(
+        &self,
+        dir: &Path,
+        mut seq: u64,
+        mut prev: Option<String>,
+        max: u64,
+        seal: impl Fn(u64, Option<String>) -> (Vec<u8>, String),
+        own_hash: impl Fn(&[u8], u64) -> Option<String>,
+    ) -> Result<(u64, String), StorageError> {
+        for _ in 0..1000 {
+            let (plain, hash) = seal(seq, prev.clone());
             let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
             let dest = dir.join(Layout::record_name(seq));
             match fsutil::write_new(self.layout.root(), &dest, &bytes) {
-                Ok(()) => {
-                    let name = self.device.device_name.clone();
-                    self.device
-                        .known
-                        .insert(self.device.device.clone(), KnownHead { seq, hash, name });
-                    return self.local.save(&self.device);
-                }
-                // Our own device wrote this number already (a record we had not
-                // read, e.g. restored from elsewhere): never overwrite, take the next.
+                Ok(()) => return Ok((seq, hash)),
                 Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // Whatever sits there (ours, or planted: a folder, a huge
-                    // file) is read only within the record size limit.
-                    let existing = fsutil::read_limited(&dest, load::RECORD_MAX).ok().flatten();
-                    prev = existing
-                        .and_then(|b| crypt::decrypt_bytes(&b, &self.keys.identities()).ok())
-                        .and_then(|p| crate::format::record::open(&p, &self.keys.mac).ok())
-                        .map(|r| r.hash);
+                    prev = self
+                        .plaintext_at(&dest, max)
+                        .and_then(|p| own_hash(&p, seq));
                     seq += 1;
                 }
                 Err(e) => return Err(e),
             }
         }
+        Err(StorageError::write(
+            dir,
+            std::io::Error::other(
+                "a thousand positions of this device's chain are taken by files it did not write",
+            ),
+        ))
     }
 }
 
@@ -663,6 +704,13 @@ fn enrol(
 enum EnrolError {
     Storage(StorageError),
     Keychain(crate::traits::SecretStoreError),
+    Audit(AuditWriteError),
+}
+
+impl From<AuditWriteError> for EnrolError {
+    fn from(e: AuditWriteError) -> Self {
+        Self::Audit(e)
+    }
 }
 
 impl From<StorageError> for EnrolError {
@@ -680,6 +728,7 @@ impl From<EnrolError> for CreateError {
         match e {
             EnrolError::Storage(e) => Self::Storage(e),
             EnrolError::Keychain(e) => Self::Keychain(e),
+            EnrolError::Audit(e) => Self::Audit(e),
         }
     }
 }
@@ -688,6 +737,7 @@ impl From<EnrolError> for RecoverError {
         match e {
             EnrolError::Storage(e) => Self::Storage(e),
             EnrolError::Keychain(e) => Self::Keychain(e),
+            EnrolError::Audit(e) => Self::Audit(e),
         }
     }
 }

@@ -202,6 +202,22 @@ fn real_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
+/// Whether orphans must stay: a record problem (a damaged or unseen record
+/// may name any of them) or a content problem (an orphan may be that content
+/// under a name we do not recognise), FORMAT.md §10.5.
+fn orphans_blocked(snap: &Snapshot, problems: &[HealthProblem]) -> bool {
+    !snap.problems.is_empty()
+        || problems.iter().any(|p| {
+            matches!(
+                p,
+                HealthProblem::ContentMissing { .. }
+                    | HealthProblem::ContentDamaged { .. }
+                    | HealthProblem::ContentSubstituted { .. }
+                    | HealthProblem::ContentUnreadable { .. }
+            )
+        })
+}
+
 /// A stray file found by [`Vault::strays`].
 struct Stray {
     problem: HealthProblem,
@@ -240,16 +256,7 @@ impl Vault {
         report.contents_checked = checked;
         report.bytes_checked = bytes;
 
-        let blocked = !snap.problems.is_empty()
-            || report.problems.iter().any(|p| {
-                matches!(
-                    p,
-                    HealthProblem::ContentMissing { .. }
-                        | HealthProblem::ContentDamaged { .. }
-                        | HealthProblem::ContentSubstituted { .. }
-                        | HealthProblem::ContentUnreadable { .. }
-                )
-            });
+        let blocked = orphans_blocked(&snap, &report.problems);
         let found = self.strays(&snap, blocked, &BTreeMap::new())?;
         let first_seen = self.note_strays(&found);
         report.problems.extend(
@@ -558,16 +565,7 @@ impl Vault {
     /// The repair is recorded in the audit log first.
     pub fn repair(&mut self, report: &HealthReport) -> Result<RepairReport, VerifyError> {
         let snap = self.load()?;
-        let blocked = !snap.problems.is_empty()
-            || report.problems.iter().any(|p| {
-                matches!(
-                    p,
-                    HealthProblem::ContentMissing { .. }
-                        | HealthProblem::ContentDamaged { .. }
-                        | HealthProblem::ContentSubstituted { .. }
-                        | HealthProblem::ContentUnreadable { .. }
-                )
-            });
+        let blocked = orphans_blocked(&snap, &report.problems);
         let first_seen = self.local.strays_seen();
         let targets: Vec<(String, u64, PathBuf)> = self
             .strays(&snap, blocked, &first_seen)?
