@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chartsafe_core::format::audit::{self, Action, AuditBatchError, AuditBody, Event, Head};
 use chartsafe_core::format::header::{Header, HeaderError};
 use chartsafe_core::format::record::{
     self, Content, EntryState, Kind, Op, RecordBody, RecordError, Status,
@@ -52,6 +53,101 @@ fn body() -> RecordBody {
 }
 
 const MAC: [u8; 32] = [7u8; 32];
+
+fn batch() -> AuditBody {
+    AuditBody {
+        format: 1,
+        vault: "aaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+        device: "dddddddddddddddddddddddddd".into(),
+        device_name: "front desk".into(),
+        member: "mmmmmmmmmmmmmmmmmmmmmmmmmm".into(),
+        seq: 3,
+        prev: Some("11".repeat(32)),
+        time: 1_780_000_000_000,
+        app: "chartsafe 0.1.0".into(),
+        events: vec![
+            Event::new(1_779_999_999_000, Action::Unlocked).detail("passphrase"),
+            Event::new(1_780_000_000_000, Action::Opened).on(
+                "eeeeeeeeeeeeeeeeeeeeeeeeee",
+                "Patients/Jos\u{e9} lab results.pdf",
+            ),
+        ],
+        seen: [(
+            "cccccccccccccccccccccccccc".to_owned(),
+            Head {
+                seq: 7,
+                hash: "22".repeat(32),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    }
+}
+
+/// Audit batch vectors (FORMAT.md §10.1): `record_plaintext` is a valid
+/// record envelope, which must not pass for a batch.
+fn audit_vectors(mac: &MacKey, record_plaintext: &str) -> Vec<(String, Value)> {
+    let (good, hash) = batch().seal(mac);
+    let good_text = String::from_utf8(good).unwrap();
+    let envelope: Value = serde_json::from_str(&good_text).unwrap();
+    let audit = |name: &str, what: &str, plaintext: String, expect: &str| {
+        (
+            format!("audit-{name}.json"),
+            json!({"kind": "audit", "description": what, "mac_key": ids::hex(&MAC),
+                   "plaintext": plaintext, "expect": expect,
+                   "batch_hash": if expect == "success" { json!(hash) } else { Value::Null }}),
+        )
+    };
+    let mut out = vec![audit(
+        "valid",
+        "a valid audit batch envelope",
+        good_text,
+        "success",
+    )];
+    let mut e = envelope.clone();
+    e["body"] = json!(envelope["body"]
+        .as_str()
+        .unwrap()
+        .replace("opened", "exported"));
+    out.push(audit(
+        "body-altered",
+        "the action changed, MAC kept",
+        e.to_string(),
+        "bad_mac",
+    ));
+    out.push(audit(
+        "is-a-record",
+        "a valid record envelope given as an audit batch",
+        record_plaintext.to_owned(),
+        "malformed",
+    ));
+    let renamed = record_plaintext.replace("chartsafe_record", "chartsafe_audit");
+    out.push(audit(
+        "record-renamed",
+        "a record envelope renamed to an audit envelope: the MAC domain differs",
+        renamed,
+        "bad_mac",
+    ));
+    let mut b = batch();
+    b.format = 2;
+    let (bytes, _) = b.seal(mac);
+    out.push(audit(
+        "body-format-2",
+        "a correctly authenticated batch of format 2",
+        String::from_utf8(bytes).unwrap(),
+        "newer_format",
+    ));
+    let mut b = batch();
+    b.events[1].entry = Some("../../etc/passwd".into());
+    let (bytes, _) = b.seal(mac);
+    out.push(audit(
+        "entry-id-traversal",
+        "an authenticated batch whose entry id is a path",
+        String::from_utf8(bytes).unwrap(),
+        "bad_body",
+    ));
+    out
+}
 
 /// Every vector: file name → content.
 fn generate() -> Vec<(String, Value)> {
@@ -119,6 +215,8 @@ fn generate() -> Vec<(String, Value)> {
         String::from_utf8(bytes).unwrap(),
         "bad_body",
     ));
+
+    out.extend(audit_vectors(&mac, &good_text));
 
     let header = |name: &str, what: &str, text: &str, expect: &str| {
         (
@@ -241,6 +339,26 @@ fn vectors_on_disk_match_the_code_and_every_reader() {
                     | ("malformed", Err(RecordError::Malformed))
                     | ("bad_body", Err(RecordError::BadBody))
                     | ("newer_format", Err(RecordError::NewerFormat(_))) => {}
+                    (e, g) => panic!("{name}: expected {e}, got {g:?}"),
+                }
+            }
+            "audit" => {
+                let key: [u8; 32] = ids::unhex(v["mac_key"].as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                let got = audit::open(
+                    v["plaintext"].as_str().unwrap().as_bytes(),
+                    &MacKey::from_bytes(key),
+                );
+                match (expect, got) {
+                    ("success", Ok(b)) => {
+                        assert_eq!(b.hash, v["batch_hash"].as_str().unwrap(), "{name}")
+                    }
+                    ("bad_mac", Err(AuditBatchError::BadMac))
+                    | ("malformed", Err(AuditBatchError::Malformed))
+                    | ("bad_body", Err(AuditBatchError::BadBody))
+                    | ("newer_format", Err(AuditBatchError::NewerFormat(_))) => {}
                     (e, g) => panic!("{name}: expected {e}, got {g:?}"),
                 }
             }
