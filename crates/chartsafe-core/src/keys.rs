@@ -102,6 +102,12 @@ impl RecoveryPhrase {
             .expect("32 bytes is a valid HKDF output length");
         AgeIdentity::from_secret_bytes(&sk)
     }
+
+    /// The vault's root signing key (docs/design/team.md §2): the anchor of
+    /// the team log, so the phrase can always re-establish an admin.
+    pub fn root_signing_key(&self) -> crate::sign::SigningKey {
+        crate::sign::root_key(&self.entropy)
+    }
 }
 
 /// An age X25519 identity together with its `AGE-SECRET-KEY-1…` text.

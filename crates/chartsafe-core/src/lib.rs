@@ -31,6 +31,7 @@ pub mod ids;
 pub mod keys;
 mod local;
 pub mod names;
+pub mod sign;
 mod state;
 mod traits;
 mod vault;

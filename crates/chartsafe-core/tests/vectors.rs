@@ -259,6 +259,19 @@ fn generate() -> Vec<(String, Value)> {
                "recipient": id.recipient().to_string(),
                "mac_key": ids::hex(&mac_bytes(&id))}),
     ));
+    let root = phrase.root_signing_key();
+    let message = "a team log entry";
+    out.push((
+        "keys-root-signing.json".into(),
+        json!({"kind": "root_signing_key",
+               "description": "all-zero entropy: the root key (docs/design/team.md §2) and one signature",
+               "phrase": phrase.words().expose_secret(),
+               "seed": ids::hex(root.seed().as_ref()),
+               "public": root.public().to_string(),
+               "domain": "chartsafe/v2 team\n",
+               "message": message,
+               "signature": ids::hex(&root.sign(b"chartsafe/v2 team\n", message.as_bytes()))}),
+    ));
     let device = DeviceSecret::from_stored(SecretString::from("11".repeat(32)));
     let kdf = KdfParams {
         log_n: 10,
@@ -370,6 +383,28 @@ fn vectors_on_disk_match_the_code_and_every_reader() {
                     | ("malformed", Err(HeaderError::Malformed(_))) => {}
                     (e, g) => panic!("{name}: expected {e}, got {g:?}"),
                 }
+            }
+            "root_signing_key" => {
+                let phrase = RecoveryPhrase::parse(v["phrase"].as_str().unwrap()).unwrap();
+                let root = phrase.root_signing_key();
+                assert_eq!(ids::hex(root.seed().as_ref()), v["seed"].as_str().unwrap());
+                let public =
+                    chartsafe_core::sign::PublicSigningKey::parse(v["public"].as_str().unwrap())
+                        .unwrap();
+                assert_eq!(public, root.public(), "{name}");
+                let sig: [u8; 64] = ids::unhex(v["signature"].as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                let (domain, message) = (
+                    v["domain"].as_str().unwrap(),
+                    v["message"].as_str().unwrap(),
+                );
+                assert!(
+                    public.verify(domain.as_bytes(), message.as_bytes(), &sig),
+                    "{name}"
+                );
+                assert!(!public.verify(b"chartsafe/v2 record\n", message.as_bytes(), &sig));
             }
             "recovery_identity" => {
                 let phrase = RecoveryPhrase::parse(v["phrase"].as_str().unwrap()).unwrap();
