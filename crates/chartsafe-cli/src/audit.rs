@@ -90,13 +90,10 @@ fn entry_json(e: &AuditEntry) -> String {
     .to_string()
 }
 
-/// Text from the log, safe for a terminal (a file name or a planted event
-/// may hold control characters).
-fn safe(s: &str) -> String {
-    names::printable(s)
-}
-
+/// One row of the table. Text from the log is printed with control
+/// characters escaped (a file name or a planted event may hold them).
 fn entry_line(e: &AuditEntry) -> String {
+    let safe = names::printable;
     let secs = e.time.div_euclid(1000).rem_euclid(60);
     let outcome = match (e.outcome.as_str(), &e.reason) {
         ("ok", _) => String::new(),

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -291,18 +291,12 @@ pub struct OpenedBatch {
     pub hash: String,
 }
 
-fn mac_of(mac: &MacKey) -> Hmac<Sha256> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(mac.0.as_ref()).expect("any key length");
-    m.update(DOMAIN);
-    m
-}
-
 impl AuditBody {
     /// Serialises and authenticates; returns the plaintext envelope and the batch hash.
     pub fn seal(&self, mac: &MacKey) -> (Vec<u8>, String) {
         let body = serde_json::to_string(self).expect("an audit body serialises");
         let hash = ids::hex(&Sha256::digest(body.as_bytes()));
-        let mut m = mac_of(mac);
+        let mut m = super::keyed_mac(mac, DOMAIN);
         m.update(body.as_bytes());
         let envelope = Envelope {
             chartsafe_audit: AUDIT_VERSION,
@@ -343,7 +337,7 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedBatch, AuditBatchErr
         return Err(AuditBatchError::Malformed);
     }
     let given = ids::unhex(&envelope.mac).ok_or(AuditBatchError::BadMac)?;
-    let mut m = mac_of(mac);
+    let mut m = super::keyed_mac(mac, DOMAIN);
     m.update(envelope.body.as_bytes());
     m.verify_slice(&given)
         .map_err(|_| AuditBatchError::BadMac)?;

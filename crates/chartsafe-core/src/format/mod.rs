@@ -119,6 +119,17 @@ pub fn strip_copy_marker(name: &str, base_len: usize) -> Option<&str> {
     is_marker.then_some(base)
 }
 
+/// HMAC-SHA-256 under the vault's MAC key (§2.3), started with `domain`:
+/// records and audit batches each have their own (FORMAT.md §5.1, §10.1), so
+/// one can never pass for the other.
+pub(crate) fn keyed_mac(key: &crate::keys::MacKey, domain: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut m =
+        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.0.as_ref()).expect("any key length");
+    m.update(domain);
+    m
+}
+
 /// The position a file in a chain folder (`r/<device>/`, `a/<device>/`)
 /// stands for: ten decimal digits once a sync client's copy marker is
 /// stripped (FORMAT.md §5.1 step 2, §10.3); `None` for anything else.

@@ -6,7 +6,7 @@
 //! the vault's record key. Keeping the body as a string means the MAC covers
 //! exact bytes (no canonical JSON needed) and `jq '.body|fromjson'` reads it.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -199,9 +199,11 @@ impl RecordBody {
     }
 }
 
+/// The MAC domain of records (FORMAT.md §5.1).
+const DOMAIN: &[u8] = b"chartsafe/v1 record\n";
+
 fn compute_mac(mac: &MacKey, body: &[u8]) -> String {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(mac.0.as_ref()).expect("any key length");
-    m.update(b"chartsafe/v1 record\n");
+    let mut m = super::keyed_mac(mac, DOMAIN);
     m.update(body);
     ids::hex(&m.finalize().into_bytes())
 }
@@ -214,8 +216,7 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError>
         return Err(RecordError::Malformed);
     }
     let given = ids::unhex(&envelope.mac).ok_or(RecordError::BadMac)?;
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(mac.0.as_ref()).expect("any key length");
-    m.update(b"chartsafe/v1 record\n");
+    let mut m = super::keyed_mac(mac, DOMAIN);
     m.update(envelope.body.as_bytes());
     // Constant-time comparison (hmac's verify).
     m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;

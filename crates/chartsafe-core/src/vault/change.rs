@@ -320,20 +320,28 @@ impl Vault {
         Ok(found)
     }
 
-    /// Entries trashed together with `entry` below it (a folder's contents).
-    fn trashed_with(snap: &Snapshot, entry: &str) -> Vec<(String, usize)> {
+    /// Entries trashed together with `entry` below it (a folder's
+    /// contents), each with its version and its path in the trash below
+    /// `path`; a folder comes before what it holds.
+    pub(crate) fn trashed_below(
+        snap: &Snapshot,
+        entry: &str,
+        path: &str,
+    ) -> Vec<(String, usize, String)> {
         let mut out = Vec::new();
-        let mut frontier = vec![entry.to_owned()];
+        let mut frontier = vec![(entry.to_owned(), path.to_owned())];
         let trashed: Vec<(String, usize)> = snap
             .tree
             .trashed_entries()
             .map(|(e, v)| (e.clone(), v))
             .collect();
-        while let Some(parent) = frontier.pop() {
+        while let Some((parent, parent_path)) = frontier.pop() {
             for (e, v) in &trashed {
-                if snap.tree.versions[*v].state.parent.as_deref() == Some(parent.as_str()) {
-                    out.push((e.clone(), *v));
-                    frontier.push(e.clone());
+                let state = &snap.tree.versions[*v].state;
+                if state.parent.as_deref() == Some(parent.as_str()) {
+                    let inside = names::join(&parent_path, &state.name);
+                    out.push((e.clone(), *v, inside.clone()));
+                    frontier.push((e.clone(), inside));
                 }
             }
         }
@@ -348,33 +356,16 @@ impl Vault {
         let mut events = Vec::new();
         let now = self.clock.now_ms();
         for entry in Self::trash_match(&snap, what)? {
-            let trash_path = &snap
+            let trashed = snap
                 .tree
                 .trash
                 .iter()
                 .find(|t| t.entry == entry)
-                .expect("matched")
-                .path;
-            events.push(Event::new(now, Action::Restored).on(&entry, trash_path));
-            let head = snap
-                .tree
-                .trash
-                .iter()
-                .find(|t| t.entry == entry)
-                .expect("matched")
-                .version;
-            let v = &snap.tree.versions[head];
-            let mut state = v.state.clone();
+                .expect("matched");
+            events.push(Event::new(now, Action::Restored).on(&entry, &trashed.path));
+            let mut state = snap.tree.versions[trashed.version].state.clone();
             state.status = Status::Live;
-            let (parent_path, _) = split_parent(
-                &snap
-                    .tree
-                    .trash
-                    .iter()
-                    .find(|t| t.entry == entry)
-                    .expect("matched")
-                    .path,
-            );
+            let (parent_path, _) = split_parent(&trashed.path);
             let taken = snap
                 .tree
                 .node(&names::join(parent_path, &state.name))
@@ -394,24 +385,13 @@ impl Vault {
                 parents,
                 state,
             });
-            let mut paths: std::collections::HashMap<String, String> =
-                std::collections::HashMap::from([(entry.clone(), trash_path.clone())]);
-            for (child, cv) in Self::trashed_with(&snap, &entry) {
-                let mut state = snap.tree.versions[cv].state.clone();
-                // Parents come before their contents in trashed_with.
-                let parent_path = state
-                    .parent
-                    .as_ref()
-                    .and_then(|p| paths.get(p))
-                    .cloned()
-                    .unwrap_or_default();
-                let inside = names::join(&parent_path, &state.name);
-                paths.insert(child.clone(), inside.clone());
+            for (child, cv, inside) in Self::trashed_below(&snap, &entry, &trashed.path) {
                 events.push(
                     Event::new(now, Action::Restored)
                         .on(&child, &inside)
                         .detail("with its folder"),
                 );
+                let mut state = snap.tree.versions[cv].state.clone();
                 state.status = Status::Live;
                 let parents = snap
                     .tree
@@ -445,40 +425,24 @@ impl Vault {
             PurgeTarget::One(what) => Self::trash_match(&snap, what)?,
             PurgeTarget::Expired => Vec::new(),
         };
-        let mut entries: Vec<(String, usize)> = Vec::new();
+        // Each root and its contents, with their paths in the trash.
+        let mut entries: Vec<(String, usize, String)> = Vec::new();
         for root in &roots {
-            let head = snap
+            let trashed = snap
                 .tree
                 .trash
                 .iter()
                 .find(|t| &t.entry == root)
-                .expect("matched")
-                .version;
-            entries.push((root.clone(), head));
-            entries.extend(Self::trashed_with(&snap, root));
+                .expect("matched");
+            entries.push((root.clone(), trashed.version, trashed.path.clone()));
+            entries.extend(Self::trashed_below(&snap, root, &trashed.path));
         }
         let mut ops = Vec::new();
         let mut events = Vec::new();
         let now = self.clock.now_ms();
-        // Paths as they were in the trash: a root's own, its contents' below
-        // it (each root comes before its contents in `entries`).
-        let mut paths: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-        for (entry, head) in &entries {
+        for (entry, head, path) in &entries {
+            events.push(Event::new(now, Action::Purged).on(entry, path));
             let mut state = snap.tree.versions[*head].state.clone();
-            let path = match snap.tree.trash.iter().find(|t| &t.entry == entry) {
-                Some(t) => t.path.clone(),
-                None => {
-                    let parent = state
-                        .parent
-                        .as_deref()
-                        .and_then(|p| paths.get(p))
-                        .cloned()
-                        .unwrap_or_default();
-                    names::join(&parent, &state.name)
-                }
-            };
-            paths.insert(entry.as_str(), path.clone());
-            events.push(Event::new(now, Action::Purged).on(entry, &path));
             state.status = Status::Gone;
             let parents = snap
                 .tree

@@ -257,13 +257,12 @@ impl Vault {
         report.bytes_checked = bytes;
 
         let blocked = orphans_blocked(&snap, &report.problems);
-        let found = self.strays(&snap, blocked, &BTreeMap::new())?;
-        let first_seen = self.note_strays(&found);
-        report.problems.extend(
-            self.strays(&snap, blocked, &first_seen)?
-                .into_iter()
-                .map(|s| s.problem),
-        );
+        // A stray not seen before counts from now, so the map as it was
+        // gives the same verdicts as the one noted afterwards.
+        let first_seen = self.local.strays_seen();
+        let found = self.strays(&snap, blocked, &first_seen)?;
+        self.note_strays(&first_seen, &found);
+        report.problems.extend(found.into_iter().map(|s| s.problem));
 
         let log = self.audit_log()?;
         report.audit_entries = log.entries.len() as u64;
@@ -317,19 +316,13 @@ impl Vault {
             }
         }
         for t in &snap.tree.trash {
-            let mut inside: Vec<(String, String)> = vec![(t.entry.clone(), t.path.clone())];
             // A trashed folder's files are trashed with it.
-            let mut i = 0;
-            while i < inside.len() {
-                let (parent, ppath) = inside[i].clone();
-                for (e, hv) in snap.tree.trashed_entries() {
-                    let v = &snap.tree.versions[hv];
-                    if v.state.parent.as_deref() == Some(parent.as_str()) && *e != t.entry {
-                        inside.push((e.clone(), crate::names::join(&ppath, &v.state.name)));
-                    }
-                }
-                i += 1;
-            }
+            let mut inside = vec![(t.entry.clone(), t.path.clone())];
+            inside.extend(
+                Self::trashed_below(snap, &t.entry, &t.path)
+                    .into_iter()
+                    .map(|(e, _, p)| (e, p)),
+            );
             for (entry, path) in inside {
                 let mut n = 0;
                 for vi in snap.tree.versions_of(&entry) {
@@ -546,18 +539,16 @@ impl Vault {
     }
 
     /// Notes when this device first saw each stray, forgetting those gone.
-    fn note_strays(&self, strays: &[Stray]) -> BTreeMap<String, i64> {
-        let before = self.local.strays_seen();
+    fn note_strays(&self, before: &BTreeMap<String, i64>, strays: &[Stray]) {
         let now = self.clock.now_ms();
         let after: BTreeMap<String, i64> = strays
             .iter()
             .map(|s| (s.key.clone(), before.get(&s.key).copied().unwrap_or(now)))
             .collect();
-        if after != before {
+        if after != *before {
             // Best effort: losing it only restarts the waiting period.
             let _ = self.local.save_strays_seen(&after);
         }
-        after
     }
 
     /// Removes the problems of `report` that are safe to remove (old
