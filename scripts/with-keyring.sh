@@ -54,6 +54,32 @@ chmod 700 "$scratch" "$XDG_RUNTIME_DIR"
 # Never talk to a caller's display or session bus.
 unset DBUS_SESSION_BUS_ADDRESS GNOME_KEYRING_CONTROL SSH_AUTH_SOCK DISPLAY WAYLAND_DISPLAY
 
+# The private bus looks for services in our own folder first. Its service file
+# for the Secret Service starts gnome-keyring-daemon already unlocked, so that
+# when D-Bus starts a daemon on demand (the first call, or a call right after
+# the daemon died, see below) the keyring is never locked: the stock service
+# file would start a locked one, whose unlock prompt cannot be shown here.
+mkdir -p "$scratch/services"
+cat >"$scratch/keyring-start" <<'SH'
+#!/bin/sh
+printf "%s" "chartsafe-test-keyring" \
+    | exec gnome-keyring-daemon --unlock --foreground --components=secrets \
+        2>>"$XDG_RUNTIME_DIR/keyring.log"
+SH
+chmod 700 "$scratch/keyring-start"
+for name in org.freedesktop.secrets org.gnome.keyring; do
+    printf "[D-BUS Service]\nName=%s\nExec=%s\n" "$name" "$scratch/keyring-start" \
+        >"$scratch/services/$name.service"
+done
+cat >"$scratch/bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <servicedir>$scratch/services</servicedir>
+  <include>/usr/share/dbus-1/session.conf</include>
+</busconfig>
+XML
+
 # shellcheck disable=SC2016  # expanded by the inner shell
 inner='
 set -euo pipefail
@@ -84,36 +110,16 @@ done
 
 # gnome-keyring-daemon sometimes aborts when a client disconnects at the
 # wrong moment (an upstream race in its Secret Service code; Debian 12 has
-# 42.1). D-Bus would then start a new daemon with the keyring locked, and
-# every later test would fail. Watch the daemon without talking to it, and
-# put an unlocked one back at once; the keychain crate retries a failed call
-# once after half a second.
-daemon_pid=$(pgrep -n -x gnome-keyring-d || true)
-alive() {
-    # A dead daemon can linger as a zombie, which kill -0 still finds.
-    local state
-    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "${state#Z}" = "$state" ]
-}
-watch_daemon() {
-    while sleep 0.1; do
-        if [ -n "$daemon_pid" ] && ! alive "$daemon_pid"; then
-            echo "with-keyring.sh: gnome-keyring-daemon died; starting it again, unlocked" >&2
-            printf "%s" "chartsafe-test-keyring" \
-                | gnome-keyring-daemon --replace --unlock --components=secrets \
-                    >/dev/null 2>>"$XDG_RUNTIME_DIR/keyring.log" || true
-            daemon_pid=$(pgrep -n -x gnome-keyring-d || true)
-        fi
-    done
-}
-watch_daemon &
-watcher=$!
+# 42.1). The next call then makes D-Bus start a new daemon through our service
+# file above, unlocked, with the same keyring file; the keychain crate retries
+# a failed call once after half a second. (An earlier watcher that replaced a
+# dead daemon itself raced with that activation and killed the new daemon
+# under a client.)
 status=0
 "$@" || status=$?
-kill "$watcher" 2>/dev/null || true
 exit "$status"
 '
 
 status=0
-dbus-run-session -- bash -c "$inner" with-keyring "$@" || status=$?
+dbus-run-session --config-file="$scratch/bus.conf" -- bash -c "$inner" with-keyring "$@" || status=$?
 exit "$status"
