@@ -33,6 +33,7 @@ mod local;
 pub mod names;
 pub mod sign;
 mod state;
+pub mod team;
 mod traits;
 mod vault;
 

@@ -10,8 +10,11 @@ use chartsafe_core::format::header::{Header, HeaderError};
 use chartsafe_core::format::record::{
     self, Content, EntryState, Kind, Op, RecordBody, RecordError, Status,
 };
+use chartsafe_core::format::team::{self as team_format, Entry, Role, TeamBody};
 use chartsafe_core::ids;
 use chartsafe_core::keys::{DeviceSecret, KdfParams, MacKey, RecoveryPhrase};
+use chartsafe_core::sign::SigningKey;
+use chartsafe_core::team;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -285,7 +288,201 @@ fn generate() -> Vec<(String, Value)> {
                "device_secret": "11".repeat(32), "salt": kdf.salt, "log_n": 10,
                "passphrase": "correct horse battery", "recipient": dev_id.recipient().to_string()}),
     ));
+    out.push(("team-log.json".into(), team_log_vector()));
     out
+}
+
+/// A small team log (FORMAT.md §11) with one entry of each outcome that
+/// matters: counted, voided (a removed admin's backdated entry), not admin,
+/// forged, and pending. The entries are listed newest first, so a reader
+/// must order them itself.
+fn team_log_vector() -> Value {
+    let phrase = RecoveryPhrase::from_entropy(Zeroizing::new([0u8; 32]));
+    let root = phrase.root_signing_key();
+    let recipient = phrase.identity().recipient().to_string();
+    let vault = "a".repeat(26);
+    let id = |c: &str| c.repeat(26);
+    let owner = (id("b"), SigningKey::from_seed(&[1; 32]));
+    let nurse = (id("e"), SigningKey::from_seed(&[2; 32]));
+    let contractor = (id("g"), SigningKey::from_seed(&[3; 32]));
+    let forger = SigningKey::from_seed(&[9; 32]);
+    let mut plaintexts: Vec<String> = Vec::new();
+    let mut chains: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+    let mut write = |dev: &(String, SigningKey),
+                     key: &SigningKey,
+                     deps: Vec<String>,
+                     time: i64,
+                     entry: Entry| {
+        let (seq, prev) = chains
+            .get(&dev.0)
+            .map_or((1, None), |(s, h)| (s + 1, Some(h.clone())));
+        let body = TeamBody {
+            format: 2,
+            vault: vault.clone(),
+            device: dev.0.clone(),
+            seq,
+            prev,
+            deps,
+            time,
+            entry,
+        };
+        let root_key = body.entry.needs_root().then_some(&root);
+        let (plain, hash) = body.seal(key, root_key);
+        chains.insert(dev.0.clone(), (seq, hash.clone()));
+        plaintexts.push(String::from_utf8(plain).unwrap());
+        hash
+    };
+    let genesis = write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_000,
+        Entry::Genesis {
+            root: root.public().to_string(),
+            member: id("c"),
+            name: "Owner".into(),
+            device_name: "front desk".into(),
+            recipient: recipient.clone(),
+            signing: owner.1.public().to_string(),
+        },
+    );
+    let _ = genesis;
+    write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_001,
+        Entry::MemberAdd {
+            member: id("d"),
+            name: "Nurse".into(),
+            role: Role::Staff,
+        },
+    );
+    write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_002,
+        Entry::DeviceAdd {
+            member: id("d"),
+            device: nurse.0.clone(),
+            name: "ward pc".into(),
+            recipient: recipient.clone(),
+            signing: nurse.1.public().to_string(),
+            request: None,
+        },
+    );
+    write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_003,
+        Entry::MemberAdd {
+            member: id("f"),
+            name: "Contractor".into(),
+            role: Role::Admin,
+        },
+    );
+    let added = write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_004,
+        Entry::DeviceAdd {
+            member: id("f"),
+            device: contractor.0.clone(),
+            name: "it laptop".into(),
+            recipient: recipient.clone(),
+            signing: contractor.1.public().to_string(),
+            request: None,
+        },
+    );
+    // Concurrent: the contractor adds an admin, dated before everything;
+    // the owner, not having seen it, removes the contractor.
+    write(
+        &contractor,
+        &contractor.1,
+        vec![added.clone()],
+        1,
+        Entry::MemberAdd {
+            member: id("h"),
+            name: "Accomplice".into(),
+            role: Role::Admin,
+        },
+    );
+    let removal = write(
+        &owner,
+        &owner.1,
+        vec![],
+        1_006,
+        Entry::MemberRemove { member: id("f") },
+    );
+    // A staff member tries to manage the team.
+    write(
+        &nurse,
+        &nurse.1,
+        vec![removal.clone()],
+        1_007,
+        Entry::MemberAdd {
+            member: id("i"),
+            name: "Friend".into(),
+            role: Role::Staff,
+        },
+    );
+    // A storage attacker writes as the owner's device with their own key.
+    write(
+        &owner,
+        &forger,
+        vec![],
+        1_008,
+        Entry::RoleSet {
+            member: id("d"),
+            role: Role::Admin,
+        },
+    );
+    // An entry that builds on one that never arrived.
+    write(
+        &nurse,
+        &nurse.1,
+        vec!["f".repeat(64)],
+        1_009,
+        Entry::DeviceRemove {
+            device: nurse.0.clone(),
+        },
+    );
+    plaintexts.reverse();
+    let opened: Vec<_> = plaintexts
+        .iter()
+        .map(|p| team_format::open(p.as_bytes()).unwrap())
+        .collect();
+    let t = team::evaluate(&vault, &root.public(), opened).unwrap();
+    json!({
+        "kind": "team_log",
+        "description": "a team log of ten entries, newest first: counted, voided, not admin, forged, pending",
+        "vault": vault,
+        "root": root.public().to_string(),
+        "entries": plaintexts,
+        "expect": team_summary(&t),
+    })
+}
+
+/// What a team-log vector expects: the members and devices, the entries
+/// that count in order, and the refused and pending ones.
+fn team_summary(t: &team::Team) -> Value {
+    json!({
+        "members": t.members.values().map(|m| json!({
+            "id": m.id, "name": m.name, "role": m.role.as_str(), "removed": m.removed,
+        })).collect::<Vec<_>>(),
+        "devices": t.devices.values().map(|d| json!({
+            "id": d.id, "member": d.member, "signing": d.signing.to_string(), "removed": d.removed,
+        })).collect::<Vec<_>>(),
+        "order": t.order,
+        "heads": t.heads,
+        "rejected": t.rejected.iter().map(|r| json!({
+            "device": r.device, "seq": r.seq, "hash": r.hash, "reason": r.reason.code(),
+        })).collect::<Vec<_>>(),
+        "pending": t.pending,
+    })
 }
 
 /// The record MAC key of a recovery identity, derived here as FORMAT.md §2.3
@@ -440,6 +637,19 @@ fn vectors_on_disk_match_the_code_and_every_reader() {
                     v["recipient"].as_str().unwrap(),
                     "{name}"
                 );
+            }
+            "team_log" => {
+                let root =
+                    chartsafe_core::sign::PublicSigningKey::parse(v["root"].as_str().unwrap())
+                        .unwrap();
+                let entries: Vec<_> = v["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| team_format::open(p.as_str().unwrap().as_bytes()).unwrap())
+                    .collect();
+                let t = team::evaluate(v["vault"].as_str().unwrap(), &root, entries).unwrap();
+                assert_eq!(team_summary(&t), v["expect"], "{name}");
             }
             other => panic!("{name}: unknown kind {other}"),
         }

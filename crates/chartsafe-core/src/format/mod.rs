@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod header;
 pub mod record;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 
