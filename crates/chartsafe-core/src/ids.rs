@@ -34,6 +34,27 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes lowercase unpadded base32 (the inverse of [`base32`]); `None`
+/// for a character outside the alphabet. Trailing bits that do not fill a
+/// byte are dropped, so callers that need a canonical text re-encode and
+/// compare.
+pub fn unbase32(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 5 / 8);
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    Some(out)
+}
+
 /// Whether `s` has the shape of an identifier made by [`random_id`].
 pub fn is_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| ALPHABET.contains(&b))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chartsafe_core::format::audit::{self, Action, AuditBatchError, AuditBody, Event, Head};
 use chartsafe_core::format::header::{Header, HeaderError};
+use chartsafe_core::format::join::{self, Invite, JoinBody};
 use chartsafe_core::format::record::{
     self, Content, EntryState, Kind, Op, RecordBody, RecordError, Status,
 };
@@ -17,6 +18,7 @@ use chartsafe_core::sign::SigningKey;
 use chartsafe_core::team;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use sha2::Digest;
 use zeroize::Zeroizing;
 
 fn dir() -> PathBuf {
@@ -288,8 +290,49 @@ fn generate() -> Vec<(String, Value)> {
                "device_secret": "11".repeat(32), "salt": kdf.salt, "log_n": 10,
                "passphrase": "correct horse battery", "recipient": dev_id.recipient().to_string()}),
     ));
+    out.push(("join-request.json".into(), join_vector()));
     out.push(("team-log.json".into(), team_log_vector()));
     out
+}
+
+/// An invitation, a join request made with it, and the code both sides show
+/// (FORMAT.md §12). The invitation's secret is fixed (0x01…0x10) so the
+/// vector is reproducible.
+fn join_vector() -> Value {
+    let phrase = RecoveryPhrase::from_entropy(Zeroizing::new([0u8; 32]));
+    let root = phrase.root_signing_key().public();
+    let fingerprint = sha2::Sha256::digest(root.to_bytes());
+    let mut bytes: Vec<u8> = (1..=16).collect();
+    bytes.extend_from_slice(&fingerprint[..16]);
+    let invite = Invite::parse(&ids::base32(&bytes)).unwrap();
+    let key = SigningKey::from_seed(&[2; 32]);
+    let vault = "a".repeat(26);
+    let body = JoinBody {
+        format: 2,
+        vault: vault.clone(),
+        invite: invite.id(),
+        member: "d".repeat(26),
+        new_member: true,
+        name: "Nurse Joy".into(),
+        device: "e".repeat(26),
+        device_name: "ward pc".into(),
+        recipient: phrase.identity().recipient().to_string(),
+        signing: key.public().to_string(),
+        time: 1_000,
+    };
+    let (plain, hash) = body.seal(&key);
+    json!({
+        "kind": "join_request",
+        "description": "invitation secret 0x01..0x10, root key of the all-zero phrase, one request",
+        "invite": invite.to_text().expose_secret(),
+        "root": root.to_string(),
+        "vault": vault,
+        "plaintext": String::from_utf8(plain).unwrap(),
+        "invite_id": invite.id(),
+        "invite_recipient": invite.identity().recipient().to_string(),
+        "request_hash": hash,
+        "code": join::join_code(&invite, &root, &hash),
+    })
 }
 
 /// A small team log (FORMAT.md §11) with one entry of each outcome that
@@ -650,6 +693,31 @@ fn vectors_on_disk_match_the_code_and_every_reader() {
                     .collect();
                 let t = team::evaluate(v["vault"].as_str().unwrap(), &root, entries).unwrap();
                 assert_eq!(team_summary(&t), v["expect"], "{name}");
+            }
+            "join_request" => {
+                let root =
+                    chartsafe_core::sign::PublicSigningKey::parse(v["root"].as_str().unwrap())
+                        .unwrap();
+                let invite = Invite::parse(v["invite"].as_str().unwrap()).unwrap();
+                assert!(invite.matches_root(&root), "{name}");
+                assert_eq!(invite.id(), v["invite_id"].as_str().unwrap(), "{name}");
+                assert_eq!(
+                    invite.identity().recipient().to_string(),
+                    v["invite_recipient"].as_str().unwrap(),
+                    "{name}"
+                );
+                let opened = join::open(
+                    v["plaintext"].as_str().unwrap().as_bytes(),
+                    v["vault"].as_str().unwrap(),
+                    &invite,
+                )
+                .unwrap();
+                assert_eq!(opened.hash, v["request_hash"].as_str().unwrap(), "{name}");
+                assert_eq!(
+                    join::join_code(&invite, &root, &opened.hash),
+                    v["code"].as_str().unwrap(),
+                    "{name}"
+                );
             }
             other => panic!("{name}: unknown kind {other}"),
         }

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod header;
+pub mod join;
 pub mod record;
 pub mod team;
 
