@@ -88,14 +88,20 @@ impl PublicSigningKey {
 
     /// Parses the text form (`cssign1…`, lower case).
     pub fn parse(text: &str) -> Result<Self, PublicKeyError> {
-        let (hrp, data) = bech32::decode(text).map_err(|_| PublicKeyError)?;
-        if hrp.as_str() != HRP || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        // Bech32 (BIP 173) only: `bech32::decode` would also take Bech32m.
+        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
+            .map_err(|_| PublicKeyError)?;
+        if checked.hrp().as_str() != HRP || text.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(PublicKeyError);
         }
+        let data: Vec<u8> = checked.byte_iter().collect();
         let bytes: [u8; 32] = data.try_into().map_err(|_| PublicKeyError)?;
-        VerifyingKey::from_bytes(&bytes)
-            .map(Self)
-            .map_err(|_| PublicKeyError)
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| PublicKeyError)?;
+        // A small-order key verifies signatures nobody made (FORMAT.md §11.1).
+        if key.is_weak() {
+            return Err(PublicKeyError);
+        }
+        Ok(Self(key))
     }
 
     /// The raw 32 bytes.
@@ -152,6 +158,15 @@ mod tests {
         );
         let age = "age1ehwvyz7tauhr2um4apa682cux90qhs6lk59z9z9auwnfvv2vp4ls7j4gvq";
         assert_eq!(PublicSigningKey::parse(age), Err(PublicKeyError));
+        // The same bytes with a Bech32m checksum, and a small-order point
+        // (the identity, encoded as 1 followed by zeros).
+        let hrp = bech32::Hrp::parse(HRP).unwrap();
+        let m = bech32::encode::<bech32::Bech32m>(hrp, &p.to_bytes()).unwrap();
+        assert_eq!(PublicSigningKey::parse(&m), Err(PublicKeyError));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = bech32::encode::<bech32::Bech32>(hrp, &identity).unwrap();
+        assert_eq!(PublicSigningKey::parse(&weak), Err(PublicKeyError));
     }
 
     #[test]

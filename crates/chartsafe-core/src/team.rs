@@ -8,6 +8,7 @@
 //! nothing an attacker plants without a device's signing key counts, and a
 //! removed or demoted member's backdated entries are voided (§11.5).
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
@@ -42,6 +43,8 @@ pub struct Device {
     pub signing: PublicSigningKey,
     /// Whether it was removed, itself or with its member.
     pub removed: bool,
+    /// The hash of the entry that added it.
+    pub added_by: String,
 }
 
 /// Why an entry does not count (§11.5). Each is reported with the entry's
@@ -97,6 +100,20 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether the entry is authentic and was refused only for what it
+    /// tried to do (rules 7–9): its writer's chain continues after it.
+    pub fn is_permission(&self) -> bool {
+        matches!(
+            self,
+            Rejection::Voided
+                | Rejection::RemovedDevice
+                | Rejection::NotAdmin
+                | Rejection::NoSuchTarget
+                | Rejection::Reused
+                | Rejection::LastAdmin
+        )
+    }
+
     /// The reason's name in test vectors and machine-readable output
     /// (FORMAT.md §11.5).
     pub fn code(&self) -> &'static str {
@@ -153,7 +170,9 @@ pub struct Team {
     /// Entries waiting for entries they build on (not synced yet): neither
     /// counted nor refused.
     pub pending: Vec<String>,
-    /// For each device, its last entry that counts `(seq, hash)`.
+    /// For each device, its last authentic entry `(seq, hash)` (rules 1–5
+    /// of §11.5), counted or refused for what it tried to do: where the
+    /// device's chain continues.
     pub chains: BTreeMap<String, (u64, String)>,
 }
 
@@ -195,6 +214,9 @@ impl Team {
     }
 }
 
+/// Most rounds of the voiding fixed point before the fallback (§11.5).
+const MAX_ROUNDS: usize = 8;
+
 /// Computes the team from the entries of the team log (§11.4, §11.5).
 /// `vault` is the vault id and `root` the root key this device pinned.
 pub fn evaluate(
@@ -202,45 +224,106 @@ pub fn evaluate(
     root: &PublicSigningKey,
     entries: Vec<OpenedTeamEntry>,
 ) -> Result<Team, TeamError> {
-    // One copy of each entry.
-    let mut by_hash: BTreeMap<String, OpenedTeamEntry> = BTreeMap::new();
+    // Entries by hash. The hash covers the body, not the signatures, so
+    // copies of one entry may carry different signatures (a planted copy
+    // with a garbage one): keep every distinct signature, and count the
+    // entry as signed if any of them verifies, whichever copy came first.
+    let mut by_hash: BTreeMap<String, Candidate> = BTreeMap::new();
     for e in entries {
-        by_hash.entry(e.hash.clone()).or_insert(e);
+        match by_hash.get_mut(&e.hash) {
+            Some(c) => {
+                if !c.sigs.contains(&e.sig) {
+                    c.sigs.push(e.sig);
+                }
+                if let Some(r) = e.root_sig {
+                    if !c.root_sigs.contains(&r) {
+                        c.root_sigs.push(r);
+                    }
+                }
+            }
+            None => {
+                let c = Candidate {
+                    sigs: vec![e.sig],
+                    root_sigs: e.root_sig.into_iter().collect(),
+                    entry: e,
+                };
+                by_hash.insert(c.entry.hash.clone(), c);
+            }
+        }
     }
     let graph = Graph::new(&by_hash);
+    let checked = RefCell::new(HashMap::new());
+    let ctx = Context {
+        vault,
+        root,
+        by_hash: &by_hash,
+        graph: &graph,
+        checked: &checked,
+    };
 
-    // The voided set is a fixed point: run with a guess, collect what the
-    // reductions that counted void, and run again until the two agree. A
-    // reduction that is itself voided voids nothing, so the set can shrink
-    // as well as grow; if it has not settled after a few rounds (a cycle of
-    // concurrent mutual reductions), everything any round voided stays
-    // voided, which is deterministic and errs towards fewer rights. Forks
-    // are facts about signatures and only accumulate.
-    let mut voided: BTreeSet<String> = BTreeSet::new();
-    let mut forks: BTreeMap<String, u64> = BTreeMap::new();
-    let mut earlier: BTreeSet<String> = BTreeSet::new();
-    for round in 0..10 {
-        let pass = Pass::new(vault, root, &by_hash, &graph, &voided, &forks);
-        let (team, next, found) = pass.run()?;
-        if next == voided && found == forks {
+    // The voided set is a fixed point (§11.5): judge with a guess (at first
+    // none), collect what the reductions that counted void, and judge again
+    // until the two agree. A reduction that is itself voided voids nothing,
+    // so the set can shrink as well as grow; if it has not settled after
+    // MAX_ROUNDS judgements, one more uses the union of every set tried.
+    let mut voided: BTreeSet<&str> = BTreeSet::new();
+    let mut tried: BTreeSet<&str> = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        let (team, next) = Pass::new(&ctx, &voided).run()?;
+        if next == voided {
             return Ok(team);
         }
-        earlier.extend(voided);
-        voided = if round >= 6 {
-            earlier.iter().cloned().chain(next).collect()
-        } else {
-            next
-        };
-        forks = found;
+        tried.extend(voided.iter().copied());
+        voided = next;
     }
-    let pass = Pass::new(vault, root, &by_hash, &graph, &voided, &forks);
-    Ok(pass.run()?.0)
+    tried.extend(voided.iter().copied());
+    Ok(Pass::new(&ctx, &tried).run()?.0)
+}
+
+/// One entry, with every distinct signature found on its copies.
+struct Candidate {
+    entry: OpenedTeamEntry,
+    sigs: Vec<[u8; 64]>,
+    root_sigs: Vec<[u8; 64]>,
+}
+
+/// What every pass shares.
+struct Context<'a> {
+    vault: &'a str,
+    root: &'a PublicSigningKey,
+    by_hash: &'a BTreeMap<String, Candidate>,
+    graph: &'a Graph<'a>,
+    /// Signature checks already made: (entry, key, root?) → valid.
+    #[allow(clippy::type_complexity)]
+    checked: &'a RefCell<HashMap<(&'a str, [u8; 32], bool), bool>>,
+}
+
+impl<'a> Context<'a> {
+    /// Whether any copy of entry `h` carries `key`'s signature (the root
+    /// key's, if `root`).
+    fn signed(&self, h: &'a str, key: &PublicSigningKey, root: bool) -> bool {
+        let k = (h, key.to_bytes(), root);
+        if let Some(v) = self.checked.borrow().get(&k) {
+            return *v;
+        }
+        let c = &self.by_hash[h];
+        let text = c.entry.text.as_bytes();
+        let ok = if root {
+            c.root_sigs.iter().any(|s| key.verify(ROOT_DOMAIN, text, s))
+        } else {
+            c.sigs.iter().any(|s| key.verify(DOMAIN, text, s))
+        };
+        self.checked.borrow_mut().insert(k, ok);
+        ok
+    }
 }
 
 /// The causal graph: each entry's `prev` and `deps`, as far as present.
 struct Graph<'a> {
     /// For each entry, the entries it builds on that are present.
     parents: HashMap<&'a str, Vec<&'a str>>,
+    /// For each entry, the entries that build on it directly.
+    children: HashMap<&'a str, Vec<&'a str>>,
     /// Entries with a dependency that is not present (transitively).
     pending: HashSet<&'a str>,
     /// A total order of the entries that are not pending (Kahn's algorithm,
@@ -249,15 +332,16 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    fn new(by_hash: &'a BTreeMap<String, OpenedTeamEntry>) -> Self {
+    fn new(by_hash: &'a BTreeMap<String, Candidate>) -> Self {
         let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut missing: HashMap<&str, usize> = HashMap::new();
         let mut waiting: HashMap<&str, usize> = HashMap::new();
-        for (h, e) in by_hash {
+        for (h, c) in by_hash {
+            let b = &c.entry.body;
             let mut ps = Vec::new();
             let mut absent = 0;
-            for d in e.body.prev.iter().chain(&e.body.deps) {
+            for d in b.prev.iter().chain(&b.deps) {
                 match by_hash.get_key_value(d.as_str()) {
                     Some((k, _)) => {
                         ps.push(k.as_str());
@@ -271,11 +355,11 @@ impl<'a> Graph<'a> {
             parents.insert(h.as_str(), ps);
         }
         // Kahn's algorithm; an entry missing a dependency, or building on one
-        // that is, never becomes ready (a cycle cannot be made: hashes).
+        // that is, never becomes ready (hash references cannot form a cycle).
         type Key<'k> = Reverse<(i64, &'k str, &'k str)>;
         let key = |h: &'a str| -> Key<'a> {
-            let e = &by_hash[h];
-            Reverse((e.body.time, e.body.device.as_str(), h))
+            let b = &by_hash[h].entry.body;
+            Reverse((b.time, b.device.as_str(), h))
         };
         let mut ready: BinaryHeap<Key<'a>> = waiting
             .iter()
@@ -301,26 +385,32 @@ impl<'a> Graph<'a> {
             .collect();
         Self {
             parents,
+            children,
             pending,
             order,
         }
     }
 
-    /// Whether `later` has `earlier` in its causal past.
-    fn builds_on(&self, later: &'a str, earlier: &str) -> bool {
-        self.past(later).contains(earlier)
-    }
-
-    /// The causal past of `h` (not including it).
-    fn past(&self, h: &'a str) -> HashSet<&'a str> {
+    /// Everything reachable from `h` through `next` (not including `h`).
+    fn reach(&self, h: &'a str, next: &HashMap<&'a str, Vec<&'a str>>) -> HashSet<&'a str> {
         let mut seen = HashSet::new();
-        let mut stack: Vec<&str> = self.parents[h].clone();
+        let mut stack: Vec<&str> = next.get(h).cloned().unwrap_or_default();
         while let Some(p) = stack.pop() {
             if seen.insert(p) {
-                stack.extend(self.parents[p].iter().copied());
+                stack.extend(next.get(p).into_iter().flatten().copied());
             }
         }
         seen
+    }
+
+    /// The causal past of `h`.
+    fn past(&self, h: &'a str) -> HashSet<&'a str> {
+        self.reach(h, &self.parents)
+    }
+
+    /// The entries that have `h` in their causal past.
+    fn future(&self, h: &'a str) -> HashSet<&'a str> {
+        self.reach(h, &self.children)
     }
 }
 
@@ -330,43 +420,28 @@ enum Target {
     Device(String),
 }
 
-/// One pass over the entries in the total order, with a guess of the
-/// voided entries and the forks known.
-struct Pass<'a> {
-    vault: &'a str,
-    root: &'a PublicSigningKey,
-    by_hash: &'a BTreeMap<String, OpenedTeamEntry>,
-    graph: &'a Graph<'a>,
-    voided: &'a BTreeSet<String>,
-    forks: BTreeMap<String, u64>,
+/// One judgement of every entry in the total order, with a guess of the
+/// voided entries.
+struct Pass<'c, 'a> {
+    ctx: &'c Context<'a>,
+    voided: &'c BTreeSet<&'a str>,
     team: Team,
     counted: HashSet<&'a str>,
     refused: HashMap<&'a str, Rejection>,
-    /// (device, seq) → the authentic entry seen there first.
+    /// (device, seq) → the entry that counted there.
     positions: HashMap<(&'a str, u64), &'a str>,
-    started: bool,
+    genesis: Option<&'a str>,
 }
 
-impl<'a> Pass<'a> {
-    fn new(
-        vault: &'a str,
-        root: &'a PublicSigningKey,
-        by_hash: &'a BTreeMap<String, OpenedTeamEntry>,
-        graph: &'a Graph<'a>,
-        voided: &'a BTreeSet<String>,
-        forks: &BTreeMap<String, u64>,
-    ) -> Self {
-        let mut pending: Vec<String> = graph.pending.iter().map(|h| h.to_string()).collect();
+impl<'c, 'a> Pass<'c, 'a> {
+    fn new(ctx: &'c Context<'a>, voided: &'c BTreeSet<&'a str>) -> Self {
+        let mut pending: Vec<String> = ctx.graph.pending.iter().map(|h| h.to_string()).collect();
         pending.sort();
         Self {
-            vault,
-            root,
-            by_hash,
-            graph,
+            ctx,
             voided,
-            forks: forks.clone(),
             team: Team {
-                root: *root,
+                root: *ctx.root,
                 members: BTreeMap::new(),
                 devices: BTreeMap::new(),
                 order: Vec::new(),
@@ -378,80 +453,90 @@ impl<'a> Pass<'a> {
             counted: HashSet::new(),
             refused: HashMap::new(),
             positions: HashMap::new(),
-            started: false,
+            genesis: None,
         }
     }
 
-    /// The team, the entries the counted reductions and forks void, and
-    /// the forks known after this pass.
-    #[allow(clippy::type_complexity)]
-    fn run(mut self) -> Result<(Team, BTreeSet<String>, BTreeMap<String, u64>), TeamError> {
+    /// The team, and the entries the counted reductions void.
+    fn run(mut self) -> Result<(Team, BTreeSet<&'a str>), TeamError> {
+        let ctx = self.ctx;
         let mut reductions: Vec<(&str, Target)> = Vec::new();
-        for &h in &self.graph.order {
-            let e = &self.by_hash[h];
-            let verdict = self
-                .authentic(e)
-                .and_then(|()| self.unforked(h, e))
-                .and_then(|()| self.permitted(h, e));
+        for &h in &ctx.graph.order {
+            let e = &ctx.by_hash[h].entry;
+            let authentic = self.authentic(h, e);
+            if authentic.is_ok() {
+                // Writers continue after their last authentic entry,
+                // counted or not (FORMAT.md §11.5).
+                self.team
+                    .chains
+                    .insert(e.body.device.clone(), (e.body.seq, h.to_owned()));
+            }
+            let verdict = authentic
+                .and_then(|()| self.permitted(h, e))
+                .and_then(|()| self.unforked(h, e));
             match verdict {
                 Ok(()) => {
-                    if let Some(t) = apply(&mut self.team, e) {
+                    if let Some(t) = apply(&mut self.team, e, h) {
                         reductions.push((h, t));
                     }
-                    self.started = true;
+                    if matches!(e.body.entry, Entry::Genesis { .. }) {
+                        self.genesis = Some(h);
+                    }
                     self.counted.insert(h);
+                    self.positions
+                        .insert((e.body.device.as_str(), e.body.seq), h);
                     self.team.order.push(h.to_owned());
-                    self.team
-                        .chains
-                        .insert(e.body.device.clone(), (e.body.seq, h.to_owned()));
                 }
                 Err(reason) => {
                     self.refused.insert(h, reason);
                 }
             }
         }
-        if !self.started {
+        if self.genesis.is_none() {
             return Err(TeamError::NoGenesis);
         }
 
-        // What the counted reductions void: the reduced party's entries
-        // that are not in the reduction's causal past (§11.5).
-        let mut next: BTreeSet<String> = BTreeSet::new();
+        // What the counted reductions void: the reduced party's entries that
+        // are neither in the reduction's causal past nor build on it (§11.5).
+        let mut next: BTreeSet<&'a str> = BTreeSet::new();
         for (r, target) in &reductions {
-            let past = self.graph.past(r);
-            for (h, e) in self.by_hash {
-                // Entries the reduction saw stand; entries that saw it are
-                // judged by the rights left after it.
-                if h == r
-                    || past.contains(h.as_str())
-                    || self.graph.pending.contains(h.as_str())
-                    || self.graph.builds_on(h, r)
-                {
-                    continue;
-                }
-                let by = &e.body.device;
-                let hit = match target {
-                    Target::Device(d) => by == d,
-                    Target::Member(m) => self.team.devices.get(by).map(|d| &d.member) == Some(m),
-                };
-                if hit {
-                    next.insert(h.clone());
-                }
+            let by_target: Vec<&'a str> = ctx
+                .graph
+                .order
+                .iter()
+                .copied()
+                .filter(|h| {
+                    let by = &ctx.by_hash[*h].entry.body.device;
+                    match target {
+                        Target::Device(d) => by == d,
+                        Target::Member(m) => {
+                            self.team.devices.get(by).map(|d| &d.member) == Some(m)
+                        }
+                    }
+                })
+                .filter(|h| h != r)
+                .collect();
+            if by_target.is_empty() {
+                continue;
             }
+            let past = ctx.graph.past(r);
+            let future = ctx.graph.future(r);
+            next.extend(
+                by_target
+                    .into_iter()
+                    .filter(|h| !past.contains(h) && !future.contains(h)),
+            );
         }
 
         let Pass {
             mut team,
             refused,
             counted,
-            graph,
-            by_hash,
-            forks,
             ..
         } = self;
-        for &h in &graph.order {
+        for &h in &ctx.graph.order {
             if let Some(reason) = refused.get(h) {
-                let e = &by_hash[h];
+                let e = &ctx.by_hash[h].entry;
                 team.rejected.push(Rejected {
                     device: e.body.device.clone(),
                     seq: e.body.seq,
@@ -464,7 +549,7 @@ impl<'a> Pass<'a> {
         let built_on: HashSet<&str> = team
             .order
             .iter()
-            .flat_map(|h| graph.parents[h.as_str()].iter().copied())
+            .flat_map(|h| ctx.graph.parents[h.as_str()].iter().copied())
             .filter(|p| counted.contains(p))
             .collect();
         team.heads = team
@@ -474,95 +559,108 @@ impl<'a> Pass<'a> {
             .cloned()
             .collect();
         team.heads.sort();
-        Ok((team, next, forks))
+        Ok((team, next))
     }
 
-    /// Whether the entry is what its writer signed, for this vault, in its
+    /// Rules 1–5 of §11.5, in that order: whether the entry is what its
+    /// writer signed, for this vault, built on the team log, in its
     /// writer's chain.
-    fn authentic(&self, e: &OpenedTeamEntry) -> Result<(), Rejection> {
+    fn authentic(&self, h: &'a str, e: &'a OpenedTeamEntry) -> Result<(), Rejection> {
+        let ctx = self.ctx;
         let b = &e.body;
         let team = &self.team;
-        if b.vault != self.vault {
+        // 1. This vault.
+        if b.vault != ctx.vault {
             return Err(Rejection::OtherVault);
         }
-        // The writer's key: from the team so far, or from the entry itself
-        // for the two kinds that bring their own device (and that the root
-        // key signs).
+        // 2. The root key's signature, for the kinds that need it.
+        if b.entry.needs_root() && !ctx.signed(h, ctx.root, true) {
+            return Err(Rejection::BadRootSignature);
+        }
+        // 3. The writer's signature: with the entry's own key for the kinds
+        // that bring their device, else with the key the team gives it.
         let key = match &b.entry {
             Entry::Genesis { signing, .. } | Entry::RecoveryAdmin { signing, .. } => {
-                let root_sig = e.root_sig.as_ref().ok_or(Rejection::BadRootSignature)?;
-                if !self.root.verify(ROOT_DOMAIN, e.text.as_bytes(), root_sig) {
-                    return Err(Rejection::BadRootSignature);
-                }
-                let k = PublicSigningKey::parse(signing).map_err(|_| Rejection::BadSignature)?;
-                if team.devices.contains_key(&b.device)
-                    || team.devices.values().any(|d| d.signing == k)
-                {
-                    return Err(Rejection::Reused);
-                }
-                k
+                PublicSigningKey::parse(signing).map_err(|_| Rejection::BadSignature)?
             }
             _ => match team.devices.get(&b.device) {
                 Some(d) => d.signing,
-                None if !self.started => return Err(Rejection::NotRooted),
                 None => return Err(Rejection::UnknownDevice),
             },
         };
-        if !key.verify(DOMAIN, e.text.as_bytes(), &e.sig) {
+        if !ctx.signed(h, &key, false) {
             return Err(Rejection::BadSignature);
         }
-        if let Entry::Genesis { root, .. } = &b.entry {
-            if self.started || PublicSigningKey::parse(root).ok().as_ref() != Some(self.root) {
-                return Err(Rejection::SecondGenesis);
-            }
-            if !b.deps.is_empty() {
-                return Err(Rejection::BrokenChain);
-            }
-        } else if !self.started || (b.prev.is_none() && b.deps.is_empty()) {
-            return Err(Rejection::NotRooted);
-        }
-        // The chain: `prev` is the writer's entry at `seq - 1` (opening
-        // checked that seq 1 has none and later ones have one).
-        if let Some(p) = &b.prev {
-            let prev = self.by_hash.get(p).ok_or(Rejection::BrokenChain)?;
-            if prev.body.device != b.device || prev.body.seq + 1 != b.seq {
-                return Err(Rejection::BrokenChain);
-            }
-            if !self.counted.contains(p.as_str()) {
-                // Its own chain's earlier entry was refused as forged or
-                // broken: nothing after it can be placed in that chain.
-                match self.refused.get(p.as_str()) {
-                    Some(Rejection::BadSignature | Rejection::BrokenChain) | None => {
-                        return Err(Rejection::BrokenChain)
-                    }
-                    Some(_) => {}
+        // 4. Built on this vault's team log: the genesis first, and every
+        // device's first entry has in its causal past the genesis and the
+        // entry that added the device (later entries inherit that through
+        // `prev`), so that nobody can claim to have seen less than the
+        // entries that let them write.
+        match &b.entry {
+            Entry::Genesis { root, .. } => {
+                if self.genesis.is_some()
+                    || PublicSigningKey::parse(root).ok().as_ref() != Some(ctx.root)
+                {
+                    return Err(Rejection::SecondGenesis);
                 }
+                if !b.deps.is_empty() {
+                    return Err(Rejection::NotRooted);
+                }
+            }
+            _ => {
+                let Some(genesis) = self.genesis else {
+                    return Err(Rejection::NotRooted);
+                };
+                if b.seq == 1 {
+                    let past = ctx.graph.past(h);
+                    let added_by = match &b.entry {
+                        Entry::RecoveryAdmin { .. } => genesis,
+                        _ => team.devices[&b.device].added_by.as_str(),
+                    };
+                    if !past.contains(genesis) || !past.contains(added_by) {
+                        return Err(Rejection::NotRooted);
+                    }
+                }
+            }
+        }
+        // 5. The chain: `prev` is the writer's authentic entry at `seq - 1`
+        // (opening checked that seq 1 has none and later ones have one).
+        if let Some(p) = &b.prev {
+            let prev = &ctx.by_hash[p.as_str()].entry.body;
+            if prev.device != b.device || prev.seq + 1 != b.seq {
+                return Err(Rejection::BrokenChain);
+            }
+            match self.refused.get(p.as_str()) {
+                Some(Rejection::Fork(at)) => return Err(Rejection::Fork(*at)),
+                Some(r) if !r.is_permission() => return Err(Rejection::BrokenChain),
+                _ => {}
+            }
+        }
+        if let Entry::RecoveryAdmin { .. } = &b.entry {
+            if b.seq != 1 {
+                return Err(Rejection::BrokenChain);
+            }
+            if team.devices.contains_key(&b.device)
+                || team.devices.values().any(|d| d.signing == key)
+            {
+                return Err(Rejection::Reused);
             }
         }
         Ok(())
     }
 
-    /// Whether the writer signed another entry at the same position (or
-    /// before, in this chain).
-    fn unforked(&mut self, h: &'a str, e: &'a OpenedTeamEntry) -> Result<(), Rejection> {
-        let dev = e.body.device.as_str();
-        let pos = (dev, e.body.seq);
-        match self.positions.get(&pos) {
-            Some(&other) if other != h => {
-                let at = self.forks.entry(dev.to_owned()).or_insert(e.body.seq);
-                *at = (*at).min(e.body.seq);
-            }
-            _ => {
-                self.positions.insert(pos, h);
-            }
-        }
-        match self.forks.get(dev) {
-            Some(&at) if e.body.seq >= at => Err(Rejection::Fork(at)),
+    /// Rule 6: a second entry that would count at a position where the
+    /// writer already has one (a copied or compromised device). The first
+    /// in the order stands; only entries that would otherwise count are
+    /// compared, so a removed device cannot refuse its own history.
+    fn unforked(&self, h: &'a str, e: &'a OpenedTeamEntry) -> Result<(), Rejection> {
+        match self.positions.get(&(e.body.device.as_str(), e.body.seq)) {
+            Some(&other) if other != h => Err(Rejection::Fork(e.body.seq)),
             _ => Ok(()),
         }
     }
 
-    /// Whether the writer had the right to do what the entry does.
+    /// Rules 7–9: whether the writer had the right to do what the entry does.
     fn permitted(&self, h: &str, e: &OpenedTeamEntry) -> Result<(), Rejection> {
         let b = &e.body;
         let team = &self.team;
@@ -655,8 +753,8 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Applies an entry that counts; returns whose rights it reduced.
-fn apply(team: &mut Team, e: &OpenedTeamEntry) -> Option<Target> {
+/// Applies entry `h`, which counts; returns whose rights it reduced.
+fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
     let b = &e.body;
     let key = |s: &str| PublicSigningKey::parse(s).expect("checked when opened");
     let add_device = |team: &mut Team, id: &str, member: &str, name: &str, r: &str, s: &str| {
@@ -669,6 +767,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry) -> Option<Target> {
                 recipient: r.to_owned(),
                 signing: key(s),
                 removed: false,
+                added_by: h.to_owned(),
             },
         );
     };

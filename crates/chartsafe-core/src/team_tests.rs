@@ -580,7 +580,7 @@ fn two_admins_removing_each_other_leave_exactly_one_whatever_the_arrival_order()
 }
 
 #[test]
-fn a_device_that_signs_two_entries_at_one_position_is_refused_from_there_on() {
+fn a_device_that_signs_two_entries_at_one_position_keeps_only_the_first() {
     let (mut log, owner) = Log::new();
     let second = log.add(&owner, "Contractor", Role::Admin);
     let before = log.write(
@@ -625,14 +625,17 @@ fn a_device_that_signs_two_entries_at_one_position_is_refused_from_there_on() {
         .extend(copy_entries.into_iter().filter(|e| e.hash == one));
     let t = log.team();
     assert_eq!(reason(&t, &before), None);
-    for h in [&one, &two, &after_two] {
+    // The first in the order (the earlier time) stands; the other branch,
+    // and what follows it in the device's chain, does not.
+    assert_eq!(reason(&t, &one), None);
+    for h in [&two, &after_two] {
         assert!(
             matches!(reason(&t, h), Some(Rejection::Fork(_))),
             "{h}: {:?}",
             reason(&t, h)
         );
     }
-    assert_eq!(t.members.len(), 3, "owner, contractor, Before");
+    assert_eq!(t.members.len(), 4, "owner, contractor, Before, One");
 }
 
 #[test]
@@ -873,4 +876,282 @@ proptest::proptest! {
         let t = evaluate(&log.vault, &log.root.public(), entries).unwrap();
         proptest::prop_assert_eq!(summary(&t), want);
     }
+}
+
+#[test]
+fn a_removed_device_cannot_erase_its_own_history_with_a_second_entry_at_a_position() {
+    let (mut log, owner) = Log::new();
+    let second = log.add(&owner, "Contractor", Role::Admin);
+    let mallory = log.add(&second, "Mallory", Role::Staff);
+    let before_removal = log.team().heads;
+    // The contractor removes Mallory (their position 3)...
+    let removal = log.write(
+        &second,
+        Entry::MemberRemove {
+            member: mallory.member.clone(),
+        },
+    );
+    // ...and is later removed by the owner.
+    log.write(
+        &owner,
+        Entry::MemberRemove {
+            member: second.member.clone(),
+        },
+    );
+    // With the key still in hand, they sign another entry at position 3,
+    // dated first, to take the place of Mallory's removal.
+    let seq3 = log.entry(&removal).body.seq;
+    let prev = log.entry(&removal).body.prev.clone();
+    let body = TeamBody {
+        format: 2,
+        vault: log.vault.clone(),
+        device: second.id.clone(),
+        seq: seq3,
+        prev,
+        deps: before_removal
+            .into_iter()
+            .filter(|h| Some(h) != log.entry(&removal).body.prev.as_ref())
+            .collect(),
+        time: 0,
+        entry: Entry::RoleSet {
+            member: mallory.member.clone(),
+            role: Role::Staff,
+        },
+    };
+    let (plain, rewrite) = body.seal(&second.key, None);
+    log.entries.push(open(&plain).unwrap());
+    let t = log.team();
+    assert_eq!(reason(&t, &removal), None, "{t:?}");
+    assert_eq!(reason(&t, &rewrite), Some(Rejection::Voided));
+    assert!(t.active_member(&mallory.member).is_none());
+}
+
+#[test]
+fn a_copy_with_a_bad_signature_does_not_hide_the_genuine_entry() {
+    let (mut log, owner) = Log::new();
+    let nurse = log.add(&owner, "Nurse", Role::Staff);
+    let genuine = log.entry(&log.team().heads[0]).clone();
+    let mut junk = genuine.clone();
+    junk.sig = [7; 64];
+    // The junk copy first, in front of everything, the genesis's too.
+    let mut genesis_junk = log.entries[0].clone();
+    genesis_junk.sig = [9; 64];
+    genesis_junk.root_sig = Some([9; 64]);
+    let mut entries = vec![genesis_junk, junk];
+    entries.extend(log.entries.clone());
+    let t = evaluate(&log.vault, &log.root.public(), entries).unwrap();
+    assert!(t.rejected.is_empty(), "{t:?}");
+    assert!(t.active_device(&nurse.id).is_some());
+}
+
+#[test]
+fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
+    let (mut log, owner) = Log::new();
+    let second = log.add(&owner, "Contractor", Role::Admin);
+    let fresh = Dev {
+        member: second.member.clone(),
+        ..Dev::new("")
+    };
+    log.add_device(&second, &fresh);
+    // The new device's first entry names only a junk entry: it would void
+    // every entry of the owner, the genesis included, if it counted.
+    let junk = TeamBody {
+        format: 2,
+        vault: log.vault.clone(),
+        device: second.id.clone(),
+        seq: 1,
+        prev: None,
+        deps: vec![],
+        time: 0,
+        entry: Entry::DeviceRemove {
+            device: owner.id.clone(),
+        },
+    };
+    let (plain, junk_hash) = junk.seal(&second.key, None);
+    log.entries.push(open(&plain).unwrap());
+    let attack = log.write_at(
+        &fresh,
+        &[junk_hash.clone()],
+        Entry::MemberRemove {
+            member: owner.member.clone(),
+        },
+        i64::MAX,
+    );
+    let t = log.team();
+    // The junk comes first in the order, before its writer was added.
+    assert_eq!(reason(&t, &junk_hash), Some(Rejection::UnknownDevice));
+    assert_eq!(reason(&t, &attack), Some(Rejection::NotRooted));
+    assert!(t.active_member(&owner.member).is_some());
+    // A second genesis, even one the real root key signed, does not count.
+    // (Dated before the first it would be the first: the root key is the
+    // recovery phrase, which can do anything, FORMAT.md §11.5.)
+    let (plain, again) = TeamBody {
+        format: 2,
+        vault: log.vault.clone(),
+        device: random_id(),
+        seq: 1,
+        prev: None,
+        deps: vec![],
+        time: 1_000_000,
+        entry: Entry::Genesis {
+            root: log.root.public().to_string(),
+            member: random_id(),
+            name: "Again".into(),
+            device_name: "x".into(),
+            recipient: Dev::recipient(),
+            signing: fresh.key.public().to_string(),
+        },
+    }
+    .seal(&fresh.key, Some(&log.root));
+    log.entries.push(open(&plain).unwrap());
+    let t = log.team();
+    assert_eq!(reason(&t, &again), Some(Rejection::SecondGenesis));
+    assert_eq!(t.members.len(), 2);
+}
+
+#[test]
+fn removing_a_device_or_demoting_staff_voids_what_they_wrote_unseen() {
+    let (mut log, owner) = Log::new();
+    let nurse = log.add(&owner, "Nurse", Role::Staff);
+    let phone = Dev {
+        member: nurse.member.clone(),
+        ..Dev::new("")
+    };
+    let tablet = Dev {
+        member: nurse.member.clone(),
+        ..Dev::new("")
+    };
+    log.add_device(&owner, &phone);
+    log.add_device(&owner, &tablet);
+    let heads = log.team().heads;
+    // The phone, not yet knowing it is removed, removes the tablet.
+    let unseen = log.write_at(
+        &phone,
+        &heads,
+        Entry::DeviceRemove {
+            device: tablet.id.clone(),
+        },
+        1,
+    );
+    log.write_seen(
+        &owner,
+        &heads,
+        Entry::DeviceRemove {
+            device: phone.id.clone(),
+        },
+    );
+    let t = log.team();
+    assert_eq!(reason(&t, &unseen), Some(Rejection::Voided));
+    assert!(t.active_device(&tablet.id).is_some());
+
+    // Staff demoted to viewer: their concurrent entry is voided too.
+    let heads = log.team().heads;
+    let unseen = log.write_at(
+        &nurse,
+        &heads,
+        Entry::DeviceRemove {
+            device: tablet.id.clone(),
+        },
+        2,
+    );
+    log.write_seen(
+        &owner,
+        &heads,
+        Entry::RoleSet {
+            member: nurse.member.clone(),
+            role: Role::Viewer,
+        },
+    );
+    let t = log.team();
+    assert_eq!(reason(&t, &unseen), Some(Rejection::Voided));
+    assert!(t.active_device(&tablet.id).is_some());
+}
+
+#[test]
+fn a_refused_entry_does_not_break_its_writers_chain_and_recovery_cannot_reuse_a_device() {
+    let (mut log, owner) = Log::new();
+    let nurse = log.add(&owner, "Nurse", Role::Staff);
+    let refused = log.write(
+        &nurse,
+        Entry::MemberAdd {
+            member: random_id(),
+            name: "Friend".into(),
+            role: Role::Staff,
+        },
+    );
+    let spare = Dev {
+        member: nurse.member.clone(),
+        ..Dev::new("")
+    };
+    log.add_device(&owner, &spare);
+    let next = log.write(
+        &nurse,
+        Entry::DeviceRemove {
+            device: spare.id.clone(),
+        },
+    );
+    let t = log.team();
+    assert_eq!(reason(&t, &refused), Some(Rejection::NotAdmin));
+    assert_eq!(reason(&t, &next), None);
+    assert_eq!(t.chains[&nurse.id].1, next);
+
+    // The phrase used with an existing device's id, or key.
+    let same_id = Dev {
+        id: nurse.id.clone(),
+        member: owner.member.clone(),
+        key: SigningKey::generate(),
+    };
+    let same_key = Dev {
+        id: random_id(),
+        member: owner.member.clone(),
+        key: SigningKey::from_seed(&nurse.key.seed()),
+    };
+    let mut hashes = Vec::new();
+    for dev in [&same_id, &same_key] {
+        let heads = log.team().heads;
+        let (plain, h) = TeamBody {
+            format: 2,
+            vault: log.vault.clone(),
+            device: dev.id.clone(),
+            seq: 1,
+            prev: None,
+            deps: heads,
+            time: 99_999,
+            entry: Entry::RecoveryAdmin {
+                member: owner.member.clone(),
+                name: "Owner".into(),
+                device_name: "x".into(),
+                recipient: Dev::recipient(),
+                signing: dev.key.public().to_string(),
+            },
+        }
+        .seal(&dev.key, Some(&log.root));
+        log.entries.push(open(&plain).unwrap());
+        hashes.push(h);
+    }
+    let t = log.team();
+    for h in &hashes {
+        assert_eq!(reason(&t, h), Some(Rejection::Reused));
+    }
+}
+
+#[test]
+fn an_admin_may_remove_another_admins_devices_but_not_leave_none() {
+    let (mut log, a) = Log::new();
+    let b = log.add(&a, "B", Role::Admin);
+    let remove_b = log.write(
+        &a,
+        Entry::DeviceRemove {
+            device: b.id.clone(),
+        },
+    );
+    let remove_own = log.write(
+        &a,
+        Entry::DeviceRemove {
+            device: a.id.clone(),
+        },
+    );
+    let t = log.team();
+    assert_eq!(reason(&t, &remove_b), None);
+    assert_eq!(reason(&t, &remove_own), Some(Rejection::LastAdmin));
 }

@@ -22,6 +22,9 @@ use crate::sign::{PublicSigningKey, SigningKey};
 /// Version of the team-entry plaintext and of its body.
 pub const TEAM_VERSION: u32 = 2;
 
+/// Most `deps` an entry may name (§11.3): bounds the work one entry costs.
+pub const MAX_DEPS: usize = 256;
+
 /// Signature domain of the writing device (§11.2).
 pub(crate) const DOMAIN: &[u8] = b"chartsafe/v2 team\n";
 /// Signature domain of the root key (§11.2).
@@ -236,7 +239,7 @@ impl TeamBody {
         let name = |s: &str| !s.is_empty() && crate::names::clean_device_name(s) == s;
         let signing = |s: &str| PublicSigningKey::parse(s).is_ok();
         let recipient = |s: &str| age::x25519::Recipient::from_str(s).is_ok();
-        let mut sorted = self.deps.windows(2).all(|w| w[0] < w[1]);
+        let mut sorted = self.deps.len() <= MAX_DEPS && self.deps.windows(2).all(|w| w[0] < w[1]);
         sorted &= self.deps.iter().all(|d| hex64(d));
         sorted &= self.prev.as_ref().is_none_or(|p| !self.deps.contains(p));
         let entry_ok = match &self.entry {
