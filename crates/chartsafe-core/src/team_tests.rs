@@ -971,7 +971,7 @@ fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
     log.entries.push(open(&plain).unwrap());
     let attack = log.write_at(
         &fresh,
-        &[junk_hash.clone()],
+        std::slice::from_ref(&junk_hash),
         Entry::MemberRemove {
             member: owner.member.clone(),
         },
