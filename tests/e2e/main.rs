@@ -13,3 +13,4 @@ mod interop;
 mod leaks;
 mod sync;
 mod tamper;
+mod team;

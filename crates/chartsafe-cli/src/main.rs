@@ -7,6 +7,7 @@ mod audit;
 mod exit;
 mod input;
 mod output;
+mod team;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,15 @@ struct Cli {
         value_name = "NAME"
     )]
     device_name: Option<String>,
+    /// Your name, written into the team log when you create a vault or use
+    /// the recovery phrase (default: "Administrator").
+    #[arg(
+        long,
+        global = true,
+        env = "CHARTSAFE_MEMBER_NAME",
+        value_name = "NAME"
+    )]
+    name: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +74,13 @@ enum Command {
     Init {
         /// The new vault folder, inside the synced folder.
         dir: PathBuf,
+    },
+    /// List the team: members, their roles and devices, from the signed team
+    /// log (entries that do not count are printed as warnings).
+    Members {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Add files and folders (recursively, keeping folder names).
     Add {
@@ -309,6 +326,9 @@ impl SecretStore for OnceStore {
 fn options(cli: &Cli) -> Options {
     let mut o = Options::new(state_dir(cli), device_name(cli));
     o.app = format!("chartsafe {}", env!("CARGO_PKG_VERSION"));
+    if let Some(name) = &cli.name {
+        o.member_name = name.clone();
+    }
     // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
     if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
         .ok()
@@ -455,6 +475,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             eprintln!("moved to the trash; `chartsafe restore` brings it back");
             Ok(0)
         }
+        Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
         Command::Trash => {
             for t in open(&cli)?.trash()? {
                 let size = if t.kind == Kind::Dir {

@@ -318,12 +318,19 @@ pub(crate) struct KeyslotPlain {
     pub collections: Vec<CollectionKey>,
     pub mac_key: String,
     pub recovery_recipient: String,
+    /// The device's signing key (RFC 8032 seed, hex): only in a device's own
+    /// keyslot, never in the recovery keyslot (FORMAT.md §4, §11.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
 }
 
 impl Drop for KeyslotPlain {
     fn drop(&mut self) {
         use zeroize::Zeroize;
         self.mac_key.zeroize();
+        if let Some(k) = &mut self.signing_key {
+            k.zeroize();
+        }
         for c in &mut self.collections {
             c.identity.zeroize();
         }
@@ -339,6 +346,10 @@ pub struct VaultKeys {
     pub(crate) recovery: age::x25519::Recipient,
     /// Present only when unlocked with the recovery identity itself.
     pub(crate) recovery_identity: Option<AgeIdentity>,
+    /// This device's signing key, from its own keyslot (FORMAT.md §11.1);
+    /// absent when opened with the recovery identity or from a keyslot
+    /// written before the team log.
+    pub(crate) signing: Option<crate::sign::SigningKey>,
 }
 
 impl fmt::Debug for VaultKeys {
@@ -363,12 +374,21 @@ impl VaultKeys {
             return None;
         }
         mac.copy_from_slice(&mac_bytes);
+        let signing = match &plain.signing_key {
+            None => None,
+            Some(hex) => {
+                let bytes = Zeroizing::new(ids::unhex(hex)?);
+                let seed: Zeroizing<[u8; 32]> = Zeroizing::new(bytes.as_slice().try_into().ok()?);
+                Some(crate::sign::SigningKey::from_seed(&seed))
+            }
+        };
         Some(Self {
             member: plain.member.clone(),
             collections,
             mac: MacKey(mac),
             recovery: plain.recovery_recipient.parse().ok()?,
             recovery_identity: None,
+            signing,
         })
     }
 
@@ -397,6 +417,7 @@ impl VaultKeys {
                 .collect(),
             mac_key: ids::hex(self.mac.0.as_ref()),
             recovery_recipient: self.recovery.to_string(),
+            signing_key: None,
         }
     }
 

@@ -49,5 +49,5 @@ pub use vault::{utc_time, write_csv, PendingEvents, CSV_HEADER};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
-    RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
+    RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
 };

@@ -43,6 +43,11 @@ pub(crate) struct DeviceState {
     /// audit chain, its own included (FORMAT.md §10.3).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub audit_known: BTreeMap<String, KnownHead>,
+    /// The vault's root signing key (`cssign1…`), pinned when this device
+    /// created the vault or enrolled with the phrase (FORMAT.md §7, §11.1):
+    /// the team log is checked against it, never against the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 impl DeviceState {
@@ -55,6 +60,7 @@ impl DeviceState {
             kdf: None,
             known: BTreeMap::new(),
             audit_known: BTreeMap::new(),
+            root: None,
         }
     }
 }

@@ -430,6 +430,8 @@ struct Pass<'c, 'a> {
     refused: HashMap<&'a str, Rejection>,
     /// (device, seq) → the entry that counted there.
     positions: HashMap<(&'a str, u64), &'a str>,
+    /// (device, prev) → the entry that counted after it.
+    successors: HashMap<(&'a str, Option<&'a str>), &'a str>,
     genesis: Option<&'a str>,
 }
 
@@ -453,6 +455,7 @@ impl<'c, 'a> Pass<'c, 'a> {
             counted: HashSet::new(),
             refused: HashMap::new(),
             positions: HashMap::new(),
+            successors: HashMap::new(),
             genesis: None,
         }
     }
@@ -483,8 +486,9 @@ impl<'c, 'a> Pass<'c, 'a> {
                         self.genesis = Some(h);
                     }
                     self.counted.insert(h);
-                    self.positions
-                        .insert((e.body.device.as_str(), e.body.seq), h);
+                    let dev = e.body.device.as_str();
+                    self.positions.insert((dev, e.body.seq), h);
+                    self.successors.insert((dev, e.body.prev.as_deref()), h);
                     self.team.order.push(h.to_owned());
                 }
                 Err(reason) => {
@@ -611,7 +615,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                 let Some(genesis) = self.genesis else {
                     return Err(Rejection::NotRooted);
                 };
-                if b.seq == 1 {
+                if b.prev.is_none() {
                     let past = ctx.graph.past(h);
                     let added_by = match &b.entry {
                         Entry::RecoveryAdmin { .. } => genesis,
@@ -623,11 +627,11 @@ impl<'c, 'a> Pass<'c, 'a> {
                 }
             }
         }
-        // 5. The chain: `prev` is the writer's authentic entry at `seq - 1`
-        // (opening checked that seq 1 has none and later ones have one).
+        // 5. The chain: `prev` is an earlier authentic entry of the writer
+        // (positions may be skipped: one taken by a planted file is).
         if let Some(p) = &b.prev {
             let prev = &ctx.by_hash[p.as_str()].entry.body;
-            if prev.device != b.device || prev.seq + 1 != b.seq {
+            if prev.device != b.device || prev.seq >= b.seq {
                 return Err(Rejection::BrokenChain);
             }
             match self.refused.get(p.as_str()) {
@@ -636,10 +640,12 @@ impl<'c, 'a> Pass<'c, 'a> {
                 _ => {}
             }
         }
-        if let Entry::RecoveryAdmin { .. } = &b.entry {
-            if b.seq != 1 {
+        if let Entry::RecoveryAdmin { .. } | Entry::Genesis { .. } = &b.entry {
+            if b.prev.is_some() {
                 return Err(Rejection::BrokenChain);
             }
+        }
+        if let Entry::RecoveryAdmin { .. } = &b.entry {
             if team.devices.contains_key(&b.device)
                 || team.devices.values().any(|d| d.signing == key)
             {
@@ -649,12 +655,16 @@ impl<'c, 'a> Pass<'c, 'a> {
         Ok(())
     }
 
-    /// Rule 6: a second entry that would count at a position where the
-    /// writer already has one (a copied or compromised device). The first
-    /// in the order stands; only entries that would otherwise count are
-    /// compared, so a removed device cannot refuse its own history.
+    /// Rule 6: a second entry that would count at a position, or after a
+    /// `prev`, where the writer already has one (a copied or compromised
+    /// device). The first in the order stands; only entries that would
+    /// otherwise count are compared, so a removed device cannot refuse its
+    /// own history.
     fn unforked(&self, h: &'a str, e: &'a OpenedTeamEntry) -> Result<(), Rejection> {
-        match self.positions.get(&(e.body.device.as_str(), e.body.seq)) {
+        let dev = e.body.device.as_str();
+        let at_position = self.positions.get(&(dev, e.body.seq));
+        let after_prev = self.successors.get(&(dev, e.body.prev.as_deref()));
+        match at_position.or(after_prev) {
             Some(&other) if other != h => Err(Rejection::Fork(e.body.seq)),
             _ => Ok(()),
         }

@@ -682,13 +682,14 @@ fn broken_chains_are_refused() {
         },
     );
     let nurse = log.add(&owner, "Nurse", Role::Admin);
-    // Skips a position: seq 4 after 2.
+    // Goes back: seq 2 after the owner's latest entry (seq 5).
+    let latest = log.team().chains[&owner.id].1.clone();
     let body = TeamBody {
         format: 2,
         vault: log.vault.clone(),
         device: owner.id.clone(),
-        seq: 4,
-        prev: Some(first.clone()),
+        seq: 2,
+        prev: Some(latest),
         deps: vec![],
         time: 9_999,
         entry: Entry::MemberAdd {
@@ -1154,4 +1155,35 @@ fn an_admin_may_remove_another_admins_devices_but_not_leave_none() {
     let t = log.team();
     assert_eq!(reason(&t, &remove_b), None);
     assert_eq!(reason(&t, &remove_own), Some(Rejection::LastAdmin));
+}
+
+#[test]
+fn a_chain_may_skip_positions_but_not_branch() {
+    let (mut log, owner) = Log::new();
+    let genesis = log.entries[0].hash.clone();
+    // Position 2 was taken by a planted file: the owner writes at 3 after 1.
+    let heads = log.team().heads;
+    let mk = |seq: u64, name: &str| TeamBody {
+        format: 2,
+        vault: log.vault.clone(),
+        device: owner.id.clone(),
+        seq,
+        prev: Some(genesis.clone()),
+        deps: heads.iter().filter(|h| **h != genesis).cloned().collect(),
+        time: 5_000 + seq as i64,
+        entry: Entry::MemberAdd {
+            member: random_id(),
+            name: name.into(),
+            role: Role::Staff,
+        },
+    };
+    let (plain, skipped) = mk(3, "After a gap").seal(&owner.key, None);
+    log.entries.push(open(&plain).unwrap());
+    // A second entry after the same prev, at another position: a fork.
+    let (plain, branch) = mk(4, "Branch").seal(&owner.key, None);
+    log.entries.push(open(&plain).unwrap());
+    let t = log.team();
+    assert_eq!(reason(&t, &skipped), None);
+    assert_eq!(reason(&t, &branch), Some(Rejection::Fork(4)));
+    assert_eq!(t.members.len(), 2);
 }

@@ -7,6 +7,7 @@
 //!   r/<device id>/<seq>         metadata records: age files, one per change batch
 //!   b/<2 chars>/<blob id>       contents: standard age files of the exact bytes
 //!   a/<device id>/<seq>         audit batches: age files, one chain per device (§10)
+//!   t/<device id>/<seq>         team log: signed entries, one chain per device (§11)
 //! ```
 //! Every name below `k/`, `r/`, `b/` and `a/` is a random identifier or a counter.
 
@@ -28,6 +29,8 @@ pub const RECORD_DIR: &str = "r";
 pub const BLOB_DIR: &str = "b";
 /// Folder of audit chains (FORMAT.md §10).
 pub const AUDIT_DIR: &str = "a";
+/// Folder of team-log chains (FORMAT.md §11).
+pub const TEAM_DIR: &str = "t";
 /// Prefix of temporary files written before their final rename (§1.2).
 pub const TEMP_PREFIX: &str = ".cs-tmp-";
 
@@ -77,6 +80,14 @@ impl Layout {
     /// The audit chain of one device.
     pub fn device_audit(&self, device: &str) -> PathBuf {
         self.audit().join(device)
+    }
+    /// The team-log folder (FORMAT.md §11).
+    pub fn team(&self) -> PathBuf {
+        self.root.join(TEAM_DIR)
+    }
+    /// The team chain of one device.
+    pub fn device_team(&self, device: &str) -> PathBuf {
+        self.team().join(device)
     }
     /// The blob folder.
     pub fn blobs(&self) -> PathBuf {

@@ -162,9 +162,11 @@ pub struct TeamBody {
     pub vault: String,
     /// The writing device; its chain is `t/<device>/<seq>`.
     pub device: String,
-    /// Position in the device's team chain, from 1.
+    /// Position in the device's team chain, from 1, increasing; a
+    /// position taken by a file the device did not write is skipped.
     pub seq: u64,
-    /// SHA-256 (hex) of the body of the device's entry `seq - 1`; `None` for seq 1.
+    /// SHA-256 (hex) of the body of the device's previous entry; `None` for
+    /// its first.
     pub prev: Option<String>,
     /// The heads of the team log the writer had accepted, other than `prev`
     /// (sorted hashes): with `prev`, the entry's causal past (§11.4).
@@ -289,7 +291,6 @@ impl TeamBody {
         ids::is_id(&self.vault)
             && ids::is_id(&self.device)
             && self.seq > 0
-            && (self.seq == 1) == self.prev.is_none()
             && self.prev.as_deref().is_none_or(hex64)
             && sorted
             && entry_ok
@@ -386,7 +387,7 @@ mod tests {
             TeamEntryError::BadBody
         );
 
-        // Bad shapes: a path as an id, unsorted deps, seq 1 with a prev,
+        // Bad shapes: a path as an id, unsorted deps, an upper-case prev,
         // an unknown field, a newer version.
         let mut bad = b.clone();
         bad.device = "../x".into();
@@ -395,7 +396,7 @@ mod tests {
         bad.deps = vec!["b".repeat(64), "a".repeat(64)];
         assert!(open(&bad.seal(&k, None).0).is_err());
         let mut bad = b.clone();
-        bad.prev = Some("a".repeat(64));
+        bad.prev = Some("A".repeat(64));
         assert!(open(&bad.seal(&k, None).0).is_err());
         let text = String::from_utf8(b.seal(&k, None).0).unwrap();
         let extra = text.replacen("\"sig\"", "\"x\":1,\"sig\"", 1);

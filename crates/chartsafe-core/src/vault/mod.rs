@@ -8,6 +8,9 @@ mod audit_tests;
 mod change;
 mod get;
 mod load;
+mod team;
+#[cfg(test)]
+mod team_tests;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -25,6 +28,7 @@ pub use audit::{
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
 pub use load::{EntryInfo, Listing, Problem, SyncState};
+pub use team::TeamStatus;
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
 
 use crate::crypt::{self, DecryptFailure};
@@ -32,12 +36,14 @@ use crate::errors::{AuditWriteError, CreateError, RecoverError, StorageError, Un
 use crate::format::audit::{Action, Event, Outcome};
 use crate::format::header::{Header, HeaderError};
 use crate::format::record::{Op, RecordBody, RECORD_VERSION};
+use crate::format::team::Entry;
 use crate::format::Layout;
 use crate::fsutil;
 use crate::ids;
 use crate::keys::{AgeIdentity, DeviceSecret, KdfParams, KeyslotPlain, RecoveryPhrase, VaultKeys};
 use crate::local::{DeviceState, KnownHead, LocalDir};
 use crate::traits::{Clock, SecretStore, SystemClock};
+use team::TeamWriteError;
 
 /// Largest header read; anything bigger is not ours (FORMAT.md §1.1).
 const HEADER_MAX: u64 = 64 << 10;
@@ -68,6 +74,10 @@ pub struct Options {
     /// The program and version written into audit batches
     /// ("chartsafe 0.4.0"); defaults to this library's name and version.
     pub app: String,
+    /// The person's name, written into the team log when this device
+    /// creates the vault or re-establishes an admin with the recovery
+    /// phrase (FORMAT.md §11.3); defaults to "Administrator".
+    pub member_name: String,
 }
 
 impl Options {
@@ -81,6 +91,7 @@ impl Options {
             purge_grace_ms: 7 * 24 * 3600 * 1000,
             orphan_grace_ms: 30 * 24 * 3600 * 1000,
             app: format!("chartsafe-core {}", env!("CARGO_PKG_VERSION")),
+            member_name: "Administrator".to_owned(),
         }
     }
 }
@@ -108,6 +119,10 @@ pub struct Vault {
     /// Whether this session's first audit batch (which announces the other
     /// chains' heads) has been written.
     announced: bool,
+    /// The team log as read at open and after each entry written.
+    team: team::TeamLog,
+    /// The person's name for team entries this device writes.
+    member_name: String,
     _lock: File,
 }
 
@@ -186,6 +201,7 @@ impl Vault {
             mac: recovery.derive_mac_key(),
             recovery: recovery.recipient(),
             recovery_identity: None,
+            signing: None,
         };
         let plain = keys.to_plain(&header.id, now);
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
@@ -194,12 +210,21 @@ impl Vault {
         let lock = local.lock()?.ok_or_else(|| {
             StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
         })?;
+        drop(plain);
         let slot = ids::random_id();
         let kdf_log_n = options.kdf_log_n;
-        let device = DeviceState::new(&options.device_name);
+        // The team log starts with this device as its first admin's, signed
+        // by the root key from the phrase, which the device pins
+        // (FORMAT.md §11.1, §11.3).
+        let root = phrase.root_signing_key();
+        let mut device = DeviceState::new(&options.device_name);
+        device.root = Some(root.public().to_string());
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
+        vault.keys.signing = Some(crate::sign::SigningKey::generate());
         let created = Event::new(vault.clock.now_ms(), Action::Created);
-        vault.record_and_enrol(created, &plain, store, passphrase, kdf_log_n, slot)?;
+        let recipient = vault.record_and_enrol(created, store, passphrase, kdf_log_n, slot)?;
+        let genesis = vault.own_entry_genesis(&root, recipient);
+        vault.append_team(genesis, Some(&root))?;
         // The header goes last: a folder without it is not a vault yet.
         fsutil::write_new(dir, &vault.layout.header(), &vault.header.to_bytes())?;
         Ok((vault, phrase))
@@ -344,44 +369,91 @@ impl Vault {
         keys.recovery_identity = Some(recovery);
         let previous = local.load()?;
         let lock = local.lock()?.ok_or(RecoverError::Open(UnlockError::Busy))?;
-        let plain = keys.to_plain(&header.id, options.clock.now_ms());
         let slot = ids::random_id();
         let kdf_log_n = options.kdf_log_n;
-        let device = previous.unwrap_or_else(|| DeviceState::new(&options.device_name));
+        let mut device = previous.unwrap_or_else(|| DeviceState::new(&options.device_name));
+        // The phrase gives the root key: pin it (FORMAT.md §11.1).
+        let root = phrase.root_signing_key();
+        device.root = Some(root.public().to_string());
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
+        vault.keys.signing = Some(crate::sign::SigningKey::generate());
+        vault.load_team()?;
+        // A device id the team log already lists (this machine, enrolled
+        // before) gets a new id with its new signing key; the old id is
+        // removed below (FORMAT.md §7, §11.3).
+        let replaced = vault.team().team.as_ref().and_then(|t| {
+            t.devices
+                .contains_key(&vault.device.device)
+                .then(|| vault.device.device.clone())
+        });
+        if replaced.is_some() {
+            vault.device.device = ids::random_id();
+        }
         let used = Event::new(vault.clock.now_ms(), Action::RecoveryUsed).detail("recovery phrase");
-        vault.record_and_enrol(used, &plain, store, new_passphrase, kdf_log_n, slot)?;
-        drop(plain);
+        let recipient = vault.record_and_enrol(used, store, new_passphrase, kdf_log_n, slot)?;
+        if vault.team().team.is_some() {
+            // Emergency access re-establishes an admin (FORMAT.md §11.3).
+            let entry = Entry::RecoveryAdmin {
+                member: vault.keys.member.clone(),
+                name: vault.member_name.clone(),
+                device_name: vault.device.device_name.clone(),
+                recipient,
+                signing: vault.own_signing_public(),
+            };
+            vault.append_team(entry, Some(&root))?;
+            if let Some(old) = replaced {
+                if vault
+                    .team()
+                    .team
+                    .as_ref()
+                    .is_some_and(|t| t.active_device(&old).is_some())
+                {
+                    vault.append_team(Entry::DeviceRemove { device: old }, None)?;
+                }
+            }
+        } else if !vault.has_team_entries() {
+            // A vault from before the team log: the phrase starts it.
+            let genesis = vault.own_entry_genesis(&root, recipient);
+            vault.append_team(genesis, Some(&root))?;
+        }
         Ok(vault)
     }
 
     /// Records `first` and this device's enrolment, then enrols it with
     /// keyslot `slot`: the record is durable before the device gets its keys
     /// (FORMAT.md §10.4), so a blocked log enrols nothing.
+    /// Returns the device's age recipient. The device keyslot carries the
+    /// vault keys and this device's signing key (FORMAT.md §4).
     fn record_and_enrol(
         &mut self,
         first: Event,
-        plain: &KeyslotPlain,
         store: &dyn SecretStore,
         passphrase: &SecretString,
         kdf_log_n: u8,
         slot: String,
-    ) -> Result<(), EnrolError> {
+    ) -> Result<String, EnrolError> {
         let enrolled =
             Event::new(first.time, Action::DeviceEnrolled).detail(format!("keyslot k/{slot}"));
         self.append_audit(vec![first, enrolled])?;
-        self.device = enrol(
+        let mut plain = self.keys.to_plain(&self.header.id, self.clock.now_ms());
+        plain.signing_key = self
+            .keys
+            .signing
+            .as_ref()
+            .map(|k| ids::hex(k.seed().as_ref()));
+        let (device, recipient) = enrol(
             &self.layout,
             &self.local,
             &self.header.id,
-            plain,
+            &plain,
             store,
             passphrase,
             kdf_log_n,
             self.device.clone(),
             slot,
         )?;
-        Ok(())
+        self.device = device;
+        Ok(recipient)
     }
 
     /// An open vault from its parts (nothing is written).
@@ -405,6 +477,8 @@ impl Vault {
             orphan_grace_ms: options.orphan_grace_ms,
             app: options.app,
             announced: false,
+            team: Default::default(),
+            member_name: crate::names::clean_device_name(&options.member_name),
             _lock: lock,
         }
     }
@@ -422,6 +496,7 @@ impl Vault {
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
         // No unaudited access: if the log cannot be written, the vault stays shut.
         vault.append_audit(events)?;
+        vault.load_team()?;
         Ok(vault)
     }
 
@@ -685,7 +760,7 @@ fn enrol(
     kdf_log_n: u8,
     mut device: DeviceState,
     slot: String,
-) -> Result<DeviceState, EnrolError> {
+) -> Result<(DeviceState, String), EnrolError> {
     let secret = DeviceSecret::generate();
     let kdf = KdfParams::new(kdf_log_n);
     let identity = secret
@@ -696,7 +771,7 @@ fn enrol(
     device.slot = Some(slot);
     device.kdf = Some(kdf);
     local.save(&device)?;
-    Ok(device)
+    Ok((device, identity.recipient().to_string()))
 }
 
 /// Failures of enrolment, converted into the caller's error type.
@@ -739,6 +814,28 @@ impl From<EnrolError> for RecoverError {
             EnrolError::Keychain(e) => Self::Keychain(e),
             EnrolError::Audit(e) => Self::Audit(e),
         }
+    }
+}
+
+impl TeamWriteError {
+    fn into_storage(self, dir: &Path) -> StorageError {
+        match self {
+            TeamWriteError::Storage(e) => e,
+            TeamWriteError::NoKey => StorageError::write(
+                dir,
+                std::io::Error::other("this device has no signing key for the team log"),
+            ),
+        }
+    }
+}
+impl From<TeamWriteError> for CreateError {
+    fn from(e: TeamWriteError) -> Self {
+        Self::Storage(e.into_storage(Path::new(crate::format::TEAM_DIR)))
+    }
+}
+impl From<TeamWriteError> for RecoverError {
+    fn from(e: TeamWriteError) -> Self {
+        Self::Storage(e.into_storage(Path::new(crate::format::TEAM_DIR)))
     }
 }
 

@@ -188,6 +188,7 @@ fn an_injected_recovery_keyslot_is_skipped() {
         mac: crate::keys::MacKey::from_bytes([9; 32]),
         recovery: recovery.recipient(),
         recovery_identity: None,
+        signing: None,
     };
     // Named to sort first, so it is tried first.
     let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";

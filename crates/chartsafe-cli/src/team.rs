@@ -1,0 +1,109 @@
+//! `chartsafe members`: the team as this device computes it from the signed
+//! team log (docs/FORMAT.md §11).
+
+use std::io::Write;
+
+use chartsafe_core::{names, Vault};
+
+use crate::exit::{code, Failure};
+use crate::output;
+
+/// Prints the members, their roles and devices, then what in the team log
+/// does not count (to standard error). With `json`, one object.
+pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Failure> {
+    let status = vault.team();
+    let Some(team) = &status.team else {
+        return Err(match &status.error {
+            Some(e) => Failure::new(
+                code::INTEGRITY,
+                format!("no team: {e}"),
+                Some("the team log (t/ in the vault folder) was deleted, or has not synced yet"),
+            ),
+            None => Failure::new(
+                code::OTHER,
+                "this device knows no team for this vault",
+                Some("a vault made before the team log gets one when the recovery phrase is used (`chartsafe recover`)"),
+            ),
+        });
+    };
+    if json {
+        let members: Vec<_> = team
+            .members
+            .values()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "name": m.name, "role": m.role.as_str(), "removed": m.removed,
+                    "devices": team.devices.values().filter(|d| d.member == m.id).map(|d| {
+                        serde_json::json!({"id": d.id, "name": d.name, "removed": d.removed,
+                                           "signing": d.signing.to_string(),
+                                           "this_device": d.id == vault.device_id()})
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let rejected: Vec<_> = team
+            .rejected
+            .iter()
+            .map(|r| {
+                serde_json::json!({"device": r.device, "seq": r.seq, "kind": r.kind,
+                                   "reason": r.reason.code(), "message": r.reason.to_string()})
+            })
+            .collect();
+        let value = serde_json::json!({
+            "members": members, "rejected": rejected, "pending": team.pending.len(),
+            "unreadable": status.unreadable.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{value}").map_err(output::broken)?;
+    } else {
+        for m in team.members.values() {
+            let state = if m.removed { "  (removed)" } else { "" };
+            writeln!(
+                out,
+                "{:<24}  {:<7}  {}{state}",
+                output::clip(&names::printable(&m.name), 24),
+                m.role.as_str(),
+                m.id
+            )
+            .map_err(output::broken)?;
+            for d in team.devices.values().filter(|d| d.member == m.id) {
+                let mut notes = Vec::new();
+                if d.id == vault.device_id() {
+                    notes.push("this device");
+                }
+                if d.removed {
+                    notes.push("removed");
+                }
+                let notes = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", notes.join(", "))
+                };
+                writeln!(
+                    out,
+                    "    device {:<24}  {}{notes}",
+                    output::clip(&names::printable(&d.name), 24),
+                    d.id
+                )
+                .map_err(output::broken)?;
+            }
+        }
+    }
+    for r in &team.rejected {
+        eprintln!(
+            "warning: team entry t/{}/{:010} ({}) does not count: {}",
+            r.device, r.seq, r.kind, r.reason
+        );
+    }
+    for (file, why) in &status.unreadable {
+        eprintln!("warning: {file} is not a team entry this vault can read: {why}");
+    }
+    let problems = !team.rejected.is_empty() || !status.unreadable.is_empty();
+    if !team.pending.is_empty() {
+        eprintln!(
+            "note: {} team entr{} wait for entries that have not synced yet",
+            team.pending.len(),
+            if team.pending.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(if problems { code::PROBLEMS } else { 0 })
+}

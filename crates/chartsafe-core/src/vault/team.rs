@@ -1,0 +1,239 @@
+//! The team log in the vault folder (docs/FORMAT.md §11): reading and
+//! checking it when the vault opens, and appending this device's entries.
+
+use crate::crypt::{self, DecryptFailure};
+use crate::errors::StorageError;
+use crate::format as layout;
+use crate::format::team::{self as fmt, Entry, OpenedTeamEntry, TeamBody, TEAM_VERSION};
+use crate::fsutil;
+use crate::sign::{PublicSigningKey, SigningKey};
+use crate::team::{self, Team, TeamError};
+
+use super::Vault;
+
+/// Largest team entry read; anything bigger is not ours.
+const ENTRY_MAX: u64 = 1 << 20;
+
+/// What this device knows of the team (FORMAT.md §11).
+#[derive(Debug, Clone, Default)]
+pub struct TeamStatus {
+    /// The team, when the log has a valid genesis under the root key this
+    /// device pinned.
+    pub team: Option<Team>,
+    /// Why there is no team although this device pinned a root key: the
+    /// log is missing (deleted, or not synced yet) or has no valid genesis.
+    pub error: Option<TeamError>,
+    /// Files under `t/` that could not be used, with the reason: not age
+    /// files for this vault's keys, malformed, or from a newer ChartSafe.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// The entries read, and what they say.
+#[derive(Debug, Default)]
+pub(super) struct TeamLog {
+    entries: Vec<OpenedTeamEntry>,
+    status: TeamStatus,
+}
+
+/// Why an entry could not be written.
+#[derive(Debug)]
+pub(super) enum TeamWriteError {
+    Storage(StorageError),
+    /// This device has no signing key (opened with the recovery identity,
+    /// or enrolled before the team log).
+    NoKey,
+}
+
+impl From<StorageError> for TeamWriteError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl Vault {
+    /// The team as this device sees it.
+    pub fn team(&self) -> &TeamStatus {
+        &self.team.status
+    }
+
+    /// The root key this device pinned, if any.
+    fn pinned_root(&self) -> Option<PublicSigningKey> {
+        PublicSigningKey::parse(self.device.root.as_deref()?).ok()
+    }
+
+    /// Reads every entry under `t/` and evaluates the team (§11.4, §11.5).
+    pub(super) fn load_team(&mut self) -> Result<(), StorageError> {
+        let root_dir = self.layout.team();
+        let identities = self.keys.identities();
+        let mut entries = Vec::new();
+        let mut unreadable = Vec::new();
+        for copies in layout::device_folders(&root_dir)?.values() {
+            for folder in copies {
+                let dir = root_dir.join(folder);
+                for name in fsutil::list_dir(&dir)? {
+                    if layout::chain_position(&name).is_none() {
+                        continue;
+                    }
+                    let file = format!("t/{folder}/{name}");
+                    let Some(bytes) = fsutil::read_limited(&dir.join(&name), ENTRY_MAX)? else {
+                        unreadable.push((file, "not a file ChartSafe wrote".to_owned()));
+                        continue;
+                    };
+                    let plain = match crypt::decrypt_bytes(&bytes, &identities) {
+                        Ok(p) => p,
+                        Err(DecryptFailure::Io(e)) => {
+                            return Err(StorageError::read(dir.join(&name), e))
+                        }
+                        Err(_) => {
+                            unreadable.push((file, "this vault's keys do not open it".to_owned()));
+                            continue;
+                        }
+                    };
+                    match fmt::open(&plain) {
+                        Ok(e) => entries.push(e),
+                        Err(e) => unreadable.push((file, e.to_string())),
+                    }
+                }
+            }
+        }
+        let status = match self.pinned_root() {
+            None => TeamStatus {
+                team: None,
+                error: None,
+                unreadable,
+            },
+            Some(root) => match team::evaluate(&self.header.id, &root, entries.clone()) {
+                Ok(t) => TeamStatus {
+                    team: Some(t),
+                    error: None,
+                    unreadable,
+                },
+                Err(e) => TeamStatus {
+                    team: None,
+                    error: Some(e),
+                    unreadable,
+                },
+            },
+        };
+        self.team = TeamLog { entries, status };
+        Ok(())
+    }
+
+    /// This device's public signing key, as text (empty without a key).
+    pub(super) fn own_signing_public(&self) -> String {
+        self.keys
+            .signing
+            .as_ref()
+            .map(|k| k.public().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The genesis entry for this device as the vault's first admin's.
+    pub(super) fn own_entry_genesis(&self, root: &SigningKey, recipient: String) -> Entry {
+        Entry::Genesis {
+            root: root.public().to_string(),
+            member: self.keys.member.clone(),
+            name: self.member_name.clone(),
+            device_name: self.device.device_name.clone(),
+            recipient,
+            signing: self.own_signing_public(),
+        }
+    }
+
+    /// Whether the folder holds any team entry at all (readable or not).
+    pub(super) fn has_team_entries(&self) -> bool {
+        !self.team.entries.is_empty() || !self.team.status.unreadable.is_empty()
+    }
+
+    /// Signs and writes `entry` as this device's next team entry, having
+    /// seen the current heads; `root` co-signs `genesis` and
+    /// `recovery_admin`. Returns the entry's hash; the team is re-read.
+    pub(super) fn append_team(
+        &mut self,
+        entry: Entry,
+        root: Option<&SigningKey>,
+    ) -> Result<String, TeamWriteError> {
+        let key = self.keys.signing.as_ref().ok_or(TeamWriteError::NoKey)?;
+        let own = self.device.device.clone();
+        // After the newest entry of this device's chain in the folder that
+        // this device signed, counted or not: positions are never reused,
+        // and an entry planted under this device's id is not followed.
+        let public = key.public();
+        let last = self
+            .team
+            .entries
+            .iter()
+            .filter(|e| {
+                e.body.device == own && public.verify(fmt::DOMAIN, e.text.as_bytes(), &e.sig)
+            })
+            .max_by_key(|e| e.body.seq);
+        let (seq, prev) = last.map_or((1, None), |e| (e.body.seq + 1, Some(e.hash.clone())));
+        let heads = self
+            .team
+            .status
+            .team
+            .as_ref()
+            .map(|t| t.heads.clone())
+            .unwrap_or_default();
+        let time = self.clock.now_ms();
+        let vault = self.header.id.clone();
+        let dir = self.layout.device_team(&own);
+        // Like `append_chain`, but a position taken by a file this device
+        // did not sign is skipped without building on it: `prev` stays this
+        // device's own last entry (FORMAT.md §11.5 rule 5).
+        let mut seq = seq;
+        let mut prev = prev;
+        let mut written = None;
+        for _ in 0..1000 {
+            let deps = heads
+                .iter()
+                .filter(|h| Some(*h) != prev.as_ref())
+                .cloned()
+                .collect();
+            let (plain, hash) = TeamBody {
+                format: TEAM_VERSION,
+                vault: vault.clone(),
+                device: own.clone(),
+                seq,
+                prev: prev.clone(),
+                deps,
+                time,
+                entry: entry.clone(),
+            }
+            .seal(key, root);
+            let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
+            let dest = dir.join(layout::Layout::record_name(seq));
+            match fsutil::write_new(self.layout.root(), &dest, &bytes) {
+                Ok(()) => {
+                    written = Some(hash);
+                    break;
+                }
+                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let mine = self
+                        .plaintext_at(&dest, ENTRY_MAX)
+                        .and_then(|p| fmt::open(&p).ok())
+                        .filter(|e| {
+                            e.body.device == own
+                                && public.verify(fmt::DOMAIN, e.text.as_bytes(), &e.sig)
+                        });
+                    if let Some(e) = mine {
+                        prev = Some(e.hash);
+                    }
+                    seq += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let Some(hash) = written else {
+            return Err(StorageError::write(
+                &dir,
+                std::io::Error::other(
+                    "a thousand positions of this device's team chain are taken by files it did not write",
+                ),
+            )
+            .into());
+        };
+        self.load_team()?;
+        Ok(hash)
+    }
+}
