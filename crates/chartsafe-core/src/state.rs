@@ -474,7 +474,14 @@ mod tests {
             };
             let hash = format!("{:032x}{:032x}", i + 1, 0);
             versions.push((e, RecordBody::version_id(&hash, 0)));
-            out.push((format!("r/{i}"), OpenedRecord { body, hash }));
+            out.push((
+                format!("r/{i}"),
+                OpenedRecord {
+                    body,
+                    hash,
+                    signed: None,
+                },
+            ));
         }
         out
     }

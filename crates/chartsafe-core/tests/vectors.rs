@@ -197,19 +197,60 @@ fn generate() -> Vec<(String, Value)> {
     e["chartsafe_record"] = json!(2);
     out.push(record(
         "unknown-envelope-version",
-        "envelope version 2",
+        "envelope version 2 with a MAC and no signature",
         e.to_string(),
         "malformed",
     ));
     out.push(record("not-json", "not JSON", "hello".into(), "malformed"));
     let mut b = body();
+    b.format = 3;
+    let (bytes, _) = b.seal(&mac);
+    out.push(record(
+        "body-format-3",
+        "a correctly authenticated body of format 3",
+        String::from_utf8(bytes).unwrap(),
+        "newer_format",
+    ));
+    let mut b = body();
     b.format = 2;
     let (bytes, _) = b.seal(&mac);
     out.push(record(
-        "body-format-2",
-        "a correctly authenticated body of format 2",
+        "body-format-2-with-mac",
+        "a body of format 2 (signed records) in a version 1 envelope with a MAC",
         String::from_utf8(bytes).unwrap(),
-        "newer_format",
+        "bad_body",
+    ));
+    // Signed records (FORMAT.md §5.6): the device key of seed 0x02….
+    let device = SigningKey::from_seed(&[2; 32]);
+    let mut b = body();
+    b.format = 2;
+    let (bytes, signed_hash) = b.seal_signed(&device);
+    let signed_text = String::from_utf8(bytes).unwrap();
+    let signed = |name: &str, what: &str, plaintext: String, expect: &str| {
+        (
+            format!("record-{name}.json"),
+            json!({"kind": "record", "description": what, "mac_key": ids::hex(&MAC),
+                   "signing": device.public().to_string(),
+                   "plaintext": plaintext, "expect": expect,
+                   "body_hash": if expect == "success" { json!(signed_hash) } else { Value::Null }}),
+        )
+    };
+    out.push(signed(
+        "signed-valid",
+        "a record signed by its device (envelope version 2, no MAC)",
+        signed_text.clone(),
+        "success",
+    ));
+    let mut e: Value = serde_json::from_str(&signed_text).unwrap();
+    e["body"] = json!(e["body"]
+        .as_str()
+        .unwrap()
+        .replace("front desk", "front dusk"));
+    out.push(signed(
+        "signed-body-altered",
+        "one byte of a signed body changed, signature kept",
+        e.to_string(),
+        "bad_signature",
     ));
     let mut b = body();
     b.ops[0].state.content.as_mut().unwrap().blob = "../../etc/passwd".into();
@@ -584,9 +625,18 @@ fn vectors_on_disk_match_the_code_and_every_reader() {
                     v["plaintext"].as_str().unwrap().as_bytes(),
                     &MacKey::from_bytes(key),
                 );
+                let signing = v["signing"]
+                    .as_str()
+                    .map(|k| chartsafe_core::sign::PublicSigningKey::parse(k).unwrap());
                 match (expect, got) {
                     ("success", Ok(r)) => {
-                        assert_eq!(r.hash, v["body_hash"].as_str().unwrap(), "{name}")
+                        assert_eq!(r.hash, v["body_hash"].as_str().unwrap(), "{name}");
+                        if let Some(k) = signing {
+                            assert!(r.is_signed() && r.signed_by(&k), "{name}");
+                        }
+                    }
+                    ("bad_signature", Ok(r)) => {
+                        assert!(r.is_signed() && !r.signed_by(&signing.unwrap()), "{name}")
                     }
                     ("bad_mac", Err(RecordError::BadMac))
                     | ("malformed", Err(RecordError::Malformed))

@@ -13,8 +13,12 @@ use sha2::{Digest, Sha256};
 use crate::ids;
 use crate::keys::MacKey;
 
-/// Version of the record plaintext.
+/// Version of the record plaintext authenticated with the shared MAC key.
 pub const RECORD_VERSION: u32 = 1;
+/// Version of the record plaintext signed by its device (§5.6).
+pub const SIGNED_RECORD_VERSION: u32 = 2;
+/// Signature domain of records (§5.6).
+const SIGN_DOMAIN: &[u8] = b"chartsafe/v2 record\n";
 
 /// The authenticated content of one record: a batch of operations written by
 /// one device in one step.
@@ -113,7 +117,10 @@ pub struct Content {
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     chartsafe_record: u32,
-    mac: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sig: Option<String>,
     body: String,
 }
 
@@ -135,13 +142,30 @@ pub enum RecordError {
     NewerFormat(u32),
 }
 
-/// A record whose MAC has been checked.
+/// A record whose MAC has been checked (version 1), or whose signature is
+/// yet to be checked against the team log (version 2, §5.6).
 #[derive(Debug, Clone)]
 pub struct OpenedRecord {
     /// The body.
     pub body: RecordBody,
     /// SHA-256 (hex) of the body text: the record's identity in chains.
     pub hash: String,
+    /// For a signed record: the signature and the exact body text it covers.
+    pub(crate) signed: Option<([u8; 64], String)>,
+}
+
+impl OpenedRecord {
+    /// Whether the record is signed (version 2).
+    pub fn is_signed(&self) -> bool {
+        self.signed.is_some()
+    }
+
+    /// Whether a signed record carries `key`'s signature.
+    pub fn signed_by(&self, key: &crate::sign::PublicSigningKey) -> bool {
+        self.signed
+            .as_ref()
+            .is_some_and(|(sig, text)| key.verify(SIGN_DOMAIN, text.as_bytes(), sig))
+    }
 }
 
 impl RecordBody {
@@ -152,7 +176,26 @@ impl RecordBody {
         let tag = compute_mac(mac, body.as_bytes());
         let envelope = Envelope {
             chartsafe_record: RECORD_VERSION,
-            mac: tag,
+            mac: Some(tag),
+            sig: None,
+            body,
+        };
+        (
+            serde_json::to_vec(&envelope).expect("an envelope serialises"),
+            hash,
+        )
+    }
+
+    /// Serialises and signs with the writing device's key (§5.6): the
+    /// plaintext envelope and the body hash. The body's `format` must be 2.
+    pub fn seal_signed(&self, key: &crate::sign::SigningKey) -> (Vec<u8>, String) {
+        debug_assert_eq!(self.format, SIGNED_RECORD_VERSION);
+        let body = serde_json::to_string(self).expect("a record body serialises");
+        let hash = ids::hex(&Sha256::digest(body.as_bytes()));
+        let envelope = Envelope {
+            chartsafe_record: SIGNED_RECORD_VERSION,
+            mac: None,
+            sig: Some(ids::hex(&key.sign(SIGN_DOMAIN, body.as_bytes()))),
             body,
         };
         (
@@ -208,28 +251,44 @@ fn compute_mac(mac: &MacKey, body: &[u8]) -> String {
     ids::hex(&m.finalize().into_bytes())
 }
 
-/// Checks and parses a decrypted envelope.
+/// Checks and parses a decrypted envelope: a version 1 record's MAC, or a
+/// version 2 record's shape (its signature is checked against the team
+/// log by the reader, §5.6).
 pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedRecord, RecordError> {
     let envelope: Envelope =
         serde_json::from_slice(plaintext).map_err(|_| RecordError::Malformed)?;
-    if envelope.chartsafe_record != RECORD_VERSION {
-        return Err(RecordError::Malformed);
-    }
-    let given = ids::unhex(&envelope.mac).ok_or(RecordError::BadMac)?;
-    let mut m = super::keyed_mac(mac, DOMAIN);
-    m.update(envelope.body.as_bytes());
-    // Constant-time comparison (hmac's verify).
-    m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;
+    let signed = match (envelope.chartsafe_record, &envelope.mac, &envelope.sig) {
+        (RECORD_VERSION, Some(given), None) => {
+            let given = ids::unhex(given).ok_or(RecordError::BadMac)?;
+            let mut m = super::keyed_mac(mac, DOMAIN);
+            m.update(envelope.body.as_bytes());
+            // Constant-time comparison (hmac's verify).
+            m.verify_slice(&given).map_err(|_| RecordError::BadMac)?;
+            None
+        }
+        (SIGNED_RECORD_VERSION, None, Some(sig)) => {
+            let sig: [u8; 64] = ids::unhex(sig)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(RecordError::BadBody)?;
+            Some(sig)
+        }
+        (v, _, _) if v > SIGNED_RECORD_VERSION => return Err(RecordError::NewerFormat(v)),
+        _ => return Err(RecordError::Malformed),
+    };
     let body: RecordBody =
         serde_json::from_str(&envelope.body).map_err(|_| RecordError::BadBody)?;
-    if body.format > RECORD_VERSION {
+    if body.format > SIGNED_RECORD_VERSION {
         return Err(RecordError::NewerFormat(body.format));
     }
-    if body.format != RECORD_VERSION || !body.is_well_formed() {
+    if body.format != envelope.chartsafe_record || body.sig.is_some() || !body.is_well_formed() {
         return Err(RecordError::BadBody);
     }
     let hash = ids::hex(&Sha256::digest(envelope.body.as_bytes()));
-    Ok(OpenedRecord { body, hash })
+    Ok(OpenedRecord {
+        body,
+        hash,
+        signed: signed.map(|sig| (sig, envelope.body)),
+    })
 }
 
 #[cfg(test)]
