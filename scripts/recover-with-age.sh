@@ -12,8 +12,10 @@
 # This is the emergency procedure of docs/FORMAT.md §8. It restores every live
 # file and folder at its path, checks each file's size and SHA-256 against its
 # record, and gives restored files its recorded modification time. It does NOT
-# check the records' MACs (that needs the MAC key, which stock tools cannot
-# derive), and it does not restore conflict copies, the trash or old versions.
+# check the records' MACs or signatures (that needs the MAC key, which stock
+# tools cannot derive, and the team log, FORMAT.md §11), and it does not
+# restore conflict copies, the trash or old versions. It reads records of
+# format 1 (MAC) and 2 (signed, §5.6) alike.
 #
 # Exit status: 0 when every file was restored and verified; 1 when anything
 # went wrong (a record that does not decrypt, a missing record or blob, a size
@@ -143,7 +145,7 @@ jq -s -j --arg vault "$vault_id" '
     and (test("[/\\\\\\p{Cc}]") | not) and utf8bytelength <= 255;
   # The shape of a format 1 body (FORMAT.md §5.1): a record failing it is ignored whole.
   def valid_body:
-    type == "object" and .format == 1 and (.vault | is_id) and (.device | is_id)
+    type == "object" and (.format == 1 or .format == 2) and (.vault | is_id) and (.device | is_id)
     and (.author | is_id) and (.device_name | str) and (.seq | type == "number" and . > 0)
     and (.time | type == "number") and (.prev == null or (.prev | hex64))
     and (.ops | type == "array")
@@ -165,10 +167,14 @@ jq -s -j --arg vault "$vault_id" '
   # Records: checked as far as stock tools can (no MAC check).
   (map(
      . as $r
-     | ($r.env | if type == "object" and .chartsafe_record == 1 and (.body | str)
-                 then (.body | try fromjson catch null) else null end) as $b
+     | ($r.env | if type == "object" and (.chartsafe_record == 1 or .chartsafe_record == 2)
+                    and (.body | str)
+                 then .chartsafe_record as $v
+                      | (.body | try fromjson catch null)
+                      | if type == "object" and .format == $v then . else null end
+                 else null end) as $b
      | "r/\($r.dev)/\($r.file | if test("\\A[0-9A-Za-z ._()-]*\\z") then . else tojson end)" as $where
-     | if $b == null or ($b | valid_body | not) then {bad: "record \($where) is not a format 1 ChartSafe record; ignored"}
+     | if $b == null or ($b | valid_body | not) then {bad: "record \($where) is not a ChartSafe record of format 1 or 2; ignored"}
        elif $b.vault != $vault then {bad: "record \($where) belongs to another vault; ignored"}
        elif $b.device != $r.dev or ($r.file[0:10] != ($b.seq | seqname))
             or ($r.file[10:] | marker_ok | not)

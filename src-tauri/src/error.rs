@@ -53,6 +53,9 @@ pub enum Kind {
     TooBig,
     /// The activity (audit) log could not be written, so nothing was done.
     AuditLog,
+    /// This computer or person may not change the vault (role, removed
+    /// device, or an identity-file session).
+    NotAllowed,
     /// Anything else (a bug): the details say what.
     Internal,
 }
@@ -120,6 +123,14 @@ fn storage(e: &StorageError) -> AppError {
             e,
         )
     }
+}
+
+fn refused(e: &chartsafe_core::WriteRefused) -> AppError {
+    AppError::new(
+        Kind::NotAllowed,
+        format!("This change was not made: {e}."),
+        "change refused by the team log",
+    )
 }
 
 fn audit(e: &AuditWriteError) -> AppError {
@@ -290,6 +301,7 @@ impl From<AddError> for AppError {
             AddError::Path(p) => p.into(),
             AddError::Storage(s) => storage(&s),
             AddError::Audit(a) => audit(&a),
+            AddError::Refused(r) => refused(&r),
             AddError::Cancelled => AppError::new(Kind::Cancelled, "Cancelled.", "cancelled"),
             AddError::SourceMissing(_) => AppError::new(
                 Kind::NotFound,
@@ -369,6 +381,7 @@ macro_rules! change_error {
                     $t::Path(p) => p.into(),
                     $t::Storage(s) => storage(&s),
                     $t::Audit(a) => audit(&a),
+                    $t::Refused(r) => refused(&r),
                     other => AppError::internal(other),
                 }
             }
@@ -390,6 +403,7 @@ impl From<RevertError> for AppError {
             RevertError::Path(p) => p.into(),
             RevertError::Storage(s) => storage(&s),
             RevertError::Audit(a) => audit(&a),
+            RevertError::Refused(r) => refused(&r),
             RevertError::NoSuchVersion { .. } => {
                 AppError::new(Kind::NotFound, "That version no longer exists.", e)
             }

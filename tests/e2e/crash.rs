@@ -10,12 +10,19 @@ use crate::common::*;
 #[test]
 fn killed_adds_never_leave_a_broken_vault() {
     let w = World::new();
-    let (d, phrase) = w.init("desk", "vault");
-    // The killed processes unlock with the recovery identity, not the
-    // keychain: gnome-keyring-daemon aborts when a client dies in the middle
-    // of opening a Secret Service session (an upstream race), which would
-    // take the keychain down for every other test.
-    let identity = d.identity_file(&phrase);
+    let (d, _phrase) = w.init("desk", "vault");
+    // The killed processes unlock with the keychain and passphrase (an
+    // identity-file session may not change a vault with a team log). Each is
+    // killed only once it has unlocked, which its first audit batch shows:
+    // gnome-keyring-daemon aborts when a client dies in the middle of opening
+    // a Secret Service session (an upstream race), which would take the
+    // keychain down for the other tests running at the same time.
+    let audit_files = || {
+        std::fs::read_dir(d.vault.join("a"))
+            .unwrap()
+            .map(|e| std::fs::read_dir(e.unwrap().path()).unwrap().count())
+            .sum::<usize>()
+    };
     let src = w.path("Scans");
     std::fs::create_dir_all(src.join("sub")).unwrap();
     let mut expected = std::collections::BTreeMap::new();
@@ -38,12 +45,11 @@ fn killed_adds_never_leave_a_broken_vault() {
     let mut rng = rand::thread_rng();
     let mut killed_mid_work = 0;
     for round in 0..24 {
+        let before = audit_files();
         let mut child = d
             .command()
             .arg("--vault")
             .arg(&d.vault)
-            .arg("--identity")
-            .arg(&identity)
             .arg("add")
             .arg(&src)
             .arg("--to")
@@ -52,7 +58,11 @@ fn killed_adds_never_leave_a_broken_vault() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(2..150)));
+        let started = std::time::Instant::now();
+        while audit_files() == before && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..150)));
         // SIGKILL: no destructor, no cleanup.
         if child.try_wait().unwrap().is_none() {
             killed_mid_work += 1;

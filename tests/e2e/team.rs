@@ -77,3 +77,38 @@ fn members_come_from_the_signed_team_log_and_tampering_is_named() {
     let err = desk.fails(&["members"], 6);
     assert!(err.contains("team log"), "{err}");
 }
+
+#[test]
+fn an_identity_file_session_reads_but_may_not_change_a_vault_with_a_team() {
+    let w = World::new();
+    let (desk, phrase) = w.init("desk", "vault");
+    write_tree(&w.path("src"), &[("a.txt", b"alpha")]);
+    desk.ok(&["add", w.path("src/a.txt").to_str().unwrap()]);
+    let identity = desk.identity_file(&phrase);
+    let with_identity = |args: &[&str]| {
+        desk.command()
+            .arg("--vault")
+            .arg(&desk.vault)
+            .arg("--identity")
+            .arg(&identity)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = with_identity(&["ls", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a.txt"));
+    let out = with_identity(&["mkdir", "Labs"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot sign changes") && err.contains("chartsafe recover"),
+        "{err}"
+    );
+    // Nothing changed.
+    assert_eq!(desk.listing().len(), 1);
+}

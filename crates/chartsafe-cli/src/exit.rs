@@ -32,7 +32,8 @@ Exit codes:
   1  other error
   2  usage error
   3  the vault has problems (printed as warnings); the command itself completed
-  4  wrong passphrase, recovery phrase or identity, or this device is not enrolled
+  4  wrong passphrase, recovery phrase or identity, this device is not enrolled,
+     or it may not make this change (its role, or an identity-file session)
   5  no such path, or a name that is not allowed
   6  content damaged, replaced or deleted in the vault folder
   7  content not synced to this device yet
@@ -199,6 +200,7 @@ impl From<AddError> for Failure {
                 e.to_string(),
                 Some("run the same command again: files already stored are skipped"),
             ),
+            AddError::Refused(_) => refused(&e),
             _ => Failure::new(code::OTHER, e.to_string(), None),
         }
     }
@@ -242,6 +244,7 @@ macro_rules! change_failure {
                     $t::Path(p) => path(p),
                     $t::Storage(s) => storage(s),
                     $t::Audit(a) => audit(a),
+                    $t::Refused(_) => refused(&e),
                     _ => Failure::new(code::OTHER, e.to_string(), None),
                 }
             }
@@ -256,3 +259,9 @@ change_failure!(
     PurgeError,
     VersionsError
 );
+
+/// This device may not change the vault (exit 4, as for other questions of
+/// who may do what).
+fn refused(e: &dyn std::fmt::Display) -> Failure {
+    Failure::new(code::AUTH, e.to_string(), None)
+}

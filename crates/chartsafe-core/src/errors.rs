@@ -146,6 +146,27 @@ impl AuditWriteError {
     }
 }
 
+/// This device may not change the vault (docs/FORMAT.md §11.6): nothing was
+/// done.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteRefused {
+    /// The session has no signing key: opened with an identity file, or the
+    /// device enrolled before the team log.
+    #[error("this session cannot sign changes (opened with an identity file, or enrolled before the team log); enrol this computer with the recovery phrase (`chartsafe recover`) to make changes")]
+    NoSigningKey,
+    /// The team log is missing or has not synced, so nobody could check the
+    /// change.
+    #[error("the vault's team log (t/) is missing or not synced yet, so changes cannot be signed and checked; wait for sync, or restore t/ in the vault folder")]
+    NoTeam,
+    /// This device is not an active member's device.
+    #[error("this device is not an active member's device in the team log (removed, or its approval has not synced yet)")]
+    NotMember,
+    /// The member's role does not allow changes.
+    #[error("your role ({0}) does not allow changes")]
+    Role(&'static str),
+}
+
 /// Errors of [`crate::Vault::create`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -281,6 +302,9 @@ pub enum AddError {
     /// The audit log could not be written; nothing was done.
     #[error(transparent)]
     Audit(#[from] AuditWriteError),
+    /// This device may not change the vault; nothing was done.
+    #[error(transparent)]
+    Refused(#[from] WriteRefused),
 }
 
 /// Errors of [`crate::Vault::get`] and [`crate::Vault::get_to_writer`].
@@ -370,6 +394,9 @@ macro_rules! change_error {
             /// The audit log could not be written; nothing was done.
             #[error(transparent)]
             Audit(#[from] AuditWriteError),
+            /// This device may not change the vault; nothing was done.
+            #[error(transparent)]
+            Refused(#[from] WriteRefused),
         }
     };
 }
@@ -423,6 +450,9 @@ pub enum RevertError {
     /// The audit log could not be written; nothing was done.
     #[error(transparent)]
     Audit(#[from] AuditWriteError),
+    /// This device may not change the vault; nothing was done.
+    #[error(transparent)]
+    Refused(#[from] WriteRefused),
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
-use crate::format::team::{Entry, OpenedTeamEntry, Role, DOMAIN, ROOT_DOMAIN};
+use crate::format::team::{Cutoff, Entry, OpenedTeamEntry, Role, DOMAIN, ROOT_DOMAIN};
 use crate::sign::PublicSigningKey;
 
 /// A person in the team.
@@ -45,6 +45,10 @@ pub struct Device {
     pub removed: bool,
     /// The hash of the entry that added it.
     pub added_by: String,
+    /// When its write rights ended (removed, or its member made a viewer):
+    /// the last of its records that stands, or `None` inside if the entry
+    /// that ended them named none, so that none stands (§11.6).
+    pub cutoff: Option<Option<Cutoff>>,
 }
 
 /// Why an entry does not count (§11.5). Each is reported with the entry's
@@ -174,6 +178,9 @@ pub struct Team {
     /// of §11.5), counted or refused for what it tried to do: where the
     /// device's chain continues.
     pub chains: BTreeMap<String, (u64, String)>,
+    /// From the genesis: for each device that wrote records before the team
+    /// log, its last unsigned record that stands (§11.6).
+    pub legacy: BTreeMap<String, Cutoff>,
 }
 
 /// Why no team could be computed at all.
@@ -451,6 +458,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                 rejected: Vec::new(),
                 pending,
                 chains: BTreeMap::new(),
+                legacy: BTreeMap::new(),
             },
             counted: HashSet::new(),
             refused: HashMap::new(),
@@ -713,7 +721,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                     Ok(())
                 }
             }
-            Entry::RoleSet { member, role } => {
+            Entry::RoleSet { member, role, .. } => {
                 if !is_admin {
                     return Err(Rejection::NotAdmin);
                 }
@@ -727,7 +735,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                     Ok(())
                 }
             }
-            Entry::MemberRemove { member } => {
+            Entry::MemberRemove { member, .. } => {
                 if !is_admin {
                     return Err(Rejection::NotAdmin);
                 }
@@ -738,7 +746,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                     Ok(())
                 }
             }
-            Entry::DeviceRemove { device } => {
+            Entry::DeviceRemove { device, .. } => {
                 let d = team.active_device(device).ok_or(Rejection::NoSuchTarget)?;
                 let own = team.devices.get(&b.device).map(|w| &w.member) == Some(&d.member);
                 if !is_admin && !own {
@@ -778,6 +786,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                 signing: key(s),
                 removed: false,
                 added_by: h.to_owned(),
+                cutoff: None,
             },
         );
     };
@@ -805,6 +814,9 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             });
             m.role = Role::Admin;
             add_device(team, &b.device, member, device_name, recipient, signing);
+            if let Entry::Genesis { legacy, .. } = &b.entry {
+                team.legacy = legacy.clone();
+            }
             None
         }
         Entry::MemberAdd { member, name, role } => {
@@ -830,21 +842,44 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             add_device(team, device, member, name, recipient, signing);
             None
         }
-        Entry::RoleSet { member, role } => {
+        Entry::RoleSet {
+            member,
+            role,
+            cutoffs,
+        } => {
             let m = team.members.get_mut(member).expect("checked");
             let lower = rank(*role) > rank(m.role);
+            let could_write = m.role != Role::Viewer;
             m.role = *role;
+            // Write rights end at a demotion to viewer, and come back with a
+            // promotion for records after the cutoff (§11.6).
+            for d in team.devices.values_mut().filter(|d| &d.member == member) {
+                if *role == Role::Viewer && could_write {
+                    d.cutoff = Some(cutoffs.get(&d.id).cloned());
+                } else if *role != Role::Viewer && !d.removed {
+                    d.cutoff = None;
+                }
+            }
             lower.then(|| Target::Member(member.clone()))
         }
-        Entry::MemberRemove { member } => {
+        Entry::MemberRemove { member, cutoffs } => {
             team.members.get_mut(member).expect("checked").removed = true;
             for d in team.devices.values_mut().filter(|d| &d.member == member) {
-                d.removed = true;
+                if !d.removed {
+                    d.removed = true;
+                    if d.cutoff.is_none() {
+                        d.cutoff = Some(cutoffs.get(&d.id).cloned());
+                    }
+                }
             }
             Some(Target::Member(member.clone()))
         }
-        Entry::DeviceRemove { device } => {
-            team.devices.get_mut(device).expect("checked").removed = true;
+        Entry::DeviceRemove { device, cutoffs } => {
+            let d = team.devices.get_mut(device).expect("checked");
+            d.removed = true;
+            if d.cutoff.is_none() {
+                d.cutoff = Some(cutoffs.get(device).cloned());
+            }
             Some(Target::Device(device.clone()))
         }
     }

@@ -52,6 +52,7 @@ impl Log {
             device_name: "owner laptop".into(),
             recipient: Dev::recipient(),
             signing: owner.key.public().to_string(),
+            legacy: Default::default(),
         };
         log.write_seen(&owner, &[], entry);
         (log, owner)
@@ -166,6 +167,7 @@ fn members_devices_and_roles_come_from_signed_entries_in_any_arrival_order() {
         Entry::RoleSet {
             member: clerk.member.clone(),
             role: Role::Staff,
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -215,6 +217,7 @@ fn a_storage_attacker_cannot_add_anyone_or_alter_an_entry() {
         Entry::RoleSet {
             member: nurse.member.clone(),
             role: Role::Admin,
+            cutoffs: Default::default(),
         },
     );
     // A genuine entry with its body altered (the signature kept).
@@ -280,6 +283,7 @@ fn genesis_is_pinned_and_entries_of_other_vaults_do_not_count() {
             device_name: "x".into(),
             recipient: Dev::recipient(),
             signing: mallory.key.public().to_string(),
+            legacy: Default::default(),
         },
     );
     let t = evaluate(&log.vault, &log.root.public(), fake.entries.clone()).unwrap();
@@ -332,18 +336,21 @@ fn only_admins_manage_the_team_and_anyone_may_remove_their_own_device() {
         Entry::RoleSet {
             member: viewer.member.clone(),
             role: Role::Admin,
+            cutoffs: Default::default(),
         },
     );
     let others = log.write(
         &viewer,
         Entry::DeviceRemove {
             device: nurse.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let own = log.write(
         &nurse,
         Entry::DeviceRemove {
             device: nurse_phone.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -359,6 +366,7 @@ fn only_admins_manage_the_team_and_anyone_may_remove_their_own_device() {
         &nurse_phone,
         Entry::DeviceRemove {
             device: nurse.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     assert_eq!(reason(&log.team(), &after), Some(Rejection::RemovedDevice));
@@ -373,18 +381,21 @@ fn the_last_admin_cannot_be_removed_demoted_or_left_without_a_device() {
         Entry::RoleSet {
             member: owner.member.clone(),
             role: Role::Staff,
+            cutoffs: Default::default(),
         },
     );
     let remove = log.write(
         &owner,
         Entry::MemberRemove {
             member: owner.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let device = log.write(
         &owner,
         Entry::DeviceRemove {
             device: owner.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -397,6 +408,7 @@ fn the_last_admin_cannot_be_removed_demoted_or_left_without_a_device() {
         Entry::RoleSet {
             member: nurse.member.clone(),
             role: Role::Admin,
+            cutoffs: Default::default(),
         },
     );
     let step_down = log.write(
@@ -404,6 +416,7 @@ fn the_last_admin_cannot_be_removed_demoted_or_left_without_a_device() {
         Entry::RoleSet {
             member: owner.member.clone(),
             role: Role::Viewer,
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -419,6 +432,7 @@ fn ids_and_keys_are_never_reused() {
         &owner,
         Entry::MemberRemove {
             member: nurse.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let again = log.write(
@@ -456,6 +470,7 @@ fn ids_and_keys_are_never_reused() {
         &nurse,
         Entry::DeviceRemove {
             device: other.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     assert_eq!(reason(&log.team(), &late), Some(Rejection::RemovedDevice));
@@ -493,6 +508,7 @@ fn a_removed_admins_backdated_entries_are_voided_and_what_the_remover_saw_stands
         &heads_at_removal,
         Entry::MemberRemove {
             member: second.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -522,6 +538,7 @@ fn a_removed_admins_backdated_entries_are_voided_and_what_the_remover_saw_stands
         Entry::RoleSet {
             member: second.member.clone(),
             role: Role::Staff,
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -538,6 +555,7 @@ fn a_removed_admins_backdated_entries_are_voided_and_what_the_remover_saw_stands
         &second,
         Entry::DeviceRemove {
             device: spare.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     assert_eq!(reason(&log.team(), &own), None);
@@ -553,6 +571,7 @@ fn two_admins_removing_each_other_leave_exactly_one_whatever_the_arrival_order()
         &heads,
         Entry::MemberRemove {
             member: b.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let rb = log.write_seen(
@@ -560,6 +579,7 @@ fn two_admins_removing_each_other_leave_exactly_one_whatever_the_arrival_order()
         &heads,
         Entry::MemberRemove {
             member: a.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -647,6 +667,7 @@ fn entries_whose_past_has_not_arrived_wait_and_then_count() {
         Entry::RoleSet {
             member: nurse.member.clone(),
             role: Role::Admin,
+            cutoffs: Default::default(),
         },
     );
     let by_nurse = log.write(
@@ -739,6 +760,7 @@ fn the_recovery_phrase_re_establishes_an_admin_and_nothing_else_can() {
         &laptop,
         Entry::DeviceRemove {
             device: owner.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     assert_eq!(reason(&log.team(), &rm), None);
@@ -771,6 +793,7 @@ fn the_recovery_phrase_re_establishes_an_admin_and_nothing_else_can() {
         &laptop,
         Entry::MemberRemove {
             member: nurse.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     let revive = Dev {
@@ -813,6 +836,7 @@ fn busy_log() -> Log {
         Entry::RoleSet {
             member: nurse.member.clone(),
             role: Role::Viewer,
+            cutoffs: Default::default(),
         },
     );
     log.write_seen(
@@ -820,12 +844,14 @@ fn busy_log() -> Log {
         &heads,
         Entry::MemberRemove {
             member: second.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     log.write(
         &nurse,
         Entry::DeviceRemove {
             device: nurse.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let stranger = Dev::new(&random_id());
@@ -890,6 +916,7 @@ fn a_removed_device_cannot_erase_its_own_history_with_a_second_entry_at_a_positi
         &second,
         Entry::MemberRemove {
             member: mallory.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     // ...and is later removed by the owner.
@@ -897,6 +924,7 @@ fn a_removed_device_cannot_erase_its_own_history_with_a_second_entry_at_a_positi
         &owner,
         Entry::MemberRemove {
             member: second.member.clone(),
+            cutoffs: Default::default(),
         },
     );
     // With the key still in hand, they sign another entry at position 3,
@@ -917,6 +945,7 @@ fn a_removed_device_cannot_erase_its_own_history_with_a_second_entry_at_a_positi
         entry: Entry::RoleSet {
             member: mallory.member.clone(),
             role: Role::Staff,
+            cutoffs: Default::default(),
         },
     };
     let (plain, rewrite) = body.seal(&second.key, None);
@@ -966,6 +995,7 @@ fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
         time: 0,
         entry: Entry::DeviceRemove {
             device: owner.id.clone(),
+            cutoffs: Default::default(),
         },
     };
     let (plain, junk_hash) = junk.seal(&second.key, None);
@@ -975,6 +1005,7 @@ fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
         std::slice::from_ref(&junk_hash),
         Entry::MemberRemove {
             member: owner.member.clone(),
+            cutoffs: Default::default(),
         },
         i64::MAX,
     );
@@ -1001,6 +1032,7 @@ fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
             device_name: "x".into(),
             recipient: Dev::recipient(),
             signing: fresh.key.public().to_string(),
+            legacy: Default::default(),
         },
     }
     .seal(&fresh.key, Some(&log.root));
@@ -1031,6 +1063,7 @@ fn removing_a_device_or_demoting_staff_voids_what_they_wrote_unseen() {
         &heads,
         Entry::DeviceRemove {
             device: tablet.id.clone(),
+            cutoffs: Default::default(),
         },
         1,
     );
@@ -1039,6 +1072,7 @@ fn removing_a_device_or_demoting_staff_voids_what_they_wrote_unseen() {
         &heads,
         Entry::DeviceRemove {
             device: phone.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -1052,6 +1086,7 @@ fn removing_a_device_or_demoting_staff_voids_what_they_wrote_unseen() {
         &heads,
         Entry::DeviceRemove {
             device: tablet.id.clone(),
+            cutoffs: Default::default(),
         },
         2,
     );
@@ -1061,6 +1096,7 @@ fn removing_a_device_or_demoting_staff_voids_what_they_wrote_unseen() {
         Entry::RoleSet {
             member: nurse.member.clone(),
             role: Role::Viewer,
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -1089,6 +1125,7 @@ fn a_refused_entry_does_not_break_its_writers_chain_and_recovery_cannot_reuse_a_
         &nurse,
         Entry::DeviceRemove {
             device: spare.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();
@@ -1144,12 +1181,14 @@ fn an_admin_may_remove_another_admins_devices_but_not_leave_none() {
         &a,
         Entry::DeviceRemove {
             device: b.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let remove_own = log.write(
         &a,
         Entry::DeviceRemove {
             device: a.id.clone(),
+            cutoffs: Default::default(),
         },
     );
     let t = log.team();

@@ -428,6 +428,7 @@ fn team_log_vector() -> Value {
             device_name: "front desk".into(),
             recipient: recipient.clone(),
             signing: owner.1.public().to_string(),
+            legacy: Default::default(),
         },
     );
     let _ = genesis;
@@ -499,7 +500,10 @@ fn team_log_vector() -> Value {
         &owner.1,
         vec![],
         1_006,
-        Entry::MemberRemove { member: id("f") },
+        Entry::MemberRemove {
+            member: id("f"),
+            cutoffs: Default::default(),
+        },
     );
     // A staff member tries to manage the team.
     write(
@@ -522,6 +526,7 @@ fn team_log_vector() -> Value {
         Entry::RoleSet {
             member: id("d"),
             role: Role::Admin,
+            cutoffs: Default::default(),
         },
     );
     // An entry that builds on one that never arrived.
@@ -532,6 +537,7 @@ fn team_log_vector() -> Value {
         1_009,
         Entry::DeviceRemove {
             device: nurse.0.clone(),
+            cutoffs: Default::default(),
         },
     );
     plaintexts.reverse();

@@ -11,6 +11,7 @@
 //! [`crate::team::evaluate`], which knows the devices' keys; this module only
 //! checks the envelope and the shapes of ids and keys.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,17 @@ impl Role {
     }
 }
 
+/// The last record of a device's chain that stands when its write rights
+/// end (§11.6): the newest one the writer of the entry had accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Cutoff {
+    /// Its position in the device's record chain.
+    pub seq: u64,
+    /// Its record hash.
+    pub hash: String,
+}
+
 /// What one entry does (§11.3). The field `kind` names the variant.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -73,6 +85,10 @@ pub enum Entry {
         recipient: String,
         /// The writing device's public signing key (`cssign1…`).
         signing: String,
+        /// For a vault that had records before its team log: the last
+        /// unsigned record of each device's chain that stands (§11.6).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        legacy: BTreeMap<String, Cutoff>,
     },
     /// An admin adds a person.
     MemberAdd {
@@ -105,16 +121,25 @@ pub enum Entry {
         member: String,
         /// The new role.
         role: Role,
+        /// When the role is viewer: the member's devices' record cutoffs.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        cutoffs: BTreeMap<String, Cutoff>,
     },
     /// An admin removes a person and all their devices.
     MemberRemove {
         /// The member.
         member: String,
+        /// The member's devices' record cutoffs.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        cutoffs: BTreeMap<String, Cutoff>,
     },
     /// An admin, or the device's own member, removes a device.
     DeviceRemove {
         /// The device.
         device: String,
+        /// The device's record cutoff.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        cutoffs: BTreeMap<String, Cutoff>,
     },
     /// The recovery phrase makes the writing device an admin's device
     /// (emergency access): the member is new, or an existing one made admin.
@@ -252,8 +277,10 @@ impl TeamBody {
                 device_name,
                 recipient: r,
                 signing: s,
+                legacy,
             } => {
-                signing(root)
+                cutoffs_ok(legacy)
+                    && signing(root)
                     && ids::is_id(member)
                     && name(n)
                     && name(device_name)
@@ -278,8 +305,11 @@ impl TeamBody {
                     && signing(s)
                     && request.as_deref().is_none_or(hex64)
             }
-            Entry::RoleSet { member, .. } | Entry::MemberRemove { member } => ids::is_id(member),
-            Entry::DeviceRemove { device } => ids::is_id(device),
+            Entry::RoleSet {
+                member, cutoffs, ..
+            }
+            | Entry::MemberRemove { member, cutoffs } => ids::is_id(member) && cutoffs_ok(cutoffs),
+            Entry::DeviceRemove { device, cutoffs } => ids::is_id(device) && cutoffs_ok(cutoffs),
             Entry::RecoveryAdmin {
                 member,
                 name: n,
@@ -295,6 +325,13 @@ impl TeamBody {
             && sorted
             && entry_ok
     }
+}
+
+fn cutoffs_ok(cutoffs: &BTreeMap<String, Cutoff>) -> bool {
+    cutoffs.len() <= MAX_DEPS
+        && cutoffs
+            .iter()
+            .all(|(d, c)| ids::is_id(d) && c.seq > 0 && c.hash.len() == 64 && ids::is_hex(&c.hash))
 }
 
 fn sig64(text: &str) -> Option<[u8; 64]> {

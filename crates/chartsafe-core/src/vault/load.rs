@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::team::RecordVerdict;
 use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::ListError;
@@ -95,6 +96,28 @@ pub enum Problem {
         /// The sequence number.
         seq: u64,
     },
+    /// A record does not stand under the team log (FORMAT.md §11.6): its
+    /// changes are not applied.
+    #[error("record {file} of device \"{device_name}\" does not count: {reason}")]
+    RecordRefused {
+        /// The record file.
+        file: String,
+        /// The device's name, as the record gives it.
+        device_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A record cannot be judged yet (FORMAT.md §11.6): its changes are not
+    /// applied until what it needs syncs.
+    #[error("record {file} of device \"{device_name}\" is waiting: {reason}")]
+    RecordWaiting {
+        /// The record file.
+        file: String,
+        /// The device's name, as the record gives it.
+        device_name: String,
+        /// Why.
+        reason: String,
+    },
     /// Another device's records went back to an older state than this device saw.
     #[error("records of device \"{device_name}\" were rolled back ({dir}): #{expected} was seen before, only #{found} is there now")]
     RolledBack {
@@ -163,6 +186,8 @@ pub(crate) struct Snapshot {
 impl Vault {
     /// Reads and checks every record.
     pub(crate) fn load(&mut self) -> Result<Snapshot, ListError> {
+        // Who may write, as the team log says now (FORMAT.md §11.6).
+        self.load_team()?;
         let identities = self.keys.identities();
         let records_dir = self.layout.records();
         let mut problems = Vec::new();
@@ -238,6 +263,25 @@ impl Vault {
                         entries,
                     });
                     continue;
+                }
+                match self.judge_record(&rec) {
+                    RecordVerdict::Stands => {}
+                    RecordVerdict::Waiting(reason) => {
+                        problems.push(Problem::RecordWaiting {
+                            file,
+                            device_name: rec.body.device_name.clone(),
+                            reason,
+                        });
+                        continue;
+                    }
+                    RecordVerdict::Refused(reason) => {
+                        problems.push(Problem::RecordRefused {
+                            file,
+                            device_name: rec.body.device_name.clone(),
+                            reason,
+                        });
+                        continue;
+                    }
                 }
                 let same = by_seq.entry(seq).or_default();
                 if !same.iter().any(|r| r.hash == rec.hash) {

@@ -35,7 +35,7 @@ use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, CreateError, RecoverError, StorageError, UnlockError};
 use crate::format::audit::{Action, Event, Outcome};
 use crate::format::header::{Header, HeaderError};
-use crate::format::record::{Op, RecordBody, RECORD_VERSION};
+use crate::format::record::{Op, RecordBody, RECORD_VERSION, SIGNED_RECORD_VERSION};
 use crate::format::team::Entry;
 use crate::format::Layout;
 use crate::fsutil;
@@ -223,7 +223,7 @@ impl Vault {
         vault.keys.signing = Some(crate::sign::SigningKey::generate());
         let created = Event::new(vault.clock.now_ms(), Action::Created);
         let recipient = vault.record_and_enrol(created, store, passphrase, kdf_log_n, slot)?;
-        let genesis = vault.own_entry_genesis(&root, recipient);
+        let genesis = vault.own_entry_genesis(&root, recipient, Default::default());
         vault.append_team(genesis, Some(&root))?;
         // The header goes last: a folder without it is not a vault yet.
         fsutil::write_new(dir, &vault.layout.header(), &vault.header.to_bytes())?;
@@ -408,12 +408,55 @@ impl Vault {
                     .as_ref()
                     .is_some_and(|t| t.active_device(&old).is_some())
                 {
-                    vault.append_team(Entry::DeviceRemove { device: old }, None)?;
+                    // Everything the old id wrote stands: its newest record
+                    // is in this machine's own state (FORMAT.md §7, §11.6).
+                    let cutoffs = vault
+                        .device
+                        .known
+                        .get(&old)
+                        .map(|k| {
+                            let cut = crate::format::team::Cutoff {
+                                seq: k.seq,
+                                hash: k.hash.clone(),
+                            };
+                            (old.clone(), cut)
+                        })
+                        .into_iter()
+                        .collect();
+                    vault.append_team(
+                        Entry::DeviceRemove {
+                            device: old,
+                            cutoffs,
+                        },
+                        None,
+                    )?;
                 }
             }
         } else if !vault.has_team_entries() {
-            // A vault from before the team log: the phrase starts it.
-            let genesis = vault.own_entry_genesis(&root, recipient);
+            // A vault from before the team log: the phrase starts it, and
+            // the unsigned records there now stand as its legacy
+            // (FORMAT.md §11.6). They are read without the pinned root, as
+            // a version 1 reader would.
+            let pinned = vault.device.root.take();
+            let read = vault.load();
+            vault.device.root = pinned;
+            vault.local.save(&vault.device)?;
+            read.map_err(|e| match e {
+                crate::errors::ListError::Storage(s) => RecoverError::Storage(s),
+            })?;
+            let legacy = vault
+                .device
+                .known
+                .iter()
+                .map(|(d, k)| {
+                    let cut = crate::format::team::Cutoff {
+                        seq: k.seq,
+                        hash: k.hash.clone(),
+                    };
+                    (d.clone(), cut)
+                })
+                .collect();
+            let genesis = vault.own_entry_genesis(&root, recipient, legacy);
             vault.append_team(genesis, Some(&root))?;
         }
         Ok(vault)
@@ -551,6 +594,8 @@ impl Vault {
         if ops.is_empty() && staged.is_empty() {
             return Ok(());
         }
+        // Refused before anything is logged or written (FORMAT.md §11.6).
+        self.signing_for_write()?;
         let failed = events.clone();
         self.append_audit(events)?;
         let result = self.commit_record(ops, staged);
@@ -588,14 +633,21 @@ impl Vault {
         let prev = head.map(|h| h.hash.clone());
         let dir = self.layout.device_records(&self.device.device);
         let own = self.device.device.clone();
+        let signing = self
+            .signing_for_write()
+            .map_err(|e| StorageError::write(&dir, std::io::Error::other(e.to_string())))?;
         let (seq, hash) = self.append_chain(
             &dir,
             seq,
             prev,
             load::RECORD_MAX,
             |seq, prev| {
-                RecordBody {
-                    format: RECORD_VERSION,
+                let body = RecordBody {
+                    format: if signing.is_some() {
+                        SIGNED_RECORD_VERSION
+                    } else {
+                        RECORD_VERSION
+                    },
                     vault: self.header.id.clone(),
                     device: own.clone(),
                     device_name: self.device.device_name.clone(),
@@ -605,13 +657,20 @@ impl Vault {
                     time: self.clock.now_ms(),
                     ops: ops.clone(),
                     sig: None,
+                };
+                match signing {
+                    Some(key) => body.seal_signed(key),
+                    None => body.seal(&self.keys.mac),
                 }
-                .seal(&self.keys.mac)
             },
             |plain, at| {
                 crate::format::record::open(plain, &self.keys.mac)
                     .ok()
-                    .filter(|r| r.body.device == own && r.body.seq == at)
+                    .filter(|r| {
+                        r.body.device == own
+                            && r.body.seq == at
+                            && signing.is_none_or(|k| r.signed_by(&k.public()))
+                    })
                     .map(|r| r.hash)
             },
         )?;
@@ -676,6 +735,13 @@ impl Vault {
 pub(crate) enum CommitError {
     Storage(StorageError),
     Audit(AuditWriteError),
+    Refused(crate::errors::WriteRefused),
+}
+
+impl From<crate::errors::WriteRefused> for CommitError {
+    fn from(e: crate::errors::WriteRefused) -> Self {
+        Self::Refused(e)
+    }
 }
 
 impl From<StorageError> for CommitError {
@@ -696,6 +762,7 @@ macro_rules! from_commit {
                 match e {
                     CommitError::Storage(e) => Self::Storage(e),
                     CommitError::Audit(e) => Self::Audit(e),
+                    CommitError::Refused(e) => Self::Refused(e),
                 }
             }
         }

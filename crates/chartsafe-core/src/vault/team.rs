@@ -2,9 +2,11 @@
 //! checking it when the vault opens, and appending this device's entries.
 
 use crate::crypt::{self, DecryptFailure};
-use crate::errors::StorageError;
+use crate::errors::{StorageError, WriteRefused};
 use crate::format as layout;
+use crate::format::record::OpenedRecord;
 use crate::format::team::{self as fmt, Entry, OpenedTeamEntry, TeamBody, TEAM_VERSION};
+use crate::format::team::{Cutoff, Role};
 use crate::fsutil;
 use crate::sign::{PublicSigningKey, SigningKey};
 use crate::team::{self, Team, TeamError};
@@ -33,6 +35,16 @@ pub struct TeamStatus {
 pub(super) struct TeamLog {
     entries: Vec<OpenedTeamEntry>,
     status: TeamStatus,
+}
+
+/// Whether a record stands under the team log (FORMAT.md §11.6).
+pub(crate) enum RecordVerdict {
+    Stands,
+    /// Cannot be judged yet (the team log, or its writer's approval, has not
+    /// synced): not applied, reported.
+    Waiting(String),
+    /// Does not stand: not applied, reported.
+    Refused(String),
 }
 
 /// Why an entry could not be written.
@@ -119,6 +131,90 @@ impl Vault {
         Ok(())
     }
 
+    /// The key this device signs its records with; `None` in a vault
+    /// without a team log, where records are version 1; or why this device
+    /// may not change the vault (FORMAT.md §11.6).
+    pub(super) fn signing_for_write(&self) -> Result<Option<&SigningKey>, WriteRefused> {
+        if self.pinned_root().is_none() {
+            return if self.has_team_entries() {
+                Err(WriteRefused::NoSigningKey)
+            } else {
+                Ok(None)
+            };
+        }
+        let team = self.team.status.team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let key = self
+            .keys
+            .signing
+            .as_ref()
+            .ok_or(WriteRefused::NoSigningKey)?;
+        match team.role_of_device(&self.device.device) {
+            None => Err(WriteRefused::NotMember),
+            Some(Role::Viewer) => Err(WriteRefused::Role("viewer")),
+            Some(_) if team.devices[&self.device.device].cutoff.is_some() => {
+                Err(WriteRefused::NotMember)
+            }
+            Some(_) if team.devices[&self.device.device].signing != key.public() => {
+                Err(WriteRefused::NoSigningKey)
+            }
+            Some(_) => Ok(Some(key)),
+        }
+    }
+
+    /// Whether `rec` stands under the team log (FORMAT.md §11.6). A device
+    /// that pinned no root key (identity-file sessions, devices enrolled
+    /// before the team log) checks no signatures.
+    pub(crate) fn judge_record(&self, rec: &OpenedRecord) -> RecordVerdict {
+        if self.pinned_root().is_none() {
+            return RecordVerdict::Stands;
+        }
+        let Some(team) = &self.team.status.team else {
+            return RecordVerdict::Waiting(
+                "the team log that says who may write is missing or not synced yet".into(),
+            );
+        };
+        let b = &rec.body;
+        let within = |c: &Cutoff| b.seq < c.seq || (b.seq == c.seq && rec.hash == c.hash);
+        if !rec.is_signed() {
+            return match team.legacy.get(&b.device) {
+                Some(c) if within(c) => RecordVerdict::Stands,
+                _ => RecordVerdict::Refused(
+                    "it is not signed: written by a device without a signing key, or forged by \
+                     someone holding the shared key"
+                        .into(),
+                ),
+            };
+        }
+        let Some(device) = team.devices.get(&b.device) else {
+            return RecordVerdict::Waiting(
+                "its device is not in the team log (yet): its approval may not have synced".into(),
+            );
+        };
+        if !rec.signed_by(&device.signing) {
+            return RecordVerdict::Refused(
+                "its signature does not verify: forged or altered".into(),
+            );
+        }
+        if b.author != device.member {
+            return RecordVerdict::Refused(
+                "it names another author than its device's member".into(),
+            );
+        }
+        match &device.cutoff {
+            Some(Some(c)) if within(c) => RecordVerdict::Stands,
+            Some(_) => RecordVerdict::Refused(format!(
+                "it was written after the write rights of device \"{}\" ended",
+                device.name
+            )),
+            None => match team.members.get(&device.member).map(|m| m.role) {
+                Some(Role::Admin | Role::Staff) => RecordVerdict::Stands,
+                _ => RecordVerdict::Refused(
+                    "its author is a viewer, who may not change files".into(),
+                ),
+            },
+        }
+    }
+
     /// This device's public signing key, as text (empty without a key).
     pub(super) fn own_signing_public(&self) -> String {
         self.keys
@@ -129,7 +225,12 @@ impl Vault {
     }
 
     /// The genesis entry for this device as the vault's first admin's.
-    pub(super) fn own_entry_genesis(&self, root: &SigningKey, recipient: String) -> Entry {
+    pub(super) fn own_entry_genesis(
+        &self,
+        root: &SigningKey,
+        recipient: String,
+        legacy: std::collections::BTreeMap<String, Cutoff>,
+    ) -> Entry {
         Entry::Genesis {
             root: root.public().to_string(),
             member: self.keys.member.clone(),
@@ -137,6 +238,7 @@ impl Vault {
             device_name: self.device.device_name.clone(),
             recipient,
             signing: self.own_signing_public(),
+            legacy,
         }
     }
 

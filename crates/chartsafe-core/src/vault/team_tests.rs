@@ -4,7 +4,8 @@
 
 use super::tests::{pass, World, PASS};
 use super::*;
-use crate::format::team::{Role, TeamBody};
+use crate::errors::WriteRefused;
+use crate::format::team::{Cutoff, Role, TeamBody};
 use crate::sign::SigningKey;
 use crate::team::Rejection;
 
@@ -57,15 +58,23 @@ fn the_phrase_enrols_a_device_as_an_admins_and_replaces_this_machines_old_id() {
     assert_eq!(t.devices.len(), 2);
 
     // "b" forgot its passphrase and uses the phrase again: a new device id
-    // with a new key, and the old one removed.
+    // with a new key, and the old one removed. What it wrote stands.
+    let mut b = b;
+    let src = w.tmp.path().join("from-b.txt");
+    std::fs::write(&src, "b").unwrap();
+    b.add(std::slice::from_ref(&src), "", &crate::NoProgress)
+        .unwrap();
     let old = b.device_id().to_owned();
     drop(b);
-    let b2 = w.recover(&phrase, "b");
+    let mut b2 = w.recover(&phrase, "b");
     assert_ne!(b2.device_id(), old);
-    let t = team(&b2);
+    let t = team(&b2).clone();
     assert!(t.rejected.is_empty(), "{t:?}");
     assert!(t.devices[&old].removed);
     assert!(t.active_device(b2.device_id()).is_some());
+    let l = b2.list().unwrap();
+    assert_eq!(l.entries.len(), 1, "{:?}", l.problems);
+    assert!(l.problems.is_empty(), "{:?}", l.problems);
     // Device "a" sees the same team.
     drop(a);
     let a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
@@ -141,14 +150,205 @@ fn entries_planted_in_the_folder_are_refused_or_unreadable_and_change_nothing() 
 }
 
 #[test]
-fn a_vault_without_a_team_log_gets_one_from_the_phrase() {
+fn a_vault_without_a_team_log_gets_one_from_the_phrase_and_keeps_its_files() {
     let w = World::new();
     let (v, phrase) = w.create();
+    let id = v.id().to_owned();
     drop(v);
-    // As a vault made before the team log: no t/, no pinned root.
+    // As a vault made before the team log: no t/, and device "a" pinned no
+    // root, so it writes version 1 records.
     std::fs::remove_dir_all(w.dir.join("t")).unwrap();
-    let b = w.recover(&phrase, "b");
+    let local = crate::local::LocalDir::new(&w.tmp.path().join("state-a"), &id);
+    let mut state = local.load().unwrap().unwrap();
+    state.root = None;
+    local.save(&state).unwrap();
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    let src = w.tmp.path().join("old.txt");
+    std::fs::write(&src, "from before").unwrap();
+    a.add(std::slice::from_ref(&src), "", &crate::NoProgress)
+        .unwrap();
+    drop(a);
+
+    let mut b = w.recover(&phrase, "b");
     let t = team(&b);
     assert_eq!(t.devices.len(), 1);
     assert_eq!(t.role_of_device(b.device_id()), Some(Role::Admin));
+    assert_eq!(t.legacy.len(), 1, "{t:?}");
+    let names: Vec<String> = b
+        .list()
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(names, ["old.txt"]);
+
+    // Device "a", from before the team log, may no longer write; an
+    // unsigned record written anyway (with the shared key) does not count.
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    let src2 = w.tmp.path().join("new.txt");
+    std::fs::write(&src2, "after").unwrap();
+    let err = a
+        .add(std::slice::from_ref(&src2), "", &crate::NoProgress)
+        .unwrap_err();
+    assert!(
+        matches!(err, crate::AddError::Refused(WriteRefused::NoSigningKey)),
+        "{err}"
+    );
+    let l = b.list().unwrap();
+    assert_eq!(l.entries.len(), 1);
+}
+
+#[test]
+fn records_are_signed_and_checked_against_the_team() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let src = w.tmp.path().join("labs.pdf");
+    std::fs::write(&src, "results").unwrap();
+    a.add(std::slice::from_ref(&src), "", &crate::NoProgress)
+        .unwrap();
+    // The record is version 2, signed by a's key.
+    let snap = a.load().unwrap();
+    assert!(snap.problems.is_empty(), "{:?}", snap.problems);
+
+    // A viewer: added by the admin with a device of their own (as approval
+    // will, step 4), then writing anyway with the shared keys.
+    let viewer_key = SigningKey::generate();
+    let viewer_member = ids::random_id();
+    let viewer_device = ids::random_id();
+    a.append_team(
+        crate::format::team::Entry::MemberAdd {
+            member: viewer_member.clone(),
+            name: "Auditor".into(),
+            role: Role::Viewer,
+        },
+        None,
+    )
+    .unwrap();
+    a.append_team(
+        crate::format::team::Entry::DeviceAdd {
+            member: viewer_member.clone(),
+            device: viewer_device.clone(),
+            name: "auditor laptop".into(),
+            recipient: crate::AgeIdentity::generate().recipient().to_string(),
+            signing: viewer_key.public().to_string(),
+            request: None,
+        },
+        None,
+    )
+    .unwrap();
+    let forge = |device: &str, author: &str, key: &SigningKey, seq: u64, name: &str| {
+        let body = crate::format::record::RecordBody {
+            format: 2,
+            vault: a.id().to_owned(),
+            device: device.to_owned(),
+            device_name: "x".into(),
+            author: author.to_owned(),
+            seq,
+            prev: None,
+            time: 1,
+            ops: vec![crate::format::record::Op {
+                entry: ids::random_id(),
+                parents: vec![],
+                state: crate::format::record::EntryState {
+                    parent: None,
+                    name: name.into(),
+                    kind: crate::Kind::Dir,
+                    status: crate::Status::Live,
+                    content: None,
+                    collection: None,
+                },
+            }],
+            sig: None,
+        };
+        let (plain, _) = body.seal_signed(key);
+        let bytes = crypt::encrypt_bytes(&plain, &a.keys.recipients());
+        let dir = w.dir.join("r").join(device);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{seq:010}")), bytes).unwrap();
+    };
+    forge(
+        &viewer_device,
+        &viewer_member,
+        &viewer_key,
+        1,
+        "viewer folder",
+    );
+    // A storage attacker's record under the admin's device, with their key.
+    let admin_device = a.device_id().to_owned();
+    let admin_member = a.keys.member.clone();
+    forge(
+        &admin_device,
+        &admin_member,
+        &SigningKey::generate(),
+        9,
+        "forged folder",
+    );
+    // A record under a device nobody added.
+    forge(
+        &ids::random_id(),
+        &admin_member,
+        &SigningKey::generate(),
+        1,
+        "stranger folder",
+    );
+    let l = a.list().unwrap();
+    let names: Vec<&str> = l.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(names, ["labs.pdf"], "{:?}", l.problems);
+    let refused: Vec<String> = l
+        .problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::RecordRefused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{:?}", l.problems);
+    assert!(refused.iter().any(|r| r.contains("viewer")), "{refused:?}");
+    assert!(refused.iter().any(|r| r.contains("forged")), "{refused:?}");
+    assert!(l
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::RecordWaiting { .. })));
+
+    // A removed device: records up to the cutoff stand, later ones do not.
+    let mut b = w.recover(&phrase, "b");
+    let src2 = w.tmp.path().join("b1.txt");
+    std::fs::write(&src2, "one").unwrap();
+    b.add(std::slice::from_ref(&src2), "", &crate::NoProgress)
+        .unwrap();
+    let b_device = b.device_id().to_owned();
+    // b's view before its removal (it has not synced it yet).
+    let b_view = b.load().unwrap();
+    a.list().unwrap();
+    let head = a.device.known[&b_device].clone();
+    a.append_team(
+        crate::format::team::Entry::DeviceRemove {
+            device: b_device.clone(),
+            cutoffs: [(
+                b_device.clone(),
+                Cutoff {
+                    seq: head.seq,
+                    hash: head.hash,
+                },
+            )]
+            .into(),
+        },
+        None,
+    )
+    .unwrap();
+    // b, offline, renames its file: written after its cutoff.
+    super::tests::change_offline(&mut b, &b_view, "b1.txt", |s| s.name = "renamed.txt".into());
+    let l = a.list().unwrap();
+    let names: Vec<&str> = l.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(names, ["b1.txt", "labs.pdf"], "{:?}", l.problems);
+    assert!(l.problems.iter().any(|p| matches!(p,
+        Problem::RecordRefused { reason, .. } if reason.contains("write rights"))));
+    // And b itself, once it sees the removal, refuses to write.
+    let src4 = w.tmp.path().join("b3.txt");
+    std::fs::write(&src4, "three").unwrap();
+    let err = b
+        .add(std::slice::from_ref(&src4), "", &crate::NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, crate::AddError::Refused(_)), "{err}");
 }

@@ -88,7 +88,7 @@ impl World {
 
 /// Writes, as `device`, a change to `path` made from an older view of the
 /// vault (as a device that was offline would).
-fn change_offline(
+pub(super) fn change_offline(
     device: &mut Vault,
     view: &Snapshot,
     path: &str,
