@@ -260,18 +260,19 @@ pub fn open(plaintext: &[u8], vault: &str, invite: &Invite) -> Result<OpenedJoin
     Ok(OpenedJoin { body, hash })
 }
 
-/// The verification code both sides show (§12.3): the first 8 bytes of
-/// SHA-256("chartsafe/v2 join code\n" ‖ invite secret ‖ root public key ‖
+/// The verification code (§12.3): the first 8 bytes of
+/// SHA-256("chartsafe/v2 join code\n" ‖ invite secret ‖ root fingerprint ‖
 /// request hash), as a big-endian integer modulo 10⁸, written as two groups
-/// of four digits (`0482 1937`). It covers the request (so a planted or
-/// altered one shows another code), the invitation, and the root key the
-/// joiner saw (so a joiner shown a counterfeit team log shows another code).
-pub fn join_code(invite: &Invite, root: &PublicSigningKey, request_hash: &str) -> String {
+/// of four digits (`0482 1937`). The joiner shows it; the admin types what
+/// the person reads out. It covers the request (a planted or altered one,
+/// or one made with a leaked invitation, shows another code) and the
+/// invitation, root fingerprint included.
+pub fn join_code(invite: &Invite, request_hash: &str) -> String {
     let hash = ids::unhex(request_hash).unwrap_or_default();
     let mut h = Sha256::new();
     h.update(CODE_DOMAIN);
     h.update(&invite.secret[..]);
-    h.update(root.to_bytes());
+    h.update(invite.root_fingerprint);
     h.update(&hash);
     let digest = h.finalize();
     let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 100_000_000;
@@ -371,31 +372,21 @@ mod tests {
     }
 
     #[test]
-    fn the_code_covers_the_request_the_invitation_and_the_root() {
+    fn the_code_covers_the_request_and_the_invitation() {
         let root = SigningKey::generate().public();
         let invite = Invite::new(&root);
         let vault = ids::random_id();
         let key = SigningKey::generate();
         let (_, hash) = request(&vault, &invite, &key).seal(&key);
-        let code = join_code(&invite, &root, &hash);
+        let code = join_code(&invite, &hash);
         assert_eq!(code.len(), 9);
-        assert_eq!(
-            code,
-            join_code(
-                &Invite::parse(invite.to_text().expose_secret()).unwrap(),
-                &root,
-                &hash
-            )
-        );
-        // A planted request (other keys), another invitation, another root.
+        let again = Invite::parse(invite.to_text().expose_secret()).unwrap();
+        assert_eq!(code, join_code(&again, &hash));
+        // A planted request (other keys), another invitation.
         let other = SigningKey::generate();
         let (_, planted) = request(&vault, &invite, &other).seal(&other);
-        assert_ne!(join_code(&invite, &root, &planted), code);
-        assert_ne!(join_code(&Invite::new(&root), &root, &hash), code);
-        assert_ne!(
-            join_code(&invite, &SigningKey::generate().public(), &hash),
-            code
-        );
+        assert_ne!(join_code(&invite, &planted), code);
+        assert_ne!(join_code(&Invite::new(&root), &hash), code);
         assert!(code_matches(&code.replace(' ', "-"), &code));
         assert!(code_matches(&code.replace(' ', ""), &code));
         assert!(!code_matches("0000 0000", &code) || code == "0000 0000");
