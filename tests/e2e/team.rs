@@ -112,3 +112,72 @@ fn an_identity_file_session_reads_but_may_not_change_a_vault_with_a_team() {
     // Nothing changed.
     assert_eq!(desk.listing().len(), 1);
 }
+
+#[test]
+fn an_admin_invites_and_approves_a_new_person_after_checking_the_code() {
+    let w = World::new();
+    let (desk, _) = w.init("desk", "vault");
+    let invite = desk.ok(&["invite"]);
+    let invite = invite.trim();
+    assert_eq!(invite.len(), 64, "{invite}");
+
+    // The nurse's computer: its own keychain and state, same folder.
+    let ward = w.device("ward", &desk.vault);
+    let out = ward.run_raw(&["--name", "Nurse Joy", "join", "--invite", invite], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(code.len(), 9, "{code}");
+    // Not approved yet: waiting (exit 7).
+    ward.fails(&["ls"], 7);
+
+    let listed = desk.ok(&["requests"]);
+    assert!(
+        listed.contains("Nurse Joy") && listed.contains("ward"),
+        "{listed}"
+    );
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+    // A wrong code: refused with exit 4, nothing changes.
+    let wrong = if code == "0000 0000" {
+        "1111 1111"
+    } else {
+        "0000 0000"
+    };
+    let err = desk.fails(&["approve", &id, "--code", wrong], 4);
+    assert!(err.contains("does not match"), "{err}");
+    assert_eq!(members(&desk)["members"].as_array().unwrap().len(), 1);
+    // The right code, as read out (with a dash instead of the space).
+    desk.ok(&[
+        "approve",
+        &id,
+        "--code",
+        &code.replace(' ', "-"),
+        "--role",
+        "viewer",
+    ]);
+    let m = members(&desk);
+    let names: Vec<_> = m["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"Nurse Joy".to_owned()), "{names:?}");
+
+    // The nurse's computer now opens the vault, as a viewer: it reads, and
+    // may not change anything.
+    write_tree(&w.path("src"), &[("a.txt", b"alpha")]);
+    desk.ok(&["add", w.path("src/a.txt").to_str().unwrap()]);
+    assert!(ward.ok(&["ls"]).contains("a.txt"));
+    assert_eq!(ward.get("a.txt"), b"alpha");
+    let err = ward.fails(&["mkdir", "Mine"], 4);
+    assert!(err.contains("viewer"), "{err}");
+    let table = ward.ok(&["members"]);
+    assert!(
+        table.contains("Nurse Joy") && table.contains("viewer"),
+        "{table}"
+    );
+}

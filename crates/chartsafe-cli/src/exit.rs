@@ -144,6 +144,8 @@ impl From<UnlockError> for Failure {
             | UnlockError::KeychainEntryDamaged => {
                 Failure::new(code::AUTH, e.to_string(), None)
             }
+            UnlockError::AwaitingApproval => Failure::new(code::WAITING, e.to_string(), None),
+            UnlockError::NotInvitedVault => Failure::new(code::INTEGRITY, e.to_string(), None),
             UnlockError::NotAVault(_) => Failure::new(
                 code::PATH,
                 e.to_string(),
@@ -259,6 +261,38 @@ change_failure!(
     PurgeError,
     VersionsError
 );
+
+impl From<chartsafe_core::TeamActionError> for Failure {
+    fn from(e: chartsafe_core::TeamActionError) -> Self {
+        use chartsafe_core::TeamActionError as T;
+        match &e {
+            T::Storage(s) => storage(s),
+            T::Audit(a) => audit(a),
+            T::NoSuchRequest(_) => Failure::new(
+                code::PATH,
+                e.to_string(),
+                Some("list them with `chartsafe requests`"),
+            ),
+            _ => refused(&e),
+        }
+    }
+}
+
+impl From<chartsafe_core::JoinRequestError> for Failure {
+    fn from(e: chartsafe_core::JoinRequestError) -> Self {
+        use chartsafe_core::JoinRequestError as J;
+        match e {
+            J::Open(u) => u.into(),
+            J::Storage(s) => storage(&s),
+            J::Invite(_) => Failure::new(
+                code::AUTH,
+                e.to_string(),
+                Some("type the invitation again, exactly as the admin gave it"),
+            ),
+            other => Failure::new(code::OTHER, other.to_string(), None),
+        }
+    }
+}
 
 /// This device may not change the vault (exit 4, as for other questions of
 /// who may do what).

@@ -51,8 +51,17 @@ pub fn passphrase(
 
 /// The recovery phrase from standard input (all of it) or a hidden prompt.
 pub fn phrase() -> Result<SecretString, Failure> {
+    secret("Recovery phrase (24 words): ")
+}
+
+/// An invitation from standard input (all of it) or a hidden prompt.
+pub fn invitation() -> Result<SecretString, Failure> {
+    secret("Invitation (from your admin): ")
+}
+
+fn secret(prompt: &str) -> Result<SecretString, Failure> {
     if std::io::stdin().is_terminal() {
-        let p = rpassword::prompt_password("Recovery phrase (24 words): ")
+        let p = rpassword::prompt_password(prompt)
             .map_err(|e| Failure::new(code::OTHER, e.to_string(), None))?;
         return Ok(SecretString::from(p));
     }

@@ -82,6 +82,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make an invitation for a new person (admins): give its text to them in
+    /// person or by phone.
+    Invite,
+    /// Ask to join a vault with an invitation (on the new person's computer):
+    /// prints the code to read out to the admin. Needs --name.
+    Join {
+        /// The invitation text (default: read from standard input).
+        #[arg(long)]
+        invite: Option<String>,
+    },
+    /// List the join requests made with this computer's invitations (admins).
+    Requests,
+    /// Approve a join request after checking its code with the person (admins).
+    Approve {
+        /// The request id from `chartsafe requests`.
+        request: String,
+        /// The code the person reads out from their screen.
+        #[arg(long)]
+        code: String,
+        /// The new member's role: admin, staff or viewer.
+        #[arg(long, default_value = "staff")]
+        role: String,
+    },
     /// Add files and folders (recursively, keeping folder names).
     Add {
         /// Files and folders on this computer.
@@ -476,6 +499,43 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
+        Command::Invite => team::invite(&mut open(&cli)?, &mut out),
+        Command::Requests => team::requests(&mut open(&cli)?, &mut out),
+        Command::Approve {
+            request,
+            code,
+            role,
+        } => {
+            let role = team::role(role)?;
+            team::approve(&mut open(&cli)?, request, code, role)
+        }
+        Command::Join { invite } => {
+            let dir = vault_dir(&cli)?;
+            let Some(name) = cli.name.clone() else {
+                return Err(Failure::new(
+                    2,
+                    "give your name with --name \"Your Name\"",
+                    None,
+                ));
+            };
+            let invite = match invite {
+                Some(i) => secrecy::SecretString::from(i.clone()),
+                None => input::invitation()?,
+            };
+            let passphrase = input::passphrase(
+                cli.passphrase_file.as_deref(),
+                "New passphrase for this device: ",
+                true,
+            )?;
+            team::join(
+                &dir,
+                invite.expose_secret(),
+                &name,
+                &passphrase,
+                options(&cli),
+                &mut out,
+            )
+        }
         Command::Trash => {
             for t in open(&cli)?.trash()? {
                 let size = if t.kind == Kind::Dir {

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use chartsafe_core::{names, Vault};
+use chartsafe_core::{names, Role, Vault};
+use secrecy::ExposeSecret;
 
 use crate::exit::{code, Failure};
 use crate::output;
@@ -106,4 +107,92 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
         );
     }
     Ok(if problems { code::PROBLEMS } else { 0 })
+}
+
+/// `chartsafe invite`: a new invitation, printed once.
+pub fn invite(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
+    let inv = vault.invite()?;
+    writeln!(out, "{}", inv.text.expose_secret()).map_err(output::broken)?;
+    eprintln!(
+        "Give this invitation to the person, in person or by phone (not by email), until {} UTC.",
+        names::date_time(inv.expires)
+    );
+    eprintln!("On their computer: chartsafe --vault DIR --name \"Their Name\" join");
+    eprintln!("Then approve with the code they read out: chartsafe requests; chartsafe approve ID --code \"NNNN NNNN\"");
+    Ok(0)
+}
+
+/// `chartsafe requests`: the join requests this device's invitations open.
+pub fn requests(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
+    let list = vault.join_requests()?;
+    for r in &list {
+        writeln!(
+            out,
+            "{}  {}  {:<24}  {:<24}  {}",
+            r.id,
+            names::date_time(r.time),
+            output::clip(&names::printable(&r.name), 24),
+            output::clip(&names::printable(&r.device_name), 24),
+            if r.new_member {
+                "new member"
+            } else {
+                "new device"
+            }
+        )
+        .map_err(output::broken)?;
+    }
+    if list.is_empty() {
+        eprintln!("no join requests for invitations made on this computer");
+    }
+    Ok(0)
+}
+
+/// The role named on the command line.
+pub fn role(text: &str) -> Result<Role, Failure> {
+    match text {
+        "admin" => Ok(Role::Admin),
+        "staff" => Ok(Role::Staff),
+        "viewer" => Ok(Role::Viewer),
+        _ => Err(Failure::new(
+            2,
+            format!(
+                "\"{}\" is not a role: admin, staff or viewer",
+                names::printable(text)
+            ),
+            None,
+        )),
+    }
+}
+
+/// `chartsafe approve ID --code CODE`.
+pub fn approve(vault: &mut Vault, request: &str, code: &str, role: Role) -> Result<u8, Failure> {
+    vault.approve(request, code, role)?;
+    eprintln!(
+        "Approved: the person's computer can now unlock the vault (once the folder has synced) as {}.",
+        role.as_str()
+    );
+    Ok(0)
+}
+
+/// `chartsafe join`: writes a join request and prints the code to read out.
+pub fn join(
+    dir: &std::path::Path,
+    invite: &str,
+    name: &str,
+    passphrase: &secrecy::SecretString,
+    options: chartsafe_core::Options,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let pending = Vault::request_join(
+        dir,
+        invite,
+        name,
+        &chartsafe_keychain::Keychain::from_env(),
+        passphrase,
+        options,
+    )?;
+    writeln!(out, "{}", pending.code).map_err(output::broken)?;
+    eprintln!("Read this code out to the admin who invited you; they type it to approve you.");
+    eprintln!("Once approved and synced, unlock as usual (for example `chartsafe ls`).");
+    Ok(0)
 }

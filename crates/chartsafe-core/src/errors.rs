@@ -167,6 +167,59 @@ pub enum WriteRefused {
     Role(&'static str),
 }
 
+/// Errors of the team operations of an admin: [`crate::Vault::invite`],
+/// [`crate::Vault::join_requests`] and [`crate::Vault::approve`]
+/// (docs/FORMAT.md §12).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TeamActionError {
+    /// This device is not an admin's, or cannot sign.
+    #[error(transparent)]
+    Refused(#[from] WriteRefused),
+    /// Only an admin may do this.
+    #[error("only an admin may invite and approve members")]
+    NotAdmin,
+    /// No join request with this id is readable with this device's invitations.
+    #[error("no join request {0} for an invitation made on this computer (approved already, expired, or written for another admin's invitation)")]
+    NoSuchRequest(String),
+    /// The code typed is not the request's: refused, and recorded.
+    #[error("the code does not match this request: it was not approved. Ask the person to read the code on their screen again; if it still differs, the request is not theirs (someone else may have written it)")]
+    CodeMismatch,
+    /// The request's member no longer exists.
+    #[error("the request adds a device to a member who is not in the team")]
+    NoSuchMember,
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The audit log could not be written; nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditWriteError),
+}
+
+/// Errors of [`crate::Vault::request_join`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinRequestError {
+    /// The folder is not a vault, or its header cannot be used.
+    #[error(transparent)]
+    Open(UnlockError),
+    /// The invitation text does not parse.
+    #[error(transparent)]
+    Invite(#[from] crate::format::join::InviteError),
+    /// The new passphrase is too short.
+    #[error("the passphrase must have at least {0} characters")]
+    WeakPassphrase(usize),
+    /// This computer is already enrolled in the vault.
+    #[error("this computer is already enrolled in this vault")]
+    AlreadyEnrolled,
+    /// Writing failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The keychain failed.
+    #[error(transparent)]
+    Keychain(#[from] SecretStoreError),
+}
+
 /// Errors of [`crate::Vault::create`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -223,6 +276,14 @@ pub enum UnlockError {
     /// Another ChartSafe process is using the vault on this device.
     #[error("another ChartSafe process is using this vault on this device")]
     Busy,
+    /// This computer asked to join and no admin has approved it yet (or the
+    /// approval has not synced).
+    #[error("this computer's request to join has not been approved yet (or the approval has not synced); show the admin the code from `chartsafe join`")]
+    AwaitingApproval,
+    /// The team log of the folder is not the one of the invitation: a
+    /// counterfeit vault, refused.
+    #[error("this folder's team log does not belong to the vault you were invited to (its root key does not match the invitation); it was not used")]
+    NotInvitedVault,
     /// Reading or writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -40,6 +40,7 @@ mod vault;
 pub use errors::*;
 pub use format::audit::{Action, Event, Outcome};
 pub use format::record::{Kind, Status};
+pub use format::team::Role;
 pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
 pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
 pub use vault::{
@@ -51,3 +52,4 @@ pub use vault::{
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
     RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
 };
+pub use vault::{Invitation, JoinRequestInfo, PendingJoin};

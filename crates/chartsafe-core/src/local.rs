@@ -82,6 +82,16 @@ impl LocalDir {
         self.dir.join("device.json")
     }
 
+    /// Another file of this vault's local state.
+    pub fn file_named(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Creates the folder if missing.
+    pub fn ensure_dir(&self) -> Result<(), StorageError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))
+    }
+
     pub fn load(&self) -> Result<Option<DeviceState>, StorageError> {
         let path = self.file();
         match std::fs::read(&path) {

@@ -359,6 +359,7 @@ fn join_vector() -> Value {
         device_name: "ward pc".into(),
         recipient: phrase.identity().recipient().to_string(),
         signing: key.public().to_string(),
+        slot: "k".repeat(26),
         time: 1_000,
     };
     let (plain, hash) = body.seal(&key);

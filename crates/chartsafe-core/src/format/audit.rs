@@ -133,11 +133,17 @@ pub enum Action {
     Checked,
     /// A health-check repair removed files.
     Repaired,
+    /// An admin made an invitation (detail: its id).
+    InviteCreated,
+    /// An admin approved a join request (detail: who, which device, role).
+    MemberApproved,
+    /// An approval was refused because the code did not match.
+    JoinRefused,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -160,6 +166,9 @@ impl Action {
         Self::AuditExported,
         Self::Checked,
         Self::Repaired,
+        Self::InviteCreated,
+        Self::MemberApproved,
+        Self::JoinRefused,
     ];
 
     /// The name written in batches.
@@ -187,6 +196,9 @@ impl Action {
             Self::AuditExported => "audit_exported",
             Self::Checked => "checked",
             Self::Repaired => "repaired",
+            Self::InviteCreated => "invite_created",
+            Self::MemberApproved => "member_approved",
+            Self::JoinRefused => "join_refused",
         }
     }
 

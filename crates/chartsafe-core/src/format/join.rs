@@ -158,6 +158,9 @@ pub struct JoinBody {
     pub recipient: String,
     /// The device's public signing key; it signs the request.
     pub signing: String,
+    /// The keyslot id the approving admin writes the vault keys under
+    /// (`k/<slot>`, §4.1), picked by the device.
+    pub slot: String,
     /// When it was made, ms.
     pub time: i64,
 }
@@ -222,6 +225,7 @@ impl JoinBody {
             && ids::is_id(&self.member)
             && name(&self.name)
             && ids::is_id(&self.device)
+            && ids::is_id(&self.slot)
             && name(&self.device_name)
             && self.recipient.parse::<age::x25519::Recipient>().is_ok()
             && PublicSigningKey::parse(&self.signing).is_ok()
@@ -308,6 +312,7 @@ mod tests {
             device_name: "ward pc".into(),
             recipient: AgeIdentity::generate().recipient().to_string(),
             signing: key.public().to_string(),
+            slot: ids::random_id(),
             time: 1,
         }
     }

@@ -7,6 +7,7 @@ mod audit;
 mod audit_tests;
 mod change;
 mod get;
+mod join;
 mod load;
 mod team;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub use audit::{
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
+pub use join::{Invitation, JoinRequestInfo, PendingJoin};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 pub use team::TeamStatus;
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
@@ -252,6 +254,10 @@ impl Vault {
             .ok_or(UnlockError::KeychainEntryDamaged)?;
         let path = layout.keyslot(&slot);
         let Some(bytes) = fsutil::read_limited(&path, KEYSLOT_MAX)? else {
+            // A device that asked to join waits for its keyslot (FORMAT.md §12).
+            if local.file_named("join.age").exists() {
+                return Err(UnlockError::AwaitingApproval);
+            }
             // Absent, or replaced by something that is not a keyslot.
             return Err(UnlockError::KeyslotMissing(format!("k/{slot}")));
         };
@@ -270,7 +276,10 @@ impl Vault {
             }
         };
         let event = Event::new(options.clock.now_ms(), Action::Unlocked).detail("passphrase");
-        Self::finish_open(layout, header, keys, local, device, options, vec![event])
+        let mut vault =
+            Self::finish_open(layout, header, keys, local, device, options, vec![event])?;
+        vault.complete_join(&identity)?;
+        Ok(vault)
     }
 
     /// Opens the vault with the recovery identity (from `chartsafe recovery

@@ -69,7 +69,7 @@ impl Vault {
     }
 
     /// The root key this device pinned, if any.
-    fn pinned_root(&self) -> Option<PublicSigningKey> {
+    pub(super) fn pinned_root(&self) -> Option<PublicSigningKey> {
         PublicSigningKey::parse(self.device.root.as_deref()?).ok()
     }
 
@@ -240,6 +240,11 @@ impl Vault {
             signing: self.own_signing_public(),
             legacy,
         }
+    }
+
+    /// Every team entry read from the folder (unverified).
+    pub(super) fn team_entries(&self) -> impl Iterator<Item = &OpenedTeamEntry> {
+        self.team.entries.iter()
     }
 
     /// Whether the folder holds any team entry at all (readable or not).

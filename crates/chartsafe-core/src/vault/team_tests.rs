@@ -352,3 +352,77 @@ fn records_are_signed_and_checked_against_the_team() {
         .unwrap_err();
     assert!(matches!(err, crate::AddError::Refused(_)), "{err}");
 }
+
+#[test]
+fn a_person_joins_with_an_invitation_and_the_code_they_read_out() {
+    use crate::errors::TeamActionError;
+    use crate::traits::memory::MemoryStore;
+    use secrecy::ExposeSecret;
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let inv = a.invite().unwrap();
+    // The nurse's computer: its own keychain and state.
+    let store = MemoryStore::default();
+    let nurse_pass = pass("nurse passphrase");
+    let pending = Vault::request_join(
+        &w.dir,
+        inv.text.expose_secret(),
+        "Nurse Joy",
+        &store,
+        &nurse_pass,
+        w.options("ward pc"),
+    )
+    .unwrap();
+    assert_eq!(pending.code.len(), 9);
+    let err = Vault::unlock(&w.dir, &store, &nurse_pass, w.options("ward pc")).unwrap_err();
+    assert!(matches!(err, UnlockError::AwaitingApproval), "{err}");
+
+    // A file planted in j/ by someone without the invitation is not listed.
+    std::fs::write(w.dir.join("j").join(ids::random_id()), b"junk").unwrap();
+    let requests = a.join_requests().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].name, "Nurse Joy");
+    assert_eq!(requests[0].device_name, "ward pc");
+
+    // The wrong code approves nothing, and is recorded.
+    let wrong = if pending.code == "0000 0000" {
+        "1111 1111"
+    } else {
+        "0000 0000"
+    };
+    let err = a.approve(&requests[0].id, wrong, Role::Staff).unwrap_err();
+    assert!(matches!(err, TeamActionError::CodeMismatch), "{err}");
+    assert_eq!(team(&a).members.len(), 1);
+    a.approve(&requests[0].id, &pending.code, Role::Staff)
+        .unwrap();
+    let t = team(&a);
+    assert_eq!(t.members.len(), 2);
+    assert!(a.join_requests().unwrap().is_empty(), "the request is gone");
+
+    // The nurse's computer unlocks, pins the root, and may write.
+    let mut n = Vault::unlock(&w.dir, &store, &nurse_pass, w.options("ward pc")).unwrap();
+    assert_eq!(team(&n).role_of_device(n.device_id()), Some(Role::Staff));
+    assert_eq!(team(&n).root, team(&a).root);
+    let src = w.tmp.path().join("vitals.txt");
+    std::fs::write(&src, "bp 120/80").unwrap();
+    n.add(std::slice::from_ref(&src), "", &crate::NoProgress)
+        .unwrap();
+    let l = a.list().unwrap();
+    assert_eq!(l.entries.len(), 1, "{:?}", l.problems);
+    assert!(l.problems.is_empty(), "{:?}", l.problems);
+    // Later unlocks use the device's own keyslot, signing key included.
+    drop(n);
+    let n = Vault::unlock(&w.dir, &store, &nurse_pass, w.options("ward pc")).unwrap();
+    assert!(n.keys.signing.is_some());
+    assert!(n.signing_for_write().unwrap().is_some());
+
+    // Only admins invite.
+    drop(n);
+    let mut n = Vault::unlock(&w.dir, &store, &nurse_pass, w.options("ward pc")).unwrap();
+    assert!(matches!(n.invite(), Err(TeamActionError::NotAdmin)));
+    let log = a.audit_log().unwrap();
+    let actions: Vec<&str> = log.entries.iter().map(|e| e.action.as_str()).collect();
+    for want in ["invite_created", "join_refused", "member_approved"] {
+        assert!(actions.contains(&want), "{actions:?}");
+    }
+}

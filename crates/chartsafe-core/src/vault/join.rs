@@ -1,0 +1,407 @@
+//! Enrolment without a server (docs/FORMAT.md §12): an admin's invitations,
+//! the joining device's request, the admin's approval after checking the
+//! code, and the joining device's first unlock.
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::crypt;
+use crate::errors::{JoinRequestError, StorageError, TeamActionError, UnlockError, WriteRefused};
+use crate::format::audit::{Action, Event, Outcome};
+use crate::format::join::{self, Invite, JoinBody, OpenedJoin};
+use crate::format::team::{Entry, Role};
+use crate::fsutil;
+use crate::ids;
+use crate::keys::{AgeIdentity, DeviceSecret, KdfParams};
+use crate::local::{DeviceState, LocalDir};
+use crate::sign::{PublicSigningKey, SigningKey};
+use crate::traits::SecretStore;
+
+use super::{keychain_key, read_header, write_keyslot, Options, Vault};
+
+/// Folder of join requests (FORMAT.md §12).
+pub(crate) const JOIN_DIR: &str = "j";
+/// How long an invitation can be used.
+const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Largest join request read.
+const REQUEST_MAX: u64 = 64 << 10;
+
+/// An invitation just made: give `text` to the person, out of band.
+pub struct Invitation {
+    /// The text to give (52 characters in groups of four).
+    pub text: SecretString,
+    /// Its public id.
+    pub id: String,
+    /// Until when it can be used (ms).
+    pub expires: i64,
+}
+
+/// A join request an admin's invitation opens.
+#[derive(Debug, Clone)]
+pub struct JoinRequestInfo {
+    /// The request's file id (`j/<id>`), for [`Vault::approve`].
+    pub id: String,
+    /// The person's name, as they typed it.
+    pub name: String,
+    /// The device's name.
+    pub device_name: String,
+    /// Whether it is a new person (else a new device of a member).
+    pub new_member: bool,
+    /// When it was made (the joining device's clock).
+    pub time: i64,
+}
+
+/// What the joining device shows after writing its request.
+#[derive(Debug, Clone)]
+pub struct PendingJoin {
+    /// The code the person reads out to the admin.
+    pub code: String,
+    /// The request's file id.
+    pub request: String,
+}
+
+/// An invitation as the admin's device keeps it (encrypted, §7).
+#[derive(Serialize, Deserialize)]
+struct KeptInvite {
+    text: String,
+    created: i64,
+    expires: i64,
+}
+
+/// What the joining device keeps until its first unlock (encrypted to its
+/// own device identity): its signing key and the invitation.
+#[derive(Serialize, Deserialize)]
+struct KeptJoin {
+    signing_key: String,
+    invite: String,
+}
+
+impl Drop for KeptJoin {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.signing_key.zeroize();
+        self.invite.zeroize();
+    }
+}
+
+fn invites_file(local: &LocalDir) -> std::path::PathBuf {
+    local.file_named("invites.age")
+}
+
+fn join_file(local: &LocalDir) -> std::path::PathBuf {
+    local.file_named("join.age")
+}
+
+impl Vault {
+    /// The admin's signing key, or why this device may not manage the team.
+    fn admin_key(&self) -> Result<(), TeamActionError> {
+        self.signing_for_write()?
+            .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        match team.role_of_device(self.device_id()) {
+            Some(Role::Admin) => Ok(()),
+            _ => Err(TeamActionError::NotAdmin),
+        }
+    }
+
+    fn kept_invites(&self) -> Vec<KeptInvite> {
+        let Ok(Some(bytes)) = fsutil::read_limited(&invites_file(&self.local), 1 << 20) else {
+            return Vec::new();
+        };
+        crypt::decrypt_bytes(&bytes, &self.keys.identities())
+            .ok()
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .unwrap_or_default()
+    }
+
+    fn keep_invites(&self, invites: &[KeptInvite]) -> Result<(), StorageError> {
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(invites).expect("serialises"));
+        let bytes = crypt::encrypt_bytes(&json, &self.keys.recipients());
+        self.local.ensure_dir()?;
+        fsutil::write_replace(&invites_file(&self.local), &bytes)
+    }
+
+    /// Makes an invitation (FORMAT.md §12.1), valid for 7 days and kept on
+    /// this device (encrypted) to open the requests made with it.
+    pub fn invite(&mut self) -> Result<Invitation, TeamActionError> {
+        self.admin_key()?;
+        let root = self.pinned_root().ok_or(WriteRefused::NoTeam)?;
+        let invite = Invite::new(&root);
+        let now = self.clock.now_ms();
+        let expires = now + INVITE_TTL_MS;
+        let id = invite.id();
+        self.append_audit(vec![Event::new(now, Action::InviteCreated).detail(
+            format!(
+                "invitation {id}, valid until {}",
+                crate::names::date_time(expires)
+            ),
+        )])?;
+        let text = invite.to_text();
+        let mut kept = self.kept_invites();
+        kept.retain(|k| k.expires > now);
+        kept.push(KeptInvite {
+            text: text.expose_secret().to_owned(),
+            created: now,
+            expires,
+        });
+        self.keep_invites(&kept)?;
+        Ok(Invitation { text, id, expires })
+    }
+
+    /// The join requests in the folder that this device's unexpired
+    /// invitations open (others are not for this device, and are skipped).
+    pub fn join_requests(&mut self) -> Result<Vec<JoinRequestInfo>, TeamActionError> {
+        self.admin_key()?;
+        Ok(self
+            .open_requests()?
+            .into_iter()
+            .map(|(id, _, r)| JoinRequestInfo {
+                id,
+                name: r.body.name.clone(),
+                device_name: r.body.device_name.clone(),
+                new_member: r.body.new_member,
+                time: r.body.time,
+            })
+            .collect())
+    }
+
+    fn open_requests(&self) -> Result<Vec<(String, Invite, OpenedJoin)>, StorageError> {
+        let now = self.clock.now_ms();
+        let invites: Vec<Invite> = self
+            .kept_invites()
+            .iter()
+            .filter(|k| k.expires > now)
+            .filter_map(|k| Invite::parse(&k.text).ok())
+            .collect();
+        let dir = self.layout.root().join(JOIN_DIR);
+        let mut out = Vec::new();
+        for name in fsutil::list_dir(&dir)? {
+            if !ids::is_id(&name) {
+                continue;
+            }
+            let Some(bytes) = fsutil::read_limited(&dir.join(&name), REQUEST_MAX)? else {
+                continue;
+            };
+            for invite in &invites {
+                let identity = invite.identity();
+                let Ok(plain) = crypt::decrypt_bytes(&bytes, &[identity.as_age()]) else {
+                    continue;
+                };
+                if let Ok(opened) = join::open(&plain, self.id(), invite) {
+                    let copy = Invite::parse(invite.to_text().expose_secret())
+                        .expect("an invitation's own text parses");
+                    out.push((name.clone(), copy, opened));
+                    break;
+                }
+            }
+        }
+        out.sort_by(|a, b| a.2.body.time.cmp(&b.2.body.time).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    /// Approves join request `request` if `typed_code` is its code (the one
+    /// the person reads from their screen): adds the person (a new member
+    /// gets `role`) and their device to the team log, and gives the device
+    /// the vault keys in its keyslot (FORMAT.md §12). A wrong code approves
+    /// nothing and is recorded.
+    pub fn approve(
+        &mut self,
+        request: &str,
+        typed_code: &str,
+        role: Role,
+    ) -> Result<(), TeamActionError> {
+        self.admin_key()?;
+        let requests = self.open_requests()?;
+        let (_, invite, opened) = requests
+            .into_iter()
+            .find(|(id, _, _)| id == request)
+            .ok_or_else(|| TeamActionError::NoSuchRequest(crate::names::printable(request)))?;
+        let b = &opened.body;
+        let who = format!(
+            "{} ({}), device \"{}\"",
+            b.name,
+            role.as_str(),
+            b.device_name
+        );
+        let now = self.clock.now_ms();
+        if !join::code_matches(typed_code, &join::join_code(&invite, &opened.hash)) {
+            self.append_audit(vec![Event::new(now, Action::JoinRefused)
+                .outcome(Outcome::Denied, "the code did not match")
+                .detail(who)])?;
+            return Err(TeamActionError::CodeMismatch);
+        }
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        if !b.new_member && team.active_member(&b.member).is_none() {
+            return Err(TeamActionError::NoSuchMember);
+        }
+        self.append_audit(vec![Event::new(now, Action::MemberApproved).detail(who)])?;
+        let storage = |e: super::team::TeamWriteError| match e {
+            super::team::TeamWriteError::Storage(s) => TeamActionError::Storage(s),
+            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
+        };
+        if b.new_member {
+            let entry = Entry::MemberAdd {
+                member: b.member.clone(),
+                name: b.name.clone(),
+                role,
+            };
+            self.append_team(entry, None).map_err(storage)?;
+        }
+        let entry = Entry::DeviceAdd {
+            member: b.member.clone(),
+            device: b.device.clone(),
+            name: b.device_name.clone(),
+            recipient: b.recipient.clone(),
+            signing: b.signing.clone(),
+            request: Some(opened.hash.clone()),
+        };
+        self.append_team(entry, None).map_err(storage)?;
+        // The vault keys for the new device, under its member id; its own
+        // signing key it adds itself at its first unlock.
+        let mut plain = self.keys.to_plain(self.id(), now);
+        plain.member = b.member.clone();
+        let recipient: age::x25519::Recipient = b
+            .recipient
+            .parse()
+            .expect("checked when the request was opened");
+        write_keyslot(&self.layout, &b.slot, &plain, &recipient)?;
+        let _ = std::fs::remove_file(self.layout.root().join(JOIN_DIR).join(request));
+        Ok(())
+    }
+
+    /// Writes a join request into the vault folder `dir` for invitation
+    /// `invite_text` (FORMAT.md §12.2), enrolling this device's keychain
+    /// and passphrase, and returns the code to read out to the admin.
+    /// `name` is the person's name.
+    pub fn request_join(
+        dir: &Path,
+        invite_text: &str,
+        name: &str,
+        store: &dyn SecretStore,
+        passphrase: &SecretString,
+        options: Options,
+    ) -> Result<PendingJoin, JoinRequestError> {
+        if !super::check_passphrase(passphrase) {
+            return Err(JoinRequestError::WeakPassphrase(
+                super::MIN_PASSPHRASE_CHARS,
+            ));
+        }
+        let invite = Invite::parse(invite_text)?;
+        let header = read_header(dir).map_err(JoinRequestError::Open)?;
+        let local = LocalDir::new(&options.state_dir, &header.id);
+        if local.load()?.is_some_and(|d| d.slot.is_some()) {
+            return Err(JoinRequestError::AlreadyEnrolled);
+        }
+        let mut device = DeviceState::new(&options.device_name);
+        let secret = DeviceSecret::generate();
+        let kdf = KdfParams::new(options.kdf_log_n);
+        let identity = secret
+            .device_identity(passphrase, &kdf)
+            .expect("fresh parameters are valid");
+        let signing = SigningKey::generate();
+        let slot = ids::random_id();
+        let body = JoinBody {
+            format: join::JOIN_VERSION,
+            vault: header.id.clone(),
+            invite: invite.id(),
+            member: ids::random_id(),
+            new_member: true,
+            name: crate::names::clean_device_name(name),
+            device: device.device.clone(),
+            device_name: device.device_name.clone(),
+            recipient: identity.recipient().to_string(),
+            signing: signing.public().to_string(),
+            slot: slot.clone(),
+            time: options.clock.now_ms(),
+        };
+        let (plain, hash) = body.seal(&signing);
+        // Kept for the first unlock, readable only with this device's
+        // keychain secret and passphrase.
+        let kept = KeptJoin {
+            signing_key: ids::hex(signing.seed().as_ref()),
+            invite: invite.to_text().expose_secret().to_owned(),
+        };
+        let kept_json = zeroize::Zeroizing::new(serde_json::to_vec(&kept).expect("serialises"));
+        local.ensure_dir()?;
+        fsutil::write_replace(
+            &join_file(&local),
+            &crypt::encrypt_bytes(&kept_json, &[identity.recipient()]),
+        )?;
+        store.set(&keychain_key(&header.id), secret.as_stored())?;
+        device.slot = Some(slot);
+        device.kdf = Some(kdf);
+        local.save(&device)?;
+        let request = ids::random_id();
+        let layout = crate::format::Layout::new(dir);
+        fsutil::write_new(
+            layout.root(),
+            &layout.root().join(JOIN_DIR).join(&request),
+            &crypt::encrypt_bytes(&plain, &[invite.identity().recipient()]),
+        )?;
+        Ok(PendingJoin {
+            code: join::join_code(&invite, &hash),
+            request,
+        })
+    }
+
+    /// At the first unlock after approval: checks that the folder's team
+    /// log is the invitation's (its root key's fingerprint), pins that root,
+    /// and writes this device's own keyslot with its signing key
+    /// (FORMAT.md §12.3, §4).
+    pub(super) fn complete_join(&mut self, identity: &AgeIdentity) -> Result<(), UnlockError> {
+        let path = join_file(&self.local);
+        let Some(bytes) = fsutil::read_limited(&path, 1 << 20)? else {
+            return Ok(());
+        };
+        let Ok(plain) = crypt::decrypt_bytes(&bytes, &[identity.as_age()]) else {
+            return Err(UnlockError::KeychainEntryDamaged);
+        };
+        let kept: KeptJoin =
+            serde_json::from_slice(&plain).map_err(|_| UnlockError::KeychainEntryDamaged)?;
+        let invite = Invite::parse(&kept.invite).map_err(|_| UnlockError::KeychainEntryDamaged)?;
+        // The root: the genesis in the folder whose root matches the
+        // invitation. Its entries are then checked against it as usual.
+        let root = self
+            .team_roots()
+            .into_iter()
+            .find(|r| invite.matches_root(r))
+            .ok_or(UnlockError::NotInvitedVault)?;
+        self.device.root = Some(root.to_string());
+        let seed: [u8; 32] = ids::unhex(&kept.signing_key)
+            .and_then(|v| v.try_into().ok())
+            .ok_or(UnlockError::KeychainEntryDamaged)?;
+        self.keys.signing = Some(SigningKey::from_seed(&seed));
+        self.load_team()?;
+        let mine = self
+            .team()
+            .team
+            .as_ref()
+            .and_then(|t| t.devices.get(self.device_id()))
+            .is_some_and(|d| Some(d.signing) == self.keys.signing.as_ref().map(|k| k.public()));
+        if !mine {
+            // Approved keys without our device in the team: not yet synced.
+            self.device.root = None;
+            return Err(UnlockError::AwaitingApproval);
+        }
+        let slot = ids::random_id();
+        let mut plain = self.keys.to_plain(self.id(), self.clock.now_ms());
+        plain.signing_key = Some(ids::hex(&seed));
+        write_keyslot(&self.layout, &slot, &plain, &identity.recipient())?;
+        self.device.slot = Some(slot);
+        self.local.save(&self.device)?;
+        let _ = std::fs::remove_file(&path);
+        Ok(())
+    }
+
+    /// The root keys named by the geneses in the folder (unverified).
+    fn team_roots(&self) -> Vec<PublicSigningKey> {
+        self.team_entries()
+            .filter_map(|e| match &e.body.entry {
+                Entry::Genesis { root, .. } => PublicSigningKey::parse(root).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+}
