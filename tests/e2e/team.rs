@@ -181,3 +181,53 @@ fn an_admin_invites_and_approves_a_new_person_after_checking_the_code() {
         "{table}"
     );
 }
+
+#[test]
+fn a_removed_member_is_refused_everywhere_after_their_last_change_seen() {
+    let w = World::new();
+    let (desk, _) = w.init("desk", "vault");
+    let invite = desk.ok(&["invite"]);
+    let ward = w.device("ward", &desk.vault);
+    let out = ward.run_raw(
+        &["--name", "Temp Nurse", "join", "--invite", invite.trim()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let id = desk
+        .ok(&["requests"])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    desk.ok(&["approve", &id, "--code", &code]);
+    write_tree(&w.path("src"), &[("shift.txt", b"notes")]);
+    ward.ok(&["add", w.path("src/shift.txt").to_str().unwrap()]);
+    assert!(desk.ok(&["ls"]).contains("shift.txt"));
+
+    // The last admin cannot be removed; the nurse cannot remove anyone.
+    desk.fails(&["remove", "Administrator"], 4);
+    ward.fails(&["remove", "Administrator"], 4);
+    let err = desk.fails(&["remove", "Nobody"], 5);
+    assert!(err.contains("Nobody"), "{err}");
+
+    desk.ok(&["remove", "Temp Nurse"]);
+    // The nurse's computer may no longer change anything; what it wrote
+    // before stays.
+    let err = ward.fails(&["mkdir", "After"], 4);
+    assert!(err.contains("not an active member"), "{err}");
+    assert!(desk.ok(&["ls"]).contains("shift.txt"));
+    let m = members(&desk);
+    let nurse = m["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Temp Nurse")
+        .unwrap()
+        .clone();
+    assert_eq!(nurse["removed"], true, "{m}");
+}

@@ -245,6 +245,7 @@ const ACTION_LABELS = {
   invite_created: 'Invitation made',
   member_approved: 'Member approved',
   join_refused: 'Join refused (code)',
+  removed: 'Removed from the team',
   audit_exported: 'Activity exported',
   checked: 'Vault checked',
   repaired: 'Vault repaired',

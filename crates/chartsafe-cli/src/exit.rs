@@ -268,6 +268,11 @@ impl From<chartsafe_core::TeamActionError> for Failure {
         match &e {
             T::Storage(s) => storage(s),
             T::Audit(a) => audit(a),
+            T::NoSuchTarget(_) | T::Ambiguous(_) => Failure::new(
+                code::PATH,
+                e.to_string(),
+                Some("list the team with `chartsafe members`"),
+            ),
             T::NoSuchRequest(_) => Failure::new(
                 code::PATH,
                 e.to_string(),

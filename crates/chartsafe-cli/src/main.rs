@@ -105,6 +105,12 @@ enum Command {
         #[arg(long, default_value = "staff")]
         role: String,
     },
+    /// Remove a member (all their computers) or one computer from the team,
+    /// by id or exact name: their later changes are refused everywhere.
+    Remove {
+        /// A member or device id (from `chartsafe members`) or exact name.
+        who: String,
+    },
     /// Add files and folders (recursively, keeping folder names).
     Add {
         /// Files and folders on this computer.
@@ -500,6 +506,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
         Command::Invite => team::invite(&mut open(&cli)?, &mut out),
+        Command::Remove { who } => team::remove(&mut open(&cli)?, who),
         Command::Requests => team::requests(&mut open(&cli)?, &mut out),
         Command::Approve {
             request,

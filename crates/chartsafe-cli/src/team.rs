@@ -196,3 +196,18 @@ pub fn join(
     eprintln!("Once approved and synced, unlock as usual (for example `chartsafe ls`).");
     Ok(0)
 }
+
+/// `chartsafe remove WHO`.
+pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
+    let r = vault.remove_from_team(who)?;
+    eprintln!(
+        "Removed {} \"{}\" ({} computer(s)): changes made from there after the last one this computer had seen are refused on every computer.",
+        if r.member { "member" } else { "computer" },
+        names::printable(&r.name),
+        r.devices
+    );
+    eprintln!(
+        "Note: removal does not yet take reading away. Until keys can be rotated, whoever was removed can still decrypt files they get from the cloud folder: remove their access to the folder too (docs/THREAT_MODEL.md §3.3)."
+    );
+    Ok(0)
+}

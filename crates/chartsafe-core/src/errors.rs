@@ -188,6 +188,15 @@ pub enum TeamActionError {
     /// The request's member no longer exists.
     #[error("the request adds a device to a member who is not in the team")]
     NoSuchMember,
+    /// No active member or device has this id or name.
+    #[error("no member or device of the team is called {0}")]
+    NoSuchTarget(String),
+    /// The name matches several members or devices.
+    #[error("{0} names more than one member or device: use the id from `chartsafe members`")]
+    Ambiguous(String),
+    /// The team log would refuse it (the last admin, for instance).
+    #[error("the team log would not accept this: {0}")]
+    NotAccepted(String),
     /// Reading or writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

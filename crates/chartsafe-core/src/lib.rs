@@ -52,4 +52,4 @@ pub use vault::{
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
     RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
 };
-pub use vault::{Invitation, JoinRequestInfo, PendingJoin};
+pub use vault::{Invitation, JoinRequestInfo, PendingJoin, Removal};

@@ -209,7 +209,11 @@ impl Team {
     }
 
     /// Whether an admin other than `except` has an active device.
-    fn admin_left(&self, except_member: Option<&str>, except_device: Option<&str>) -> bool {
+    pub(crate) fn admin_left(
+        &self,
+        except_member: Option<&str>,
+        except_device: Option<&str>,
+    ) -> bool {
         self.devices.values().any(|d| {
             !d.removed
                 && Some(d.id.as_str()) != except_device

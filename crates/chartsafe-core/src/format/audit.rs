@@ -139,11 +139,13 @@ pub enum Action {
     MemberApproved,
     /// An approval was refused because the code did not match.
     JoinRefused,
+    /// A member or a device was removed from the team (detail: who).
+    Removed,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -169,6 +171,7 @@ impl Action {
         Self::InviteCreated,
         Self::MemberApproved,
         Self::JoinRefused,
+        Self::Removed,
     ];
 
     /// The name written in batches.
@@ -199,6 +202,7 @@ impl Action {
             Self::InviteCreated => "invite_created",
             Self::MemberApproved => "member_approved",
             Self::JoinRefused => "join_refused",
+            Self::Removed => "removed",
         }
     }
 

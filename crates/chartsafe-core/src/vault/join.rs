@@ -405,3 +405,135 @@ impl Vault {
             .collect()
     }
 }
+
+/// What [`Vault::remove_from_team`] removed.
+#[derive(Debug, Clone)]
+pub struct Removal {
+    /// The member's or device's name.
+    pub name: String,
+    /// Whether a whole member (else one device).
+    pub member: bool,
+    /// How many devices lost their rights.
+    pub devices: usize,
+}
+
+impl Vault {
+    /// Removes a member (every device of theirs) or one device from the
+    /// team, by id or exact name (FORMAT.md §11.3): from now on their
+    /// changes are refused, after the newest record of each of their
+    /// devices this device has accepted (the cutoff, §11.6). Admins only,
+    /// except that anyone may remove their own devices. Reading is not
+    /// taken away until keys rotate (not built yet; THREAT_MODEL §3.3).
+    pub fn remove_from_team(&mut self, who: &str) -> Result<Removal, TeamActionError> {
+        // The newest records of every device, as accepted now.
+        self.load().map_err(|e| match e {
+            crate::errors::ListError::Storage(s) => TeamActionError::Storage(s),
+        })?;
+        self.signing_for_write()?
+            .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let members: Vec<_> = team
+            .members
+            .values()
+            .filter(|m| !m.removed && (m.id == who || m.name == who))
+            .collect();
+        let devices: Vec<_> = team
+            .devices
+            .values()
+            .filter(|d| !d.removed && (d.id == who || d.name == who))
+            .collect();
+        let shown = crate::names::printable(who);
+        let (entry, removal, targets) = match (members.as_slice(), devices.as_slice()) {
+            ([m], []) => {
+                let targets: Vec<String> = team
+                    .devices
+                    .values()
+                    .filter(|d| d.member == m.id && !d.removed)
+                    .map(|d| d.id.clone())
+                    .collect();
+                (
+                    Entry::MemberRemove {
+                        member: m.id.clone(),
+                        cutoffs: Default::default(),
+                    },
+                    Removal {
+                        name: m.name.clone(),
+                        member: true,
+                        devices: targets.len(),
+                    },
+                    targets,
+                )
+            }
+            ([], [d]) => (
+                Entry::DeviceRemove {
+                    device: d.id.clone(),
+                    cutoffs: Default::default(),
+                },
+                Removal {
+                    name: d.name.clone(),
+                    member: false,
+                    devices: 1,
+                },
+                vec![d.id.clone()],
+            ),
+            ([], []) => return Err(TeamActionError::NoSuchTarget(shown)),
+            _ => return Err(TeamActionError::Ambiguous(shown)),
+        };
+        let own_member = team.devices.get(self.device_id()).map(|d| d.member.clone());
+        let is_admin = team.role_of_device(self.device_id()) == Some(Role::Admin);
+        let own_device = matches!(&entry, Entry::DeviceRemove { device, .. }
+            if team.devices.get(device).map(|d| &d.member) == own_member.as_ref());
+        if !is_admin && !own_device {
+            return Err(TeamActionError::NotAdmin);
+        }
+        let last_admin = match &entry {
+            Entry::MemberRemove { member, .. } => {
+                team.members[member].role == Role::Admin && !team.admin_left(Some(member), None)
+            }
+            Entry::DeviceRemove { device, .. } => {
+                team.role_of_device(device) == Some(Role::Admin)
+                    && !team.admin_left(None, Some(device))
+            }
+            _ => false,
+        };
+        if last_admin {
+            return Err(TeamActionError::NotAccepted(
+                crate::team::Rejection::LastAdmin.to_string(),
+            ));
+        }
+        let cutoffs: std::collections::BTreeMap<String, crate::format::team::Cutoff> = targets
+            .iter()
+            .filter_map(|d| {
+                let k = self.device.known.get(d)?;
+                let cut = crate::format::team::Cutoff {
+                    seq: k.seq,
+                    hash: k.hash.clone(),
+                };
+                Some((d.clone(), cut))
+            })
+            .collect();
+        let entry = match entry {
+            Entry::MemberRemove { member, .. } => Entry::MemberRemove { member, cutoffs },
+            Entry::DeviceRemove { device, .. } => Entry::DeviceRemove { device, cutoffs },
+            other => other,
+        };
+        let now = self.clock.now_ms();
+        let what = format!(
+            "{} \"{}\" ({} device(s))",
+            if removal.member { "member" } else { "device" },
+            removal.name,
+            removal.devices
+        );
+        self.append_audit(vec![Event::new(now, Action::Removed).detail(what)])?;
+        let hash = self.append_team(entry, None).map_err(|e| match e {
+            super::team::TeamWriteError::Storage(s) => TeamActionError::Storage(s),
+            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
+        })?;
+        // The team log judges it like everyone else's entry.
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        if let Some(r) = team.rejected.iter().find(|r| r.hash == hash) {
+            return Err(TeamActionError::NotAccepted(r.reason.to_string()));
+        }
+        Ok(removal)
+    }
+}

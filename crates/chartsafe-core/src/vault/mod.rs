@@ -28,7 +28,7 @@ pub use audit::{
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
-pub use join::{Invitation, JoinRequestInfo, PendingJoin};
+pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 pub use team::TeamStatus;
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
