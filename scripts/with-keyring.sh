@@ -27,7 +27,18 @@ case ":$PATH:" in
     *) [ -d "$CARGO_HOME/bin" ] && export PATH="$CARGO_HOME/bin:$PATH" ;;
 esac
 
-scratch="$(mktemp -d "${TMPDIR:-/tmp}/chartsafe-keyring.XXXXXX")"
+# WITH_KEYRING_HOME=DIR keeps HOME, the data folders and the keyring in DIR
+# across runs (the end-to-end tests give each simulated person their own HOME
+# this way); only its runtime folder is made afresh and removed.
+if [ -n "${WITH_KEYRING_HOME:-}" ]; then
+    scratch="$WITH_KEYRING_HOME"
+    keep_scratch=1
+    mkdir -p "$scratch"
+    rm -rf "$scratch/runtime" "$scratch/services"
+else
+    scratch="$(mktemp -d "${TMPDIR:-/tmp}/chartsafe-keyring.XXXXXX")"
+    keep_scratch=0
+fi
 # Not exec'd below, so that this trap can remove the scratch dir at exit.
 # GTK programs (the desktop app) get D-Bus to start the document portal,
 # which mounts a FUSE file system in the runtime folder: unmount it first.
@@ -37,7 +48,11 @@ cleanup() {
             || fusermount -u "$scratch/runtime/doc" 2>/dev/null \
             || umount -l "$scratch/runtime/doc" 2>/dev/null || true
     fi
-    rm -rf "$scratch" 2>/dev/null || true
+    if [ "$keep_scratch" = 1 ]; then
+        rm -rf "$scratch/runtime" 2>/dev/null || true
+    else
+        rm -rf "$scratch" 2>/dev/null || true
+    fi
 }
 trap cleanup EXIT
 trap 'exit 129' HUP

@@ -11,6 +11,7 @@ mod basics;
 mod crash;
 mod interop;
 mod leaks;
+mod people;
 mod sync;
 mod tamper;
 mod team;
