@@ -52,6 +52,11 @@ bench:
 	@echo "| --- | ---: | ---: | ---: | --- |"
 	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_audit \
 		-- --ignored --nocapture 2>/dev/null | grep '^|'
+	@echo
+	@echo "| Team | Count | Time | What | Ratio (>1 = faster than the peer) |"
+	@echo "| --- | ---: | ---: | --- | --- |"
+	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_team \
+		-- --ignored --nocapture 2>/dev/null | grep '^|'
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,175 @@
+//! Figures of the team log, for `make bench` (not a pass/fail test: it is
+//! ignored by `cargo test` and run with `--ignored`). Prints markdown table
+//! rows on stdout.
+//!
+//! - approving a member: `Vault::approve` (code check, audit batch, two
+//!   signed team entries, the new device's keyslot), each of 50 in turn;
+//! - unlocking a vault whose team has 50 members, each with a device
+//!   (reading and checking every team entry), against unlocking the same
+//!   vault's first state (one member);
+//! - reading 1,000 records signed by 50 devices, against the same number of
+//!   version 1 records (MAC only) in another vault.
+//!
+//! Collections are not built yet, so "20 collections" is not part of it.
+
+// A measurement prints its table; the library itself never prints.
+#![allow(clippy::print_stdout)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use chartsafe_core::{NoProgress, Options, Role, SecretStore, SecretStoreError, Vault};
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Default)]
+struct Store(Mutex<HashMap<String, String>>);
+
+impl SecretStore for Store {
+    fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .map(SecretString::from))
+    }
+    fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), secret.expose_secret().to_owned());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
+        self.0.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
+fn options(dir: &std::path::Path, name: &str) -> Options {
+    let mut o = Options::new(dir.join(format!("state-{name}")), name);
+    o.kdf_log_n = 10;
+    o
+}
+
+fn pass() -> SecretString {
+    SecretString::from("bench passphrase".to_owned())
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+#[ignore = "a measurement for make bench"]
+fn measure_team_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault");
+    let store = Store::default();
+    let (mut admin, _) =
+        Vault::create(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
+    drop(admin);
+    let unlock_one = best_of(5, || {
+        Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap()
+    });
+    admin = Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
+
+    let mut approve = Vec::new();
+    let mut stores = Vec::new();
+    for i in 0..50 {
+        let invite = admin.invite().unwrap();
+        let s = Store::default();
+        let name = format!("member{i:02}");
+        let pending = Vault::request_join(
+            &dir,
+            invite.text.expose_secret(),
+            &format!("Member {i}"),
+            &s,
+            &pass(),
+            options(tmp.path(), &name),
+        )
+        .unwrap();
+        let id = admin.join_requests().unwrap()[0].id.clone();
+        let t = Instant::now();
+        admin.approve(&id, &pending.code, Role::Staff).unwrap();
+        approve.push(t.elapsed().as_secs_f64());
+        stores.push((name, s));
+    }
+    // Each new member's first unlock completes its enrolment, then adds 20
+    // files: 1,000 signed records from 50 devices.
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for (name, s) in &stores {
+        let mut v = Vault::unlock(&dir, s, &pass(), options(tmp.path(), name)).unwrap();
+        for j in 0..20 {
+            let f = src.join(format!("{name}-{j}.txt"));
+            std::fs::write(&f, format!("{name} {j}")).unwrap();
+            v.add(std::slice::from_ref(&f), name, &NoProgress).unwrap();
+        }
+    }
+    drop(admin);
+    let unlock_fifty = best_of(5, || {
+        Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap()
+    });
+    let mut admin = Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
+    let members = admin.team().team.as_ref().unwrap().members.len();
+    let list_signed = best_of(3, || admin.list().unwrap());
+    let l = admin.list().unwrap();
+    assert!(l.problems.is_empty(), "{:?}", l.problems.first());
+    let files = l
+        .entries
+        .iter()
+        .filter(|e| e.kind == chartsafe_core::Kind::File)
+        .count();
+
+    // The same number of version 1 records (a vault without a team log:
+    // its device pinned no root).
+    let dir1 = tmp.path().join("vault1");
+    let store1 = Store::default();
+    let (v1, _) = Vault::create(&dir1, &store1, &pass(), options(tmp.path(), "v1")).unwrap();
+    let id1 = v1.id().to_owned();
+    drop(v1);
+    std::fs::remove_dir_all(dir1.join("t")).unwrap();
+    let state = tmp.path().join("state-v1").join(&id1).join("device.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("root");
+    std::fs::write(&state, serde_json::to_vec(&json).unwrap()).unwrap();
+    let mut v1 = Vault::unlock(&dir1, &store1, &pass(), options(tmp.path(), "v1")).unwrap();
+    for j in 0..1000 {
+        let f = src.join(format!("v1-{j}.txt"));
+        std::fs::write(&f, format!("v1 {j}")).unwrap();
+        v1.add(std::slice::from_ref(&f), "v1", &NoProgress).unwrap();
+    }
+    let list_v1 = best_of(3, || v1.list().unwrap());
+
+    approve.sort_by(f64::total_cmp);
+    let median = approve[approve.len() / 2];
+    let max = approve[approve.len() - 1];
+    println!(
+        "| approve a member (Vault::approve: code check, audit, 2 signed entries, keyslot) | 50 in turn | median {:.1} ms, slowest {:.1} ms | as the team grows from 1 to 50 members | - |",
+        median * 1e3,
+        max * 1e3
+    );
+    println!(
+        "| unlock with {members} members (each with a device and 20 changes) | 5 runs, best | {:.0} ms | read and check {} team entries, the 50-member log | {:.2}x unlocking with 1 member ({:.0} ms) |",
+        unlock_fifty * 1e3,
+        1 + 2 * 50,
+        unlock_one / unlock_fifty,
+        unlock_one * 1e3
+    );
+    println!(
+        "| list {files} files from 1,000 signed records of 50 devices | 3 runs, best | {:.0} ms | signature and team checks per record | {:.2}x listing 1,000 version 1 records, MAC only ({:.0} ms) |",
+        list_signed * 1e3,
+        list_v1 / list_signed,
+        list_v1 * 1e3
+    );
+}
