@@ -36,4 +36,8 @@ pub const ALL: &[&str] = &[
     "export_audit",
     "check_vault",
     "repair_vault",
+    "team_view",
+    "make_invite",
+    "approve_request",
+    "remove_member",
 ];

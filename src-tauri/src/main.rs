@@ -17,6 +17,7 @@ mod open_files;
 mod places;
 mod settings;
 mod state;
+mod team;
 
 use tauri::Manager;
 
@@ -76,6 +77,10 @@ fn main() {
                     audit::export_audit,
                     audit::check_vault,
                     audit::repair_vault,
+                    team::team_view,
+                    team::make_invite,
+                    team::approve_request,
+                    team::remove_member,
                 ]);
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).

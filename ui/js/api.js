@@ -46,6 +46,15 @@ export const exportAudit = (rows, dest) => call('export_audit', { rows, dest });
 /** Removes what the last checkVault() found safe to remove; resolves with the count. */
 export const repairVault = () => call('repair_vault');
 
+/** The team: {members, admin, requests, problems}. */
+export const teamView = () => call('team_view');
+/** A new invitation (admins): {text, expires}. */
+export const makeInvite = () => call('make_invite');
+/** Approves join request `id` if `code` is the one the person read out. */
+export const approveRequest = (id, code, roleName) => call('approve_request', { id, code, roleName });
+/** Removes a member (by id) from the team. */
+export const removeMember = (id) => call('remove_member', { id });
+
 /** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
 export const preview = (path) => call('preview', { path });
 

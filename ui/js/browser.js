@@ -7,6 +7,7 @@ import * as api from './api.js';
 import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
 import * as activity from './activity.js';
+import * as team from './team.js';
 import {
   formatBytes, formatTime, timeLeft, percent, parentOf, baseName, joinPath, breadcrumbs,
   indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel, previewKind,
@@ -646,6 +647,9 @@ export function setup() {
   $('import-close').addEventListener('click', () => { $('import-panel').hidden = true; vp.focus(); });
 
   activity.setup();
+  team.setup();
+  $('team-button').addEventListener('click', () => { activity.close(false); team.open(); });
+  $('activity-button').addEventListener('click', () => team.close(false));
 
   api.onDragDrop((d) => {
     if (document.body.dataset.screen !== 'main') return;
@@ -679,6 +683,7 @@ export function enter() {
 export function clear() {
   s.active = false;
   activity.clear();
+  team.clear();
   Object.assign(s, {
     entries: [], byPath: new Map(), index: new Map([['', []]]), rows: [], selected: new Set(), open: new Set(), query: '', folder: '',
   });

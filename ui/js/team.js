@@ -1,0 +1,167 @@
+// The Team screen: the people and computers of the vault's team log, their
+// roles, invitations, approving a join request after checking its code with
+// the person, and removing someone. Everything here is forgotten on lock.
+
+import * as api from './api.js';
+import * as dialogs from './dialogs.js';
+import { el } from './dialogs.js';
+import { utcDateTime } from './logic.js';
+
+const $ = (id) => document.getElementById(id);
+
+const ROLE_LABELS = { admin: 'Administrator', staff: 'Staff', viewer: 'Viewer' };
+const s = { generation: 0, team: null };
+
+/** Whether the Team screen is showing. */
+export function isOpen() {
+  return !$('team-view').hidden;
+}
+
+/** Shows the Team screen, read afresh. */
+export function open() {
+  $('team-view').hidden = false;
+  document.querySelector('#screen-main .body').classList.add('with-team');
+  $('team-close').focus();
+  return load();
+}
+
+/** Back to the files; `focusFiles` false when another view takes over. */
+export function close(focusFiles = true) {
+  if (!isOpen()) return;
+  $('team-view').hidden = true;
+  document.querySelector('#screen-main .body').classList.remove('with-team');
+  if (focusFiles) $('viewport').focus();
+}
+
+/** Forgets every name shown (on lock). */
+export function clear() {
+  s.generation += 1;
+  s.team = null;
+  $('team-view').hidden = true;
+  document.querySelector('#screen-main .body').classList.remove('with-team');
+  for (const id of ['team-members', 'team-requests', 'team-problems']) $(id).replaceChildren();
+  $('team-count').textContent = '';
+  $('team-requests-box').hidden = true;
+  $('team-problems').hidden = true;
+  $('team-invite').hidden = true;
+}
+
+async function load() {
+  const generation = s.generation;
+  $('team-view').dataset.state = 'loading';
+  let team;
+  try {
+    team = await api.teamView();
+  } catch (e) {
+    if (generation === s.generation) dialogs.error(e, 'The team could not be read');
+    return;
+  }
+  if (generation !== s.generation) return;
+  s.team = team;
+  render();
+  $('team-view').dataset.state = 'ready';
+}
+
+function render() {
+  const t = s.team;
+  const active = t.members.filter((m) => !m.removed);
+  $('team-count').textContent = `${active.length} ${active.length === 1 ? 'member' : 'members'}`;
+  $('team-invite').hidden = !t.admin;
+  const problems = $('team-problems');
+  problems.hidden = t.problems.length === 0;
+  problems.replaceChildren(...t.problems.map((p) => el('p', { textContent: p })));
+
+  $('team-requests-box').hidden = t.requests.length === 0;
+  $('team-requests').replaceChildren(...t.requests.map((r) => {
+    const li = el('li', { className: 'request' });
+    li.dataset.id = r.id;
+    li.append(
+      el('span', { className: 'who' },
+        el('strong', { textContent: r.name }),
+        el('span', { className: 'devices', textContent: `${r.new_member ? 'New member' : 'New computer'} · computer "${r.device_name}" · asked ${utcDateTime(r.time)} UTC` })),
+      el('button', { type: 'button', className: 'primary approve', textContent: 'Check code and approve…', onclick: () => approve(r) }),
+    );
+    return li;
+  }));
+
+  $('team-members').replaceChildren(...t.members.map((m) => {
+    const li = el('li', { className: 'member' });
+    li.dataset.id = m.id;
+    li.dataset.removed = String(m.removed);
+    const devices = m.devices.map((d) => `${d.name}${d.this_device ? ' (this computer)' : ''}${d.removed ? ' (removed)' : ''}`);
+    const mine = m.devices.some((d) => d.this_device);
+    const role = el('span', { className: 'role', textContent: m.removed ? 'Removed' : ROLE_LABELS[m.role] || m.role });
+    role.dataset.role = m.removed ? 'removed' : m.role;
+    li.append(
+      el('span', { className: 'who' },
+        el('strong', { textContent: m.name }),
+        el('span', { className: 'devices', textContent: devices.length ? devices.join(', ') : 'no computer' })),
+      role,
+    );
+    if (t.admin && !m.removed && !mine) {
+      li.append(el('button', { type: 'button', className: 'secondary remove', textContent: 'Remove…', onclick: () => remove(m) }));
+    }
+    return li;
+  }));
+}
+
+async function invite() {
+  let inv;
+  try {
+    inv = await api.makeInvite();
+  } catch (e) {
+    dialogs.error(e, 'No invitation was made');
+    return;
+  }
+  await dialogs.panel('Invitation', [
+    el('p', { textContent: 'Give this invitation to the person in the room or read it to them on the phone. Do not send it by email. It works until ' + utcDateTime(inv.expires) + ' UTC.' }),
+    el('code', { className: 'invite-text', id: 'team-invite-text', textContent: inv.text }),
+    el('p', { textContent: 'On their computer they run: chartsafe --vault FOLDER --name "Their Name" join (joining from this app is still to come). It shows them a code; you type that code here to approve them.' }),
+  ]);
+  // The invitation is not kept on screen.
+}
+
+async function approve(r) {
+  const code = el('input', { type: 'text', id: 'team-code', inputMode: 'numeric', autocomplete: 'off', spellcheck: false, placeholder: '0000 0000' });
+  const role = el('select', { id: 'team-role' },
+    el('option', { value: 'staff', textContent: 'Staff: reads and changes files' }),
+    el('option', { value: 'viewer', textContent: 'Viewer: reads files only' }),
+    el('option', { value: 'admin', textContent: 'Administrator: manages the team' }));
+  const chosen = await dialogs.ask(`Approve ${r.name}?`, [
+    el('p', { textContent: `Ask ${r.name} to read you the 8-digit code on their screen, and type it here. ChartSafe checks it: a different code means the request is not theirs.` }),
+    el('label', { htmlFor: 'team-code', textContent: 'Code' }), code,
+    ...(r.new_member ? [el('label', { htmlFor: 'team-role', textContent: 'Role' }), role] : []),
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Approve', value: 'approve', kind: 'primary' }]);
+  if (chosen !== 'approve') return;
+  try {
+    await api.approveRequest(r.id, code.value.trim(), role.value);
+  } catch (e) {
+    await dialogs.error(e, `${r.name} was not approved`);
+    return load();
+  }
+  dialogs.toast(`${r.name} is approved. Their computer can open the vault once the folder has synced.`);
+  return load();
+}
+
+async function remove(m) {
+  const chosen = await dialogs.ask(`Remove ${m.name}?`, [
+    `${m.name} will no longer be able to change anything in the vault, on any of their computers. What they did before stays.`,
+    'Until keys can be rotated, they can still read files they get from the cloud folder: also remove their access to the shared folder.',
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Remove', value: 'remove', kind: 'danger' }]);
+  if (chosen !== 'remove') return;
+  try {
+    await api.removeMember(m.id);
+  } catch (e) {
+    await dialogs.error(e, `${m.name} was not removed`);
+  }
+  return load();
+}
+
+/** Wires the buttons (once). */
+export function setup() {
+  $('team-close').addEventListener('click', () => close());
+  $('team-invite').addEventListener('click', invite);
+  $('team-view').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !$('dialog').open) close();
+  });
+}
