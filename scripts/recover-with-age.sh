@@ -55,13 +55,14 @@ case $out in /*) ;; *) out=./$out ;; esac
 # Everything written from here on is readable by this user only.
 umask 077
 
-# The public header (FORMAT.md §1.1): only format version 1 is understood.
+# The public header (FORMAT.md §1.1): format versions 1 and 2 (2 adds the
+# team log, which this script does not need) are understood.
 vault_id=$(jq -r '
-    if type == "object" and .format == "chartsafe" and .version == 1
+    if type == "object" and .format == "chartsafe" and (.version == 1 or .version == 2)
        and (.id | type == "string" and test("\\A[a-z2-7]{26}\\z"))
     then .id
-    else error("not a ChartSafe format 1 header") end' <"$vault/chartsafe-vault.json") ||
-    die "chartsafe-vault.json is not a format 1 ChartSafe header; this script reads format 1 only"
+    else error("not a ChartSafe format 1 or 2 header") end' <"$vault/chartsafe-vault.json") ||
+    die "chartsafe-vault.json is not a format 1 or 2 ChartSafe header; this script reads those only"
 
 mkdir -p -- "$out" || die "cannot create $out"
 if [ -n "$(ls -A -- "$out")" ]; then

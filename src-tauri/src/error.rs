@@ -276,6 +276,11 @@ impl From<RecoverError> for AppError {
     fn from(e: RecoverError) -> Self {
         match e {
             RecoverError::Open(u) => u.into(),
+            RecoverError::TeamNotReady => AppError::new(
+                Kind::WaitingForSync,
+                "The vault's team list has not finished syncing to this computer. Wait until the cloud folder is up to date, then try again.",
+                "team log not ready",
+            ),
             RecoverError::WrongPhrase => AppError::new(
                 Kind::WrongPhrase,
                 "Those words do not open this vault. Check each word and its order.",

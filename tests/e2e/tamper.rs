@@ -158,7 +158,7 @@ fn forged_replayed_and_rolled_back_records_are_reported() {
     // Downgrade: the public header claims another version.
     let header = d.vault.join("chartsafe-vault.json");
     let text = std::fs::read_to_string(&header).unwrap();
-    std::fs::write(&header, text.replace("\"version\": 1", "\"version\": 0")).unwrap();
+    std::fs::write(&header, text.replace("\"version\": 2", "\"version\": 0")).unwrap();
     let err = d.fails(&["ls"], 1);
     assert!(err.contains("format version 0"), "{err}");
 }

@@ -172,6 +172,9 @@ impl From<RecoverError> for Failure {
                 RecoverError::WrongPhrase.to_string(),
                 Some("check that this is the phrase printed when this vault was created"),
             ),
+            RecoverError::TeamNotReady => {
+                Failure::new(code::WAITING, RecoverError::TeamNotReady.to_string(), None)
+            }
             other => Failure::new(code::OTHER, other.to_string(), None),
         }
     }

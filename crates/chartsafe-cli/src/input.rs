@@ -100,3 +100,17 @@ pub fn identity_file(file: &Path) -> Result<Vec<AgeIdentity>, Failure> {
     }
     Ok(ids)
 }
+
+/// The vault's root key named in an identity file written by `chartsafe
+/// recovery identity` (a `# root key: cssign1…` comment, which age ignores).
+pub fn identity_file_root(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(ROOT_PREFIX)
+            .map(|k| k.trim().to_owned())
+    })
+}
+
+/// How `chartsafe recovery identity` names the root key in its output.
+pub const ROOT_PREFIX: &str = "# root key: ";

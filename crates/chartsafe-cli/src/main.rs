@@ -382,11 +382,9 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
     let dir = vault_dir(cli)?;
     if let Some(file) = &cli.identity {
         let identities = input::identity_file(file)?;
-        return Ok(Vault::unlock_with_identities(
-            &dir,
-            &identities,
-            options(cli),
-        )?);
+        let mut options = options(cli);
+        options.root = input::identity_file_root(file);
+        return Ok(Vault::unlock_with_identities(&dir, &identities, options)?);
     }
     // One keychain read per command: the secret is kept for Vault::unlock.
     let store = OnceStore::new(Keychain::from_env());
@@ -636,6 +634,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 out,
                 "# ChartSafe recovery identity; public key: {}",
                 identity.recipient()
+            )
+            .map_err(output::broken)?;
+            writeln!(
+                out,
+                "{}{}",
+                input::ROOT_PREFIX,
+                phrase.root_signing_key().public()
             )
             .map_err(output::broken)?;
             writeln!(out, "{}", identity.to_secret_text().expose_secret())

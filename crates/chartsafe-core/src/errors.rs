@@ -314,6 +314,10 @@ pub enum RecoverError {
     /// The phrase is valid but belongs to another vault.
     #[error("this recovery phrase does not belong to this vault")]
     WrongPhrase,
+    /// The vault has a team log that is not complete on this computer yet
+    /// (still syncing, or deleted): recovery would start another one.
+    #[error("the vault's team log (t/) is missing or incomplete on this computer: wait until the cloud folder has finished syncing, then try again")]
+    TeamNotReady,
     /// The new passphrase is too short.
     #[error("the passphrase must have at least {0} characters")]
     WeakPassphrase(usize),

@@ -272,14 +272,20 @@ fn generate() -> Vec<(String, Value)> {
     };
     out.push(header(
         "valid",
-        "a valid header",
+        "a valid header (version 2: with a team log)",
         &String::from_utf8(Header::new("aaaaaaaaaaaaaaaaaaaaaaaaaa".into()).to_bytes()).unwrap(),
         "success",
     ));
     out.push(header(
-        "version-2",
+        "version-1",
+        "a vault from before the team log",
+        r#"{"format":"chartsafe","version":1,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        "success",
+    ));
+    out.push(header(
+        "version-3",
         "a newer format",
-        r#"{"format":"chartsafe","version":2,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        r#"{"format":"chartsafe","version":3,"id":"aaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
         "unsupported_version",
     ));
     out.push(header(

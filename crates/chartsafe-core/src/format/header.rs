@@ -13,8 +13,11 @@ pub struct Header {
     pub id: String,
 }
 
-/// The only version this code writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this code writes: 2, a vault with a team log (FORMAT.md
+/// §1.1, §11). It reads 1 and 2.
+pub const VERSION: u32 = 2;
+/// The oldest version this code reads.
+pub const MIN_VERSION: u32 = 1;
 
 /// A header that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +27,12 @@ pub enum HeaderError {
     #[error("the vault header is not valid: {0}")]
     Malformed(String),
     /// A format version this build does not read (a newer ChartSafe wrote it).
-    #[error("the vault uses format version {0}; this ChartSafe reads version 1 only")]
+    #[error("the vault uses format version {0}; this ChartSafe reads versions 1 and 2")]
     UnsupportedVersion(u32),
 }
 
 impl Header {
-    /// A version 1 header for a new vault.
+    /// A header for a new vault (the current version).
     pub fn new(id: String) -> Self {
         Self {
             format: "chartsafe".into(),
@@ -47,13 +50,19 @@ impl Header {
                 "\"format\" is not \"chartsafe\"".into(),
             ));
         }
-        if header.version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&header.version) {
             return Err(HeaderError::UnsupportedVersion(header.version));
         }
         if !crate::ids::is_id(&header.id) {
             return Err(HeaderError::Malformed("\"id\" is not a vault id".into()));
         }
         Ok(header)
+    }
+
+    /// Whether the vault has a team log (version 2): its devices then expect
+    /// one, and the recovery phrase does not start another (FORMAT.md §11).
+    pub fn has_team(&self) -> bool {
+        self.version >= 2
     }
 
     /// The bytes to write.

@@ -70,6 +70,13 @@ struct KeptInvite {
     expires: i64,
 }
 
+impl Drop for KeptInvite {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.text.zeroize();
+    }
+}
+
 /// What the joining device keeps until its first unlock (encrypted to its
 /// own device identity): its signing key and the invitation.
 #[derive(Serialize, Deserialize)]
@@ -106,11 +113,27 @@ impl Vault {
         }
     }
 
+    /// The key this device's invitations are kept under: derived from its
+    /// own signing key, so that nobody else holding the vault keys (a
+    /// removed member with a copy of this computer's state folder) can read
+    /// them (FORMAT.md §7).
+    fn invites_key(&self) -> Option<AgeIdentity> {
+        let seed = self.keys.signing.as_ref()?.seed();
+        let mut sk = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"chartsafe/v2"), seed.as_ref())
+            .expand(b"kept invitations", sk.as_mut())
+            .expect("32 bytes is a valid HKDF output length");
+        Some(AgeIdentity::from_secret_bytes(&sk))
+    }
+
     fn kept_invites(&self) -> Vec<KeptInvite> {
+        let Some(key) = self.invites_key() else {
+            return Vec::new();
+        };
         let Ok(Some(bytes)) = fsutil::read_limited(&invites_file(&self.local), 1 << 20) else {
             return Vec::new();
         };
-        crypt::decrypt_bytes(&bytes, &self.keys.identities())
+        crypt::decrypt_bytes(&bytes, &[key.as_age()])
             .ok()
             .and_then(|p| serde_json::from_slice(&p).ok())
             .unwrap_or_default()
@@ -118,7 +141,10 @@ impl Vault {
 
     fn keep_invites(&self, invites: &[KeptInvite]) -> Result<(), StorageError> {
         let json = zeroize::Zeroizing::new(serde_json::to_vec(invites).expect("serialises"));
-        let bytes = crypt::encrypt_bytes(&json, &self.keys.recipients());
+        let key = self
+            .invites_key()
+            .expect("an admin's device has a signing key");
+        let bytes = crypt::encrypt_bytes(&json, &[key.recipient()]);
         self.local.ensure_dir()?;
         fsutil::write_replace(&invites_file(&self.local), &bytes)
     }
@@ -233,31 +259,60 @@ impl Vault {
             return Err(TeamActionError::CodeMismatch);
         }
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        if !b.new_member && team.active_member(&b.member).is_none() {
-            return Err(TeamActionError::NoSuchMember);
+        // A request names its member id; it must be a new person's. Adding a
+        // computer to an existing member is not built yet, and a request
+        // naming someone else's id (ids are in every record) must never
+        // attach a device to them (FORMAT.md §12.4).
+        if !b.new_member {
+            return Err(TeamActionError::NotAccepted(
+                "adding a computer to an existing member is not possible yet: invite them as a new member, or use the recovery phrase on that computer".into(),
+            ));
+        }
+        // A retry after a crash finds its own entries: the device with this
+        // request's key, under this request's member.
+        let done = team.devices.get(&b.device).is_some_and(|d| {
+            d.member == b.member && d.signing.to_string() == b.signing && !d.removed
+        });
+        if !done && (team.members.contains_key(&b.member) || team.devices.contains_key(&b.device)) {
+            return Err(TeamActionError::NotAccepted(
+                "the request reuses the id of a member or computer already in the team".into(),
+            ));
         }
         self.append_audit(vec![Event::new(now, Action::MemberApproved).detail(who)])?;
         let storage = |e: super::team::TeamWriteError| match e {
             super::team::TeamWriteError::Storage(s) => TeamActionError::Storage(s),
             super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
         };
-        if b.new_member {
+        if !done {
             let entry = Entry::MemberAdd {
                 member: b.member.clone(),
                 name: b.name.clone(),
                 role,
             };
             self.append_team(entry, None).map_err(storage)?;
+            let entry = Entry::DeviceAdd {
+                member: b.member.clone(),
+                device: b.device.clone(),
+                name: b.device_name.clone(),
+                recipient: b.recipient.clone(),
+                signing: b.signing.clone(),
+                request: Some(opened.hash.clone()),
+            };
+            self.append_team(entry, None).map_err(storage)?;
         }
-        let entry = Entry::DeviceAdd {
-            member: b.member.clone(),
-            device: b.device.clone(),
-            name: b.device_name.clone(),
-            recipient: b.recipient.clone(),
-            signing: b.signing.clone(),
-            request: Some(opened.hash.clone()),
-        };
-        self.append_team(entry, None).map_err(storage)?;
+        // Only a device the team log now lists, under the new member, gets
+        // the vault keys.
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let listed = team.devices.get(&b.device).is_some_and(|d| {
+            d.member == b.member && d.signing.to_string() == b.signing && !d.removed
+        }) && team.active_member(&b.member).is_some();
+        if !listed {
+            let why = team.rejected.last().map_or_else(
+                || "the new entries do not count".to_owned(),
+                |r| r.reason.to_string(),
+            );
+            return Err(TeamActionError::NotAccepted(why));
+        }
         // The vault keys for the new device, under its member id; its own
         // signing key it adds itself at its first unlock.
         let mut plain = self.keys.to_plain(self.id(), now);
@@ -266,7 +321,12 @@ impl Vault {
             .recipient
             .parse()
             .expect("checked when the request was opened");
-        write_keyslot(&self.layout, &b.slot, &plain, &recipient)?;
+        match write_keyslot(&self.layout, &b.slot, &plain, &recipient) {
+            Ok(()) => {}
+            // Written by an earlier attempt that stopped before the end.
+            Err(e) if done && e.source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
         let _ = std::fs::remove_file(self.layout.root().join(JOIN_DIR).join(request));
         Ok(())
     }

@@ -209,6 +209,7 @@ impl Vault {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut candidates: Vec<(String, u64, OpenedRecord)> = Vec::new();
             for (dir, folder, name) in files.into_iter().flatten() {
                 let Some(seq) = layout::chain_position(&name) else {
                     continue;
@@ -264,7 +265,14 @@ impl Vault {
                     });
                     continue;
                 }
-                match self.judge_record(&rec) {
+                candidates.push((file, seq, rec));
+            }
+            // Judged once the whole chain is read: cutoffs follow `prev`
+            // (FORMAT.md §11.6).
+            let all: Vec<OpenedRecord> = candidates.iter().map(|(_, _, r)| r.clone()).collect();
+            let cuts = self.cuts_for(&device, &all);
+            for (file, seq, rec) in candidates {
+                match self.judge_record(&rec, &cuts) {
                     RecordVerdict::Stands => {}
                     RecordVerdict::Waiting(reason) => {
                         problems.push(Problem::RecordWaiting {

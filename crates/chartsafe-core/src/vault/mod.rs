@@ -80,6 +80,11 @@ pub struct Options {
     /// creates the vault or re-establishes an admin with the recovery
     /// phrase (FORMAT.md §11.3); defaults to "Administrator".
     pub member_name: String,
+    /// The vault's root key (`cssign1…`) for [`Vault::unlock_with_identities`]:
+    /// an identity-file session checks signed changes against it (the file
+    /// written by `chartsafe recovery identity` names it). Ignored when this
+    /// computer pinned one already.
+    pub root: Option<String>,
 }
 
 impl Options {
@@ -94,6 +99,7 @@ impl Options {
             orphan_grace_ms: 30 * 24 * 3600 * 1000,
             app: format!("chartsafe-core {}", env!("CARGO_PKG_VERSION")),
             member_name: "Administrator".to_owned(),
+            root: None,
         }
     }
 }
@@ -323,7 +329,7 @@ impl Vault {
             .find(|i| i.recipient().to_string() == keys.recovery.to_string())
             .cloned();
         let local = LocalDir::new(&options.state_dir, &header.id);
-        let device = match local.load()? {
+        let mut device = match local.load()? {
             Some(d) => d,
             None => {
                 let d = DeviceState::new(&options.device_name);
@@ -331,6 +337,16 @@ impl Vault {
                 d
             }
         };
+        // The root key from the identity file (derived from the same phrase).
+        if device.root.is_none() {
+            let given = options
+                .root
+                .as_deref()
+                .map(crate::sign::PublicSigningKey::parse);
+            if let Some(Ok(root)) = given {
+                device.root = Some(root.to_string());
+            }
+        }
         let event = Event::new(options.clock.now_ms(), Action::RecoveryUsed)
             .detail("unlocked with the recovery identity");
         Self::finish_open(layout, header, keys, local, device, options, vec![event])
@@ -387,6 +403,18 @@ impl Vault {
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
         vault.keys.signing = Some(crate::sign::SigningKey::generate());
         vault.load_team()?;
+        // A vault with a team log whose log cannot be evaluated here yet
+        // (not synced, or deleted): recovering now would start a second one.
+        if vault.team().team.is_none() && (vault.header.has_team() || vault.has_team_entries()) {
+            return Err(RecoverError::TeamNotReady);
+        }
+        // The vault's member, unless removed: then the phrase brings a new
+        // admin member rather than reviving a removed id (FORMAT.md §11.5).
+        if let Some(t) = vault.team().team.as_ref() {
+            if t.members.get(&vault.keys.member).is_some_and(|m| m.removed) {
+                vault.keys.member = ids::random_id();
+            }
+        }
         // A device id the team log already lists (this machine, enrolled
         // before) gets a new id with its new signing key; the old id is
         // removed below (FORMAT.md §7, §11.3).
@@ -467,6 +495,11 @@ impl Vault {
                 .collect();
             let genesis = vault.own_entry_genesis(&root, recipient, legacy);
             vault.append_team(genesis, Some(&root))?;
+            // From now on the vault has a team log: the header says so, and
+            // version 1 programs refuse it instead of writing changes the
+            // team would refuse (FORMAT.md §1.1).
+            vault.header.version = crate::format::header::VERSION;
+            fsutil::write_replace(&vault.layout.header(), &vault.header.to_bytes())?;
         }
         Ok(vault)
     }

@@ -47,6 +47,23 @@ pub(crate) enum RecordVerdict {
     Refused(String),
 }
 
+/// The records a cutoff lets stand (see [`Vault::cuts_for`]).
+pub(crate) struct ChainCut {
+    allowed: std::collections::HashSet<String>,
+    /// Whether the chain was followed to the device's first record.
+    complete: bool,
+    /// The cutoff's position.
+    seq: u64,
+}
+
+/// The cutoffs of one device: the genesis's legacy one (unsigned records)
+/// and the one its removal or demotion named (`Some(None)`: none stands).
+#[derive(Default)]
+pub(crate) struct Cuts {
+    legacy: Option<ChainCut>,
+    removal: Option<Option<ChainCut>>,
+}
+
 /// Why an entry could not be written.
 #[derive(Debug)]
 pub(super) enum TeamWriteError {
@@ -162,11 +179,62 @@ impl Vault {
     }
 
     /// Whether `rec` stands under the team log (FORMAT.md §11.6). A device
-    /// that pinned no root key (identity-file sessions, devices enrolled
-    /// before the team log) checks no signatures.
-    pub(crate) fn judge_record(&self, rec: &OpenedRecord) -> RecordVerdict {
+    /// that pinned no root key (identity-file sessions without the root
+    /// key, devices enrolled before the team log) accepts version 1 records
+    /// only.
+    /// The records of `device` that a cutoff lets stand: the one it names
+    /// and those before it on its `prev` chain (FORMAT.md §11.6), for the
+    /// legacy cutoff of unsigned records and the removal cutoff of signed
+    /// ones. `recs` are every record read of that device.
+    pub(crate) fn cuts_for(&self, device: &str, recs: &[OpenedRecord]) -> Cuts {
+        let Some(team) = &self.team.status.team else {
+            return Cuts::default();
+        };
+        let chain = |c: &Cutoff| {
+            let by_hash: std::collections::HashMap<&str, &OpenedRecord> =
+                recs.iter().map(|r| (r.hash.as_str(), r)).collect();
+            let mut allowed = std::collections::HashSet::new();
+            let mut complete = false;
+            let mut cur = Some(c.hash.clone());
+            while let Some(h) = cur.take() {
+                let Some(r) = by_hash.get(h.as_str()) else {
+                    break;
+                };
+                if !allowed.insert(h) {
+                    break;
+                }
+                match &r.body.prev {
+                    Some(p) => cur = Some(p.clone()),
+                    None => complete = true,
+                }
+            }
+            ChainCut {
+                allowed,
+                complete,
+                seq: c.seq,
+            }
+        };
+        Cuts {
+            legacy: team.legacy.get(device).map(chain),
+            removal: team
+                .devices
+                .get(device)
+                .and_then(|d| d.cutoff.as_ref())
+                .map(|c| c.as_ref().map(chain)),
+        }
+    }
+
+    pub(crate) fn judge_record(&self, rec: &OpenedRecord, cuts: &Cuts) -> RecordVerdict {
         if self.pinned_root().is_none() {
-            return RecordVerdict::Stands;
+            // Without the root key, nothing says whose key a signature must
+            // be: a signed record cannot be checked, and is not trusted.
+            return if rec.is_signed() {
+                RecordVerdict::Refused(
+                    "it is signed, and this session has no root key to check signatures with: use an identity file made by a current `chartsafe recovery identity`, or enrol this computer with the recovery phrase".into(),
+                )
+            } else {
+                RecordVerdict::Stands
+            };
         }
         let Some(team) = &self.team.status.team else {
             return RecordVerdict::Waiting(
@@ -174,15 +242,28 @@ impl Vault {
             );
         };
         let b = &rec.body;
-        let within = |c: &Cutoff| b.seq < c.seq || (b.seq == c.seq && rec.hash == c.hash);
+        // At or before a cutoff: on the `prev` chain that ends at the record
+        // it names. Below the cutoff but off a chain not read in full yet,
+        // it waits.
+        let judge_cut = |cut: &ChainCut, refused: String| {
+            if cut.allowed.contains(&rec.hash) {
+                RecordVerdict::Stands
+            } else if !cut.complete && b.seq <= cut.seq {
+                RecordVerdict::Waiting(
+                    "the changes its device's cutoff names have not all synced yet".into(),
+                )
+            } else {
+                RecordVerdict::Refused(refused)
+            }
+        };
         if !rec.is_signed() {
-            return match team.legacy.get(&b.device) {
-                Some(c) if within(c) => RecordVerdict::Stands,
-                _ => RecordVerdict::Refused(
-                    "it is not signed: written by a device without a signing key, or forged by \
+            let refused =
+                "it is not signed: written by a device without a signing key, or forged by \
                      someone holding the shared key"
-                        .into(),
-                ),
+                    .to_owned();
+            return match &cuts.legacy {
+                Some(cut) => judge_cut(cut, refused),
+                None => RecordVerdict::Refused(refused),
             };
         }
         let Some(device) = team.devices.get(&b.device) else {
@@ -200,12 +281,13 @@ impl Vault {
                 "it names another author than its device's member".into(),
             );
         }
-        match &device.cutoff {
-            Some(Some(c)) if within(c) => RecordVerdict::Stands,
-            Some(_) => RecordVerdict::Refused(format!(
-                "it was written after the write rights of device \"{}\" ended",
-                device.name
-            )),
+        let ended = format!(
+            "it was written after the write rights of device \"{}\" ended",
+            device.name
+        );
+        match &cuts.removal {
+            Some(Some(cut)) => judge_cut(cut, ended),
+            Some(None) => RecordVerdict::Refused(ended),
             None => match team.members.get(&device.member).map(|m| m.role) {
                 Some(Role::Admin | Role::Staff) => RecordVerdict::Stands,
                 _ => RecordVerdict::Refused(

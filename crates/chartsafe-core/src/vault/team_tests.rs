@@ -84,7 +84,7 @@ fn the_phrase_enrols_a_device_as_an_admins_and_replaces_this_machines_old_id() {
 #[test]
 fn entries_planted_in_the_folder_are_refused_or_unreadable_and_change_nothing() {
     let w = World::new();
-    let (v, _) = w.create();
+    let (v, phrase) = w.create();
     let me = v.device_id().to_owned();
     let genesis_hash = team(&v).order[0].clone();
     // Someone with the vault's keys but not this device's signing key
@@ -147,6 +147,20 @@ fn entries_planted_in_the_folder_are_refused_or_unreadable_and_change_nothing() 
     let v = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
     assert!(v.team().team.is_none());
     assert_eq!(v.team().error, Some(crate::team::TeamError::NoGenesis));
+    // The recovery phrase does not start a second team log then: the
+    // header says there is one, so it waits for it.
+    let err = Vault::recover(
+        &w.dir,
+        &phrase,
+        &crate::traits::memory::MemoryStore::default(),
+        &pass("another passphrase"),
+        w.options("z"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, crate::errors::RecoverError::TeamNotReady),
+        "{err}"
+    );
 }
 
 #[test]
@@ -155,9 +169,15 @@ fn a_vault_without_a_team_log_gets_one_from_the_phrase_and_keeps_its_files() {
     let (v, phrase) = w.create();
     let id = v.id().to_owned();
     drop(v);
-    // As a vault made before the team log: no t/, and device "a" pinned no
-    // root, so it writes version 1 records.
+    // As a vault made before the team log: header version 1, no t/, and
+    // device "a" pinned no root, so it writes version 1 records.
     std::fs::remove_dir_all(w.dir.join("t")).unwrap();
+    let header = w.dir.join(crate::format::HEADER_FILE);
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, text.replace("\"version\": 2", "\"version\": 1")).unwrap();
+    assert!(std::fs::read_to_string(&header)
+        .unwrap()
+        .contains("\"version\": 1"));
     let local = crate::local::LocalDir::new(&w.tmp.path().join("state-a"), &id);
     let mut state = local.load().unwrap().unwrap();
     state.root = None;
@@ -182,6 +202,10 @@ fn a_vault_without_a_team_log_gets_one_from_the_phrase_and_keeps_its_files() {
         .map(|e| e.path)
         .collect();
     assert_eq!(names, ["old.txt"]);
+    // The header now says the vault has a team log.
+    assert!(std::fs::read_to_string(&header)
+        .unwrap()
+        .contains("\"version\": 2"));
 
     // Device "a", from before the team log, may no longer write; an
     // unsigned record written anyway (with the shared key) does not count.
@@ -344,6 +368,42 @@ fn records_are_signed_and_checked_against_the_team() {
     assert_eq!(names, ["b1.txt", "labs.pdf"], "{:?}", l.problems);
     assert!(l.problems.iter().any(|p| matches!(p,
         Problem::RecordRefused { reason, .. } if reason.contains("write rights"))));
+    // Keeping its key, the removed device signs another record *below* its
+    // cutoff (a fork, arriving as a sync client's copy): off the chain the
+    // cutoff names, so refused.
+    let body = crate::format::record::RecordBody {
+        format: 2,
+        vault: a.id().to_owned(),
+        device: b_device.clone(),
+        device_name: "b".into(),
+        author: b.keys.member.clone(),
+        seq: 1,
+        prev: None,
+        time: i64::MAX / 2,
+        ops: vec![crate::format::record::Op {
+            entry: ids::random_id(),
+            parents: vec![],
+            state: crate::format::record::EntryState {
+                parent: None,
+                name: "forked".into(),
+                kind: crate::Kind::Dir,
+                status: crate::Status::Live,
+                content: None,
+                collection: None,
+            },
+        }],
+        sig: None,
+    };
+    let (plain, _) = body.seal_signed(b.keys.signing.as_ref().unwrap());
+    let bytes = crypt::encrypt_bytes(&plain, &a.keys.recipients());
+    std::fs::write(
+        w.dir.join("r").join(&b_device).join("0000000001 (1)"),
+        bytes,
+    )
+    .unwrap();
+    let l = a.list().unwrap();
+    let names: Vec<&str> = l.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(names, ["b1.txt", "labs.pdf"], "{:?}", l.problems);
     // And b itself, once it sees the removal, refuses to write.
     let src4 = w.tmp.path().join("b3.txt");
     std::fs::write(&src4, "three").unwrap();
@@ -425,4 +485,39 @@ fn a_person_joins_with_an_invitation_and_the_code_they_read_out() {
     for want in ["invite_created", "join_refused", "member_approved"] {
         assert!(actions.contains(&want), "{actions:?}");
     }
+}
+
+#[test]
+fn an_identity_session_checks_signatures_only_with_the_root_key_and_trusts_none_without() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let src = w.tmp.path().join("labs.pdf");
+    std::fs::write(&src, "results").unwrap();
+    a.add(std::slice::from_ref(&src), "", &crate::NoProgress)
+        .unwrap();
+    drop(a);
+    // Without the root key: the signed record is not trusted (nothing says
+    // whose key it must carry), so nothing shows, and it is said.
+    let mut v =
+        Vault::unlock_with_identities(&w.dir, &[phrase.identity()], w.options("c")).unwrap();
+    let l = v.list().unwrap();
+    assert!(l.entries.is_empty());
+    assert!(l.problems.iter().any(|p| matches!(p,
+        Problem::RecordRefused { reason, .. } if reason.contains("root key"))));
+    drop(v);
+    // With the root key from the identity file, it checks and shows.
+    let mut o = w.options("d");
+    o.root = Some(phrase.root_signing_key().public().to_string());
+    let mut v = Vault::unlock_with_identities(&w.dir, &[phrase.identity()], o).unwrap();
+    let l = v.list().unwrap();
+    assert_eq!(l.entries.len(), 1, "{:?}", l.problems);
+    // It may still not change anything: it has no signing key.
+    let err = v.mkdir("Mine").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::errors::MkdirError::Refused(WriteRefused::NoSigningKey)
+        ),
+        "{err}"
+    );
 }
