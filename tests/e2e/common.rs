@@ -120,23 +120,7 @@ impl Device {
     pub fn run_raw(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut c = self.command();
         c.arg("--vault").arg(&self.vault).args(args);
-        match stdin {
-            None => c.output().expect("run chartsafe"),
-            Some(text) => {
-                c.stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                let mut child = c.spawn().expect("run chartsafe");
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(text.as_bytes())
-                    .unwrap();
-                child.wait_with_output().unwrap()
-            }
-        }
+        output_with(c, stdin)
     }
 
     /// Runs and expects success; returns stdout.
@@ -268,6 +252,28 @@ pub fn records(vault: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Runs `c` to the end, giving it `stdin` (else nothing), and collects
+/// its output.
+pub fn output_with(mut c: Command, stdin: Option<&str>) -> Output {
+    match stdin {
+        None => c.stdin(Stdio::null()).output().expect("run the command"),
+        Some(text) => {
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c.spawn().expect("run the command");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        }
+    }
 }
 
 /// Runs a shell command and expects success.

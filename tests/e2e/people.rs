@@ -5,7 +5,7 @@
 //! Dropbox folder (docs/FORMAT.md §11, §12).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::common::*;
 
@@ -45,25 +45,8 @@ impl Person {
             .env("CHARTSAFE_KDF_LOG_N", "10")
             .env_remove("CHARTSAFE_STATE_DIR")
             .env_remove("CHARTSAFE_KEYCHAIN_SERVICE")
-            .env_remove("CHARTSAFE_VAULT")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        if let Some(text) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
+            .env_remove("CHARTSAFE_VAULT");
+        output_with(c, stdin)
     }
 
     fn ok(&self, args: &[&str]) -> String {

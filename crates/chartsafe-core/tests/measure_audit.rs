@@ -12,47 +12,15 @@
 // A measurement prints its table; the library itself never prints.
 #![allow(clippy::print_stdout)]
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod support;
+
 use std::time::Instant;
 
-use chartsafe_core::{Action, Event, Options, SecretStore, SecretStoreError, Vault};
-use secrecy::{ExposeSecret, SecretString};
+use chartsafe_core::{Action, Event, Vault};
+use support::{pass, Store};
 
-#[derive(Default)]
-struct Store(Mutex<HashMap<String, String>>);
-
-impl SecretStore for Store {
-    fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .get(key)
-            .cloned()
-            .map(SecretString::from))
-    }
-    fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(key.to_owned(), secret.expose_secret().to_owned());
-        Ok(())
-    }
-    fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
-        self.0.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
-
-fn options(dir: &std::path::Path) -> Options {
-    let mut o = Options::new(dir.join("state"), "bench");
-    o.kdf_log_n = 10;
-    o
-}
-
-fn pass() -> SecretString {
-    SecretString::from("bench passphrase".to_owned())
+fn options(dir: &std::path::Path) -> chartsafe_core::Options {
+    support::options(dir, "bench")
 }
 
 /// Writes `n` small files durably the way ChartSafe writes a batch.

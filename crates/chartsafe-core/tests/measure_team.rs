@@ -15,48 +15,13 @@
 // A measurement prints its table; the library itself never prints.
 #![allow(clippy::print_stdout)]
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod support;
+
 use std::time::Instant;
 
-use chartsafe_core::{NoProgress, Options, Role, SecretStore, SecretStoreError, Vault};
-use secrecy::{ExposeSecret, SecretString};
-
-#[derive(Default)]
-struct Store(Mutex<HashMap<String, String>>);
-
-impl SecretStore for Store {
-    fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .get(key)
-            .cloned()
-            .map(SecretString::from))
-    }
-    fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(key.to_owned(), secret.expose_secret().to_owned());
-        Ok(())
-    }
-    fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
-        self.0.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
-
-fn options(dir: &std::path::Path, name: &str) -> Options {
-    let mut o = Options::new(dir.join(format!("state-{name}")), name);
-    o.kdf_log_n = 10;
-    o
-}
-
-fn pass() -> SecretString {
-    SecretString::from("bench passphrase".to_owned())
-}
+use chartsafe_core::{NoProgress, Role, Vault};
+use secrecy::ExposeSecret;
+use support::{options, pass, Store};
 
 fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..n)

@@ -374,9 +374,13 @@ impl Vault {
         let mut prev = prev;
         let mut written = None;
         for _ in 0..1000 {
+            // At most MAX_DEPS (FORMAT.md §11.3); the heads are sorted, so
+            // which ones is deterministic, and what is left out is still
+            // reached through `prev` chains or named by later entries.
             let deps = heads
                 .iter()
                 .filter(|h| Some(*h) != prev.as_ref())
+                .take(fmt::MAX_DEPS)
                 .cloned()
                 .collect();
             let (plain, hash) = TeamBody {
