@@ -206,6 +206,12 @@ pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
         names::printable(&r.name),
         r.devices
     );
+    for name in &r.unseen {
+        eprintln!(
+            "warning: no change from computer \"{}\" has reached this computer: anything it wrote that has not synced here yet will not count",
+            names::printable(name)
+        );
+    }
     eprintln!(
         "Note: removal does not yet take reading away. Until keys can be rotated, whoever was removed can still decrypt files they get from the cloud folder: remove their access to the folder too (docs/THREAT_MODEL.md §3.3)."
     );

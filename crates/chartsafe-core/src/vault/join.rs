@@ -377,6 +377,16 @@ impl Vault {
             time: options.clock.now_ms(),
         };
         let (plain, hash) = body.seal(&signing);
+        // The request first: if this stops half way, nothing here says this
+        // computer is enrolled, and asking again makes a new request (an
+        // earlier one nobody can use is harmless to approve).
+        let request = ids::random_id();
+        let layout = crate::format::Layout::new(dir);
+        fsutil::write_new(
+            layout.root(),
+            &layout.root().join(JOIN_DIR).join(&request),
+            &crypt::encrypt_bytes(&plain, &[invite.identity().recipient()]),
+        )?;
         // Kept for the first unlock, readable only with this device's
         // keychain secret and passphrase.
         let kept = KeptJoin {
@@ -393,13 +403,6 @@ impl Vault {
         device.slot = Some(slot);
         device.kdf = Some(kdf);
         local.save(&device)?;
-        let request = ids::random_id();
-        let layout = crate::format::Layout::new(dir);
-        fsutil::write_new(
-            layout.root(),
-            &layout.root().join(JOIN_DIR).join(&request),
-            &crypt::encrypt_bytes(&plain, &[invite.identity().recipient()]),
-        )?;
         Ok(PendingJoin {
             code: join::join_code(&invite, &hash),
             request,
@@ -475,6 +478,10 @@ pub struct Removal {
     pub member: bool,
     /// How many devices lost their rights.
     pub devices: usize,
+    /// Names of the devices of which this computer has accepted no change:
+    /// if they wrote any that has not synced here, it will not count
+    /// (FORMAT.md §11.6).
+    pub unseen: Vec<String>,
 }
 
 impl Vault {
@@ -520,6 +527,7 @@ impl Vault {
                         name: m.name.clone(),
                         member: true,
                         devices: targets.len(),
+                        unseen: Vec::new(),
                     },
                     targets,
                 )
@@ -533,6 +541,7 @@ impl Vault {
                     name: d.name.clone(),
                     member: false,
                     devices: 1,
+                    unseen: Vec::new(),
                 },
                 vec![d.id.clone()],
             ),
@@ -571,6 +580,12 @@ impl Vault {
                 };
                 Some((d.clone(), cut))
             })
+            .collect();
+        let mut removal = removal;
+        removal.unseen = targets
+            .iter()
+            .filter(|d| !cutoffs.contains_key(*d))
+            .filter_map(|d| team.devices.get(d).map(|x| x.name.clone()))
             .collect();
         let entry = match entry {
             Entry::MemberRemove { member, .. } => Entry::MemberRemove { member, cutoffs },

@@ -521,3 +521,32 @@ fn an_identity_session_checks_signatures_only_with_the_root_key_and_trusts_none_
         "{err}"
     );
 }
+
+#[test]
+fn removing_someone_whose_changes_never_reached_this_computer_says_so() {
+    use crate::traits::memory::MemoryStore;
+    use secrecy::ExposeSecret;
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let inv = a.invite().unwrap();
+    let store = MemoryStore::default();
+    let pending = Vault::request_join(
+        &w.dir,
+        inv.text.expose_secret(),
+        "Locum",
+        &store,
+        &pass("locum passphrase"),
+        w.options("locum pc"),
+    )
+    .unwrap();
+    let id = a.join_requests().unwrap()[0].id.clone();
+    a.approve(&id, &pending.code, Role::Staff).unwrap();
+    let r = a.remove_from_team("Locum").unwrap();
+    assert!(r.member);
+    assert_eq!(r.devices, 1);
+    assert_eq!(r.unseen, ["locum pc"]);
+    // Removing the last admin is refused before anything is written.
+    let before = team(&a).order.len();
+    assert!(a.remove_from_team("Administrator").is_err());
+    assert_eq!(team(&a).order.len(), before);
+}
