@@ -52,12 +52,7 @@ pub struct TeamOut {
 }
 
 fn role(text: &str) -> Result<Role> {
-    match text {
-        "admin" => Ok(Role::Admin),
-        "staff" => Ok(Role::Staff),
-        "viewer" => Ok(Role::Viewer),
-        _ => Err(AppError::internal(format!("unknown role {text:?}"))),
-    }
+    Role::parse(text).ok_or_else(|| AppError::internal(format!("unknown role {text:?}")))
 }
 
 /// The team as this device computes it, and the requests it can approve.

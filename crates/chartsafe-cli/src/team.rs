@@ -149,19 +149,16 @@ pub fn requests(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
 
 /// The role named on the command line.
 pub fn role(text: &str) -> Result<Role, Failure> {
-    match text {
-        "admin" => Ok(Role::Admin),
-        "staff" => Ok(Role::Staff),
-        "viewer" => Ok(Role::Viewer),
-        _ => Err(Failure::new(
+    Role::parse(text).ok_or_else(|| {
+        Failure::new(
             2,
             format!(
                 "\"{}\" is not a role: admin, staff or viewer",
                 names::printable(text)
             ),
             None,
-        )),
-    }
+        )
+    })
 }
 
 /// `chartsafe approve ID --code CODE`.

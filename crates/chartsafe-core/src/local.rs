@@ -28,6 +28,16 @@ pub(crate) struct KnownHead {
     pub name: String,
 }
 
+impl KnownHead {
+    /// The cutoff naming this record (FORMAT.md §11.3): the newest one seen.
+    pub fn cutoff(&self) -> crate::format::team::Cutoff {
+        crate::format::team::Cutoff {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        }
+    }
+}
+
 /// The device state file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DeviceState {

@@ -30,6 +30,7 @@ const CODE_DOMAIN: &[u8] = b"chartsafe/v2 join code\n";
 
 /// An invitation: 16 secret bytes and the first 16 bytes of SHA-256 of the
 /// vault's root public key (§12.1). The secret part is wiped on drop.
+#[derive(Clone)]
 pub struct Invite {
     secret: Zeroizing<[u8; 16]>,
     root_fingerprint: [u8; 16],

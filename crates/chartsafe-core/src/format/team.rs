@@ -53,6 +53,13 @@ impl Role {
             Role::Viewer => "viewer",
         }
     }
+
+    /// The role named `name` ([`Role::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Role::Admin, Role::Staff, Role::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
 }
 
 /// The last record of a device's chain that stands when its write rights

@@ -216,9 +216,7 @@ impl Vault {
                     continue;
                 };
                 if let Ok(opened) = join::open(&plain, self.id(), invite) {
-                    let copy = Invite::parse(invite.to_text().expose_secret())
-                        .expect("an invitation's own text parses");
-                    out.push((name.clone(), copy, opened));
+                    out.push((name.clone(), invite.clone(), opened));
                     break;
                 }
             }
@@ -279,17 +277,13 @@ impl Vault {
             ));
         }
         self.append_audit(vec![Event::new(now, Action::MemberApproved).detail(who)])?;
-        let storage = |e: super::team::TeamWriteError| match e {
-            super::team::TeamWriteError::Storage(s) => TeamActionError::Storage(s),
-            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
-        };
         if !done {
             let entry = Entry::MemberAdd {
                 member: b.member.clone(),
                 name: b.name.clone(),
                 role,
             };
-            self.append_team(entry, None).map_err(storage)?;
+            self.append_team(entry, None)?;
             let entry = Entry::DeviceAdd {
                 member: b.member.clone(),
                 device: b.device.clone(),
@@ -298,7 +292,7 @@ impl Vault {
                 signing: b.signing.clone(),
                 request: Some(opened.hash.clone()),
             };
-            self.append_team(entry, None).map_err(storage)?;
+            self.append_team(entry, None)?;
         }
         // Only a device the team log now lists, under the new member, gets
         // the vault keys.
@@ -493,9 +487,8 @@ impl Vault {
     /// taken away until keys rotate (not built yet; THREAT_MODEL §3.3).
     pub fn remove_from_team(&mut self, who: &str) -> Result<Removal, TeamActionError> {
         // The newest records of every device, as accepted now.
-        self.load().map_err(|e| match e {
-            crate::errors::ListError::Storage(s) => TeamActionError::Storage(s),
-        })?;
+        self.load()
+            .map_err(|crate::errors::ListError::Storage(s)| TeamActionError::Storage(s))?;
         self.signing_for_write()?
             .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
@@ -572,14 +565,7 @@ impl Vault {
         }
         let cutoffs: std::collections::BTreeMap<String, crate::format::team::Cutoff> = targets
             .iter()
-            .filter_map(|d| {
-                let k = self.device.known.get(d)?;
-                let cut = crate::format::team::Cutoff {
-                    seq: k.seq,
-                    hash: k.hash.clone(),
-                };
-                Some((d.clone(), cut))
-            })
+            .filter_map(|d| Some((d.clone(), self.device.known.get(d)?.cutoff())))
             .collect();
         let mut removal = removal;
         removal.unseen = targets
@@ -600,15 +586,21 @@ impl Vault {
             removal.devices
         );
         self.append_audit(vec![Event::new(now, Action::Removed).detail(what)])?;
-        let hash = self.append_team(entry, None).map_err(|e| match e {
-            super::team::TeamWriteError::Storage(s) => TeamActionError::Storage(s),
-            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
-        })?;
+        let hash = self.append_team(entry, None)?;
         // The team log judges it like everyone else's entry.
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
         if let Some(r) = team.rejected.iter().find(|r| r.hash == hash) {
             return Err(TeamActionError::NotAccepted(r.reason.to_string()));
         }
         Ok(removal)
+    }
+}
+
+impl From<super::team::TeamWriteError> for TeamActionError {
+    fn from(e: super::team::TeamWriteError) -> Self {
+        match e {
+            super::team::TeamWriteError::Storage(s) => Self::Storage(s),
+            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
+        }
     }
 }

@@ -451,13 +451,7 @@ impl Vault {
                         .device
                         .known
                         .get(&old)
-                        .map(|k| {
-                            let cut = crate::format::team::Cutoff {
-                                seq: k.seq,
-                                hash: k.hash.clone(),
-                            };
-                            (old.clone(), cut)
-                        })
+                        .map(|k| (old.clone(), k.cutoff()))
                         .into_iter()
                         .collect();
                     vault.append_team(
@@ -478,20 +472,12 @@ impl Vault {
             let read = vault.load();
             vault.device.root = pinned;
             vault.local.save(&vault.device)?;
-            read.map_err(|e| match e {
-                crate::errors::ListError::Storage(s) => RecoverError::Storage(s),
-            })?;
+            read.map_err(|crate::errors::ListError::Storage(s)| RecoverError::Storage(s))?;
             let legacy = vault
                 .device
                 .known
                 .iter()
-                .map(|(d, k)| {
-                    let cut = crate::format::team::Cutoff {
-                        seq: k.seq,
-                        hash: k.hash.clone(),
-                    };
-                    (d.clone(), cut)
-                })
+                .map(|(d, k)| (d.clone(), k.cutoff()))
                 .collect();
             let genesis = vault.own_entry_genesis(&root, recipient, legacy);
             vault.append_team(genesis, Some(&root))?;
