@@ -246,6 +246,8 @@ const ACTION_LABELS = {
   member_approved: 'Member approved',
   join_refused: 'Join refused (code)',
   removed: 'Removed from the team',
+  key_rotated: 'Keys replaced',
+  rekeyed: 'Files re-encrypted',
   audit_exported: 'Activity exported',
   checked: 'Vault checked',
   repaired: 'Vault repaired',

@@ -74,7 +74,7 @@ pub(crate) fn encrypt_bytes(plain: &[u8], recipients: &[age::x25519::Recipient])
 pub(crate) const HEADER_MAX: usize = 16 << 10;
 
 /// Whether an age file's header ends (with its MAC line) within `prefix`.
-fn header_ends_in(prefix: &[u8]) -> bool {
+pub(crate) fn header_ends_in(prefix: &[u8]) -> bool {
     prefix.windows(5).any(|w| w == b"\n--- ")
 }
 

@@ -205,6 +205,18 @@ pub enum TeamActionError {
     Audit(#[from] AuditWriteError),
 }
 
+/// Errors of [`crate::Vault::rekey_job`] (docs/FORMAT.md §13.3).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RekeyError {
+    /// The vault's key was never replaced: every file is under it already.
+    #[error("the vault's key has never been replaced, so there is nothing to re-encrypt")]
+    NeverRotated,
+    /// This computer has not received the current key yet.
+    #[error("this computer has not received the vault's current key yet (its keyslot has not synced); another admin's computer can re-encrypt, or wait for sync")]
+    KeyNotHere,
+}
+
 /// Errors of [`crate::Vault::request_join`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

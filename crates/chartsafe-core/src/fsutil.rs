@@ -129,6 +129,42 @@ pub(crate) fn commit(root: &Path, last: Staged) -> Result<(), StorageError> {
     }
 }
 
+/// Replaces files with re-encrypted copies of the same content
+/// (docs/FORMAT.md §13.3): the copies are made durable first, then renamed
+/// over the originals, then the renames are made durable. A crash leaves
+/// every file whole, under the old key or the new one. A file that vanished
+/// meanwhile (purged) is not brought back.
+pub(crate) fn replace_all(root: &Path, staged: Vec<Staged>) -> Result<(), StorageError> {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    if cfg!(target_os = "linux") {
+        sync_fs(root)?;
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for s in staged {
+        if !s.dest.exists() {
+            continue;
+        }
+        s.temp
+            .persist(&s.dest)
+            .map_err(|e| StorageError::write(&s.dest, e.error))?;
+        if let Some(parent) = s.dest.parent() {
+            if !dirs.iter().any(|d| d == parent) {
+                dirs.push(parent.to_owned());
+            }
+        }
+    }
+    if cfg!(target_os = "linux") {
+        sync_fs(root)
+    } else {
+        for d in &dirs {
+            sync_dir(d)?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes `bytes` as a new file at `dest` durably, never replacing one (see [`commit`]).
 pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = dest.parent().expect("destination has a folder");

@@ -350,6 +350,13 @@ pub struct VaultKeys {
     /// absent when opened with the recovery identity or from a keyslot
     /// written before the team log.
     pub(crate) signing: Option<crate::sign::SigningKey>,
+    /// The identity that opened this device's keyslot: it also opens the
+    /// keyslots that key rotations write for the device (FORMAT.md §13).
+    pub(crate) device_identity: Option<AgeIdentity>,
+    /// The key the team log says everything new is encrypted to, when the
+    /// collection's key was ever rotated (FORMAT.md §13); else the newest
+    /// collection key.
+    pub(crate) current: Option<age::x25519::Recipient>,
 }
 
 impl fmt::Debug for VaultKeys {
@@ -389,6 +396,8 @@ impl VaultKeys {
             recovery: plain.recovery_recipient.parse().ok()?,
             recovery_identity: None,
             signing,
+            device_identity: None,
+            current: None,
         })
     }
 
@@ -422,10 +431,31 @@ impl VaultKeys {
     }
 
     /// Recipients every new blob and record is encrypted to: the current
-    /// collection key and the recovery identity (docs/FORMAT.md §3).
+    /// collection key and the recovery identity (docs/FORMAT.md §3). The
+    /// current key is the one the team log names (§13), whether or not this
+    /// device holds it yet: it never falls back to a key a removed member
+    /// may hold.
     pub(crate) fn recipients(&self) -> [age::x25519::Recipient; 2] {
-        let current = &self.collections.last().expect("at least one collection").1;
-        [current.recipient(), self.recovery.clone()]
+        let current = match &self.current {
+            Some(r) => r.clone(),
+            None => self
+                .collections
+                .last()
+                .expect("at least one collection")
+                .1
+                .recipient(),
+        };
+        [current, self.recovery.clone()]
+    }
+
+    /// The identity of the current key, if this device holds it.
+    pub(crate) fn current_identity(&self) -> Option<&AgeIdentity> {
+        let want = self.recipients()[0].to_string();
+        self.collections
+            .iter()
+            .rev()
+            .map(|(_, i)| i)
+            .find(|i| i.recipient().to_string() == want)
     }
 
     /// Identities that may decrypt a blob or record.

@@ -53,3 +53,4 @@ pub use vault::{
     RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
 };
 pub use vault::{Invitation, JoinRequestInfo, PendingJoin, Removal};
+pub use vault::{RekeyJob, RekeyReport, RekeyStatus, Rotation};

@@ -58,6 +58,10 @@ pub(crate) struct DeviceState {
     /// the team log is checked against it, never against the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
+    /// The key generation (its `key_rotate` entry's hash) for which this
+    /// device finished a re-encryption pass (FORMAT.md §7, §13.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekeyed: Option<String>,
 }
 
 impl DeviceState {
@@ -71,6 +75,7 @@ impl DeviceState {
             known: BTreeMap::new(),
             audit_known: BTreeMap::new(),
             root: None,
+            rekeyed: None,
         }
     }
 }

@@ -181,6 +181,28 @@ pub struct Team {
     /// From the genesis: for each device that wrote records before the team
     /// log, its last unsigned record that stands (§11.6).
     pub legacy: BTreeMap<String, Cutoff>,
+    /// The key rotations that count, in the total order (§13): the last one
+    /// of a collection names the only key anyone encrypts to.
+    pub keys: Vec<KeyGeneration>,
+}
+
+/// A collection key named by a `key_rotate` entry that counts (§13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGeneration {
+    /// The entry's hash.
+    pub hash: String,
+    /// The collection.
+    pub collection: String,
+    /// The key's age recipient.
+    pub recipient: String,
+    /// Keyslot ids by device.
+    pub slots: BTreeMap<String, String>,
+    /// The recovery identity's keyslot id.
+    pub recovery_slot: String,
+    /// The device that wrote the entry.
+    pub by: String,
+    /// When (the writer's clock).
+    pub time: i64,
 }
 
 /// Why no team could be computed at all.
@@ -206,6 +228,11 @@ impl Team {
     pub fn role_of_device(&self, device: &str) -> Option<Role> {
         let d = self.active_device(device)?;
         Some(self.active_member(&d.member)?.role)
+    }
+
+    /// The newest key of `collection`, if it was ever rotated (§13).
+    pub fn current_key(&self, collection: &str) -> Option<&KeyGeneration> {
+        self.keys.iter().rev().find(|k| k.collection == collection)
     }
 
     /// Whether an admin other than `except` has an active device.
@@ -463,6 +490,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                 pending,
                 chains: BTreeMap::new(),
                 legacy: BTreeMap::new(),
+                keys: Vec::new(),
             },
             counted: HashSet::new(),
             refused: HashMap::new(),
@@ -763,6 +791,18 @@ impl<'c, 'a> Pass<'c, 'a> {
                     Ok(())
                 }
             }
+            Entry::KeyRotate { slots, .. } => {
+                // Only to devices that may read: a rotation concurrent with
+                // a removal, placed after it, that hands the removed device
+                // the new key does not count (§13).
+                if !is_admin {
+                    Err(Rejection::NotAdmin)
+                } else if slots.keys().any(|d| team.role_of_device(d).is_none()) {
+                    Err(Rejection::NoSuchTarget)
+                } else {
+                    Ok(())
+                }
+            }
             Entry::RecoveryAdmin { member, .. } => {
                 // The phrase may make anyone an admin, but never revive a
                 // removed member's id.
@@ -877,6 +917,23 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                 }
             }
             Some(Target::Member(member.clone()))
+        }
+        Entry::KeyRotate {
+            collection,
+            recipient,
+            slots,
+            recovery_slot,
+        } => {
+            team.keys.push(KeyGeneration {
+                hash: h.to_owned(),
+                collection: collection.clone(),
+                recipient: recipient.clone(),
+                slots: slots.clone(),
+                recovery_slot: recovery_slot.clone(),
+                by: b.device.clone(),
+                time: b.time,
+            });
+            None
         }
         Entry::DeviceRemove { device, cutoffs } => {
             let d = team.devices.get_mut(device).expect("checked");

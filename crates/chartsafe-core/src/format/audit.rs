@@ -141,11 +141,16 @@ pub enum Action {
     JoinRefused,
     /// A member or a device was removed from the team (detail: who).
     Removed,
+    /// A collection's key was replaced (detail: why, and how many
+    /// computers received the new key).
+    KeyRotated,
+    /// Files were re-encrypted to the current key (detail: counts).
+    Rekeyed,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -172,6 +177,8 @@ impl Action {
         Self::MemberApproved,
         Self::JoinRefused,
         Self::Removed,
+        Self::KeyRotated,
+        Self::Rekeyed,
     ];
 
     /// The name written in batches.
@@ -203,6 +210,8 @@ impl Action {
             Self::MemberApproved => "member_approved",
             Self::JoinRefused => "join_refused",
             Self::Removed => "removed",
+            Self::KeyRotated => "key_rotated",
+            Self::Rekeyed => "rekeyed",
         }
     }
 

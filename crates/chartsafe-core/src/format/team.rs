@@ -26,6 +26,9 @@ pub const TEAM_VERSION: u32 = 2;
 /// Most `deps` an entry may name (§11.3): bounds the work one entry costs.
 pub const MAX_DEPS: usize = 256;
 
+/// Most keyslots one `key_rotate` entry may name (§11.3, §13).
+pub const MAX_SLOTS: usize = 4096;
+
 /// Signature domain of the writing device (§11.2).
 pub(crate) const DOMAIN: &[u8] = b"chartsafe/v2 team\n";
 /// Signature domain of the root key (§11.2).
@@ -162,6 +165,22 @@ pub enum Entry {
         /// The writing device's public signing key.
         signing: String,
     },
+    /// An admin replaces a collection's key (§13): everything written
+    /// afterwards is encrypted to `recipient`, which the devices named in
+    /// `slots` and the recovery identity receive in keyslots. Written after
+    /// every removal, and by `chartsafe rotate`.
+    KeyRotate {
+        /// The collection whose key is replaced (the id of its keys in
+        /// keyslots, §2.2).
+        collection: String,
+        /// The new key's age recipient (`age1…`): the only key anyone
+        /// encrypts to from now on, and the check on the keyslots.
+        recipient: String,
+        /// For each device given the new key: its keyslot id, `k/<id>`.
+        slots: BTreeMap<String, String>,
+        /// The keyslot holding the new key for the recovery identity.
+        recovery_slot: String,
+    },
 }
 
 impl Entry {
@@ -175,6 +194,7 @@ impl Entry {
             Entry::MemberRemove { .. } => "member_remove",
             Entry::DeviceRemove { .. } => "device_remove",
             Entry::RecoveryAdmin { .. } => "recovery_admin",
+            Entry::KeyRotate { .. } => "key_rotate",
         }
     }
 
@@ -324,6 +344,18 @@ impl TeamBody {
                 recipient: r,
                 signing: s,
             } => ids::is_id(member) && name(n) && name(device_name) && recipient(r) && signing(s),
+            Entry::KeyRotate {
+                collection,
+                recipient: r,
+                slots,
+                recovery_slot,
+            } => {
+                ids::is_id(collection)
+                    && recipient(r)
+                    && slots.len() <= MAX_SLOTS
+                    && slots.iter().all(|(d, s)| ids::is_id(d) && ids::is_id(s))
+                    && ids::is_id(recovery_slot)
+            }
         };
         ids::is_id(&self.vault)
             && ids::is_id(&self.device)

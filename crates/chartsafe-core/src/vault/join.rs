@@ -476,6 +476,9 @@ pub struct Removal {
     /// if they wrote any that has not synced here, it will not count
     /// (FORMAT.md §11.6).
     pub unseen: Vec<String>,
+    /// The key rotation that followed (FORMAT.md §13.1): what is written
+    /// from now on is under a key the removed party never had.
+    pub rotation: Option<super::Rotation>,
 }
 
 impl Vault {
@@ -483,8 +486,10 @@ impl Vault {
     /// team, by id or exact name (FORMAT.md §11.3): from now on their
     /// changes are refused, after the newest record of each of their
     /// devices this device has accepted (the cutoff, §11.6). Admins only,
-    /// except that anyone may remove their own devices. Reading is not
-    /// taken away until keys rotate (not built yet; THREAT_MODEL §3.3).
+    /// except that anyone may remove their own devices. The collection key
+    /// is then replaced ([`Vault::rotate_key`]), so nothing written
+    /// afterwards opens with the keys they held; what is already in the
+    /// folder is re-encrypted by [`Vault::rekey_job`] (THREAT_MODEL §3.3).
     pub fn remove_from_team(&mut self, who: &str) -> Result<Removal, TeamActionError> {
         // The newest records of every device, as accepted now.
         self.load()
@@ -521,6 +526,7 @@ impl Vault {
                         member: true,
                         devices: targets.len(),
                         unseen: Vec::new(),
+                        rotation: None,
                     },
                     targets,
                 )
@@ -535,6 +541,7 @@ impl Vault {
                     member: false,
                     devices: 1,
                     unseen: Vec::new(),
+                    rotation: None,
                 },
                 vec![d.id.clone()],
             ),
@@ -585,13 +592,17 @@ impl Vault {
             removal.name,
             removal.devices
         );
-        self.append_audit(vec![Event::new(now, Action::Removed).detail(what)])?;
+        self.append_audit(vec![Event::new(now, Action::Removed).detail(what.clone())])?;
         let hash = self.append_team(entry, None)?;
         // The team log judges it like everyone else's entry.
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
         if let Some(r) = team.rejected.iter().find(|r| r.hash == hash) {
             return Err(TeamActionError::NotAccepted(r.reason.to_string()));
         }
+        // Reading ends too, for everything written from now on: a new key
+        // for everyone left (FORMAT.md §13.1). If this fails, the removal
+        // stands and `rotate` finishes the job.
+        removal.rotation = Some(self.rotate_key(&format!("removal of {what}"))?);
         Ok(removal)
     }
 }

@@ -9,6 +9,9 @@ mod change;
 mod get;
 mod join;
 mod load;
+mod rotate;
+#[cfg(test)]
+mod rotate_tests;
 mod team;
 #[cfg(test)]
 mod team_tests;
@@ -30,6 +33,7 @@ pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use get::Access;
 pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
+pub use rotate::{RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use team::TeamStatus;
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
 
@@ -210,6 +214,8 @@ impl Vault {
             recovery: recovery.recipient(),
             recovery_identity: None,
             signing: None,
+            device_identity: None,
+            current: None,
         };
         let plain = keys.to_plain(&header.id, now);
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
@@ -267,7 +273,7 @@ impl Vault {
             // Absent, or replaced by something that is not a keyslot.
             return Err(UnlockError::KeyslotMissing(format!("k/{slot}")));
         };
-        let keys = match open_keyslot(&bytes, &[identity.as_age()], &header.id) {
+        let mut keys = match open_keyslot(&bytes, &[identity.as_age()], &header.id) {
             Ok(keys) => keys,
             Err(SlotError::NoMatch) => {
                 // Recorded at the next unlock: without the keys nothing can
@@ -281,6 +287,7 @@ impl Vault {
                 return Err(UnlockError::KeyslotCorrupt(format!("k/{slot}")))
             }
         };
+        keys.device_identity = Some(identity.clone());
         let event = Event::new(options.clock.now_ms(), Action::Unlocked).detail("passphrase");
         let mut vault =
             Self::finish_open(layout, header, keys, local, device, options, vec![event])?;
@@ -512,7 +519,7 @@ impl Vault {
             .signing
             .as_ref()
             .map(|k| ids::hex(k.seed().as_ref()));
-        let (device, recipient) = enrol(
+        let (device, identity) = enrol(
             &self.layout,
             &self.local,
             &self.header.id,
@@ -524,6 +531,8 @@ impl Vault {
             slot,
         )?;
         self.device = device;
+        let recipient = identity.recipient().to_string();
+        self.keys.device_identity = Some(identity);
         Ok(recipient)
     }
 
@@ -565,9 +574,11 @@ impl Vault {
     ) -> Result<Vault, UnlockError> {
         let lock = local.lock()?.ok_or(UnlockError::Busy)?;
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
+        // The team first: it names the key everything new is encrypted to,
+        // this first audit batch included (FORMAT.md §13.2).
+        vault.load_team()?;
         // No unaudited access: if the log cannot be written, the vault stays shut.
         vault.append_audit(events)?;
-        vault.load_team()?;
         Ok(vault)
     }
 
@@ -855,7 +866,7 @@ fn enrol(
     kdf_log_n: u8,
     mut device: DeviceState,
     slot: String,
-) -> Result<(DeviceState, String), EnrolError> {
+) -> Result<(DeviceState, AgeIdentity), EnrolError> {
     let secret = DeviceSecret::generate();
     let kdf = KdfParams::new(kdf_log_n);
     let identity = secret
@@ -866,7 +877,7 @@ fn enrol(
     device.slot = Some(slot);
     device.kdf = Some(kdf);
     local.save(&device)?;
-    Ok((device, identity.recipient().to_string()))
+    Ok((device, identity))
 }
 
 /// Failures of enrolment, converted into the caller's error type.

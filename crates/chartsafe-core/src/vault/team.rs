@@ -91,7 +91,49 @@ impl Vault {
     }
 
     /// Reads every entry under `t/` and evaluates the team (§11.4, §11.5).
+    /// Keys that rotations handed this device are picked up on the way
+    /// (§13): an entry encrypted to a newer key can only be read once the
+    /// rotation before it gave that key, so reading repeats while new keys
+    /// arrive.
     pub(super) fn load_team(&mut self) -> Result<(), StorageError> {
+        let mut tried = std::collections::HashSet::new();
+        let mut fetched = Vec::new();
+        let (entries, unreadable) = loop {
+            let (entries, unreadable) = self.read_team_files()?;
+            if !self.take_rotated_keys(&entries, &mut tried, &mut fetched)? {
+                break (entries, unreadable);
+            }
+        };
+        let status = match self.pinned_root() {
+            None => TeamStatus {
+                team: None,
+                error: None,
+                unreadable,
+            },
+            Some(root) => match team::evaluate(&self.header.id, &root, entries.clone()) {
+                Ok(t) => TeamStatus {
+                    team: Some(t),
+                    error: None,
+                    unreadable,
+                },
+                Err(e) => TeamStatus {
+                    team: None,
+                    error: Some(e),
+                    unreadable,
+                },
+            },
+        };
+        self.team = TeamLog { entries, status };
+        self.settle_keys(&fetched);
+        Ok(())
+    }
+
+    /// Every entry file under `t/` this device's keys open, and those they
+    /// do not, with the reason.
+    #[allow(clippy::type_complexity)]
+    fn read_team_files(
+        &self,
+    ) -> Result<(Vec<OpenedTeamEntry>, Vec<(String, String)>), StorageError> {
         let root_dir = self.layout.team();
         let identities = self.keys.identities();
         let mut entries = Vec::new();
@@ -125,27 +167,7 @@ impl Vault {
                 }
             }
         }
-        let status = match self.pinned_root() {
-            None => TeamStatus {
-                team: None,
-                error: None,
-                unreadable,
-            },
-            Some(root) => match team::evaluate(&self.header.id, &root, entries.clone()) {
-                Ok(t) => TeamStatus {
-                    team: Some(t),
-                    error: None,
-                    unreadable,
-                },
-                Err(e) => TeamStatus {
-                    team: None,
-                    error: Some(e),
-                    unreadable,
-                },
-            },
-        };
-        self.team = TeamLog { entries, status };
-        Ok(())
+        Ok((entries, unreadable))
     }
 
     /// The key this device signs its records with; `None` in a vault

@@ -189,6 +189,8 @@ fn an_injected_recovery_keyslot_is_skipped() {
         recovery: recovery.recipient(),
         recovery_identity: None,
         signing: None,
+        device_identity: None,
+        current: None,
     };
     // Named to sort first, so it is tried first.
     let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";

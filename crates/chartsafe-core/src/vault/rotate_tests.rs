@@ -1,0 +1,275 @@
+//! Key rotation and re-encryption (FORMAT.md §13): a removed member reads
+//! nothing written afterwards, and, once the folder is re-encrypted,
+//! nothing at all of what the folder holds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+
+use super::tests::{pass, World};
+use super::*;
+use crate::crypt::DecryptFailure;
+use crate::format::team::Role;
+use crate::traits::memory::MemoryStore;
+use crate::traits::NoProgress;
+
+/// A person joins through an invitation from `admin` and is approved.
+fn join(
+    w: &World,
+    admin: &mut Vault,
+    name: &str,
+    device: &str,
+    role: Role,
+) -> (MemoryStore, Vault) {
+    let inv = admin.invite().unwrap();
+    let store = MemoryStore::default();
+    let pending = Vault::request_join(
+        &w.dir,
+        inv.text.expose_secret(),
+        name,
+        &store,
+        &pass("member passphrase"),
+        w.options(device),
+    )
+    .unwrap();
+    let id = admin
+        .join_requests()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap()
+        .id;
+    admin.approve(&id, &pending.code, role).unwrap();
+    let v = Vault::unlock(
+        &w.dir,
+        &store,
+        &pass("member passphrase"),
+        w.options(device),
+    )
+    .unwrap();
+    (store, v)
+}
+
+/// Every encrypted file of the folder: blobs, records, audit batches,
+/// team entries.
+fn files(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for top in ["b", "r", "a", "t"] {
+        let Ok(level1) = std::fs::read_dir(dir.join(top)) else {
+            continue;
+        };
+        for sub in level1.flatten() {
+            for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
+                out.insert(f.path());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `ids` open the age file at `path`.
+fn opens(path: &Path, ids: &[AgeIdentity]) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    let refs: Vec<&dyn age::Identity> = ids.iter().map(|i| i.as_age() as _).collect();
+    match crypt::decrypt_bytes(&bytes, &refs) {
+        Ok(_) => true,
+        Err(DecryptFailure::NoMatchingKey) => false,
+        Err(e) => panic!("{}: {e:?}", path.display()),
+    }
+}
+
+/// Whether the file is a `key_rotate` team entry (which stays under the
+/// key before its own, §13.1).
+fn is_rotation(path: &Path, ids: &[AgeIdentity]) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    let refs: Vec<&dyn age::Identity> = ids.iter().map(|i| i.as_age() as _).collect();
+    crypt::decrypt_bytes(&bytes, &refs)
+        .ok()
+        .and_then(|p| crate::format::team::open(&p).ok())
+        .is_some_and(|e| e.body.entry.kind() == "key_rotate")
+}
+
+fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
+    let src = w.tmp.path().join(name);
+    std::fs::write(&src, content).unwrap();
+    let r = v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    assert!(r.failed.is_empty());
+}
+
+fn read(v: &mut Vault, w: &World, path: &str) -> String {
+    let out = w.tmp.path().join(format!("out-{}", ids::random_id()));
+    v.get(path, None, &out, Access::Exported, &NoProgress)
+        .unwrap();
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn a_removed_member_reads_nothing_written_after_removal_nor_anything_once_re_encrypted() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    add(&mut a, &w, "before.txt", "written before");
+    let (_ns, mut nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_bs, mut billing) = join(&w, &mut a, "Bill Ing", "billing pc", Role::Staff);
+    add(&mut nurse, &w, "nurse-note.txt", "by the nurse");
+    // What the nurse walks away with: every key her computer held.
+    let kept: Vec<AgeIdentity> = nurse
+        .keys
+        .collections
+        .iter()
+        .map(|(_, i)| i.clone())
+        .collect();
+    assert!(
+        files(&w.dir).iter().all(|f| opens(f, &kept)),
+        "she could read all"
+    );
+
+    let removal = a.remove_from_team("Nurse Joy").unwrap();
+    // Afterwards: once the removal returned. (Its own audit events and
+    // entries go to the key she had: they say that she was removed.)
+    let before = files(&w.dir);
+    let rotation = removal.rotation.expect("the key is replaced");
+    assert_eq!(rotation.devices, 2, "the admin's and billing's computers");
+    assert!(a.rekey_status().due());
+    add(&mut a, &w, "after.txt", "written after");
+    // Billing's computer picks the new key up at its next read, and its
+    // own writes go to the new key too.
+    assert_eq!(billing.list().unwrap().entries.len(), 3);
+    assert_eq!(read(&mut billing, &w, "after.txt"), "written after");
+    add(&mut billing, &w, "invoice.txt", "billing, after");
+
+    // Nothing written after the removal opens with her keys, but the
+    // rotation entry (public key and keyslot ids only).
+    let written_after: Vec<PathBuf> = files(&w.dir).difference(&before).cloned().collect();
+    assert!(written_after.len() >= 6, "{written_after:?}");
+    for f in &written_after {
+        assert!(
+            !opens(f, &kept) || is_rotation(f, &kept),
+            "{} opens with a removed member's key",
+            f.display()
+        );
+    }
+    // Her own session sees no new file either.
+    let names: Vec<String> = nurse
+        .list()
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert!(!names.contains(&"after.txt".to_owned()), "{names:?}");
+    assert!(!names.contains(&"invoice.txt".to_owned()), "{names:?}");
+
+    // Re-encryption, stopped after a few files (as a crash would) and run
+    // again: afterwards her keys open nothing but rotation entries.
+    struct StopAfter(std::sync::atomic::AtomicU64, u64);
+    impl crate::traits::Progress for StopAfter {
+        fn file_done(&self, _: &Path) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::SeqCst) >= self.1
+        }
+    }
+    let job = a.rekey_job().unwrap();
+    let first = job.run(&StopAfter(Default::default(), 3)).unwrap();
+    assert!(first.cancelled);
+    a.finish_rekey(&job, &first).unwrap();
+    assert!(a.rekey_status().due(), "a stopped pass is not the end");
+    let job = a.rekey_job().unwrap();
+    let second = job.run(&NoProgress).unwrap();
+    assert!(!second.cancelled && second.skipped.is_empty(), "{second:?}");
+    assert!(second.rewritten > 0 && second.current > 0, "{second:?}");
+    a.finish_rekey(&job, &second).unwrap();
+    assert!(!a.rekey_status().due());
+    for f in files(&w.dir) {
+        assert!(
+            !opens(&f, &kept) || is_rotation(&f, &kept),
+            "{} still opens with a removed member's key",
+            f.display()
+        );
+    }
+    // A third pass finds nothing to do.
+    let third = a.rekey_job().unwrap().run(&NoProgress).unwrap();
+    assert_eq!(third.rewritten, 0, "{third:?}");
+
+    // Nothing is lost: every file reads, everywhere, with no problem.
+    for v in [&mut a, &mut billing] {
+        let l = v.list().unwrap();
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.entries.len(), 4);
+    }
+    assert_eq!(read(&mut a, &w, "before.txt"), "written before");
+    assert_eq!(read(&mut billing, &w, "nurse-note.txt"), "by the nurse");
+    assert!(a.audit_log().unwrap().problems.is_empty());
+    // The phrase still opens everything, and a computer enrolled with it
+    // gets the current key.
+    drop(a);
+    let mut r = w.recover(&phrase, "replacement");
+    assert_eq!(read(&mut r, &w, "invoice.txt"), "billing, after");
+    assert!(r.rekey_status().holds_key);
+    let actions: Vec<String> = r
+        .audit_log()
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.action.as_str().to_owned())
+        .collect();
+    for want in ["removed", "key_rotated", "rekeyed"] {
+        assert!(actions.iter().any(|a| a == want), "{actions:?}");
+    }
+}
+
+#[test]
+fn a_computer_that_missed_rotations_catches_up_through_each_key_in_turn() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    add(&mut a, &w, "one.txt", "1");
+    let (bs, b) = join(&w, &mut a, "Dr B", "b pc", Role::Staff);
+    drop(b);
+    // Two rotations and a full re-encryption while b is away.
+    a.rotate_key("test").unwrap();
+    add(&mut a, &w, "two.txt", "2");
+    a.rotate_key("test").unwrap();
+    add(&mut a, &w, "three.txt", "3");
+    let job = a.rekey_job().unwrap();
+    let report = job.run(&NoProgress).unwrap();
+    a.finish_rekey(&job, &report).unwrap();
+    let mut b = Vault::unlock(&w.dir, &bs, &pass("member passphrase"), w.options("b pc")).unwrap();
+    let l = b.list().unwrap();
+    assert!(l.problems.is_empty(), "{:?}", l.problems);
+    assert_eq!(l.entries.len(), 3);
+    assert_eq!(read(&mut b, &w, "one.txt"), "1");
+    assert!(b.rekey_status().holds_key);
+}
+
+#[test]
+fn a_rotation_by_a_removed_device_or_a_planted_keyslot_changes_no_key() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let (_ns, mut nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    a.remove_from_team("Nurse Joy").unwrap();
+    let current = a.keys.recipients()[0].to_string();
+    // Her computer, not told yet, rotates: written, but it does not count.
+    let _ = nurse.rotate_key("mine");
+    let fresh = AgeIdentity::generate();
+    let entry = crate::format::team::Entry::KeyRotate {
+        collection: nurse.collection_id(),
+        recipient: fresh.recipient().to_string(),
+        slots: [(a.device_id().to_owned(), ids::random_id())]
+            .into_iter()
+            .collect(),
+        recovery_slot: ids::random_id(),
+    };
+    let _ = nurse.append_team(entry, None);
+    a.list().unwrap();
+    assert_eq!(a.keys.recipients()[0].to_string(), current);
+    assert!(a
+        .team()
+        .team
+        .as_ref()
+        .unwrap()
+        .rejected
+        .iter()
+        .any(|r| r.kind == "key_rotate"));
+}
