@@ -286,6 +286,20 @@ impl From<chartsafe_core::TeamActionError> for Failure {
     }
 }
 
+impl From<chartsafe_core::RekeyError> for Failure {
+    fn from(e: chartsafe_core::RekeyError) -> Self {
+        use chartsafe_core::RekeyError as R;
+        match e {
+            R::KeyNotHere => Failure::new(
+                code::WAITING,
+                e.to_string(),
+                Some("let the folder sync, then run `chartsafe rotate --resume` again"),
+            ),
+            other => Failure::new(code::OTHER, other.to_string(), None),
+        }
+    }
+}
+
 impl From<chartsafe_core::JoinRequestError> for Failure {
     fn from(e: chartsafe_core::JoinRequestError) -> Self {
         use chartsafe_core::JoinRequestError as J;

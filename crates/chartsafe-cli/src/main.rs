@@ -111,6 +111,17 @@ enum Command {
         /// A member or device id (from `chartsafe members`) or exact name.
         who: String,
     },
+    /// Replace the vault's key and re-encrypt every file to the new one
+    /// (done after every `remove`). Stopped or killed, it resumes with
+    /// `--resume`.
+    Rotate {
+        /// Only finish re-encrypting to the current key (no new key).
+        #[arg(long, conflicts_with = "status")]
+        resume: bool,
+        /// Only say whether files may still be under an older key.
+        #[arg(long)]
+        status: bool,
+    },
     /// Add files and folders (recursively, keeping folder names).
     Add {
         /// Files and folders on this computer.
@@ -505,6 +516,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
         Command::Invite => team::invite(&mut open(&cli)?, &mut out),
         Command::Remove { who } => team::remove(&mut open(&cli)?, who),
+        Command::Rotate { resume, status } => {
+            team::rotate(&mut open(&cli)?, *resume, *status, &mut out)
+        }
         Command::Requests => team::requests(&mut open(&cli)?, &mut out),
         Command::Approve {
             request,

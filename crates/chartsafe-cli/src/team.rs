@@ -209,8 +209,124 @@ pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
             names::printable(name)
         );
     }
+    if let Some(rot) = &r.rotation {
+        eprintln!(
+            "The vault's key was replaced: what is written from now on opens only with the new key, which {} computer(s) received.",
+            rot.devices
+        );
+    }
     eprintln!(
-        "Note: removal does not yet take reading away. Until keys can be rotated, whoever was removed can still decrypt files they get from the cloud folder: remove their access to the folder too (docs/THREAT_MODEL.md §3.3)."
+        "What they could read before, they may have copied; the files in the folder are now re-encrypted so that their old key opens none of them (docs/THREAT_MODEL.md §3.3)."
     );
-    Ok(0)
+    rekey(vault)
+}
+
+/// `chartsafe rotate [--resume | --status]`.
+pub fn rotate(
+    vault: &mut Vault,
+    resume: bool,
+    status: bool,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    if status {
+        let s = vault.rekey_status();
+        let text = match &s.generation {
+            None => "The vault's key has never been replaced.".to_owned(),
+            Some(g) => format!(
+                "Current key: generation {}\nThis computer {} the current key.\nRe-encryption to it on this computer: {}.",
+                &g[..16],
+                if s.holds_key { "holds" } else { "has not received" },
+                if s.finished {
+                    "finished"
+                } else {
+                    "not finished (`chartsafe rotate --resume`)"
+                }
+            ),
+        };
+        writeln!(out, "{text}").map_err(output::broken)?;
+        return Ok(0);
+    }
+    if !resume {
+        let rot = vault.rotate_key("chartsafe rotate")?;
+        eprintln!(
+            "The vault's key was replaced; {} computer(s) received the new one.",
+            rot.devices
+        );
+    }
+    rekey(vault)
+}
+
+/// Re-encrypts the vault folder to the current key, with progress.
+fn rekey(vault: &mut Vault) -> Result<u8, Failure> {
+    let job = vault.rekey_job()?;
+    let bar = RekeyProgress::default();
+    let report = job.run(&bar)?;
+    vault
+        .finish_rekey(&job, &report)
+        .map_err(|e| crate::exit::audit(&e))?;
+    eprintln!(
+        "Re-encrypted {} file(s) ({} MiB); {} were under the current key already.",
+        report.rewritten,
+        report.bytes >> 20,
+        report.current
+    );
+    for (file, why) in &report.skipped {
+        eprintln!("warning: {}: left as it was: {why}", names::printable(file));
+    }
+    Ok(if report.skipped.is_empty() {
+        0
+    } else {
+        crate::exit::code::PROBLEMS
+    })
+}
+
+/// Progress of a re-encryption: a bar on a terminal, else a line at each
+/// tenth of the work (for logs and scripts).
+#[derive(Default)]
+struct RekeyProgress {
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+    files: std::sync::atomic::AtomicU64,
+    bar: std::sync::OnceLock<indicatif::ProgressBar>,
+}
+
+impl chartsafe_core::Progress for RekeyProgress {
+    fn begin(&self, files: u64, bytes: u64) {
+        use std::io::IsTerminal;
+        self.total
+            .store(bytes.max(1), std::sync::atomic::Ordering::SeqCst);
+        eprintln!(
+            "Re-encrypting {files} file(s), {} MiB, to the current key…",
+            bytes >> 20
+        );
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(bytes);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            let _ = self.bar.set(bar);
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let total = self.total.load(SeqCst);
+        let before = self.done.fetch_add(bytes, SeqCst);
+        let after = before + bytes;
+        if let Some(bar) = self.bar.get() {
+            bar.inc(bytes);
+        } else if before * 10 / total != after * 10 / total {
+            eprintln!("re-encrypted {}%", (after * 100 / total).min(100));
+        }
+    }
+    fn file_done(&self, _: &std::path::Path) {
+        self.files.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn end(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
 }

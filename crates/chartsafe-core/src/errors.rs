@@ -159,6 +159,11 @@ pub enum WriteRefused {
     /// change.
     #[error("the vault's team log (t/) is missing or not synced yet, so changes cannot be signed and checked; wait for sync, or restore t/ in the vault folder")]
     NoTeam,
+    /// The team log is there, but this device's keys no longer open it:
+    /// it was removed and the key replaced (FORMAT.md §13), or its new
+    /// keyslot has not synced yet.
+    #[error("this computer's keys no longer open the vault's team log (t/): it was removed from the team and the vault's key replaced, or the new key has not synced to it yet")]
+    KeysReplaced,
     /// This device is not an active member's device.
     #[error("this device is not an active member's device in the team log (removed, or its approval has not synced yet)")]
     NotMember,

@@ -13,6 +13,9 @@ use crate::team::{self, Team, TeamError};
 
 use super::Vault;
 
+/// Why a team entry this device's keys do not open is unusable.
+const UNREADABLE_KEYS: &str = "this vault's keys do not open it";
+
 /// Largest team entry read; anything bigger is not ours.
 const ENTRY_MAX: u64 = 1 << 20;
 
@@ -156,7 +159,7 @@ impl Vault {
                             return Err(StorageError::read(dir.join(&name), e))
                         }
                         Err(_) => {
-                            unreadable.push((file, "this vault's keys do not open it".to_owned()));
+                            unreadable.push((file, UNREADABLE_KEYS.to_owned()));
                             continue;
                         }
                     };
@@ -181,7 +184,25 @@ impl Vault {
                 Ok(None)
             };
         }
-        let team = self.team.status.team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let Some(team) = self.team.status.team.as_ref() else {
+            let genesis = self
+                .team
+                .entries
+                .iter()
+                .any(|e| matches!(e.body.entry, Entry::Genesis { .. }));
+            let locked_out = !genesis
+                && self
+                    .team
+                    .status
+                    .unreadable
+                    .iter()
+                    .any(|(_, why)| why == UNREADABLE_KEYS);
+            return Err(if locked_out {
+                WriteRefused::KeysReplaced
+            } else {
+                WriteRefused::NoTeam
+            });
+        };
         let key = self
             .keys
             .signing
