@@ -40,4 +40,5 @@ pub const ALL: &[&str] = &[
     "make_invite",
     "approve_request",
     "remove_member",
+    "rekey_progress",
 ];

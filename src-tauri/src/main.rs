@@ -81,6 +81,7 @@ fn main() {
                     team::make_invite,
                     team::approve_request,
                     team::remove_member,
+                    team::rekey_progress,
                 ]);
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).

@@ -30,6 +30,8 @@ pub struct Session {
     /// Where a lock is recorded when the vault cannot be had in time.
     pending: chartsafe_core::PendingEvents,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// The background re-encryption to the current key (team.rs).
+    pub rekey: Arc<crate::team::Rekey>,
 }
 
 impl Session {
@@ -159,8 +161,13 @@ impl AppState {
             shown: Default::default(),
             pending,
             watcher: Mutex::new(watcher),
+            rekey: Default::default(),
         };
-        *self.session.lock().expect("session lock") = Some(Arc::new(session));
+        let session = Arc::new(session);
+        *self.session.lock().expect("session lock") = Some(session.clone());
+        // Files still under a replaced key are re-encrypted in the
+        // background (FORMAT.md §13.3).
+        crate::team::start_rekey(&self.app, &session);
         tracing::info!("unlocked");
         self.touch();
         let mut settings = self.settings.lock().expect("settings lock");
@@ -185,6 +192,7 @@ impl AppState {
     pub fn lock_now(&self, reason: &str) -> Option<usize> {
         self.cancel.store(true, Ordering::SeqCst);
         let session = self.session.lock().expect("session lock").take()?;
+        session.rekey.cancel();
         let unsaved = session.open.close_all();
         // The keys go when the last running operation lets go of the vault:
         // wait a little for it (a cancelled import, a listing), so that

@@ -1,13 +1,16 @@
 //! The Team screen (docs/FORMAT.md §11, §12): thin commands over the core's
 //! team log, invitations, approval and removal.
 
-use chartsafe_core::{names, Role};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chartsafe_core::{names, Progress, Role};
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Emitter, State};
 
 use crate::error::{AppError, Kind};
-use crate::state::AppState;
+use crate::state::{AppState, Session};
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -173,9 +176,10 @@ pub async fn approve_request(
     .await?
 }
 
-/// Removes a member (by id) from the team.
+/// Removes a member (by id) from the team; the key is replaced at once and
+/// the files already there are re-encrypted in the background.
 #[tauri::command]
-pub async fn remove_member(state: State<'_, AppState>, id: String) -> Result<()> {
+pub async fn remove_member(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
     let session = state.session()?;
     tauri::async_runtime::spawn_blocking(move || {
         session
@@ -184,9 +188,168 @@ pub async fn remove_member(state: State<'_, AppState>, id: String) -> Result<()>
             .expect("vault lock")
             .remove_from_team(&id)?;
         tracing::info!("member removed");
+        start_rekey(&app, &session);
         Ok(())
     })
     .await?
+}
+
+/// The background re-encryption to the current key (FORMAT.md §13.3):
+/// its progress, shared with the worker thread.
+#[derive(Default)]
+pub struct Rekey {
+    running: AtomicBool,
+    stop: AtomicBool,
+    bytes_total: AtomicU64,
+    bytes_done: AtomicU64,
+    files_total: AtomicU64,
+    files_done: AtomicU64,
+    /// How the last pass ended, for people.
+    last: Mutex<Option<String>>,
+}
+
+impl Rekey {
+    /// Stops the pass between two files (on lock). What is done stays done.
+    pub fn cancel(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Progress for Rekey {
+    fn begin(&self, files: u64, bytes: u64) {
+        self.files_total.store(files, Ordering::SeqCst);
+        self.bytes_total.store(bytes, Ordering::SeqCst);
+    }
+    fn advance(&self, bytes: u64) {
+        self.bytes_done.fetch_add(bytes, Ordering::SeqCst);
+    }
+    fn file_done(&self, _: &std::path::Path) {
+        self.files_done.fetch_add(1, Ordering::SeqCst);
+    }
+    fn cancelled(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts re-encrypting on a worker thread if this computer is an admin's,
+/// holds the current key, and has not finished a pass for it. The thread
+/// holds the vault only to record the end.
+pub fn start_rekey(app: &AppHandle, session: &Arc<Session>) {
+    let job = {
+        let vault = session.vault.lock().expect("vault lock");
+        let status = vault.rekey_status();
+        let admin = vault
+            .team()
+            .team
+            .as_ref()
+            .and_then(|t| t.role_of_device(vault.device_id()))
+            == Some(Role::Admin);
+        if !status.due() || !status.holds_key || !admin {
+            return;
+        }
+        match vault.rekey_job() {
+            Ok(job) => job,
+            Err(_) => return,
+        }
+    };
+    let rekey = session.rekey.clone();
+    if rekey.running.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    for n in [
+        &rekey.bytes_total,
+        &rekey.bytes_done,
+        &rekey.files_total,
+        &rekey.files_done,
+    ] {
+        n.store(0, Ordering::SeqCst);
+    }
+    let vault = session.vault.clone();
+    let app = app.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rekey".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let result = job.run(&*rekey);
+            let message = match result {
+                // Locked meanwhile: the next unlock goes on from here.
+                Ok(_) if rekey.cancelled() => None,
+                Ok(report) => {
+                    let _ = vault
+                        .lock()
+                        .expect("vault lock")
+                        .finish_rekey(&job, &report);
+                    tracing::info!(
+                        rewritten = report.rewritten,
+                        current = report.current,
+                        skipped = report.skipped.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "re-encryption finished"
+                    );
+                    Some(format!(
+                        "Every file is under the new key: {} re-encrypted{}.",
+                        report.rewritten,
+                        if report.skipped.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", {} left as they were (see Check vault)",
+                                report.skipped.len()
+                            )
+                        }
+                    ))
+                }
+                Err(e) => {
+                    tracing::warn!("re-encryption stopped by a storage error");
+                    Some(format!(
+                        "Re-encryption stopped: {e}. It resumes at the next unlock."
+                    ))
+                }
+            };
+            *rekey.last.lock().expect("rekey lock") = message;
+            rekey.running.store(false, Ordering::SeqCst);
+            let _ = app.emit("vault-changed", ());
+        });
+    if spawned.is_err() {
+        session.rekey.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The re-encryption's progress, for the Team screen.
+#[derive(Serialize)]
+pub struct RekeyOut {
+    /// Files may still be under an older key on this computer's view.
+    due: bool,
+    running: bool,
+    percent: u64,
+    files_done: u64,
+    files_total: u64,
+    /// How the last pass ended.
+    message: Option<String>,
+}
+
+/// Where the re-encryption to the current key stands.
+#[tauri::command]
+pub async fn rekey_progress(state: State<'_, AppState>) -> Result<RekeyOut> {
+    let session = state.session()?;
+    let r = &session.rekey;
+    let running = r.running.load(Ordering::SeqCst);
+    // The vault is busy while a change is written: then "due" is not
+    // known for a moment, and a running pass says enough.
+    let due = match session.vault.try_lock() {
+        Ok(v) => v.rekey_status().due(),
+        Err(_) => running,
+    };
+    let total = r.bytes_total.load(Ordering::SeqCst).max(1);
+    let message = r.last.lock().expect("rekey lock").clone();
+    Ok(RekeyOut {
+        due,
+        running,
+        percent: (r.bytes_done.load(Ordering::SeqCst) * 100 / total).min(100),
+        files_done: r.files_done.load(Ordering::SeqCst),
+        files_total: r.files_total.load(Ordering::SeqCst),
+        message,
+    })
 }
 
 impl From<chartsafe_core::TeamActionError> for AppError {

@@ -860,6 +860,33 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     // The nurse's computer now opens the vault and sees the file.
     let out = cli_ok(&nurse_env, &nurse_pass, &["--vault", v, "ls"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("intake.txt"));
+
+    // The nurse leaves: removed from the Team screen, the key is replaced
+    // and the files re-encrypted in the background, with progress shown;
+    // her computer then reads nothing.
+    app.click("#team-members li.member[data-removed='false'] button.remove")
+        .await;
+    app.wait_js(
+        "return document.getElementById('dialog').open
+             && document.getElementById('dialog-body').innerText.includes('new key')",
+        10,
+    )
+    .await;
+    app.click("#dialog-actions button.danger").await;
+    app.wait_js(
+        "return document.getElementById('team-view').dataset.state === 'ready'
+             && document.getElementById('team-rekey-text').textContent.includes('Every file is under the new key')",
+        60,
+    )
+    .await;
+    let members = app
+        .js("return document.getElementById('team-members').textContent")
+        .await;
+    assert!(members.as_str().unwrap().contains("Removed"), "{members:?}");
+    app.screenshot("24-team-removed").await;
+    let out = cli(&nurse_env, &nurse_pass, &["--vault", v, "ls"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(!listing.contains("intake.txt"), "{listing}");
     app.quit().await;
 }
 

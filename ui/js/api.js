@@ -54,6 +54,8 @@ export const makeInvite = () => call('make_invite');
 export const approveRequest = (id, code, roleName) => call('approve_request', { id, code, roleName });
 /** Removes a member (by id) from the team. */
 export const removeMember = (id) => call('remove_member', { id });
+/** Re-encryption to the current key: {due, running, percent, files_done, files_total, message}. */
+export const rekeyProgress = () => call('rekey_progress');
 
 /** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
 export const preview = (path) => call('preview', { path });

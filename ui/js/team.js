@@ -40,6 +40,8 @@ export function clear() {
   $('team-view').hidden = true;
   document.querySelector('#screen-main .body').classList.remove('with-team');
   for (const id of ['team-members', 'team-requests', 'team-problems']) $(id).replaceChildren();
+  $('team-rekey').hidden = true;
+  $('team-rekey-text').textContent = '';
   $('team-count').textContent = '';
   $('team-requests-box').hidden = true;
   $('team-problems').hidden = true;
@@ -60,6 +62,40 @@ async function load() {
   s.team = team;
   render();
   $('team-view').dataset.state = 'ready';
+  await showRekey(generation);
+}
+
+/** Shows how far re-encryption to the current key is, and follows it
+ * every second while it runs (FORMAT.md §13.3). */
+async function showRekey(generation) {
+  let r;
+  try {
+    r = await api.rekeyProgress();
+  } catch {
+    return;
+  }
+  if (generation !== s.generation || !isOpen()) return;
+  const box = $('team-rekey');
+  const bar = $('team-rekey-bar');
+  box.dataset.running = String(r.running);
+  if (r.running) {
+    box.hidden = false;
+    bar.hidden = false;
+    bar.value = r.percent;
+    $('team-rekey-text').textContent = `Re-encrypting files to the new key: ${r.percent}% (${r.files_done} of ${r.files_total} files). You can keep working.`;
+    setTimeout(() => showRekey(generation), 1000);
+    return;
+  }
+  bar.hidden = true;
+  if (r.message) {
+    box.hidden = false;
+    $('team-rekey-text').textContent = r.message;
+  } else if (r.due) {
+    box.hidden = false;
+    $('team-rekey-text').textContent = 'Some files may still be under the key before the last removal. An administrator\'s computer re-encrypts them when it opens the vault.';
+  } else {
+    box.hidden = true;
+  }
 }
 
 function render() {
@@ -146,7 +182,7 @@ async function approve(r) {
 async function remove(m) {
   const chosen = await dialogs.ask(`Remove ${m.name}?`, [
     `${m.name} will no longer be able to change anything in the vault, on any of their computers. What they did before stays.`,
-    'Until keys can be rotated, they can still read files they get from the cloud folder: also remove their access to the shared folder.',
+    'The vault gets a new key at once: nothing written from now on opens with the keys they had. Files already in the vault are re-encrypted in the background. Anything they opened or copied before, they may have kept.',
   ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Remove', value: 'remove', kind: 'danger' }]);
   if (chosen !== 'remove') return;
   try {
