@@ -438,9 +438,12 @@ impl VaultKeys {
     pub(crate) fn recipients(&self) -> [age::x25519::Recipient; 2] {
         let current = match &self.current {
             Some(r) => r.clone(),
+            // Never rotated: the collection's original key. (Keys merged
+            // from other recovery keyslots come after it: one planted by a
+            // key holder must not become the key everyone writes to.)
             None => self
                 .collections
-                .last()
+                .first()
                 .expect("at least one collection")
                 .1
                 .recipient(),

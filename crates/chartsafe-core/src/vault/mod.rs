@@ -323,8 +323,7 @@ impl Vault {
                     i.recipient().to_string() == k.recovery.to_string() && k.matches_recovery(i)
                 });
                 if genuine {
-                    keys = Some(k);
-                    break;
+                    merge_keys(&mut keys, k);
                 }
             }
         }
@@ -386,8 +385,7 @@ impl Vault {
             if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], &header.id) {
                 // An injected keyslot (FORMAT.md §4.2) is skipped.
                 if k.matches_recovery(&recovery) {
-                    found = Some(k);
-                    break;
+                    merge_keys(&mut found, k);
                 }
             }
         }
@@ -816,6 +814,27 @@ from_commit!(
     crate::errors::PurgeError,
     crate::errors::RevertError
 );
+
+/// Adds the collection keys of `more` (another recovery keyslot: the first
+/// one, or one a key rotation wrote, FORMAT.md §13.1) to `keys`. The keys
+/// whose ids come first in byte order of their keyslots' names are the base.
+/// Which keys count for writing is decided by the team log (§13.2).
+fn merge_keys(keys: &mut Option<VaultKeys>, more: VaultKeys) {
+    let Some(base) = keys else {
+        *keys = Some(more);
+        return;
+    };
+    for (id, identity) in &more.collections {
+        let r = identity.recipient().to_string();
+        if !base
+            .collections
+            .iter()
+            .any(|(_, i)| i.recipient().to_string() == r)
+        {
+            base.collections.push((id.clone(), identity.clone()));
+        }
+    }
+}
 
 #[derive(Debug)]
 enum SlotError {

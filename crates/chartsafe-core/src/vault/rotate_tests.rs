@@ -273,3 +273,34 @@ fn a_rotation_by_a_removed_device_or_a_planted_keyslot_changes_no_key() {
         .iter()
         .any(|r| r.kind == "key_rotate"));
 }
+
+#[test]
+fn a_computer_enrolled_with_the_phrase_after_a_rotation_reads_files_not_yet_re_encrypted() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    add(&mut a, &w, "old.txt", "under the first key");
+    a.rotate_key("test").unwrap();
+    add(&mut a, &w, "new.txt", "under the second key");
+    drop(a);
+    // A new computer, enrolled with the phrase; then opened as every day,
+    // with its keychain and passphrase (not the phrase).
+    let store = MemoryStore::default();
+    let r = Vault::recover(
+        &w.dir,
+        &phrase,
+        &store,
+        &pass("new computer"),
+        w.options("new"),
+    )
+    .unwrap();
+    drop(r);
+    let mut r = Vault::unlock(&w.dir, &store, &pass("new computer"), w.options("new")).unwrap();
+    assert_eq!(read(&mut r, &w, "old.txt"), "under the first key");
+    assert_eq!(read(&mut r, &w, "new.txt"), "under the second key");
+    // It is an admin's computer (the phrase re-established one) holding
+    // the current key: it can finish the re-encryption.
+    let job = r.rekey_job().unwrap();
+    let report = job.run(&NoProgress).unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+    assert!(report.rewritten > 0);
+}
