@@ -353,10 +353,11 @@ pub struct VaultKeys {
     /// The identity that opened this device's keyslot: it also opens the
     /// keyslots that key rotations write for the device (FORMAT.md §13).
     pub(crate) device_identity: Option<AgeIdentity>,
-    /// The key the team log says everything new is encrypted to, when the
-    /// collection's key was ever rotated (FORMAT.md §13); else the newest
-    /// collection key.
-    pub(crate) current: Option<age::x25519::Recipient>,
+    /// For each collection whose key the team log names (a rotation, or a
+    /// collection made with `collection_add`): the key everything new in
+    /// it is encrypted to (FORMAT.md §13.2, §14). A collection not named
+    /// uses the first key held for it.
+    pub(crate) current: std::collections::BTreeMap<String, age::x25519::Recipient>,
 }
 
 impl fmt::Debug for VaultKeys {
@@ -397,7 +398,7 @@ impl VaultKeys {
             recovery_identity: None,
             signing,
             device_identity: None,
-            current: None,
+            current: Default::default(),
         })
     }
 
@@ -430,30 +431,47 @@ impl VaultKeys {
         }
     }
 
-    /// Recipients every new blob and record is encrypted to: the current
-    /// collection key and the recovery identity (docs/FORMAT.md §3). The
-    /// current key is the one the team log names (§13), whether or not this
-    /// device holds it yet: it never falls back to a key a removed member
-    /// may hold.
+    /// The vault's first collection: the first key of the keyslot.
+    pub(crate) fn default_collection(&self) -> &str {
+        &self.collections.first().expect("at least one collection").0
+    }
+
+    /// Recipients every new blob and record of the vault's first collection
+    /// is encrypted to: its current key and the recovery identity
+    /// (docs/FORMAT.md §3, §13.2).
     pub(crate) fn recipients(&self) -> [age::x25519::Recipient; 2] {
-        let current = match &self.current {
+        self.recipients_for(None)
+            .expect("the first collection always has a key")
+    }
+
+    /// The recipients of collection `collection` (`None`: the vault's
+    /// first): the key the team log names, whether or not this device holds
+    /// it yet (it never falls back to a key a removed member may hold); for
+    /// a collection the team log does not name, the first key held for it.
+    /// `None` if there is none.
+    pub(crate) fn recipients_for(
+        &self,
+        collection: Option<&str>,
+    ) -> Option<[age::x25519::Recipient; 2]> {
+        let id = collection.unwrap_or_else(|| self.default_collection());
+        let current = match self.current.get(id) {
             Some(r) => r.clone(),
             // Never rotated: the collection's original key. (Keys merged
             // from other recovery keyslots come after it: one planted by a
             // key holder must not become the key everyone writes to.)
             None => self
                 .collections
-                .first()
-                .expect("at least one collection")
+                .iter()
+                .find(|(c, _)| c == id)?
                 .1
                 .recipient(),
         };
-        [current, self.recovery.clone()]
+        Some([current, self.recovery.clone()])
     }
 
-    /// The identity of the current key, if this device holds it.
-    pub(crate) fn current_identity(&self) -> Option<&AgeIdentity> {
-        let want = self.recipients()[0].to_string();
+    /// The identity of the current key of `collection`, if held.
+    pub(crate) fn current_identity_for(&self, collection: Option<&str>) -> Option<&AgeIdentity> {
+        let want = self.recipients_for(collection)?[0].to_string();
         self.collections
             .iter()
             .rev()

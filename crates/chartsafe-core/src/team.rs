@@ -49,6 +49,10 @@ pub struct Device {
     /// the last of its records that stands, or `None` inside if the entry
     /// that ended them named none, so that none stands (§11.6).
     pub cutoff: Option<Option<Cutoff>>,
+    /// With `cutoff`: the last record that stands of its chain in each
+    /// collection made with `collection_add` (§14.3); a collection not
+    /// named here keeps none of its records past the end of its rights.
+    pub chain_cutoffs: BTreeMap<String, Cutoff>,
 }
 
 /// Why an entry does not count (§11.5). Each is reported with the entry's
@@ -97,6 +101,9 @@ pub enum Rejection {
     /// It would leave the team without an admin who has a device.
     #[error("it would leave the team without an admin")]
     LastAdmin,
+    /// Its author may not read the collection it concerns.
+    #[error("its author may not read that collection")]
+    NoAccess,
     /// A removal or demotion of its author voided it: the author's entries
     /// that the remover had not seen do not stand (§11.5).
     #[error("its author's rights were reduced by an entry that had not seen it")]
@@ -115,6 +122,7 @@ impl Rejection {
                 | Rejection::NoSuchTarget
                 | Rejection::Reused
                 | Rejection::LastAdmin
+                | Rejection::NoAccess
         )
     }
 
@@ -136,6 +144,7 @@ impl Rejection {
             Rejection::Reused => "reused",
             Rejection::LastAdmin => "last_admin",
             Rejection::Voided => "voided",
+            Rejection::NoAccess => "no_access",
         }
     }
 }
@@ -182,8 +191,27 @@ pub struct Team {
     /// log, its last unsigned record that stands (§11.6).
     pub legacy: BTreeMap<String, Cutoff>,
     /// The key rotations that count, in the total order (§13): the last one
-    /// of a collection names the only key anyone encrypts to.
+    /// of a collection names the only key anyone encrypts to. A
+    /// `collection_add` counts as its collection's first.
     pub keys: Vec<KeyGeneration>,
+    /// The collections made with `collection_add` (§14), by id. Any other
+    /// collection id (the vault's first collection) is read by every
+    /// member.
+    pub collections: BTreeMap<String, Collection>,
+}
+
+/// A collection with its own key (§14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// Its id.
+    pub id: String,
+    /// Whether it is the audit log's (admins only, §14.4).
+    pub audit: bool,
+    /// The members granted it, with whether they may change it.
+    pub readers: BTreeMap<String, bool>,
+    /// Devices whose changes to it end at a cutoff (their member's grant
+    /// was revoked): the last record that stands, or `None` for none.
+    pub cutoffs: BTreeMap<String, Option<Cutoff>>,
 }
 
 /// A collection key named by a `key_rotate` entry that counts (§13).
@@ -233,6 +261,37 @@ impl Team {
     /// The newest key of `collection`, if it was ever rotated (§13).
     pub fn current_key(&self, collection: &str) -> Option<&KeyGeneration> {
         self.keys.iter().rev().find(|k| k.collection == collection)
+    }
+
+    /// Whether `device` may read `collection` (§14.1): an active device of
+    /// an admin, or of a member granted it; any active device for a
+    /// collection not made with `collection_add`.
+    pub fn may_read(&self, device: &str, collection: &str) -> bool {
+        let Some(role) = self.role_of_device(device) else {
+            return false;
+        };
+        match self.collections.get(collection) {
+            None => true,
+            Some(_) if role == Role::Admin => true,
+            Some(c) if c.audit => false,
+            Some(c) => c.readers.contains_key(&self.devices[device].member),
+        }
+    }
+
+    /// Whether `device`'s member may change `collection` (§14.1), cutoffs
+    /// aside: admins and staff in a collection not made with
+    /// `collection_add`; admins and staff granted `write` in one that was.
+    pub fn may_write(&self, device: &str, collection: &str) -> bool {
+        let Some(role) = self.role_of_device(device) else {
+            return false;
+        };
+        match (self.collections.get(collection), role) {
+            (_, Role::Viewer) => false,
+            (None, _) | (Some(_), Role::Admin) => {
+                !self.collections.get(collection).is_some_and(|c| c.audit)
+            }
+            (Some(c), _) => !c.audit && c.readers.get(&self.devices[device].member) == Some(&true),
+        }
     }
 
     /// Whether an admin other than `except` has an active device.
@@ -491,6 +550,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                 chains: BTreeMap::new(),
                 legacy: BTreeMap::new(),
                 keys: Vec::new(),
+                collections: BTreeMap::new(),
             },
             counted: HashSet::new(),
             refused: HashMap::new(),
@@ -791,13 +851,70 @@ impl<'c, 'a> Pass<'c, 'a> {
                     Ok(())
                 }
             }
-            Entry::KeyRotate { slots, .. } => {
+            Entry::KeyRotate {
+                slots, collection, ..
+            } => {
                 // Only to devices that may read: a rotation concurrent with
                 // a removal, placed after it, that hands the removed device
                 // the new key does not count (§13).
+                if team.role_of_device(&b.device).is_none() {
+                    Err(Rejection::RemovedDevice)
+                } else if !team.may_read(&b.device, collection) {
+                    Err(Rejection::NoAccess)
+                } else if slots.keys().any(|d| !team.may_read(d, collection)) {
+                    Err(Rejection::NoSuchTarget)
+                } else {
+                    Ok(())
+                }
+            }
+            Entry::CollectionAdd {
+                collection, slots, ..
+            } => {
                 if !is_admin {
                     Err(Rejection::NotAdmin)
-                } else if slots.keys().any(|d| team.role_of_device(d).is_none()) {
+                } else if team.collections.contains_key(collection)
+                    || team.keys.iter().any(|k| k.collection == *collection)
+                {
+                    Err(Rejection::Reused)
+                } else if slots
+                    .keys()
+                    .any(|d| team.role_of_device(d) != Some(Role::Admin))
+                {
+                    Err(Rejection::NoSuchTarget)
+                } else {
+                    Ok(())
+                }
+            }
+            Entry::Grant {
+                collection,
+                member,
+                slots,
+                ..
+            } => {
+                let c = team.collections.get(collection);
+                if !is_admin {
+                    Err(Rejection::NotAdmin)
+                } else if c.is_none_or(|c| c.audit)
+                    || team.active_member(member).is_none()
+                    || slots
+                        .keys()
+                        .any(|d| team.active_device(d).is_none_or(|d| d.member != *member))
+                {
+                    Err(Rejection::NoSuchTarget)
+                } else {
+                    Ok(())
+                }
+            }
+            Entry::Revoke {
+                collection, member, ..
+            } => {
+                if !is_admin {
+                    Err(Rejection::NotAdmin)
+                } else if team
+                    .collections
+                    .get(collection)
+                    .is_none_or(|c| !c.readers.contains_key(member))
+                {
                     Err(Rejection::NoSuchTarget)
                 } else {
                     Ok(())
@@ -831,6 +948,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                 removed: false,
                 added_by: h.to_owned(),
                 cutoff: None,
+                chain_cutoffs: BTreeMap::new(),
             },
         );
     };
@@ -900,8 +1018,10 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             for d in team.devices.values_mut().filter(|d| &d.member == member) {
                 if *role == Role::Viewer && could_write {
                     d.cutoff = Some(cutoffs.get(&d.id).cloned());
+                    d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
                 } else if *role != Role::Viewer && !d.removed {
                     d.cutoff = None;
+                    d.chain_cutoffs.clear();
                 }
             }
             lower.then(|| Target::Member(member.clone()))
@@ -913,6 +1033,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                     d.removed = true;
                     if d.cutoff.is_none() {
                         d.cutoff = Some(cutoffs.get(&d.id).cloned());
+                        d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
                     }
                 }
             }
@@ -935,15 +1056,98 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             });
             None
         }
+        Entry::CollectionAdd {
+            collection,
+            audit,
+            recipient,
+            slots,
+            recovery_slot,
+        } => {
+            team.collections.insert(
+                collection.clone(),
+                Collection {
+                    id: collection.clone(),
+                    audit: *audit,
+                    readers: BTreeMap::new(),
+                    cutoffs: BTreeMap::new(),
+                },
+            );
+            team.keys.push(KeyGeneration {
+                hash: h.to_owned(),
+                collection: collection.clone(),
+                recipient: recipient.clone(),
+                slots: slots.clone(),
+                recovery_slot: recovery_slot.clone(),
+                by: b.device.clone(),
+                time: b.time,
+            });
+            None
+        }
+        Entry::Grant {
+            collection,
+            member,
+            write,
+            ..
+        } => {
+            let devices: Vec<String> = team
+                .devices
+                .values()
+                .filter(|d| d.member == *member)
+                .map(|d| d.id.clone())
+                .collect();
+            let c = team.collections.get_mut(collection).expect("checked");
+            c.readers.insert(member.clone(), *write);
+            if *write {
+                for d in devices {
+                    c.cutoffs.remove(&d);
+                }
+            }
+            None
+        }
+        Entry::Revoke {
+            collection,
+            member,
+            cutoffs,
+        } => {
+            let devices: Vec<String> = team
+                .devices
+                .values()
+                .filter(|d| d.member == *member)
+                .map(|d| d.id.clone())
+                .collect();
+            let c = team.collections.get_mut(collection).expect("checked");
+            let could_write = c.readers.remove(member) == Some(true);
+            if could_write {
+                for d in devices {
+                    c.cutoffs
+                        .entry(d.clone())
+                        .or_insert_with(|| cutoffs.get(&d).cloned());
+                }
+            }
+            None
+        }
         Entry::DeviceRemove { device, cutoffs } => {
             let d = team.devices.get_mut(device).expect("checked");
             d.removed = true;
             if d.cutoff.is_none() {
                 d.cutoff = Some(cutoffs.get(device).cloned());
+                d.chain_cutoffs = chain_cutoffs(cutoffs, device);
             }
             Some(Target::Device(device.clone()))
         }
     }
+}
+
+/// The cutoffs of `device`'s chains in collections (keys
+/// `<collection>/<device>`), by collection.
+fn chain_cutoffs(cutoffs: &BTreeMap<String, Cutoff>, device: &str) -> BTreeMap<String, Cutoff> {
+    cutoffs
+        .iter()
+        .filter_map(|(k, c)| {
+            let (coll, d) = k.split_once('/')?;
+            (d == device).then(|| (coll.to_owned(), c.clone()))
+        })
+        .collect()
 }
 
 /// Admin 0, staff 1, viewer 2: a larger number is fewer rights.

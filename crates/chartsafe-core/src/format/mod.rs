@@ -31,6 +31,9 @@ pub const BLOB_DIR: &str = "b";
 pub const AUDIT_DIR: &str = "a";
 /// Folder of team-log chains (FORMAT.md §11).
 pub const TEAM_DIR: &str = "t";
+/// Folder of the collections made with `collection_add` (FORMAT.md §14):
+/// `c/<collection id>/r/…` and `c/<collection id>/b/…`.
+pub const COLLECTION_DIR: &str = "c";
 /// Prefix of temporary files written before their final rename (§1.2).
 pub const TEMP_PREFIX: &str = ".cs-tmp-";
 
@@ -38,12 +41,34 @@ pub const TEMP_PREFIX: &str = ".cs-tmp-";
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    /// Where records and blobs are: the vault folder, or a collection's
+    /// folder under `c/` (FORMAT.md §14.3).
+    content: PathBuf,
 }
 
 impl Layout {
     /// The layout of the vault folder `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        Self {
+            content: root.clone(),
+            root,
+        }
+    }
+    /// The same vault, with the records and blobs of `collection` (`None`:
+    /// the vault's first collection, at the top).
+    pub fn for_collection(&self, collection: Option<&str>) -> Self {
+        Self {
+            root: self.root.clone(),
+            content: match collection {
+                None => self.root.clone(),
+                Some(c) => self.collections().join(c),
+            },
+        }
+    }
+    /// The folder of collections (`c/`).
+    pub fn collections(&self) -> PathBuf {
+        self.root.join(COLLECTION_DIR)
     }
     /// The vault folder.
     pub fn root(&self) -> &Path {
@@ -63,7 +88,7 @@ impl Layout {
     }
     /// The record folder.
     pub fn records(&self) -> PathBuf {
-        self.root.join(RECORD_DIR)
+        self.content.join(RECORD_DIR)
     }
     /// The records of one device.
     pub fn device_records(&self, device: &str) -> PathBuf {
@@ -91,7 +116,7 @@ impl Layout {
     }
     /// The blob folder.
     pub fn blobs(&self) -> PathBuf {
-        self.root.join(BLOB_DIR)
+        self.content.join(BLOB_DIR)
     }
     /// The shard folder of a blob: the first two characters of its id.
     pub fn blob_shard(&self, blob: &str) -> PathBuf {

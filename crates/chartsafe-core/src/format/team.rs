@@ -181,6 +181,48 @@ pub enum Entry {
         /// The keyslot holding the new key for the recovery identity.
         recovery_slot: String,
     },
+    /// An admin makes a collection with its own key (§14): only admins and
+    /// the members granted it may read it. With `audit`, it is the audit
+    /// log's collection (§14.4): admins only, no grants.
+    CollectionAdd {
+        /// The new collection's id (never used before in this vault).
+        collection: String,
+        /// Whether this is the audit log's collection.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        audit: bool,
+        /// Its first key's age recipient.
+        recipient: String,
+        /// Keyslots carrying the key, by device (the admins' devices).
+        slots: BTreeMap<String, String>,
+        /// The keyslot carrying it to the recovery identity.
+        recovery_slot: String,
+    },
+    /// An admin lets a member read (and, with `write`, change) a
+    /// collection; `slots` carry every key of the collection to the
+    /// member's devices (§14.2).
+    Grant {
+        /// The collection.
+        collection: String,
+        /// The member.
+        member: String,
+        /// Whether they may change it too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        write: bool,
+        /// Keyslots, by device of the member.
+        slots: BTreeMap<String, String>,
+    },
+    /// An admin takes a collection away from a member (followed by a
+    /// `key_rotate` of it): their changes to it after `cutoffs` do not
+    /// stand.
+    Revoke {
+        /// The collection.
+        collection: String,
+        /// The member.
+        member: String,
+        /// The member's devices' record cutoffs in the collection.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        cutoffs: BTreeMap<String, Cutoff>,
+    },
 }
 
 impl Entry {
@@ -195,6 +237,9 @@ impl Entry {
             Entry::DeviceRemove { .. } => "device_remove",
             Entry::RecoveryAdmin { .. } => "recovery_admin",
             Entry::KeyRotate { .. } => "key_rotate",
+            Entry::CollectionAdd { .. } => "collection_add",
+            Entry::Grant { .. } => "grant",
+            Entry::Revoke { .. } => "revoke",
         }
     }
 
@@ -352,10 +397,32 @@ impl TeamBody {
             } => {
                 ids::is_id(collection)
                     && recipient(r)
-                    && slots.len() <= MAX_SLOTS
-                    && slots.iter().all(|(d, s)| ids::is_id(d) && ids::is_id(s))
+                    && slots_ok(slots)
                     && ids::is_id(recovery_slot)
             }
+            Entry::CollectionAdd {
+                collection,
+                recipient: r,
+                slots,
+                recovery_slot,
+                ..
+            } => {
+                ids::is_id(collection)
+                    && recipient(r)
+                    && slots_ok(slots)
+                    && ids::is_id(recovery_slot)
+            }
+            Entry::Grant {
+                collection,
+                member,
+                slots,
+                ..
+            } => ids::is_id(collection) && ids::is_id(member) && slots_ok(slots),
+            Entry::Revoke {
+                collection,
+                member,
+                cutoffs,
+            } => ids::is_id(collection) && ids::is_id(member) && cutoffs_ok(cutoffs),
         };
         ids::is_id(&self.vault)
             && ids::is_id(&self.device)
@@ -366,11 +433,22 @@ impl TeamBody {
     }
 }
 
+fn slots_ok(slots: &BTreeMap<String, String>) -> bool {
+    slots.len() <= MAX_SLOTS && slots.iter().all(|(d, s)| ids::is_id(d) && ids::is_id(s))
+}
+
+/// Cutoffs are keyed by device id (its chain in the vault's first
+/// collection, `r/`) or by `<collection id>/<device id>` (its chain in that
+/// collection, §14.3).
 fn cutoffs_ok(cutoffs: &BTreeMap<String, Cutoff>) -> bool {
+    let key = |k: &str| match k.split_once('/') {
+        Some((c, d)) => ids::is_id(c) && ids::is_id(d),
+        None => ids::is_id(k),
+    };
     cutoffs.len() <= MAX_DEPS
         && cutoffs
             .iter()
-            .all(|(d, c)| ids::is_id(d) && c.seq > 0 && c.hash.len() == 64 && ids::is_hex(&c.hash))
+            .all(|(d, c)| key(d) && c.seq > 0 && c.hash.len() == 64 && ids::is_hex(&c.hash))
 }
 
 fn sig64(text: &str) -> Option<[u8; 64]> {

@@ -215,7 +215,7 @@ impl Vault {
             recovery_identity: None,
             signing: None,
             device_identity: None,
-            current: None,
+            current: Default::default(),
         };
         let plain = keys.to_plain(&header.id, now);
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).

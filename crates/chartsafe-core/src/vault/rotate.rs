@@ -10,7 +10,7 @@
 //! already under the current key is recognised from its header and left
 //! alone.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -86,8 +86,13 @@ pub struct RekeyReport {
 pub struct RekeyJob {
     root: PathBuf,
     identities: Vec<AgeIdentity>,
-    current: AgeIdentity,
-    recipients: [age::x25519::Recipient; 2],
+    /// The collections whose records and blobs this pass moves.
+    targets: Vec<Target>,
+    /// The audit log's collection, if it has one this device reads.
+    audit: Option<Target>,
+    /// The vault's first collection (its `key_rotate` entries stay under
+    /// the key before theirs).
+    default: String,
     generation: String,
 }
 
@@ -99,48 +104,81 @@ impl std::fmt::Debug for RekeyJob {
     }
 }
 
+/// The keyslots an entry names: the collection they are for, the
+/// recipient of the key they carry (`None` for a grant, which carries every
+/// key of its collection), the slots by device, and the recovery slot.
+type Slots<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a BTreeMap<String, String>,
+    Option<&'a str>,
+);
+
+fn slots_of(entry: &Entry) -> Option<Slots<'_>> {
+    match entry {
+        Entry::KeyRotate {
+            collection,
+            recipient,
+            slots,
+            recovery_slot,
+        }
+        | Entry::CollectionAdd {
+            collection,
+            recipient,
+            slots,
+            recovery_slot,
+            ..
+        } => Some((collection, Some(recipient), slots, Some(recovery_slot))),
+        Entry::Grant {
+            collection, slots, ..
+        } => Some((collection, None, slots, None)),
+        _ => None,
+    }
+}
+
 impl Vault {
-    /// The id of the vault's (only) collection: its keys' id in keyslots.
+    /// The id of the vault's first collection: its keys' id in keyslots.
     pub(super) fn collection_id(&self) -> String {
-        self.keys.collections[0].0.clone()
+        self.keys.default_collection().to_owned()
     }
 
-    /// Opens the keyslots that `key_rotate` entries name for this device
-    /// (or, in a session with the recovery identity, for it), for keys not
-    /// held yet. Whether the entries count is decided later
-    /// ([`Vault::settle_keys`]); until then the keys only read. Returns
-    /// whether a key was gained.
+    /// Opens the keyslots that team entries (`key_rotate`,
+    /// `collection_add`, `grant`) name for this device (or, in a session
+    /// with the recovery identity, for it), for keys not held yet. A key is
+    /// taken only if an entry names its recipient for its collection.
+    /// Whether the entries count is decided later ([`Vault::settle_keys`]);
+    /// until then the keys only read. Returns whether a key was gained.
     pub(super) fn take_rotated_keys(
         &mut self,
         entries: &[OpenedTeamEntry],
         tried: &mut HashSet<String>,
         fetched: &mut Vec<String>,
     ) -> Result<bool, StorageError> {
-        let coll = self.collection_id();
         let own = self.device.device.clone();
+        // Every (collection, recipient) some entry names.
+        let named: HashSet<(String, String)> = entries
+            .iter()
+            .filter_map(|e| slots_of(&e.body.entry))
+            .filter_map(|(c, r, _, _)| Some((c.to_owned(), r?.to_owned())))
+            .collect();
         let mut gained = false;
         for e in entries {
-            let Entry::KeyRotate {
-                collection,
-                recipient,
-                slots,
-                recovery_slot,
-            } = &e.body.entry
+            let Some((collection, recipient, slots, recovery_slot)) = slots_of(&e.body.entry)
             else {
                 continue;
             };
-            if *collection != coll || self.holds(recipient) {
+            if recipient.is_some_and(|r| self.holds(r)) {
                 continue;
             }
-            let mut candidates: Vec<(&String, AgeIdentity)> = Vec::new();
+            let mut candidates: Vec<(&str, AgeIdentity)> = Vec::new();
             if let (Some(slot), Some(id)) = (slots.get(&own), &self.keys.device_identity) {
+                candidates.push((slot.as_str(), id.clone()));
+            }
+            if let (Some(slot), Some(id)) = (recovery_slot, &self.keys.recovery_identity) {
                 candidates.push((slot, id.clone()));
             }
-            if let Some(id) = &self.keys.recovery_identity {
-                candidates.push((recovery_slot, id.clone()));
-            }
             for (slot, identity) in candidates {
-                if !tried.insert(slot.clone()) {
+                if !tried.insert(slot.to_owned()) {
                     continue;
                 }
                 let Some(bytes) = fsutil::read_limited(&self.layout.keyslot(slot), KEYSLOT_MAX)?
@@ -150,22 +188,32 @@ impl Vault {
                 let Ok(keys) = open_keyslot(&bytes, &[identity.as_age()], &self.header.id) else {
                     continue;
                 };
-                // Only the key the entry names (a planted keyslot carries
-                // another one).
-                let found = keys
-                    .collections
-                    .iter()
-                    .find(|(id, i)| *id == coll && i.recipient().to_string() == *recipient)
-                    .map(|(_, i)| i.clone());
-                if let Some(identity) = found {
-                    self.keys.collections.push((coll.clone(), identity));
-                    fetched.push(recipient.clone());
-                    gained = true;
-                    break;
+                // Only keys an entry names (a planted keyslot carries others).
+                for (id, key) in &keys.collections {
+                    let r = key.recipient().to_string();
+                    if id == collection
+                        && named.contains(&(id.clone(), r.clone()))
+                        && !self.holds(&r)
+                    {
+                        self.keys.collections.push((id.clone(), key.clone()));
+                        fetched.push(r);
+                        gained = true;
+                    }
                 }
             }
         }
         Ok(gained)
+    }
+
+    /// The audit log's collection (FORMAT.md §14.4), if the team has one.
+    pub(crate) fn audit_collection(&self) -> Option<String> {
+        self.team()
+            .team
+            .as_ref()?
+            .collections
+            .values()
+            .find(|c| c.audit)
+            .map(|c| c.id.clone())
     }
 
     /// Whether this session holds the key whose recipient is `recipient`.
@@ -177,102 +225,174 @@ impl Vault {
     }
 
     /// After the team is evaluated: keys fetched for entries that do not
-    /// count are dropped, and the current key is the one the last counted
-    /// rotation names (FORMAT.md §13.2).
+    /// count are dropped, and each collection's current key is the one the
+    /// last counted `key_rotate` or `collection_add` names (FORMAT.md
+    /// §13.2).
     pub(super) fn settle_keys(&mut self, fetched: &[String]) {
-        let coll = self.collection_id();
         let counted: HashSet<String> = self
             .team()
             .team
             .iter()
             .flat_map(|t| t.keys.iter())
-            .filter(|k| k.collection == coll)
             .map(|k| k.recipient.clone())
             .collect();
         self.keys.collections.retain(|(_, i)| {
             let r = i.recipient().to_string();
             !fetched.contains(&r) || counted.contains(&r)
         });
-        self.keys.current = self
-            .team()
-            .team
-            .as_ref()
-            .and_then(|t| t.current_key(&coll))
-            .and_then(|k| k.recipient.parse().ok());
+        let mut current = BTreeMap::new();
+        if let Some(t) = &self.team().team {
+            for k in &t.keys {
+                if let Ok(r) = k.recipient.parse() {
+                    current.insert(k.collection.clone(), r);
+                }
+            }
+        }
+        self.keys.current = current;
     }
 
-    /// Replaces the collection key (FORMAT.md §13.1): a new key, a keyslot
-    /// with it for every active device of the team and for the recovery
-    /// identity, and the signed `key_rotate` entry naming it. Everything
-    /// written from now on, by any device that has seen the entry, is
-    /// encrypted to the new key. `why` goes into the audit log. The files
-    /// already there are re-encrypted by [`Vault::rekey_job`].
+    /// The collections this device may read under the team log: the
+    /// vault's first, and those made with `collection_add` that the team
+    /// lets it read (FORMAT.md §14.1).
+    pub(crate) fn readable_collections(&self) -> Vec<Option<String>> {
+        let mut out = vec![None];
+        if let Some(t) = &self.team().team {
+            for c in t.collections.keys() {
+                if t.may_read(self.device_id(), c) {
+                    out.push(Some(c.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// A keyslot plaintext carrying `keys` of `collection` to `member`.
+    fn grant_slot(
+        &self,
+        member: &str,
+        collection: &str,
+        keys: &[&AgeIdentity],
+        now: i64,
+    ) -> KeyslotPlain {
+        KeyslotPlain {
+            chartsafe_keyslot: 1,
+            vault: self.header.id.clone(),
+            member: member.to_owned(),
+            collections: keys
+                .iter()
+                .map(|k| CollectionKey {
+                    id: collection.to_owned(),
+                    identity: secrecy::ExposeSecret::expose_secret(k.to_secret_text()).to_owned(),
+                    created: now,
+                })
+                .collect(),
+            mac_key: ids::hex(self.keys.mac.0.as_ref()),
+            recovery_recipient: self.keys.recovery.to_string(),
+            signing_key: None,
+        }
+    }
+
+    /// Writes one keyslot per device in `to` (id, member, recipient) with
+    /// `keys` of `collection`, and one for the recovery identity if
+    /// `recovery`; returns the slot ids by device, and the recovery slot.
+    fn write_slots(
+        &self,
+        collection: &str,
+        keys: &[&AgeIdentity],
+        to: &[(String, String, String)],
+        recovery: bool,
+    ) -> Result<(BTreeMap<String, String>, String), StorageError> {
+        let now = self.clock.now_ms();
+        let mut slots = BTreeMap::new();
+        for (device, member, recipient) in to {
+            let Ok(r) = recipient.parse::<age::x25519::Recipient>() else {
+                continue;
+            };
+            let slot = ids::random_id();
+            write_keyslot(
+                &self.layout,
+                &slot,
+                &self.grant_slot(member, collection, keys, now),
+                &r,
+            )?;
+            slots.insert(device.clone(), slot);
+        }
+        let recovery_slot = ids::random_id();
+        if recovery {
+            let member = self.keys.member.clone();
+            write_keyslot(
+                &self.layout,
+                &recovery_slot,
+                &self.grant_slot(&member, collection, keys, now),
+                &self.keys.recovery.clone(),
+            )?;
+        }
+        Ok((slots, recovery_slot))
+    }
+
+    /// The active devices that may read `collection`, as (id, member,
+    /// recipient).
+    pub(super) fn readers_of(&self, collection: &str) -> Vec<(String, String, String)> {
+        let Some(team) = self.team().team.as_ref() else {
+            return Vec::new();
+        };
+        team.devices
+            .values()
+            .filter(|d| team.may_read(&d.id, collection))
+            .map(|d| (d.id.clone(), d.member.clone(), d.recipient.clone()))
+            .collect()
+    }
+
+    /// Replaces the key of every collection this device may read
+    /// (FORMAT.md §13.1): the vault's first, and those made with
+    /// `collection_add`. After a removal, that is every collection the
+    /// removed party could read that this device can rotate. `why` goes
+    /// into the audit log. The files already there are re-encrypted by
+    /// [`Vault::rekey_job`].
     pub fn rotate_key(&mut self, why: &str) -> Result<Rotation, TeamActionError> {
+        let mut first = None;
+        for c in self.readable_collections() {
+            let r = self.rotate_collection(c.as_deref(), why)?;
+            first.get_or_insert(r);
+        }
+        Ok(first.expect("the first collection is always readable"))
+    }
+
+    /// Replaces the key of one collection (`None`: the vault's first): a
+    /// new key, a keyslot with it for every active device that may read the
+    /// collection and for the recovery identity, and the signed
+    /// `key_rotate` entry naming it.
+    pub(super) fn rotate_collection(
+        &mut self,
+        collection: Option<&str>,
+        why: &str,
+    ) -> Result<Rotation, TeamActionError> {
         self.signing_for_write()?
             .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
-        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        let devices: Vec<(String, String, String)> = team
-            .devices
-            .values()
-            .filter(|d| team.role_of_device(&d.id).is_some())
-            .map(|d| (d.id.clone(), d.member.clone(), d.recipient.clone()))
-            .collect();
-        let coll = self.collection_id();
+        let coll = collection.map_or_else(|| self.collection_id(), str::to_owned);
+        let devices = self.readers_of(&coll);
         let fresh = AgeIdentity::generate();
         let now = self.clock.now_ms();
         let detail = format!("{why}; new key for {} computer(s)", devices.len());
         self.append_audit(vec![Event::new(now, Action::KeyRotated).detail(detail)])?;
-        let slot_for = |member: &str| KeyslotPlain {
-            chartsafe_keyslot: 1,
-            vault: self.header.id.clone(),
-            member: member.to_owned(),
-            collections: vec![CollectionKey {
-                id: coll.clone(),
-                identity: secrecy::ExposeSecret::expose_secret(fresh.to_secret_text()).to_owned(),
-                created: now,
-            }],
-            mac_key: ids::hex(self.keys.mac.0.as_ref()),
-            recovery_recipient: self.keys.recovery.to_string(),
-            signing_key: None,
-        };
-        let mut slots = std::collections::BTreeMap::new();
-        for (device, member, recipient) in &devices {
-            let Ok(to) = recipient.parse::<age::x25519::Recipient>() else {
-                continue;
-            };
-            let slot = ids::random_id();
-            write_keyslot(&self.layout, &slot, &slot_for(member), &to)?;
-            slots.insert(device.clone(), slot);
-        }
-        let recovery_slot = ids::random_id();
-        let member = self.keys.member.clone();
-        write_keyslot(
-            &self.layout,
-            &recovery_slot,
-            &slot_for(&member),
-            &self.keys.recovery.clone(),
-        )?;
+        let (slots, recovery_slot) = self.write_slots(&coll, &[&fresh], &devices, true)?;
         let given = slots.len();
-        // The entry goes to the key before this one (below); this session
-        // holds the new one at once, whatever its own keyslots say.
-        self.keys.current = Some(self.keys.recipients()[0].clone());
+        let recipient = fresh.recipient().to_string();
+        if collection.is_none() {
+            // The entry goes to the key before this one (below), so that
+            // devices without the new key find their keyslot.
+            let previous = self.keys.recipients()[0].clone();
+            self.keys.current.insert(coll.clone(), previous);
+        }
+        // This session holds the new key at once, whatever its own
+        // keyslots say.
         self.keys.collections.push((coll.clone(), fresh));
         let entry = Entry::KeyRotate {
             collection: coll,
-            recipient: self
-                .keys
-                .collections
-                .last()
-                .expect("pushed")
-                .1
-                .recipient()
-                .to_string(),
+            recipient,
             slots,
             recovery_slot,
         };
-        // Encrypted to the key before this one (the current one until the
-        // entry counts), so that every device that may read can find its
-        // keyslot (FORMAT.md §13.1).
         let hash = self.append_team(entry, None)?;
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
         if let Some(r) = team.rejected.iter().find(|r| r.hash == hash) {
@@ -284,32 +404,47 @@ impl Vault {
         })
     }
 
+    /// The current key generations of the collections this device may
+    /// read, as one marker (FORMAT.md §7 `rekeyed`), and whether it holds
+    /// each of those keys.
+    fn rekey_marker(&self) -> (Option<String>, bool) {
+        let Some(team) = self.team().team.as_ref() else {
+            return (None, false);
+        };
+        let mut parts = Vec::new();
+        let mut holds = true;
+        for c in self.readable_collections() {
+            let id = c.clone().unwrap_or_else(|| self.collection_id());
+            if let Some(k) = team.current_key(&id) {
+                parts.push(k.hash.clone());
+                holds &= self.keys.current_identity_for(c.as_deref()).is_some();
+            }
+        }
+        if parts.is_empty() {
+            (None, false)
+        } else {
+            (Some(parts.join(",")), holds)
+        }
+    }
+
     /// Whether files may still be under an older key (FORMAT.md §13.3).
     pub fn rekey_status(&self) -> RekeyStatus {
-        let coll = self.collection_id();
-        let generation = self
-            .team()
-            .team
-            .as_ref()
-            .and_then(|t| t.current_key(&coll))
-            .map(|k| k.hash.clone());
+        let (generation, holds_key) = self.rekey_marker();
         RekeyStatus {
-            holds_key: generation.is_some() && self.keys.current_identity().is_some(),
+            holds_key,
             finished: generation.is_some() && self.device.rekeyed == generation,
             generation,
         }
     }
 
-    /// A re-encryption pass to the current key, to run with
+    /// A re-encryption pass to the current keys, to run with
     /// [`RekeyJob::run`] and then [`Vault::finish_rekey`].
     pub fn rekey_job(&self) -> Result<RekeyJob, RekeyError> {
         let status = self.rekey_status();
         let generation = status.generation.ok_or(RekeyError::NeverRotated)?;
-        let current = self
-            .keys
-            .current_identity()
-            .ok_or(RekeyError::KeyNotHere)?
-            .clone();
+        if !status.holds_key {
+            return Err(RekeyError::KeyNotHere);
+        }
         let mut identities: Vec<AgeIdentity> = self
             .keys
             .collections
@@ -317,18 +452,41 @@ impl Vault {
             .map(|(_, i)| i.clone())
             .collect();
         identities.extend(self.keys.recovery_identity.iter().cloned());
+        let mut targets = Vec::new();
+        for c in self.readable_collections() {
+            if let (Some(current), Some(recipients)) = (
+                self.keys.current_identity_for(c.as_deref()),
+                self.keys.recipients_for(c.as_deref()),
+            ) {
+                targets.push(Target {
+                    collection: c,
+                    current: current.clone(),
+                    recipients,
+                });
+            }
+        }
+        // The audit log goes to its own collection's key when it has one
+        // (FORMAT.md §14.4); only a device that reads it can move it.
+        let audit = self.audit_collection().and_then(|c| {
+            Some(Target {
+                current: self.keys.current_identity_for(Some(&c))?.clone(),
+                recipients: self.keys.recipients_for(Some(&c))?,
+                collection: Some(c),
+            })
+        });
         Ok(RekeyJob {
             root: self.layout.root().to_owned(),
             identities,
-            current,
-            recipients: self.keys.recipients(),
+            targets,
+            audit,
+            default: self.collection_id(),
             generation,
         })
     }
 
     /// Records a finished (or stopped) pass: an audit event, and, when it
-    /// ran to the end, that this computer need not run it again for this
-    /// key.
+    /// ran to the end, that this computer need not run it again for these
+    /// keys.
     pub fn finish_rekey(
         &mut self,
         job: &RekeyJob,
@@ -357,11 +515,20 @@ impl Vault {
     }
 }
 
+/// Where one collection's files go in a pass.
+struct Target {
+    collection: Option<String>,
+    current: AgeIdentity,
+    recipients: [age::x25519::Recipient; 2],
+}
+
 /// One file to look at.
 struct Item {
     path: PathBuf,
     size: u64,
     team: bool,
+    /// Which target's key it goes to.
+    target: usize,
 }
 
 impl RekeyJob {
@@ -379,18 +546,40 @@ impl RekeyJob {
     /// other. Stops between files when `progress` is cancelled.
     pub fn run(&self, progress: &dyn Progress) -> Result<RekeyReport, StorageError> {
         let layout = Layout::new(&self.root);
+        let mut all: Vec<&Target> = self.targets.iter().collect();
+        let default = self
+            .targets
+            .iter()
+            .position(|t| t.collection.is_none())
+            .expect("the first collection is a target");
+        let audit = match &self.audit {
+            Some(a) => {
+                all.push(a);
+                all.len() - 1
+            }
+            None => default,
+        };
         let mut items = Vec::new();
-        collect(&layout.blobs(), false, &mut items)?;
-        for (dir, team) in [
-            (layout.records(), false),
-            (layout.audit(), false),
-            (layout.team(), true),
+        for (i, t) in self.targets.iter().enumerate() {
+            let l = layout.for_collection(t.collection.as_deref());
+            collect(&l.blobs(), false, i, &mut items)?;
+            let records = l.records();
+            for folder in fsutil::list_dir(&records)? {
+                if layout::is_ignorable(&folder) || folder.starts_with(TEMP_PREFIX) {
+                    continue;
+                }
+                collect(&records.join(folder), false, i, &mut items)?;
+            }
+        }
+        for (dir, team, target) in [
+            (layout.audit(), false, audit),
+            (layout.team(), true, default),
         ] {
             for folder in fsutil::list_dir(&dir)? {
                 if layout::is_ignorable(&folder) || folder.starts_with(TEMP_PREFIX) {
                     continue;
                 }
-                collect(&dir.join(folder), team, &mut items)?;
+                collect(&dir.join(folder), team, target, &mut items)?;
             }
         }
         let total: u64 = items.iter().map(|i| i.size).sum();
@@ -405,7 +594,7 @@ impl RekeyJob {
             }
             report.files += 1;
             let relative = layout.relative(&item.path).into_owned();
-            match self.rekey_one(item)? {
+            match self.rekey_one(item, all[item.target])? {
                 Outcome::Current => report.current += 1,
                 Outcome::Skipped(why) => report.skipped.push((relative, why)),
                 Outcome::Staged(staged) => {
@@ -429,7 +618,7 @@ impl RekeyJob {
 
     /// Looks at one file and, if it is under an older key, stages its
     /// re-encrypted copy.
-    fn rekey_one(&self, item: &Item) -> Result<Outcome, StorageError> {
+    fn rekey_one(&self, item: &Item, target: &Target) -> Result<Outcome, StorageError> {
         let mut file = match std::fs::File::open(&item.path) {
             Ok(f) => f,
             // Purged or moved by sync meanwhile: nothing to do.
@@ -448,8 +637,10 @@ impl RekeyJob {
         }
         // Under the current key already? Only the header is read for that.
         let current = age::Decryptor::new_buffered(&prefix[..]).map(|d| {
-            d.decrypt(std::iter::once(self.current.as_age() as &dyn age::Identity))
-                .map(|_| ())
+            d.decrypt(std::iter::once(
+                target.current.as_age() as &dyn age::Identity
+            ))
+            .map(|_| ())
         });
         match current {
             Ok(Ok(())) => return Ok(Outcome::Current),
@@ -476,14 +667,14 @@ impl RekeyJob {
                 // A key_rotate entry stays under the key before its own, for
                 // devices still holding only that one (FORMAT.md §13.1).
                 match fmt::open(&plain) {
-                    Ok(e) if matches!(e.body.entry, Entry::KeyRotate { .. }) => {
+                    Ok(e) if matches!(&e.body.entry, Entry::KeyRotate { collection, .. } if *collection == self.default) => {
                         return Ok(Outcome::Current)
                     }
                     Ok(_) => {}
                     Err(_) => return Ok(Outcome::Skipped("not a team entry".into())),
                 }
             }
-            let out = crypt::encrypt_bytes(&plain, &self.recipients);
+            let out = crypt::encrypt_bytes(&plain, &target.recipients);
             io::Write::write_all(&mut temp, &out)
                 .map_err(|e| StorageError::write(&item.path, e))?;
         } else {
@@ -501,7 +692,8 @@ impl RekeyJob {
                 Err(_) => return Ok(Outcome::Skipped("damaged".into())),
             };
             let writer = fsutil::WriteBehind::new(temp.as_file());
-            match crypt::encrypt_stream(reader, writer, item.size, &self.recipients, &NoProgress) {
+            match crypt::encrypt_stream(reader, writer, item.size, &target.recipients, &NoProgress)
+            {
                 Ok(_) => {}
                 // A bad chunk of the old file: it stays as it was.
                 Err(crypt::StreamError::Read(e))
@@ -533,7 +725,7 @@ enum Outcome {
 
 /// The regular files under `dir` (one level of shard or device folders for
 /// `b/`, the chain files otherwise), without following links.
-fn collect(dir: &Path, team: bool, out: &mut Vec<Item>) -> Result<(), StorageError> {
+fn collect(dir: &Path, team: bool, target: usize, out: &mut Vec<Item>) -> Result<(), StorageError> {
     let is_blobs = dir.file_name().is_some_and(|n| n == "b");
     let mut dirs = vec![dir.to_owned()];
     if is_blobs {
@@ -554,6 +746,7 @@ fn collect(dir: &Path, team: bool, out: &mut Vec<Item>) -> Result<(), StorageErr
                     path,
                     size: m.len(),
                     team,
+                    target,
                 }),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

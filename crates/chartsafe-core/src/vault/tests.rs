@@ -190,7 +190,7 @@ fn an_injected_recovery_keyslot_is_skipped() {
         recovery_identity: None,
         signing: None,
         device_identity: None,
-        current: None,
+        current: Default::default(),
     };
     // Named to sort first, so it is tried first.
     let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
