@@ -192,7 +192,9 @@ impl AppState {
     pub fn lock_now(&self, reason: &str) -> Option<usize> {
         self.cancel.store(true, Ordering::SeqCst);
         let session = self.session.lock().expect("session lock").take()?;
-        session.rekey.cancel();
+        // The re-encryption stops inside the file it is on, and lets go of
+        // the vault and its copy of the keys.
+        session.rekey.cancel(Duration::from_secs(10));
         let unsaved = session.open.close_all();
         // The keys go when the last running operation lets go of the vault:
         // wait a little for it (a cancelled import, a listing), so that

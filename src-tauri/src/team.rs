@@ -209,9 +209,14 @@ pub struct Rekey {
 }
 
 impl Rekey {
-    /// Stops the pass between two files (on lock). What is done stays done.
-    pub fn cancel(&self) {
+    /// Stops the pass (on lock) and waits up to `limit` for its thread to
+    /// let go of the vault and the keys. What is done stays done.
+    pub fn cancel(&self, limit: std::time::Duration) {
         self.stop.store(true, Ordering::SeqCst);
+        let start = std::time::Instant::now();
+        while self.running.load(Ordering::SeqCst) && start.elapsed() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -236,7 +241,19 @@ impl Progress for Rekey {
 /// holds the vault only to record the end.
 pub fn start_rekey(app: &AppHandle, session: &Arc<Session>) {
     let job = {
-        let vault = session.vault.lock().expect("vault lock");
+        let mut vault = session.vault.lock().unwrap_or_else(|p| p.into_inner());
+        // A rotation a removal left owed (a crash between the two) first.
+        let is_admin = vault
+            .team()
+            .team
+            .as_ref()
+            .and_then(|t| t.role_of_device(vault.device_id()))
+            == Some(Role::Admin);
+        if is_admin && !vault.rotation_owed().is_empty() {
+            if let Err(e) = vault.rotate_owed() {
+                tracing::warn!(kind = ?std::mem::discriminant(&e), "owed rotation failed");
+            }
+        }
         let status = vault.rekey_status();
         let admin = vault
             .team()
@@ -277,7 +294,7 @@ pub fn start_rekey(app: &AppHandle, session: &Arc<Session>) {
                 Ok(report) => {
                     let _ = vault
                         .lock()
-                        .expect("vault lock")
+                        .unwrap_or_else(|p| p.into_inner())
                         .finish_rekey(&job, &report);
                     tracing::info!(
                         rewritten = report.rewritten,
@@ -306,7 +323,10 @@ pub fn start_rekey(app: &AppHandle, session: &Arc<Session>) {
                     ))
                 }
             };
-            *rekey.last.lock().expect("rekey lock") = message;
+            *rekey.last.lock().unwrap_or_else(|p| p.into_inner()) = message;
+            // The keys and the vault go before the lock is told we are done.
+            drop(job);
+            drop(vault);
             rekey.running.store(false, Ordering::SeqCst);
             let _ = app.emit("vault-changed", ());
         });

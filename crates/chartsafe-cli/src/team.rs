@@ -243,8 +243,21 @@ pub fn rotate(
                 }
             ),
         };
+        let owed = vault.rotation_owed().len();
+        let text = if owed > 0 {
+            format!(
+                "{text}\nA removal left {owed} key(s) to replace: run `chartsafe rotate --resume`."
+            )
+        } else {
+            text
+        };
         writeln!(out, "{text}").map_err(output::broken)?;
         return Ok(0);
+    }
+    // A rotation a removal left owed (a crash between the two) comes first.
+    let owed = vault.rotate_owed()?;
+    if owed > 0 {
+        eprintln!("Replaced the key of {owed} collection(s) that a removal had left to replace.");
     }
     if !resume {
         let rot = vault.rotate_key("chartsafe rotate")?;

@@ -164,6 +164,9 @@ pub enum WriteRefused {
     /// keyslot has not synced yet.
     #[error("this computer's keys no longer open the vault's team log (t/): it was removed from the team and the vault's key replaced, or the new key has not synced to it yet")]
     KeysReplaced,
+    /// The team log lacks a key change this device saw.
+    #[error("the vault's team log (t/) is older than what this computer saw: a key change is missing (rolled back by someone with access to the folder, or not synced back yet). Nothing is changed until it is back: wait for sync, or restore t/ from a backup")]
+    KeysRolledBack,
     /// This device is not an active member's device.
     #[error("this device is not an active member's device in the team log (removed, or its approval has not synced yet)")]
     NotMember,

@@ -358,6 +358,9 @@ pub struct VaultKeys {
     /// it is encrypted to (FORMAT.md §13.2, §14). A collection not named
     /// uses the first key held for it.
     pub(crate) current: std::collections::BTreeMap<String, age::x25519::Recipient>,
+    /// The vault's first collection as the team log's genesis names it
+    /// (FORMAT.md §11.3); else the first key's id in the keyslot.
+    pub(crate) default: Option<String>,
 }
 
 impl fmt::Debug for VaultKeys {
@@ -399,6 +402,7 @@ impl VaultKeys {
             signing,
             device_identity: None,
             current: Default::default(),
+            default: None,
         })
     }
 
@@ -433,7 +437,9 @@ impl VaultKeys {
 
     /// The vault's first collection: the first key of the keyslot.
     pub(crate) fn default_collection(&self) -> &str {
-        &self.collections.first().expect("at least one collection").0
+        self.default
+            .as_deref()
+            .unwrap_or(&self.collections.first().expect("at least one collection").0)
     }
 
     /// Recipients every new blob and record of the vault's first collection

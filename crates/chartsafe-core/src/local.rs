@@ -62,6 +62,18 @@ pub(crate) struct DeviceState {
     /// device finished a re-encryption pass (FORMAT.md §7, §13.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekeyed: Option<String>,
+    /// For each collection, the newest key generation this device has seen
+    /// counted (FORMAT.md §7, §13.2): a team log without it was rolled
+    /// back, and this device keeps writing to the key it remembers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys_seen: BTreeMap<String, KeySeen>,
+}
+
+/// A key generation seen (its entry's hash and the key's recipient).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct KeySeen {
+    pub hash: String,
+    pub recipient: String,
 }
 
 impl DeviceState {
@@ -76,6 +88,7 @@ impl DeviceState {
             audit_known: BTreeMap::new(),
             root: None,
             rekeyed: None,
+            keys_seen: BTreeMap::new(),
         }
     }
 }

@@ -198,6 +198,12 @@ pub struct Team {
     /// collection id (the vault's first collection) is read by every
     /// member.
     pub collections: BTreeMap<String, Collection>,
+    /// The vault's first collection, if the genesis names it.
+    pub default_collection: Option<String>,
+    /// Collections whose key a device or member that could read them no
+    /// longer may (removed, demoted, revoked), with no rotation since
+    /// (§13.1): a rotation is owed.
+    pub owed: BTreeSet<String>,
 }
 
 /// A collection with its own key (§14).
@@ -256,6 +262,21 @@ impl Team {
     pub fn role_of_device(&self, device: &str) -> Option<Role> {
         let d = self.active_device(device)?;
         Some(self.active_member(&d.member)?.role)
+    }
+
+    /// Every (device, collection) such that the device may read the
+    /// collection, over the collections the log names keys for.
+    fn reading(&self) -> BTreeSet<(String, String)> {
+        let colls: BTreeSet<&String> = self.keys.iter().map(|k| &k.collection).collect();
+        let mut out = BTreeSet::new();
+        for d in self.devices.keys() {
+            for c in &colls {
+                if self.may_read(d, c) {
+                    out.insert((d.clone(), (*c).clone()));
+                }
+            }
+        }
+        out
     }
 
     /// The newest key of `collection`, if it was ever rotated (§13).
@@ -551,6 +572,8 @@ impl<'c, 'a> Pass<'c, 'a> {
                 legacy: BTreeMap::new(),
                 keys: Vec::new(),
                 collections: BTreeMap::new(),
+                default_collection: None,
+                owed: BTreeSet::new(),
             },
             counted: HashSet::new(),
             refused: HashMap::new(),
@@ -579,8 +602,28 @@ impl<'c, 'a> Pass<'c, 'a> {
                 .and_then(|()| self.unforked(h, e));
             match verdict {
                 Ok(()) => {
+                    let reduces = matches!(
+                        e.body.entry,
+                        Entry::MemberRemove { .. }
+                            | Entry::DeviceRemove { .. }
+                            | Entry::RoleSet { .. }
+                            | Entry::Revoke { .. }
+                    );
+                    let before = if reduces {
+                        self.team.reading()
+                    } else {
+                        BTreeSet::new()
+                    };
                     if let Some(t) = apply(&mut self.team, e, h) {
                         reductions.push((h, t));
+                    }
+                    if reduces {
+                        // Whoever stopped reading a collection may keep its
+                        // key: a rotation is owed (§13.1).
+                        let after = self.team.reading();
+                        for (_, c) in before.difference(&after) {
+                            self.team.owed.insert(c.clone());
+                        }
                     }
                     if matches!(e.body.entry, Entry::Genesis { .. }) {
                         self.genesis = Some(h);
@@ -976,8 +1019,20 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             });
             m.role = Role::Admin;
             add_device(team, &b.device, member, device_name, recipient, signing);
-            if let Entry::Genesis { legacy, .. } = &b.entry {
+            if let Entry::Genesis { legacy, key, .. } = &b.entry {
                 team.legacy = legacy.clone();
+                if let Some(k) = key {
+                    team.default_collection = Some(k.collection.clone());
+                    team.keys.push(KeyGeneration {
+                        hash: h.to_owned(),
+                        collection: k.collection.clone(),
+                        recipient: k.recipient.clone(),
+                        slots: BTreeMap::new(),
+                        recovery_slot: String::new(),
+                        by: b.device.clone(),
+                        time: b.time,
+                    });
+                }
             }
             None
         }
@@ -1045,6 +1100,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             slots,
             recovery_slot,
         } => {
+            team.owed.remove(collection);
             team.keys.push(KeyGeneration {
                 hash: h.to_owned(),
                 collection: collection.clone(),

@@ -53,6 +53,7 @@ impl Log {
             recipient: Dev::recipient(),
             signing: owner.key.public().to_string(),
             legacy: Default::default(),
+            key: None,
         };
         log.write_seen(&owner, &[], entry);
         (log, owner)
@@ -284,6 +285,7 @@ fn genesis_is_pinned_and_entries_of_other_vaults_do_not_count() {
             recipient: Dev::recipient(),
             signing: mallory.key.public().to_string(),
             legacy: Default::default(),
+            key: None,
         },
     );
     let t = evaluate(&log.vault, &log.root.public(), fake.entries.clone()).unwrap();
@@ -1033,6 +1035,7 @@ fn an_entry_that_claims_to_have_seen_too_little_is_not_rooted() {
             recipient: Dev::recipient(),
             signing: fresh.key.public().to_string(),
             legacy: Default::default(),
+            key: None,
         },
     }
     .seal(&fresh.key, Some(&log.root));

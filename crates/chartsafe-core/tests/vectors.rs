@@ -436,6 +436,7 @@ fn team_log_vector() -> Value {
             recipient: recipient.clone(),
             signing: owner.1.public().to_string(),
             legacy: Default::default(),
+            key: None,
         },
     );
     let _ = genesis;

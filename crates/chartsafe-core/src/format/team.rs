@@ -76,6 +76,16 @@ pub struct Cutoff {
     pub hash: String,
 }
 
+/// The vault's first collection and its first key (§11.3 `genesis`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FirstKey {
+    /// The collection id (its keys' id in keyslots, §2.2).
+    pub collection: String,
+    /// The key's age recipient.
+    pub recipient: String,
+}
+
 /// What one entry does (§11.3). The field `kind` names the variant.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -99,6 +109,11 @@ pub enum Entry {
         /// unsigned record of each device's chain that stands (§11.6).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         legacy: BTreeMap<String, Cutoff>,
+        /// The vault's first collection and the key everything in it is
+        /// encrypted to until a rotation (§13.2): no keyslot in the folder,
+        /// planted or not, decides it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<FirstKey>,
     },
     /// An admin adds a person.
     MemberAdd {
@@ -350,8 +365,12 @@ impl TeamBody {
                 recipient: r,
                 signing: s,
                 legacy,
+                key,
             } => {
                 cutoffs_ok(legacy)
+                    && key
+                        .as_ref()
+                        .is_none_or(|k| ids::is_id(&k.collection) && recipient(&k.recipient))
                     && signing(root)
                     && ids::is_id(member)
                     && name(n)

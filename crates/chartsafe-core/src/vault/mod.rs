@@ -216,6 +216,7 @@ impl Vault {
             signing: None,
             device_identity: None,
             current: Default::default(),
+            default: None,
         };
         let plain = keys.to_plain(&header.id, now);
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
@@ -289,10 +290,16 @@ impl Vault {
         };
         keys.device_identity = Some(identity.clone());
         let event = Event::new(options.clock.now_ms(), Action::Unlocked).detail("passphrase");
-        let mut vault =
-            Self::finish_open(layout, header, keys, local, device, options, vec![event])?;
-        vault.complete_join(&identity)?;
-        Ok(vault)
+        Self::finish_open(
+            layout,
+            header,
+            keys,
+            local,
+            device,
+            options,
+            vec![event],
+            Some(&identity),
+        )
     }
 
     /// Opens the vault with the recovery identity (from `chartsafe recovery
@@ -355,7 +362,16 @@ impl Vault {
         }
         let event = Event::new(options.clock.now_ms(), Action::RecoveryUsed)
             .detail("unlocked with the recovery identity");
-        Self::finish_open(layout, header, keys, local, device, options, vec![event])
+        Self::finish_open(
+            layout,
+            header,
+            keys,
+            local,
+            device,
+            options,
+            vec![event],
+            None,
+        )
     }
 
     /// Enrols this device from the recovery phrase alone (keychain empty, new
@@ -561,6 +577,9 @@ impl Vault {
         }
     }
 
+    /// `join`: the device identity, for a device that asked to join and
+    /// may find its approval now (FORMAT.md §12.4).
+    #[allow(clippy::too_many_arguments)]
     fn finish_open(
         layout: Layout,
         header: Header,
@@ -569,12 +588,17 @@ impl Vault {
         device: DeviceState,
         options: Options,
         events: Vec<Event>,
+        join: Option<&AgeIdentity>,
     ) -> Result<Vault, UnlockError> {
         let lock = local.lock()?.ok_or(UnlockError::Busy)?;
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
         // The team first: it names the key everything new is encrypted to,
-        // this first audit batch included (FORMAT.md §13.2).
+        // this first audit batch included (FORMAT.md §13.2); a device that
+        // was just approved pins the root key before that.
         vault.load_team()?;
+        if let Some(identity) = join {
+            vault.complete_join(identity)?;
+        }
         // No unaudited access: if the log cannot be written, the vault stays shut.
         vault.append_audit(events)?;
         Ok(vault)

@@ -178,7 +178,9 @@ impl Vault {
                 candidates.push((slot, id.clone()));
             }
             for (slot, identity) in candidates {
-                if !tried.insert(slot.to_owned()) {
+                // Per entry: a planted entry naming a genuine keyslot must not
+                // stop the genuine entry's key being taken.
+                if !tried.insert(format!("{slot} {}", e.hash)) {
                     continue;
                 }
                 let Some(bytes) = fsutil::read_limited(&self.layout.keyslot(slot), KEYSLOT_MAX)?
@@ -240,15 +242,68 @@ impl Vault {
             let r = i.recipient().to_string();
             !fetched.contains(&r) || counted.contains(&r)
         });
-        let mut current = BTreeMap::new();
-        if let Some(t) = &self.team().team {
-            for k in &t.keys {
+        // Start from what this device remembers, so that a team log
+        // rolled back (or deleted) never sends writes to an older key.
+        let mut current: BTreeMap<String, age::x25519::Recipient> = BTreeMap::new();
+        for (c, seen) in &self.device.keys_seen {
+            if let Ok(r) = seen.recipient.parse() {
+                current.insert(c.clone(), r);
+            }
+        }
+        let mut rolled_back = Vec::new();
+        let mut changed = false;
+        let team = self
+            .team
+            .status
+            .team
+            .as_ref()
+            .map(|t| (t.keys.clone(), t.default_collection.clone()));
+        if let Some((keys, default)) = &team {
+            self.keys.default = default.clone();
+            let mut newest: BTreeMap<&str, &crate::team::KeyGeneration> = BTreeMap::new();
+            for k in keys {
+                newest.insert(&k.collection, k);
+            }
+            for (c, k) in &newest {
+                let seen = self.device.keys_seen.get(*c);
+                // The generation remembered is gone from the folder: rolled
+                // back. (One that is still there but no longer counts, a
+                // voided rotation, is not.)
+                let gone = seen.is_some_and(|s| {
+                    s.hash != k.hash
+                        && !keys.iter().any(|x| x.hash == s.hash)
+                        && !self.has_team_entry(&s.hash)
+                });
+                if gone {
+                    rolled_back.push((*c).to_owned());
+                    continue;
+                }
                 if let Ok(r) = k.recipient.parse() {
-                    current.insert(k.collection.clone(), r);
+                    current.insert((*c).to_owned(), r);
+                }
+                if seen.is_none_or(|s| s.hash != k.hash) {
+                    self.device.keys_seen.insert(
+                        (*c).to_owned(),
+                        crate::local::KeySeen {
+                            hash: k.hash.clone(),
+                            recipient: k.recipient.clone(),
+                        },
+                    );
+                    changed = true;
+                }
+            }
+            for c in self.device.keys_seen.keys() {
+                if !newest.contains_key(c.as_str()) {
+                    rolled_back.push(c.clone());
                 }
             }
         }
         self.keys.current = current;
+        self.team.status.keys_rolled_back = rolled_back;
+        if changed {
+            // Best effort, like the record heads.
+            let _ = self.local.save(&self.device);
+        }
     }
 
     /// The collections this device may read under the team log: the
@@ -356,6 +411,31 @@ impl Vault {
             first.get_or_insert(r);
         }
         Ok(first.expect("the first collection is always readable"))
+    }
+
+    /// The collections this device may read whose key is owed a rotation
+    /// (someone who could read them no longer may, and no rotation came
+    /// since: a crash between the removal and its rotation, or a rotation
+    /// that did not count, FORMAT.md §13.1).
+    pub fn rotation_owed(&self) -> Vec<Option<String>> {
+        let Some(team) = self.team().team.as_ref() else {
+            return Vec::new();
+        };
+        let default = self.collection_id();
+        self.readable_collections()
+            .into_iter()
+            .filter(|c| team.owed.contains(c.as_deref().unwrap_or(&default)))
+            .collect()
+    }
+
+    /// Rotates every collection in [`Vault::rotation_owed`]; returns how
+    /// many.
+    pub fn rotate_owed(&mut self) -> Result<usize, TeamActionError> {
+        let owed = self.rotation_owed();
+        for c in &owed {
+            self.rotate_collection(c.as_deref(), "a rotation owed since a removal")?;
+        }
+        Ok(owed.len())
     }
 
     /// Replaces the key of one collection (`None`: the vault's first): a
@@ -594,7 +674,7 @@ impl RekeyJob {
             }
             report.files += 1;
             let relative = layout.relative(&item.path).into_owned();
-            match self.rekey_one(item, all[item.target])? {
+            match self.rekey_one(item, all[item.target], progress)? {
                 Outcome::Current => report.current += 1,
                 Outcome::Skipped(why) => report.skipped.push((relative, why)),
                 Outcome::Staged(staged) => {
@@ -612,19 +692,35 @@ impl RekeyJob {
             }
         }
         fsutil::replace_all(&self.root, batch)?;
+        // Stopped inside the last file: not the end either.
+        report.cancelled |= progress.cancelled();
         progress.end();
         Ok(report)
     }
 
     /// Looks at one file and, if it is under an older key, stages its
     /// re-encrypted copy.
-    fn rekey_one(&self, item: &Item, target: &Target) -> Result<Outcome, StorageError> {
-        let mut file = match std::fs::File::open(&item.path) {
+    fn rekey_one(
+        &self,
+        item: &Item,
+        target: &Target,
+        progress: &dyn Progress,
+    ) -> Result<Outcome, StorageError> {
+        let mut file = match open_plain(&item.path) {
             Ok(f) => f,
             // Purged or moved by sync meanwhile: nothing to do.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Outcome::Current),
+            // A link or something else planted in its place.
+            Err(_) => return Ok(Outcome::Skipped("not a regular file".into())),
+        };
+        let size = match file.metadata() {
+            Ok(m) if m.is_file() => m.len(),
+            Ok(_) => return Ok(Outcome::Skipped("not a regular file".into())),
             Err(e) => return Err(StorageError::read(&item.path, e)),
         };
+        if item.team && size > TEAM_ENTRY_MAX {
+            return Ok(Outcome::Skipped("too large for a team entry".into()));
+        }
         // The header must end within HEADER_MAX bytes (FORMAT.md §3.3); the
         // payload's 16-byte nonce follows the header's last line.
         let mut prefix = Vec::with_capacity(HEADER_MAX + 80);
@@ -651,9 +747,12 @@ impl RekeyJob {
             self.identities.iter().map(|i| i.as_age() as _).collect();
         let dir = item.path.parent().expect("files are in folders");
         let mut temp = fsutil::temp_in(dir)?;
-        if item.team || item.size <= SMALL_MAX {
+        if size <= SMALL_MAX {
             let mut bytes = prefix;
-            file.read_to_end(&mut bytes)
+            // Bounded even if the file grows meanwhile.
+            (&mut file)
+                .take((SMALL_MAX + 1).saturating_sub(bytes.len() as u64))
+                .read_to_end(&mut bytes)
                 .map_err(|e| StorageError::read(&item.path, e))?;
             let plain = match crypt::decrypt_bytes(&bytes, &ids) {
                 Ok(p) => p,
@@ -692,9 +791,16 @@ impl RekeyJob {
                 Err(_) => return Ok(Outcome::Skipped("damaged".into())),
             };
             let writer = fsutil::WriteBehind::new(temp.as_file());
-            match crypt::encrypt_stream(reader, writer, item.size, &target.recipients, &NoProgress)
-            {
+            let reader = StopRead {
+                inner: reader,
+                progress,
+            };
+            match crypt::encrypt_stream(reader, writer, size, &target.recipients, &NoProgress) {
                 Ok(_) => {}
+                // Asked to stop inside a big file: it stays as it was.
+                Err(crypt::StreamError::Read(_)) if progress.cancelled() => {
+                    return Ok(Outcome::Current)
+                }
                 // A bad chunk of the old file: it stays as it was.
                 Err(crypt::StreamError::Read(e))
                     if matches!(
@@ -717,6 +823,37 @@ impl RekeyJob {
     }
 }
 
+/// Largest team entry re-encrypted (as read, FORMAT.md §11).
+const TEAM_ENTRY_MAX: u64 = 1 << 20;
+
+/// Opens a file for reading without following a link, and without blocking
+/// on a FIFO planted in its place.
+fn open_plain(path: &Path) -> io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32);
+    }
+    o.open(path)
+}
+
+/// A reader that fails once the person asked to stop.
+struct StopRead<'p, R> {
+    inner: R,
+    progress: &'p dyn Progress,
+}
+
+impl<R: Read> Read for StopRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.progress.cancelled() {
+            return Err(io::Error::other("stopped"));
+        }
+        self.inner.read(buf)
+    }
+}
+
 enum Outcome {
     Current,
     Skipped(String),
@@ -726,6 +863,12 @@ enum Outcome {
 /// The regular files under `dir` (one level of shard or device folders for
 /// `b/`, the chain files otherwise), without following links.
 fn collect(dir: &Path, team: bool, target: usize, out: &mut Vec<Item>) -> Result<(), StorageError> {
+    // Folders are walked without following links (a planted link must not
+    // lead the pass outside the vault folder).
+    let real_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if !real_dir(dir) {
+        return Ok(());
+    }
     let is_blobs = dir.file_name().is_some_and(|n| n == "b");
     let mut dirs = vec![dir.to_owned()];
     if is_blobs {
@@ -733,6 +876,7 @@ fn collect(dir: &Path, team: bool, target: usize, out: &mut Vec<Item>) -> Result
             .into_iter()
             .filter(|n| !layout::is_ignorable(n) && !n.starts_with(TEMP_PREFIX))
             .map(|n| dir.join(n))
+            .filter(|p| real_dir(p))
             .collect();
     }
     for d in dirs {

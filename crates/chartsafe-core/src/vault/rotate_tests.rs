@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use super::tests::{pass, World};
 use super::*;
 use crate::crypt::DecryptFailure;
+use crate::errors::WriteRefused;
 use crate::format::team::Role;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
@@ -303,4 +304,186 @@ fn a_computer_enrolled_with_the_phrase_after_a_rotation_reads_files_not_yet_re_e
     let report = job.run(&NoProgress).unwrap();
     assert!(report.skipped.is_empty(), "{report:?}");
     assert!(report.rewritten > 0);
+}
+
+/// The `key_rotate` entries in the folder, as (file, entry).
+fn rotation_files(w: &World, ids: &[AgeIdentity]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(w.dir.join("t")).unwrap().flatten() {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            if is_rotation(&f.path(), ids) {
+                out.push(f.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_team_log_rolled_back_to_before_a_rotation_sends_nothing_to_the_old_key() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let kept: Vec<AgeIdentity> = nurse
+        .keys
+        .collections
+        .iter()
+        .map(|(_, i)| i.clone())
+        .collect();
+    drop(nurse);
+    a.remove_from_team("Nurse Joy").unwrap();
+    drop(a);
+    // The removed nurse deletes the rotation (and its keyslots would not
+    // matter): the team log now looks as if no key was ever replaced.
+    for f in rotation_files(&w, &kept) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let before = files(&w.dir);
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(super::tests::PASS), w.options("a")).unwrap();
+    assert!(!a.team().keys_rolled_back.is_empty());
+    let err = a.mkdir("Anything").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::errors::MkdirError::Refused(WriteRefused::KeysRolledBack)
+        ),
+        "{err}"
+    );
+    // What it did write (its audit batch) went to the key it remembers.
+    for f in files(&w.dir).difference(&before) {
+        assert!(!opens(f, &kept), "{} opens with the old key", f.display());
+    }
+}
+
+#[test]
+fn a_planted_recovery_keyslot_never_becomes_the_key_a_recovered_computer_writes_to() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    // She knows the MAC key and the public recovery recipient: she plants a
+    // keyslot the phrase opens, with her own key under a new collection id,
+    // named to sort first.
+    let planted = AgeIdentity::generate();
+    let mut forged = nurse.keys.to_plain(a.id(), 0);
+    forged.collections = vec![crate::keys::CollectionKey {
+        id: ids::random_id(),
+        identity: planted.to_secret_text().expose_secret().to_owned(),
+        created: 0,
+    }];
+    write_keyslot(
+        &a.layout,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &forged,
+        &phrase.identity().recipient(),
+    )
+    .unwrap();
+    drop(nurse);
+    drop(a);
+    let mut r = w.recover(&phrase, "replacement");
+    let before = files(&w.dir);
+    add(&mut r, &w, "new.txt", "after recovery");
+    for f in files(&w.dir).difference(&before) {
+        assert!(
+            !opens(f, std::slice::from_ref(&planted)),
+            "{} opens with the planted key",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_planted_rotation_naming_the_genuine_keyslots_does_not_hide_the_new_key() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let (bs, b) = join(&w, &mut a, "Dr B", "b pc", Role::Staff);
+    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let kept: Vec<AgeIdentity> = nurse
+        .keys
+        .collections
+        .iter()
+        .map(|(_, i)| i.clone())
+        .collect();
+    drop((b, nurse));
+    a.remove_from_team("Nurse Joy").unwrap();
+    // She reads the genuine rotation (under the key she kept) and plants a
+    // copy naming its keyslots with another key, in a chain that sorts
+    // first.
+    let genuine = rotation_files(&w, &kept).pop().unwrap();
+    let refs: Vec<&dyn age::Identity> = kept.iter().map(|i| i.as_age() as _).collect();
+    let plain = crypt::decrypt_bytes(&std::fs::read(&genuine).unwrap(), &refs).unwrap();
+    let mut body = crate::format::team::open(&plain).unwrap().body;
+    if let crate::format::team::Entry::KeyRotate { recipient, .. } = &mut body.entry {
+        *recipient = AgeIdentity::generate().recipient().to_string();
+    }
+    body.device = "aaaaaaaaaaaaaaaaaaaaaaaaaa".into();
+    body.seq = 1;
+    body.prev = None;
+    let (sealed, _) = body.seal(&crate::sign::SigningKey::generate(), None);
+    let dir = w.dir.join("t").join("aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    std::fs::create_dir_all(&dir).unwrap();
+    let recipients: Vec<age::x25519::Recipient> = kept.iter().map(|i| i.recipient()).collect();
+    std::fs::write(
+        dir.join("0000000001"),
+        crypt::encrypt_bytes(&sealed, &recipients),
+    )
+    .unwrap();
+    add(&mut a, &w, "after.txt", "after removal");
+    let mut b = Vault::unlock(&w.dir, &bs, &pass("member passphrase"), w.options("b pc")).unwrap();
+    assert_eq!(read(&mut b, &w, "after.txt"), "after removal");
+}
+
+#[test]
+fn a_removal_whose_rotation_never_happened_leaves_a_rotation_owed() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let member = nurse.keys.member.clone();
+    drop(nurse);
+    // As if the computer stopped between the removal and its rotation.
+    a.append_team(
+        crate::format::team::Entry::MemberRemove {
+            member,
+            cutoffs: Default::default(),
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.rotation_owed(), vec![None]);
+    assert_eq!(a.rotate_owed().unwrap(), 1);
+    assert!(a.rotation_owed().is_empty());
+}
+
+#[test]
+fn the_pass_follows_no_link_and_reads_no_oversized_team_entry() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    add(&mut a, &w, "one.txt", "1");
+    // A link to a folder outside the vault, holding an age file of ours.
+    let outside = w.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("zzvictim");
+    std::fs::write(&victim, crypt::encrypt_bytes(b"x", &a.keys.recipients())).unwrap();
+    let before = std::fs::read(&victim).unwrap();
+    std::os::unix::fs::symlink(&outside, w.dir.join("b").join("zz")).unwrap();
+    // A huge file in the team log.
+    let big = w.dir.join("t").join("bbbbbbbbbbbbbbbbbbbbbbbbbb");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut huge = crypt::encrypt_bytes(b"x", &a.keys.recipients());
+    huge.resize(3 << 20, 0);
+    std::fs::write(big.join("0000000001"), huge).unwrap();
+    a.rotate_key("test").unwrap();
+    let report = a.rekey_job().unwrap().run(&NoProgress).unwrap();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        before,
+        "the link was followed"
+    );
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|(_, why)| why.contains("too large")),
+        "{report:?}"
+    );
+    assert_eq!(read(&mut a, &w, "one.txt"), "1");
 }

@@ -31,13 +31,17 @@ pub struct TeamStatus {
     /// Files under `t/` that could not be used, with the reason: not age
     /// files for this vault's keys, malformed, or from a newer ChartSafe.
     pub unreadable: Vec<(String, String)>,
+    /// Collections whose newest key this device saw is no longer in the
+    /// team log (it was rolled back, or has not synced back yet): writes
+    /// are refused (FORMAT.md §13.2).
+    pub keys_rolled_back: Vec<String>,
 }
 
 /// The entries read, and what they say.
 #[derive(Debug, Default)]
 pub(super) struct TeamLog {
-    entries: Vec<OpenedTeamEntry>,
-    status: TeamStatus,
+    pub(super) entries: Vec<OpenedTeamEntry>,
+    pub(super) status: TeamStatus,
 }
 
 /// Whether a record stands under the team log (FORMAT.md §11.6).
@@ -112,17 +116,20 @@ impl Vault {
                 team: None,
                 error: None,
                 unreadable,
+                keys_rolled_back: Vec::new(),
             },
             Some(root) => match team::evaluate(&self.header.id, &root, entries.clone()) {
                 Ok(t) => TeamStatus {
                     team: Some(t),
                     error: None,
                     unreadable,
+                    keys_rolled_back: Vec::new(),
                 },
                 Err(e) => TeamStatus {
                     team: None,
                     error: Some(e),
                     unreadable,
+                    keys_rolled_back: Vec::new(),
                 },
             },
         };
@@ -203,6 +210,9 @@ impl Vault {
                 WriteRefused::NoTeam
             });
         };
+        if !self.team.status.keys_rolled_back.is_empty() {
+            return Err(WriteRefused::KeysRolledBack);
+        }
         let key = self
             .keys
             .signing
@@ -364,7 +374,21 @@ impl Vault {
             recipient,
             signing: self.own_signing_public(),
             legacy,
+            key: self
+                .keys
+                .collections
+                .first()
+                .map(|(id, k)| crate::format::team::FirstKey {
+                    collection: id.clone(),
+                    recipient: k.recipient().to_string(),
+                }),
         }
+    }
+
+    /// Whether the folder holds a team entry with this hash (counted or
+    /// not).
+    pub(super) fn has_team_entry(&self, hash: &str) -> bool {
+        self.team.entries.iter().any(|e| e.hash == hash)
     }
 
     /// Every team entry read from the folder (unverified).

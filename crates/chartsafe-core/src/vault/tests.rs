@@ -191,6 +191,7 @@ fn an_injected_recovery_keyslot_is_skipped() {
         signing: None,
         device_identity: None,
         current: Default::default(),
+        default: None,
     };
     // Named to sort first, so it is tried first.
     let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
