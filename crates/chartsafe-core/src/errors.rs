@@ -167,6 +167,13 @@ pub enum WriteRefused {
     /// The team log lacks a key change this device saw.
     #[error("the vault's team log (t/) is older than what this computer saw: a key change is missing (rolled back by someone with access to the folder, or not synced back yet). Nothing is changed until it is back: wait for sync, or restore t/ from a backup")]
     KeysRolledBack,
+    /// The change would move an entry between collections (or put one
+    /// collection's file in another's folder).
+    #[error("files cannot move between collections: each collection has its own key and its own members. Export the file and add it to the other collection instead")]
+    OtherCollection,
+    /// The member may not change this collection.
+    #[error("you may not change files in this collection (ask an admin for write access)")]
+    NoCollectionAccess,
     /// This device is not an active member's device.
     #[error("this device is not an active member's device in the team log (removed, or its approval has not synced yet)")]
     NotMember,

@@ -52,5 +52,5 @@ pub use vault::{
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
     RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
 };
+pub use vault::{CollectionInfo, RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use vault::{Invitation, JoinRequestInfo, PendingJoin, Removal};
-pub use vault::{RekeyJob, RekeyReport, RekeyStatus, Rotation};

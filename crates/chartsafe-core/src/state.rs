@@ -99,14 +99,21 @@ impl Tree {
     }
 
     fn compute(&mut self) {
-        let superseded: HashSet<&str> = self
+        // A version supersedes only versions of its own entry: an
+        // operation cannot hide another entry's version (one of another
+        // collection, FORMAT.md §14.3) by naming it.
+        let superseded: HashSet<(&str, &str)> = self
             .versions
             .iter()
-            .flat_map(|v| v.parents.iter().map(String::as_str))
+            .flat_map(|v| {
+                v.parents
+                    .iter()
+                    .map(move |p| (v.entry.as_str(), p.as_str()))
+            })
             .collect();
         let mut heads: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, v) in self.versions.iter().enumerate() {
-            if !superseded.contains(v.id.as_str()) {
+            if !superseded.contains(&(v.entry.as_str(), v.id.as_str())) {
                 heads.entry(v.entry.clone()).or_default().push(i);
             }
         }

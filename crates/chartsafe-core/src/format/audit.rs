@@ -146,11 +146,17 @@ pub enum Action {
     KeyRotated,
     /// Files were re-encrypted to the current key (detail: counts).
     Rekeyed,
+    /// A collection was made (detail: its id; the entry: its folder).
+    CollectionCreated,
+    /// A member was given a collection (detail: who, read or write).
+    Granted,
+    /// A member's access to a collection was taken away (detail: who).
+    Revoked,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -179,6 +185,9 @@ impl Action {
         Self::Removed,
         Self::KeyRotated,
         Self::Rekeyed,
+        Self::CollectionCreated,
+        Self::Granted,
+        Self::Revoked,
     ];
 
     /// The name written in batches.
@@ -212,6 +221,9 @@ impl Action {
             Self::Removed => "removed",
             Self::KeyRotated => "key_rotated",
             Self::Rekeyed => "rekeyed",
+            Self::CollectionCreated => "collection_created",
+            Self::Granted => "granted",
+            Self::Revoked => "revoked",
         }
     }
 
@@ -264,7 +276,10 @@ impl Event {
     }
     /// Names the entry and its path.
     pub fn on(mut self, entry: &str, path: &str) -> Self {
-        self.entry = Some(entry.to_owned());
+        // Entries of a collection are `<collection>/<id>` inside the
+        // library; the log names the entry id (FORMAT.md §10.2, §14).
+        let id = entry.rsplit('/').next().unwrap_or(entry);
+        self.entry = Some(id.to_owned());
         self.path = Some(path.to_owned());
         self
     }

@@ -19,6 +19,7 @@ use crate::crypt::{self, StreamError};
 use crate::errors::{AddError, PathError, StorageError};
 use crate::format::audit::{Action, Event};
 use crate::format::record::{Content, EntryState, Kind, Op, Status};
+use crate::format::Layout;
 use crate::fsutil::{self, Staged};
 use crate::ids;
 use crate::names;
@@ -230,13 +231,14 @@ impl Vault {
     /// Encrypts one source file into a temporary file beside its blob's final name.
     fn stage_blob(
         &self,
+        layout: &Layout,
         blob: &str,
         local: &Path,
         size: u64,
         recipients: &[age::x25519::Recipient],
         progress: &dyn Progress,
     ) -> Result<(tempfile::NamedTempFile, crypt::Digested), AddError> {
-        let blob_path = self.layout.blob(blob);
+        let blob_path = layout.blob(blob);
         let source = match std::fs::File::open(local) {
             Ok(f) => Cancellable {
                 inner: f,
@@ -249,7 +251,7 @@ impl Vault {
             }
             Err(e) => return Err(AddError::SourceUnreadable(local.to_owned(), e)),
         };
-        let temp = fsutil::temp_in(&self.layout.blob_shard(blob))?;
+        let temp = fsutil::temp_in(&layout.blob_shard(blob))?;
         // Buffered: age writes its header in many small pieces.
         let mut writer =
             std::io::BufWriter::with_capacity(64 << 10, fsutil::WriteBehind::new(temp.as_file()));
@@ -384,6 +386,11 @@ impl Vault {
         let mut ops: Vec<Op> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
         let dest_folder = self.ensure_folders(snap, dest, &mut ops, &mut events)?;
+        // Everything goes into the destination's collection (FORMAT.md §14).
+        let coll = dest_folder
+            .as_deref()
+            .and_then(|k| super::collections::split_key(k).0)
+            .map(str::to_owned);
         report.folders += ops.len();
         folders.insert(dest.to_owned(), dest_folder);
         let mut jobs: Vec<Job> = Vec::new();
@@ -478,6 +485,7 @@ impl Vault {
                     if jobs.len() >= BATCH_FILES || job_bytes >= BATCH_BYTES {
                         let jobs = std::mem::take(&mut jobs);
                         self.run_batch(
+                            coll.as_deref(),
                             jobs,
                             &mut ops,
                             &mut events,
@@ -490,14 +498,24 @@ impl Vault {
                 }
             }
         }
-        self.run_batch(jobs, &mut ops, &mut events, &mut report, options, progress)?;
+        self.run_batch(
+            coll.as_deref(),
+            jobs,
+            &mut ops,
+            &mut events,
+            &mut report,
+            options,
+            progress,
+        )?;
         Ok(report)
     }
 
     /// Encrypts a batch of files on every core, then commits them with the
     /// pending `ops` in one record.
+    #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &mut self,
+        coll: Option<&str>,
         jobs: Vec<Job>,
         ops: &mut Vec<Op>,
         events: &mut Vec<Event>,
@@ -505,9 +523,13 @@ impl Vault {
         options: &AddOptions,
         progress: &dyn Progress,
     ) -> Result<(), AddError> {
-        let recipients = self.keys.recipients();
+        let recipients = self
+            .keys
+            .recipients_for(coll)
+            .ok_or(crate::errors::WriteRefused::NoCollectionAccess)?;
+        let layout = self.layout.for_collection(coll);
         // On error, every staged file of this batch is dropped (deleted).
-        let results = self.stage_all(&jobs, &recipients, options.keep_going, progress)?;
+        let results = self.stage_all(&layout, &jobs, &recipients, options.keep_going, progress)?;
         let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
         for (job, result) in jobs.into_iter().zip(results) {
             let (temp, digest) = match result {
@@ -540,7 +562,7 @@ impl Vault {
                 report.added += 1;
             }
             report.bytes += digest.size;
-            staged.push(Staged::new(temp, self.layout.blob(&job.blob))?);
+            staged.push(Staged::new(temp, layout.blob(&job.blob))?);
             let replaced = job.entry.is_some();
             let entry = job.entry.unwrap_or_else(ids::random_id);
             let action = if options.saved_back {
@@ -585,6 +607,7 @@ impl Vault {
     /// cancellation, which are left in their slots.
     fn stage_all(
         &self,
+        layout: &Layout,
         jobs: &[Job],
         recipients: &[age::x25519::Recipient],
         keep_going: bool,
@@ -604,7 +627,9 @@ impl Vault {
             }
             let job = &jobs[i];
             progress.file_started(&job.local, job.size);
-            let result = self.stage_blob(&job.blob, &job.local, job.size, recipients, progress);
+            let result = self.stage_blob(
+                layout, &job.blob, &job.local, job.size, recipients, progress,
+            );
             let tolerated = match &result {
                 Ok(_) | Err(AddError::Cancelled) => true,
                 Err(e) => keep_going && e.is_per_source(),
@@ -632,7 +657,7 @@ impl Vault {
         // (this fails harmlessly if anything is in them).
         for (job, r) in jobs.iter().zip(&results) {
             if matches!(r, Some(Err(_))) {
-                let _ = std::fs::remove_dir(self.layout.blob_shard(&job.blob));
+                let _ = std::fs::remove_dir(layout.blob_shard(&job.blob));
             }
         }
         // Any intolerable failure fails the batch, whichever job it was: a

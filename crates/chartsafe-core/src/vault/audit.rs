@@ -189,6 +189,9 @@ pub struct AuditLog {
     pub chains: Vec<AuditChain>,
     /// Problems found; empty when every chain is intact.
     pub problems: Vec<AuditProblem>,
+    /// This computer may not read the log: it has its own key, which only
+    /// admins receive (FORMAT.md §14.4). Nothing else is filled in.
+    pub restricted: bool,
 }
 
 /// Which entries [`AuditLog::filter`] keeps. Empty fields match everything.
@@ -382,12 +385,19 @@ impl Vault {
         let prev = head.map(|h| h.hash.clone());
         let dir = self.layout.device_audit(&own);
         std::fs::create_dir_all(&dir).map_err(|e| AuditWriteError(StorageError::write(&dir, e)))?;
+        // To the audit log's own key once the team has one: admins only
+        // read it (FORMAT.md §14.4).
+        let recipients = self
+            .audit_collection()
+            .and_then(|c| self.keys.recipients_for(Some(&c)))
+            .unwrap_or_else(|| self.keys.recipients());
         let (seq, hash) = self
             .append_chain(
                 &dir,
                 seq,
                 prev,
                 BATCH_MAX,
+                &recipients,
                 |seq, prev| {
                     AuditBody {
                         format: fmt::AUDIT_VERSION,
@@ -464,6 +474,16 @@ impl Vault {
     /// merges the entries in time order. Afterwards this device remembers the
     /// heads it verified, and announces them in its next batch.
     pub fn audit_log(&mut self) -> Result<AuditLog, ListError> {
+        if let (Some(c), Some(team)) = (self.audit_collection(), self.team().team.as_ref()) {
+            if !team.may_read(self.device_id(), &c) {
+                return Ok(AuditLog {
+                    entries: Vec::new(),
+                    chains: Vec::new(),
+                    problems: Vec::new(),
+                    restricted: true,
+                });
+            }
+        }
         let identities = self.keys.identities();
         let root = self.layout.audit();
         let mut problems = Vec::new();

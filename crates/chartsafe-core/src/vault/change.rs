@@ -497,7 +497,7 @@ impl Vault {
             if !snap.blobs.contains(*blob) {
                 continue;
             }
-            let path = self.layout.blob(blob);
+            let path = snap.blob_path(&self.layout, blob);
             match std::fs::remove_file(&path) {
                 Ok(()) => report.deleted += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -89,7 +89,7 @@ impl Vault {
     ) -> Result<(File, String), GetError> {
         let rel = self
             .layout
-            .relative(&self.layout.blob(&src.content.blob))
+            .relative(&snap.blob_path(&self.layout, &src.content.blob))
             .into_owned();
         let missing = || {
             if src.own {
@@ -107,7 +107,7 @@ impl Vault {
         if !snap.blobs.contains(&src.content.blob) {
             return Err(missing());
         }
-        let file_path = self.layout.blob(&src.content.blob);
+        let file_path = snap.blob_path(&self.layout, &src.content.blob);
         // Only a regular file is opened: a planted pipe would block the
         // open forever, a folder or device would fail in odd ways.
         match std::fs::metadata(&file_path) {
@@ -123,7 +123,7 @@ impl Vault {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Only a sync client's copy arrived: use it (docs/FORMAT.md §6.3).
-                let shard = self.layout.blob_shard(&src.content.blob);
+                let shard = snap.blob_shard(&self.layout, &src.content.blob);
                 let copy = crate::fsutil::list_dir(&shard)?
                     .into_iter()
                     .find(|n| crate::format::strip_copy_marker(n, 26) == Some(&src.content.blob));

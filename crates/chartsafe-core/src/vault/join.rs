@@ -103,7 +103,7 @@ fn join_file(local: &LocalDir) -> std::path::PathBuf {
 
 impl Vault {
     /// The admin's signing key, or why this device may not manage the team.
-    fn admin_key(&self) -> Result<(), TeamActionError> {
+    pub(super) fn admin_key(&self) -> Result<(), TeamActionError> {
         self.signing_for_write()?
             .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
@@ -311,6 +311,17 @@ impl Vault {
         // signing key it adds itself at its first unlock.
         let mut plain = self.keys.to_plain(self.id(), now);
         plain.member = b.member.clone();
+        // Only the keys of the collections the new device may read: the
+        // vault's first, and (for an admin) every other (FORMAT.md §14.2).
+        let default = self.collection_id();
+        plain.collections.retain_mut(|c| {
+            let keep = c.id == default || team.may_read(&b.device, &c.id);
+            if !keep {
+                use zeroize::Zeroize;
+                c.identity.zeroize();
+            }
+            keep
+        });
         let recipient: age::x25519::Recipient = b
             .recipient
             .parse()

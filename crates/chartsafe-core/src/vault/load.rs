@@ -1,7 +1,7 @@
 //! Reading every record of the vault folder and checking it (docs/FORMAT.md §5,
 //! docs/THREAT_MODEL.md §4).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::team::RecordVerdict;
 use super::Vault;
@@ -181,6 +181,23 @@ pub(crate) struct Snapshot {
     pub problems: Vec<Problem>,
     /// Blob ids present in the folder.
     pub blobs: HashSet<String>,
+    /// The collection each named blob belongs to (`None`: the vault's
+    /// first): where its file is (FORMAT.md §14.3).
+    pub blob_home: HashMap<String, Option<String>>,
+}
+
+impl Snapshot {
+    /// The file of blob `blob`.
+    pub fn blob_path(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
+        let home = self.blob_home.get(blob).cloned().flatten();
+        layout.for_collection(home.as_deref()).blob(blob)
+    }
+
+    /// The shard folder of blob `blob`.
+    pub fn blob_shard(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
+        let home = self.blob_home.get(blob).cloned().flatten();
+        layout.for_collection(home.as_deref()).blob_shard(blob)
+    }
 }
 
 impl Vault {
@@ -189,189 +206,213 @@ impl Vault {
         // Who may write, as the team log says now (FORMAT.md §11.6).
         self.load_team()?;
         let identities = self.keys.identities();
-        let records_dir = self.layout.records();
         let mut problems = Vec::new();
         let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
         let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
-        // A sync client may copy a whole device folder (`<id> (1)`): its
-        // records are read as the device's own (FORMAT.md §6.3).
-        let folders = layout::device_folders(&records_dir)?;
-        for (device, copies) in folders {
-            let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
-            let files = copies
-                .iter()
-                .map(|folder| {
-                    let dir = records_dir.join(folder);
-                    fsutil::list_dir(&dir).map(|names| {
-                        names
-                            .into_iter()
-                            .map(move |n| (dir.clone(), folder.clone(), n))
+        // Every collection this device may read: its record chains are read
+        // the same way, each under its own folder (FORMAT.md §14.3).
+        let collections = self.readable_collections();
+        for coll in &collections {
+            let coll = coll.as_deref();
+            let records_dir = self.layout.for_collection(coll).records();
+            let prefix = match coll {
+                None => "r".to_owned(),
+                Some(c) => format!("c/{c}/r"),
+            };
+            // A sync client may copy a whole device folder (`<id> (1)`): its
+            // records are read as the device's own (FORMAT.md §6.3).
+            let folders = layout::device_folders(&records_dir)?;
+            for (device, copies) in folders {
+                let chain = super::collections::chain_key(coll, &device);
+                let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
+                let files = copies
+                    .iter()
+                    .map(|folder| {
+                        let dir = records_dir.join(folder);
+                        fsutil::list_dir(&dir).map(|names| {
+                            names
+                                .into_iter()
+                                .map(move |n| (dir.clone(), folder.clone(), n))
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut candidates: Vec<(String, u64, OpenedRecord)> = Vec::new();
-            for (dir, folder, name) in files.into_iter().flatten() {
-                let Some(seq) = layout::chain_position(&name) else {
-                    continue;
-                };
-                // Names read from the folder are untrusted: escaped for messages.
-                let file = format!("r/{}/{}", escape(&folder), escape(&name));
-                let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
-                    problems.push(Problem::RecordUnreadable { file });
-                    continue;
-                };
-                let plain = match crypt::decrypt_bytes(&bytes, &identities) {
-                    Ok(p) => p,
-                    Err(DecryptFailure::Io(e)) => {
-                        return Err(crate::errors::StorageError::read(dir.join(&name), e).into())
-                    }
-                    Err(_) => {
-                        problems.push(Problem::RecordUnreadable { file });
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut candidates: Vec<(String, u64, OpenedRecord)> = Vec::new();
+                for (dir, folder, name) in files.into_iter().flatten() {
+                    let Some(seq) = layout::chain_position(&name) else {
                         continue;
-                    }
-                };
-                let rec = match record::open(&plain, &self.keys.mac) {
-                    Ok(r) => r,
-                    Err(RecordError::BadMac) => {
-                        problems.push(Problem::RecordForged { file });
-                        continue;
-                    }
-                    Err(RecordError::NewerFormat(format)) => {
-                        problems.push(Problem::RecordFromNewerVersion { file, format });
-                        continue;
-                    }
-                    Err(_) => {
-                        problems.push(Problem::RecordUnreadable { file });
-                        continue;
-                    }
-                };
-                if rec.body.vault != self.header.id {
-                    problems.push(Problem::RecordFromOtherVault { file });
-                    continue;
-                }
-                if rec.body.device != device || rec.body.seq != seq {
-                    let entries = rec
-                        .body
-                        .ops
-                        .iter()
-                        .map(|o| format!("\"{}\"", o.state.name))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    problems.push(Problem::RecordReplayed {
-                        file,
-                        claims_device: rec.body.device_name.clone(),
-                        claims_seq: rec.body.seq,
-                        entries,
-                    });
-                    continue;
-                }
-                candidates.push((file, seq, rec));
-            }
-            // Judged once the whole chain is read: cutoffs follow `prev`
-            // (FORMAT.md §11.6).
-            let all: Vec<OpenedRecord> = candidates.iter().map(|(_, _, r)| r.clone()).collect();
-            let cuts = self.cuts_for(&device, &all);
-            for (file, seq, rec) in candidates {
-                match self.judge_record(&rec, &cuts) {
-                    RecordVerdict::Stands => {}
-                    RecordVerdict::Waiting(reason) => {
-                        problems.push(Problem::RecordWaiting {
-                            file,
-                            device_name: rec.body.device_name.clone(),
-                            reason,
-                        });
-                        continue;
-                    }
-                    RecordVerdict::Refused(reason) => {
-                        problems.push(Problem::RecordRefused {
-                            file,
-                            device_name: rec.body.device_name.clone(),
-                            reason,
-                        });
-                        continue;
-                    }
-                }
-                let same = by_seq.entry(seq).or_default();
-                if !same.iter().any(|r| r.hash == rec.hash) {
-                    same.push(rec);
-                }
-            }
-            // Chain checks: gaps and forks.
-            let rel = format!("r/{device}");
-            let mut expected = 1;
-            let mut device_name = String::new();
-            for (&seq, recs) in &by_seq {
-                device_name = recs[0].body.device_name.clone();
-                // One problem per gap, however long (a forged number must
-                // not make a list of billions).
-                if seq > expected {
-                    problems.push(Problem::RecordMissing {
-                        dir: rel.clone(),
-                        device_name: device_name.clone(),
-                        first: expected,
-                        last: seq - 1,
-                    });
-                }
-                if recs.len() > 1 {
-                    problems.push(Problem::RecordForked {
-                        dir: rel.clone(),
-                        device_name: device_name.clone(),
-                        seq,
-                    });
-                }
-                expected = seq.saturating_add(1);
-            }
-            // Each record names the hash of the one before it (FORMAT.md §5.1).
-            let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
-            for (&seq, recs) in &by_seq {
-                if let Some((prev_seq, prev_recs)) = previous {
-                    let follows = |r: &OpenedRecord| {
-                        prev_recs
-                            .iter()
-                            .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
                     };
-                    if prev_seq.checked_add(1) == Some(seq) && !recs.iter().any(follows) {
-                        problems.push(Problem::ChainBroken {
-                            file: format!("{rel}/{}", Layout::record_name(seq)),
-                            device_name: device_name.clone(),
-                            prev_seq,
+                    // Names read from the folder are untrusted: escaped for messages.
+                    let file = format!("{prefix}/{}/{}", escape(&folder), escape(&name));
+                    let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
+                        problems.push(Problem::RecordUnreadable { file });
+                        continue;
+                    };
+                    let plain = match crypt::decrypt_bytes(&bytes, &identities) {
+                        Ok(p) => p,
+                        Err(DecryptFailure::Io(e)) => {
+                            return Err(crate::errors::StorageError::read(dir.join(&name), e).into())
+                        }
+                        Err(_) => {
+                            problems.push(Problem::RecordUnreadable { file });
+                            continue;
+                        }
+                    };
+                    let rec = match record::open(&plain, &self.keys.mac) {
+                        Ok(r) => r,
+                        Err(RecordError::BadMac) => {
+                            problems.push(Problem::RecordForged { file });
+                            continue;
+                        }
+                        Err(RecordError::NewerFormat(format)) => {
+                            problems.push(Problem::RecordFromNewerVersion { file, format });
+                            continue;
+                        }
+                        Err(_) => {
+                            problems.push(Problem::RecordUnreadable { file });
+                            continue;
+                        }
+                    };
+                    if rec.body.vault != self.header.id {
+                        problems.push(Problem::RecordFromOtherVault { file });
+                        continue;
+                    }
+                    if rec.body.device != device || rec.body.seq != seq {
+                        let entries = rec
+                            .body
+                            .ops
+                            .iter()
+                            .map(|o| format!("\"{}\"", o.state.name))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        problems.push(Problem::RecordReplayed {
+                            file,
+                            claims_device: rec.body.device_name.clone(),
+                            claims_seq: rec.body.seq,
+                            entries,
                         });
+                        continue;
+                    }
+                    candidates.push((file, seq, rec));
+                }
+                // Judged once the whole chain is read: cutoffs follow `prev`
+                // (FORMAT.md §11.6).
+                let all: Vec<OpenedRecord> = candidates.iter().map(|(_, _, r)| r.clone()).collect();
+                let cuts = self.cuts_for(&device, coll, &all);
+                for (file, seq, rec) in candidates {
+                    match self.judge_record(&rec, &cuts, coll) {
+                        RecordVerdict::Stands => {}
+                        RecordVerdict::Waiting(reason) => {
+                            problems.push(Problem::RecordWaiting {
+                                file,
+                                device_name: rec.body.device_name.clone(),
+                                reason,
+                            });
+                            continue;
+                        }
+                        RecordVerdict::Refused(reason) => {
+                            problems.push(Problem::RecordRefused {
+                                file,
+                                device_name: rec.body.device_name.clone(),
+                                reason,
+                            });
+                            continue;
+                        }
+                    }
+                    let same = by_seq.entry(seq).or_default();
+                    if !same.iter().any(|r| r.hash == rec.hash) {
+                        same.push(rec);
                     }
                 }
-                previous = Some((seq, recs));
-            }
-            // A record this device saw before must still be the same one.
-            if let Some(known) = self.device.known.get(&device) {
-                if let Some(recs) = by_seq.get(&known.seq) {
-                    if !recs.iter().any(|r| r.hash == known.hash) {
+                // Chain checks: gaps and forks.
+                let rel = format!("{prefix}/{device}");
+                let mut expected = 1;
+                let mut device_name = String::new();
+                for (&seq, recs) in &by_seq {
+                    device_name = recs[0].body.device_name.clone();
+                    // One problem per gap, however long (a forged number must
+                    // not make a list of billions).
+                    if seq > expected {
+                        problems.push(Problem::RecordMissing {
+                            dir: rel.clone(),
+                            device_name: device_name.clone(),
+                            first: expected,
+                            last: seq - 1,
+                        });
+                    }
+                    if recs.len() > 1 {
                         problems.push(Problem::RecordForked {
                             dir: rel.clone(),
                             device_name: device_name.clone(),
-                            seq: known.seq,
+                            seq,
                         });
+                    }
+                    expected = seq.saturating_add(1);
+                }
+                // Each record names the hash of the one before it (FORMAT.md §5.1).
+                let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
+                for (&seq, recs) in &by_seq {
+                    if let Some((prev_seq, prev_recs)) = previous {
+                        let follows = |r: &OpenedRecord| {
+                            prev_recs
+                                .iter()
+                                .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
+                        };
+                        if prev_seq.checked_add(1) == Some(seq) && !recs.iter().any(follows) {
+                            problems.push(Problem::ChainBroken {
+                                file: format!("{rel}/{}", Layout::record_name(seq)),
+                                device_name: device_name.clone(),
+                                prev_seq,
+                            });
+                        }
+                    }
+                    previous = Some((seq, recs));
+                }
+                // A record this device saw before must still be the same one.
+                if let Some(known) = self.device.known.get(&chain) {
+                    if let Some(recs) = by_seq.get(&known.seq) {
+                        if !recs.iter().any(|r| r.hash == known.hash) {
+                            problems.push(Problem::RecordForked {
+                                dir: rel.clone(),
+                                device_name: device_name.clone(),
+                                seq: known.seq,
+                            });
+                        }
+                    }
+                }
+                if let Some((&seq, recs)) = by_seq.iter().next_back() {
+                    heads.insert(
+                        chain.clone(),
+                        (seq, recs[0].hash.clone(), device_name.clone()),
+                    );
+                }
+                for (seq, recs) in by_seq {
+                    for r in recs {
+                        let r = match coll {
+                            None => r,
+                            Some(c) => super::collections::scope_record(r, c),
+                        };
+                        opened.push((format!("{rel}/{}", Layout::record_name(seq)), r));
                     }
                 }
             }
-            if let Some((&seq, recs)) = by_seq.iter().next_back() {
-                heads.insert(
-                    device.clone(),
-                    (seq, recs[0].hash.clone(), device_name.clone()),
-                );
-            }
-            for (seq, recs) in by_seq {
-                for r in recs {
-                    opened.push((format!("r/{device}/{}", Layout::record_name(seq)), r));
-                }
-            }
         }
+        let reading: HashSet<Option<&str>> = collections.iter().map(|c| c.as_deref()).collect();
 
         // Rollback detection against what this device saw before.
-        for (device, known) in &self.device.known {
-            let found = heads.get(device).map_or(0, |h| h.0);
+        for (chain, known) in &self.device.known {
+            let (coll, device) = super::collections::split_chain(chain);
+            // A collection this device no longer reads is not rolled back.
+            if !reading.contains(&coll) {
+                continue;
+            }
+            let found = heads.get(chain).map_or(0, |h| h.0);
             if found < known.seq {
-                let dir = format!("r/{device}");
+                let dir = match coll {
+                    None => format!("r/{device}"),
+                    Some(c) => format!("c/{c}/r/{device}"),
+                };
                 let device_name = heads
-                    .get(device)
+                    .get(chain)
                     .map_or_else(|| known.name.clone(), |h| h.2.clone());
                 problems.push(Problem::RolledBack {
                     dir,
@@ -402,26 +443,39 @@ impl Vault {
         }
 
         let mut blobs = HashSet::new();
-        for shard in fsutil::list_dir(&self.layout.blobs())? {
-            if layout::is_ignorable(&shard) {
-                continue;
-            }
-            for name in fsutil::list_dir(&self.layout.blobs().join(&shard))? {
-                if layout::is_ignorable(&name) {
+        for coll in &collections {
+            let blob_dir = self.layout.for_collection(coll.as_deref()).blobs();
+            for shard in fsutil::list_dir(&blob_dir)? {
+                if layout::is_ignorable(&shard) {
                     continue;
                 }
-                // A blob counts only in its own shard (FORMAT.md §1).
-                if let Some(base) = layout::strip_copy_marker(&name, 26) {
-                    if base.get(..2) == Some(shard.as_str()) {
-                        blobs.insert(base.to_owned());
+                for name in fsutil::list_dir(&blob_dir.join(&shard))? {
+                    if layout::is_ignorable(&name) {
+                        continue;
+                    }
+                    // A blob counts only in its own shard (FORMAT.md §1).
+                    if let Some(base) = layout::strip_copy_marker(&name, 26) {
+                        if base.get(..2) == Some(shard.as_str()) {
+                            blobs.insert(base.to_owned());
+                        }
                     }
                 }
             }
         }
+        let tree = Tree::build(&opened);
+        // Where each blob a version names lives: its entry's collection.
+        let mut blob_home = HashMap::new();
+        for v in &tree.versions {
+            if let Some(c) = &v.state.content {
+                let (coll, _) = super::collections::split_key(&v.entry);
+                blob_home.insert(c.blob.clone(), coll.map(str::to_owned));
+            }
+        }
         Ok(Snapshot {
-            tree: Tree::build(&opened),
+            tree,
             problems,
             blobs,
+            blob_home,
         })
     }
 
@@ -462,7 +516,7 @@ impl Vault {
             changed_by: v.device_name.clone(),
             sync,
             conflict: node.conflict,
-            id: node.entry.clone(),
+            id: super::collections::split_key(&node.entry).1.to_owned(),
         }
     }
 }

@@ -6,6 +6,9 @@ mod audit;
 #[cfg(test)]
 mod audit_tests;
 mod change;
+mod collections;
+#[cfg(test)]
+mod collections_tests;
 mod get;
 mod join;
 mod load;
@@ -30,6 +33,7 @@ pub use audit::{
     PendingEvents, CSV_HEADER,
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
+pub use collections::CollectionInfo;
 pub use get::Access;
 pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
@@ -240,6 +244,23 @@ impl Vault {
         let recipient = vault.record_and_enrol(created, store, passphrase, kdf_log_n, slot)?;
         let genesis = vault.own_entry_genesis(&root, recipient, Default::default());
         vault.append_team(genesis, Some(&root))?;
+        // The audit log gets its own key, which only admins hold
+        // (FORMAT.md §14.4).
+        vault.ensure_audit_collection().map_err(|e| match e {
+            crate::errors::TeamActionError::Storage(s) => CreateError::Storage(s),
+            other => CreateError::Storage(StorageError::write(
+                dir,
+                std::io::Error::other(other.to_string()),
+            )),
+        })?;
+        // The creation's own first batch goes under that key too.
+        if let Ok(job) = vault.rekey_job() {
+            let report = job.run(&crate::traits::NoProgress)?;
+            if report.skipped.is_empty() && !report.cancelled {
+                vault.device.rekeyed = Some(job.generation().to_owned());
+                vault.local.save(&vault.device)?;
+            }
+        }
         // The header goes last: a folder without it is not a vault yet.
         fsutil::write_new(dir, &vault.layout.header(), &vault.header.to_bytes())?;
         Ok((vault, phrase))
@@ -657,9 +678,10 @@ impl Vault {
         }
         // Refused before anything is logged or written (FORMAT.md §11.6).
         self.signing_for_write()?;
+        let (coll, ops) = self.route_ops(ops)?;
         let failed = events.clone();
         self.append_audit(events)?;
-        let result = self.commit_record(ops, staged);
+        let result = self.commit_record(ops, staged, coll.as_deref());
         if let Err(e) = &result {
             let reason = e.to_string();
             let now = self.clock.now_ms();
@@ -679,6 +701,7 @@ impl Vault {
         &mut self,
         ops: Vec<Op>,
         staged: Vec<fsutil::Staged>,
+        coll: Option<&str>,
     ) -> Result<(), StorageError> {
         // Contents go in place first; the record's commit makes them durable
         // before the record itself appears, so a record never refers to a
@@ -689,11 +712,21 @@ impl Vault {
         }
         // Continue after the newest record this device ever wrote or saw of
         // itself (kept up to date by `load`): numbers are never reused.
-        let head = self.device.known.get(&self.device.device);
+        let chain = collections::chain_key(coll, &self.device.device);
+        let head = self.device.known.get(&chain);
         let seq = head.map_or(1, |h| h.seq + 1);
         let prev = head.map(|h| h.hash.clone());
-        let dir = self.layout.device_records(&self.device.device);
+        let dir = self
+            .layout
+            .for_collection(coll)
+            .device_records(&self.device.device);
         let own = self.device.device.clone();
+        let recipients = self.keys.recipients_for(coll).ok_or_else(|| {
+            StorageError::write(
+                &dir,
+                std::io::Error::other("this computer has no key for this collection yet"),
+            )
+        })?;
         let signing = self
             .signing_for_write()
             .map_err(|e| StorageError::write(&dir, std::io::Error::other(e.to_string())))?;
@@ -702,6 +735,7 @@ impl Vault {
             seq,
             prev,
             load::RECORD_MAX,
+            &recipients,
             |seq, prev| {
                 let body = RecordBody {
                     format: if signing.is_some() {
@@ -736,7 +770,9 @@ impl Vault {
             },
         )?;
         let name = self.device.device_name.clone();
-        self.device.known.insert(own, KnownHead { seq, hash, name });
+        self.device
+            .known
+            .insert(chain, KnownHead { seq, hash, name });
         self.local.save(&self.device)
     }
 }
@@ -758,18 +794,20 @@ impl Vault {
     /// linked to what sits there if `own_hash` recognises it as this
     /// device's file at that position (FORMAT.md §7 "Writing", §10.4). A
     /// thousand taken names in a row end the attempt.
+    #[allow(clippy::too_many_arguments)]
     fn append_chain(
         &self,
         dir: &Path,
         mut seq: u64,
         mut prev: Option<String>,
         max: u64,
+        recipients: &[age::x25519::Recipient],
         seal: impl Fn(u64, Option<String>) -> (Vec<u8>, String),
         own_hash: impl Fn(&[u8], u64) -> Option<String>,
     ) -> Result<(u64, String), StorageError> {
         for _ in 0..1000 {
             let (plain, hash) = seal(seq, prev.clone());
-            let bytes = crypt::encrypt_bytes(&plain, &self.keys.recipients());
+            let bytes = crypt::encrypt_bytes(&plain, recipients);
             let dest = dir.join(Layout::record_name(seq));
             match fsutil::write_new(self.layout.root(), &dest, &bytes) {
                 Ok(()) => return Ok((seq, hash)),

@@ -350,7 +350,7 @@ impl Vault {
     /// Writes one keyslot per device in `to` (id, member, recipient) with
     /// `keys` of `collection`, and one for the recovery identity if
     /// `recovery`; returns the slot ids by device, and the recovery slot.
-    fn write_slots(
+    pub(super) fn write_slots(
         &self,
         collection: &str,
         keys: &[&AgeIdentity],

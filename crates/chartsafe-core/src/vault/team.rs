@@ -239,7 +239,14 @@ impl Vault {
     /// and those before it on its `prev` chain (FORMAT.md §11.6), for the
     /// legacy cutoff of unsigned records and the removal cutoff of signed
     /// ones. `recs` are every record read of that device.
-    pub(crate) fn cuts_for(&self, device: &str, recs: &[OpenedRecord]) -> Cuts {
+    /// `collection`: the chain's collection (`None`: the vault's first),
+    /// FORMAT.md §14.3.
+    pub(crate) fn cuts_for(
+        &self,
+        device: &str,
+        collection: Option<&str>,
+        recs: &[OpenedRecord],
+    ) -> Cuts {
         let Some(team) = &self.team.status.team else {
             return Cuts::default();
         };
@@ -267,17 +274,40 @@ impl Vault {
                 seq: c.seq,
             }
         };
-        Cuts {
-            legacy: team.legacy.get(device).map(chain),
-            removal: team
-                .devices
-                .get(device)
-                .and_then(|d| d.cutoff.as_ref())
+        let Some(coll) = collection else {
+            return Cuts {
+                legacy: team.legacy.get(device).map(chain),
+                removal: team
+                    .devices
+                    .get(device)
+                    .and_then(|d| d.cutoff.as_ref())
+                    .map(|c| c.as_ref().map(chain)),
+            };
+        };
+        // In a collection: the device's removal (or demotion) names the
+        // chain's cutoff under `<collection>/<device>`; a revocation of its
+        // member's grant names its own.
+        let d = team.devices.get(device);
+        let removal = match d.and_then(|d| d.cutoff.as_ref()) {
+            Some(_) => Some(d.and_then(|d| d.chain_cutoffs.get(coll)).map(chain)),
+            None => team
+                .collections
+                .get(coll)
+                .and_then(|c| c.cutoffs.get(device))
                 .map(|c| c.as_ref().map(chain)),
+        };
+        Cuts {
+            legacy: None,
+            removal,
         }
     }
 
-    pub(crate) fn judge_record(&self, rec: &OpenedRecord, cuts: &Cuts) -> RecordVerdict {
+    pub(crate) fn judge_record(
+        &self,
+        rec: &OpenedRecord,
+        cuts: &Cuts,
+        collection: Option<&str>,
+    ) -> RecordVerdict {
         if self.pinned_root().is_none() {
             // Without the root key, nothing says whose key a signature must
             // be: a signed record cannot be checked, and is not trusted.
@@ -338,11 +368,21 @@ impl Vault {
             "it was written after the write rights of device \"{}\" ended",
             device.name
         );
+        let role = team.members.get(&device.member).map(|m| m.role);
+        let granted = |c: &str| {
+            team.collections
+                .get(c)
+                .is_some_and(|c| c.readers.get(&device.member) == Some(&true))
+        };
         match &cuts.removal {
             Some(Some(cut)) => judge_cut(cut, ended),
             Some(None) => RecordVerdict::Refused(ended),
-            None => match team.members.get(&device.member).map(|m| m.role) {
-                Some(Role::Admin | Role::Staff) => RecordVerdict::Stands,
+            None => match (role, collection) {
+                (Some(Role::Admin), _) | (Some(Role::Staff), None) => RecordVerdict::Stands,
+                (Some(Role::Staff), Some(c)) if granted(c) => RecordVerdict::Stands,
+                (Some(Role::Staff), Some(_)) => {
+                    RecordVerdict::Refused("its author may not change this collection".into())
+                }
                 _ => RecordVerdict::Refused(
                     "its author is a viewer, who may not change files".into(),
                 ),

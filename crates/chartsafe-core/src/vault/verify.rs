@@ -419,7 +419,7 @@ impl Vault {
                                 version: c.label.clone(),
                                 blob: self
                                     .layout
-                                    .relative(&self.layout.blob(&c.src.content.blob))
+                                    .relative(&snap.blob_path(&self.layout, &c.src.content.blob))
                                     .into_owned(),
                                 error: match other {
                                     GetError::Storage(e) => e.source.to_string(),
