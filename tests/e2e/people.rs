@@ -159,6 +159,47 @@ fn three_people_on_three_computers_invite_approve_restrict_and_remove() {
     sync_all();
     assert!(admin.ok(&["ls"]).contains("claims.txt"));
 
+    // Collections: Billing for billing, Clinical for nobody but admins.
+    // The billing clerk reads Billing and never sees Clinical's names or
+    // contents, nor the audit log (which names them).
+    admin.ok(&["collections", "add", "Billing"]);
+    admin.ok(&["collections", "add", "Clinical"]);
+    write_tree(
+        &w.path("src"),
+        &[
+            ("Smith, John - potassium.txt", b"K 4.1 mmol/L"),
+            ("invoice-0042.txt", b"invoice 42"),
+        ],
+    );
+    admin.ok(&[
+        "add",
+        "--to",
+        "Clinical",
+        w.path("src/Smith, John - potassium.txt").to_str().unwrap(),
+    ]);
+    admin.ok(&["grant", "Billing", "Billing Clerk", "--write"]);
+    sync_all();
+    billing.ok(&[
+        "add",
+        "--to",
+        "Billing",
+        w.path("src/invoice-0042.txt").to_str().unwrap(),
+    ]);
+    sync_all();
+    let listing = billing.ok(&["ls"]);
+    assert!(listing.contains("invoice-0042.txt"), "{listing}");
+    assert!(!listing.contains("Clinical"), "{listing}");
+    assert!(!listing.contains("Smith"), "{listing}");
+    let collections = billing.ok(&["collections"]);
+    assert!(collections.contains("Billing"), "{collections}");
+    assert!(!collections.contains("Clinical"), "{collections}");
+    billing.fails(&["get", "Clinical/Smith, John - potassium.txt"], 5);
+    let err = billing.fails(&["audit"], 4);
+    assert!(err.contains("only admins"), "{err}");
+    let listing = admin.ok(&["ls"]);
+    assert!(listing.contains("Smith, John - potassium.txt"), "{listing}");
+    assert!(listing.contains("invoice-0042.txt"), "{listing}");
+
     // A request planted in the shared folder by someone without an
     // invitation is not even listed.
     std::fs::create_dir_all(hub.join("j")).unwrap();

@@ -118,10 +118,22 @@ fn entry_line(e: &AuditEntry) -> String {
     )
 }
 
+/// The log, or the refusal for a computer that may not read it.
+fn readable(log: chartsafe_core::AuditLog) -> Result<chartsafe_core::AuditLog, Failure> {
+    if log.restricted {
+        return Err(Failure::new(
+            code::AUTH,
+            "only admins read the audit log: it has its own key, which only admins' computers hold",
+            Some("ask an admin of the vault"),
+        ));
+    }
+    Ok(log)
+}
+
 /// `chartsafe audit` and `chartsafe audit verify`.
 pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     if matches!(args.command, Some(AuditCommand::Verify)) {
-        let log = vault.audit_log()?;
+        let log = readable(vault.audit_log()?)?;
         for c in &log.chains {
             writeln!(
                 out,
@@ -181,7 +193,7 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
             filter.paths.push(path);
         }
     }
-    let log = vault.audit_log()?;
+    let log = readable(vault.audit_log()?)?;
     let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
     if !matches!(args.format, AuditFormat::Table) {
         // A copy of the log (with file names) for another program: recorded

@@ -69,6 +69,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum CollectionsCommand {
+    /// Make a collection: a new folder at the top of the vault with its own
+    /// key, read by admins until members are granted it.
+    Add {
+        /// The folder's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Create a vault in DIR (new or empty) and print its recovery phrase once.
     Init {
@@ -109,6 +119,30 @@ enum Command {
     /// by id or exact name: their later changes are refused everywhere.
     Remove {
         /// A member or device id (from `chartsafe members`) or exact name.
+        who: String,
+    },
+    /// List the collections this computer reads (folders with their own
+    /// key and members), or make one (admins).
+    Collections {
+        #[command(subcommand)]
+        command: Option<CollectionsCommand>,
+    },
+    /// Let a member read a collection (admins); with --write, change it too.
+    Grant {
+        /// The collection's folder name or id (from `chartsafe collections`).
+        collection: String,
+        /// The member's name or id (from `chartsafe members`).
+        who: String,
+        /// They may also change files in it (staff and admins).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Take a collection away from a member (admins): its key is replaced
+    /// and its files re-encrypted, so they read nothing of it afterwards.
+    Revoke {
+        /// The collection's folder name or id.
+        collection: String,
+        /// The member's name or id.
         who: String,
     },
     /// Replace the vault's key and re-encrypt every file to the new one
@@ -516,6 +550,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
         Command::Invite => team::invite(&mut open(&cli)?, &mut out),
         Command::Remove { who } => team::remove(&mut open(&cli)?, who),
+        Command::Collections { command } => match command {
+            None => team::collections(&mut open(&cli)?, &mut out),
+            Some(CollectionsCommand::Add { name }) => team::add_collection(&mut open(&cli)?, name),
+        },
+        Command::Grant {
+            collection,
+            who,
+            write,
+        } => team::grant(&mut open(&cli)?, collection, who, *write),
+        Command::Revoke { collection, who } => team::revoke(&mut open(&cli)?, collection, who),
         Command::Rotate { resume, status } => {
             team::rotate(&mut open(&cli)?, *resume, *status, &mut out)
         }

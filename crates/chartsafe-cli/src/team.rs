@@ -221,6 +221,75 @@ pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
     rekey(vault)
 }
 
+/// `chartsafe collections`.
+pub fn collections(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
+    for c in vault.collections()? {
+        let name = match (&c.name, c.audit) {
+            (_, true) => "(the audit log)".to_owned(),
+            (Some(n), _) => names::printable(n),
+            (None, _) => "(its folder has not synced yet)".to_owned(),
+        };
+        let readers: Vec<String> = c
+            .readers
+            .iter()
+            .map(|(_, n, w)| {
+                format!(
+                    "{}{}",
+                    names::printable(n),
+                    if *w { " (write)" } else { "" }
+                )
+            })
+            .collect();
+        let readers = if c.audit {
+            "admins".to_owned()
+        } else if readers.is_empty() {
+            "admins only".to_owned()
+        } else {
+            format!("admins, {}", readers.join(", "))
+        };
+        writeln!(out, "{:<24}  {}  {readers}", output::clip(&name, 24), c.id)
+            .map_err(output::broken)?;
+    }
+    Ok(0)
+}
+
+/// `chartsafe collections add NAME`.
+pub fn add_collection(vault: &mut Vault, name: &str) -> Result<u8, Failure> {
+    let id = vault.create_collection(name)?;
+    eprintln!(
+        "Made collection \"{}\" ({id}): only admins read it until you grant it (`chartsafe grant`).",
+        names::printable(name)
+    );
+    // The audit log may have got its own key with it: move what is there.
+    if vault.rekey_status().due() {
+        return rekey(vault);
+    }
+    Ok(0)
+}
+
+/// `chartsafe grant COLLECTION WHO [--write]`.
+pub fn grant(vault: &mut Vault, collection: &str, who: &str, write: bool) -> Result<u8, Failure> {
+    vault.grant(collection, who, write)?;
+    eprintln!(
+        "{} may now {} {}; their computers get its key once the folder has synced.",
+        names::printable(who),
+        if write { "read and change" } else { "read" },
+        names::printable(collection)
+    );
+    Ok(0)
+}
+
+/// `chartsafe revoke COLLECTION WHO`.
+pub fn revoke(vault: &mut Vault, collection: &str, who: &str) -> Result<u8, Failure> {
+    vault.revoke(collection, who)?;
+    eprintln!(
+        "{} no longer reads {}: its key was replaced; re-encrypting what is there.",
+        names::printable(who),
+        names::printable(collection)
+    );
+    rekey(vault)
+}
+
 /// `chartsafe rotate [--resume | --status]`.
 pub fn rotate(
     vault: &mut Vault,
