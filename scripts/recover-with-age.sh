@@ -91,40 +91,52 @@ is_ignorable() {
     return 1
 }
 
-# Step 1: decrypt every record r/<device>/<seq> (FORMAT.md §5.1). Each becomes
-# one JSON line: {"dev": ..., "file": ..., "hash": SHA-256 of the body, "env": envelope}.
+# Step 1: decrypt every record r/<device>/<seq> (FORMAT.md §5.1), and those of
+# every collection, c/<collection>/r/<device>/<seq> (§14.3). Each becomes one
+# JSON line: {"coll": "" or the collection id, "dev": ..., "file": ...,
+# "hash": SHA-256 of the body, "env": envelope}.
 records=$work/records.jsonl
 : >"$records"
 shopt -s nullglob
 count=0
-for devdir in "$vault"/r/*/; do
-    dev=${devdir%/}
-    dev=${dev##*/}
-    if is_ignorable "$dev" || [[ ! $dev =~ ^[a-z2-7]{26}$ ]]; then
-        continue
+for rootdir in "$vault/r" "$vault"/c/*/r; do
+    coll=""
+    rel=r
+    if [ "$rootdir" != "$vault/r" ]; then
+        coll=${rootdir%/r}
+        coll=${coll##*/}
+        [[ $coll =~ ^[a-z2-7]{26}$ ]] || continue
+        rel=c/$coll/r
     fi
-    for f in "$vault/r/$dev"/*; do
-        name=${f##*/}
-        if is_ignorable "$name" || [ ! -f "$f" ]; then
+    for devdir in "$rootdir"/*/; do
+        dev=${devdir%/}
+        dev=${dev##*/}
+        if is_ignorable "$dev" || [[ ! $dev =~ ^[a-z2-7]{26}$ ]]; then
             continue
         fi
-        if ! envelope=$(age -d -i "$identity" "$f" 2>/dev/null); then
-            problem "record r/$dev/$(printf '%q' "$name") does not decrypt with this identity (damaged, or not from this vault); its changes are not restored"
-            continue
-        fi
-        # The record hash is the SHA-256 of the body string's exact bytes.
-        if ! hash=$(printf '%s' "$envelope" | jq -j '.body | strings' | sha256sum); then
-            problem "record r/$dev/$(printf '%q' "$name") is not a ChartSafe record; ignored"
-            continue
-        fi
-        hash=${hash%% *}
-        if ! printf '%s' "$envelope" |
-            jq -c --arg dev "$dev" --arg file "$name" --arg hash "$hash" \
-                '{dev: $dev, file: $file, hash: $hash, env: .}' >>"$records"; then
-            problem "record r/$dev/$(printf '%q' "$name") is not a ChartSafe record; ignored"
-            continue
-        fi
-        count=$((count + 1))
+        for f in "$rootdir/$dev"/*; do
+            name=${f##*/}
+            if is_ignorable "$name" || [ ! -f "$f" ]; then
+                continue
+            fi
+            if ! envelope=$(age -d -i "$identity" "$f" 2>/dev/null); then
+                problem "record $rel/$dev/$(printf '%q' "$name") does not decrypt with this identity (damaged, or not from this vault); its changes are not restored"
+                continue
+            fi
+            # The record hash is the SHA-256 of the body string's exact bytes.
+            if ! hash=$(printf '%s' "$envelope" | jq -j '.body | strings' | sha256sum); then
+                problem "record $rel/$dev/$(printf '%q' "$name") is not a ChartSafe record; ignored"
+                continue
+            fi
+            hash=${hash%% *}
+            if ! printf '%s' "$envelope" |
+                jq -c --arg coll "$coll" --arg dev "$dev" --arg file "$name" --arg hash "$hash" \
+                    '{coll: $coll, dev: $dev, file: $file, hash: $hash, env: .}' >>"$records"; then
+                problem "record $rel/$dev/$(printf '%q' "$name") is not a ChartSafe record; ignored"
+                continue
+            fi
+            count=$((count + 1))
+        done
     done
 done
 [ "$count" -gt 0 ] || die "no record in $vault/r decrypts with this identity: wrong identity, or an empty vault"
@@ -160,7 +172,7 @@ jq -s -j --arg vault "$vault_id" '
                  or ((.state.content | type == "object") and (.state.content.blob | is_id)
                      and (.state.content.sha256 | hex64))));
   # Entry ids come from records and are printed: anything odd is shown JSON-escaped.
-  def show_id: if is_id then . else tojson end;
+  def show_id: if is_id or test("\\A[a-z2-7]{26}/[a-z2-7]{26}\\z") then . else tojson end;
   def item($kind; $entry; $blob; $sha; $size; $mtime; $text):
     [$kind, ($entry | if . == "" then . else show_id end), $blob, $sha,
      ($size | tostring), ($mtime // "" | tostring), $text];
@@ -174,43 +186,49 @@ jq -s -j --arg vault "$vault_id" '
                       | (.body | try fromjson catch null)
                       | if type == "object" and .format == $v then . else null end
                  else null end) as $b
-     | "r/\($r.dev)/\($r.file | if test("\\A[0-9A-Za-z ._()-]*\\z") then . else tojson end)" as $where
+     | (if $r.coll == "" then "r" else "c/\($r.coll)/r" end) as $dir
+     | "\($dir)/\($r.dev)/\($r.file | if test("\\A[0-9A-Za-z ._()-]*\\z") then . else tojson end)" as $where
      | if $b == null or ($b | valid_body | not) then {bad: "record \($where) is not a ChartSafe record of format 1 or 2; ignored"}
        elif $b.vault != $vault then {bad: "record \($where) belongs to another vault; ignored"}
        elif $b.device != $r.dev or ($r.file[0:10] != ($b.seq | seqname))
             or ($r.file[10:] | marker_ok | not)
          then {bad: "record \($where) is not stored under its own name (replayed or renamed); ignored"}
-       else {hash: $r.hash, b: $b} end)) as $checked
+       else {hash: $r.hash, b: $b, coll: $r.coll, dir: $dir} end)) as $checked
   | ($checked | map(select(.bad != null) | item("problem"; ""; ""; ""; ""; null; .bad))) as $bad
   | ($checked | map(select(.hash != null)) | unique_by(.hash)) as $recs
 
   # Gaps in each device chain (FORMAT.md §6.3).
-  | ($recs | group_by(.b.device) | map(
-       .[0].b.device as $d | .[0].b.device_name as $n
+  | ($recs | group_by([.coll, .b.device]) | map(
+       "\(.[0].dir)/\(.[0].b.device)" as $d | .[0].b.device_name as $n
        | ([0] + (map(.b.seq) | unique)) as $s
        | range(0; ($s | length) - 1) as $i
        | select($s[$i + 1] > $s[$i] + 1)
        | (if $s[$i + 1] - 1 == $s[$i] + 1 then "record #\($s[$i] + 1)"
           else "records #\($s[$i] + 1) to #\($s[$i + 1] - 1)" end) as $which
        | item("problem"; ""; ""; ""; ""; null;
-           "\($which) of device \($n | tojson) (r/\($d)) missing (not synced yet, or deleted): changes in it are not restored")
+           "\($which) of device \($n | tojson) (\($d)) missing (not synced yet, or deleted): changes in it are not restored")
      )) as $gaps
   # Two different records under one number (a fork): both are applied, as ChartSafe does.
-  | ($recs | group_by([.b.device, .b.seq]) | map(select(length > 1)
+  | ($recs | group_by([.coll, .b.device, .b.seq]) | map(select(length > 1)
        | item("note"; ""; ""; ""; ""; null;
-           "device \(.[0].b.device_name | tojson) (r/\(.[0].b.device)) has \(length) different records #\(.[0].b.seq) (a fork); all are applied")
+           "device \(.[0].b.device_name | tojson) (\(.[0].dir)/\(.[0].b.device)) has \(length) different records #\(.[0].b.seq) (a fork); all are applied")
      )) as $forks
 
   # Versions: one per op; id = first 32 hex of the record hash + "." + op index.
-  | [ $recs[] | .hash[0:32] as $h | .b as $b
-      | $b.ops | to_entries[]
-      | { id: "\($h).\(.key)", entry: .value.entry, parents: .value.parents,
-          state: .value.state, time: $b.time, device: $b.device,
-          device_name: $b.device_name } ] as $versions
+  # The entries and parents of a collection are known as "<collection>/<id>"
+  # (FORMAT.md §14.3): no record reaches the entries of another collection.
+  | [ $recs[] | .hash[0:32] as $h | .b as $b | .coll as $c
+      | def scope: if . == null or $c == "" then . else "\($c)/\(.)" end;
+      $b.ops | to_entries[]
+      | { id: "\($h).\(.key)", entry: (.value.entry | scope), parents: .value.parents,
+          state: (.value.state | .parent |= scope), time: $b.time, device: $b.device,
+          device_name: $b.device_name, coll: $c } ] as $versions
 
-  # Heads: versions that no version names as a parent (FORMAT.md §5.3).
-  | (reduce ($versions[] | .parents[]) as $p ({}; .[$p] = true)) as $superseded
-  | ($versions | map(select($superseded[.id] | not)) | group_by(.entry)
+  # Heads: versions that no version of the same entry names as a parent
+  # (FORMAT.md §5.3).
+  | (reduce ($versions[] | .entry as $e | .parents[] | "\($e) \(.)") as $p ({}; .[$p] = true))
+    as $superseded
+  | ($versions | map(select($superseded["\(.entry) \(.id)"] | not)) | group_by(.entry)
      | map(sort_by([.time, .device, .id]) | reverse
            | { key: .[0].entry,
                value: { live: (map(select(.state.status == "live")) | .[0]),
@@ -280,7 +298,9 @@ jq -s -j --arg vault "$vault_id" '
          elif $v.state.kind == "dir" then
            item("dir"; $e; ""; ""; ""; null; $c | join("/"))
          elif ($v.state.content.size | type == "number" and . >= 0 and . == floor) then
-           item("file"; $e; $v.state.content.blob; ($v.state.content.sha256 | ascii_downcase);
+           item("file"; $e;
+                (if $v.coll == "" then "b" else "c/\($v.coll)/b" end) + "/" + $v.state.content.blob;
+                ($v.state.content.sha256 | ascii_downcase);
                 $v.state.content.size;
                 ($v.state.content.mtime
                  | if type == "number" and . == floor and . > -1e15 and . < 1e15 then . else null end);
@@ -334,7 +354,10 @@ while IFS= read -r -d '' kind && IFS= read -r -d '' entry && IFS= read -r -d '' 
             problem "entry $entry: $(printf '%q' "$text") already exists (a name that differs only in case, on a case-insensitive disk?); not overwritten"
             continue
         fi
-        shard=$vault/b/${blob:0:2}
+        # The plan names the blob with its folder: b/ID, or c/COLLECTION/b/ID.
+        bdir=${blob%/*}
+        blob=${blob##*/}
+        shard=$vault/$bdir/${blob:0:2}
         # The blob itself, or failing that a copy a sync client made (FORMAT.md §6.3).
         candidates=()
         [ -f "$shard/$blob" ] && candidates+=("$shard/$blob")
@@ -342,7 +365,7 @@ while IFS= read -r -d '' kind && IFS= read -r -d '' entry && IFS= read -r -d '' 
             [ -f "$c" ] && candidates+=("$c")
         done
         if [ "${#candidates[@]}" -eq 0 ]; then
-            problem "entry $entry: content b/${blob:0:2}/$blob of $(printf '%q' "$text") is missing from the vault folder; not restored"
+            problem "entry $entry: content $bdir/${blob:0:2}/$blob of $(printf '%q' "$text") is missing from the vault folder; not restored"
             continue
         fi
         done_ok=0
@@ -377,7 +400,7 @@ while IFS= read -r -d '' kind && IFS= read -r -d '' entry && IFS= read -r -d '' 
         if [ "$done_ok" -eq 1 ]; then
             files=$((files + 1))
         else
-            problem "entry $entry: content b/${blob:0:2}/$blob of $(printf '%q' "$text") $why; not restored"
+            problem "entry $entry: content $bdir/${blob:0:2}/$blob of $(printf '%q' "$text") $why; not restored"
         fi
         ;;
     *)

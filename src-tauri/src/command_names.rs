@@ -41,4 +41,7 @@ pub const ALL: &[&str] = &[
     "approve_request",
     "remove_member",
     "rekey_progress",
+    "make_collection",
+    "grant_collection",
+    "revoke_collection",
 ];

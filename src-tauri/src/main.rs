@@ -82,6 +82,9 @@ fn main() {
                     team::approve_request,
                     team::remove_member,
                     team::rekey_progress,
+                    team::make_collection,
+                    team::grant_collection,
+                    team::revoke_collection,
                 ]);
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).

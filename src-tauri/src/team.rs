@@ -43,10 +43,30 @@ pub struct RequestOut {
     time: i64,
 }
 
+/// A collection this computer reads, as the Team screen shows it.
+#[derive(Serialize)]
+pub struct CollectionOut {
+    id: String,
+    /// Its folder; `None` until its first record has synced.
+    name: Option<String>,
+    /// Members granted it: id, name, may change it.
+    readers: Vec<ReaderOut>,
+}
+
+/// A member granted a collection.
+#[derive(Serialize)]
+pub struct ReaderOut {
+    id: String,
+    name: String,
+    write: bool,
+}
+
 /// The whole Team screen.
 #[derive(Serialize)]
 pub struct TeamOut {
     members: Vec<MemberOut>,
+    /// The collections this computer reads (not the audit log's).
+    collections: Vec<CollectionOut>,
     /// Whether this device may invite, approve and remove (an admin's).
     admin: bool,
     requests: Vec<RequestOut>,
@@ -70,6 +90,7 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
         let Some(team) = &status.team else {
             return Ok(TeamOut {
                 members: Vec::new(),
+                collections: Vec::new(),
                 admin: false,
                 requests: Vec::new(),
                 problems: vec![match &status.error {
@@ -122,8 +143,27 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
         } else {
             Vec::new()
         };
+        let collections = vault
+            .collections()?
+            .into_iter()
+            .filter(|c| !c.audit)
+            .map(|c| CollectionOut {
+                id: c.id,
+                name: c.name.map(|n| names::printable(&n)),
+                readers: c
+                    .readers
+                    .into_iter()
+                    .map(|(id, name, write)| ReaderOut {
+                        id,
+                        name: names::printable(&name),
+                        write,
+                    })
+                    .collect(),
+            })
+            .collect();
         Ok(TeamOut {
             members,
+            collections,
             admin,
             requests,
             problems,
@@ -188,6 +228,72 @@ pub async fn remove_member(app: AppHandle, state: State<'_, AppState>, id: Strin
             .expect("vault lock")
             .remove_from_team(&id)?;
         tracing::info!("member removed");
+        start_rekey(&app, &session);
+        Ok(())
+    })
+    .await?
+}
+
+/// Makes a collection (admins): a new top-level folder with its own key.
+#[tauri::command]
+pub async fn make_collection(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<()> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .create_collection(&name)?;
+        tracing::info!("collection made");
+        // The audit log may have got its own key: move what is there.
+        start_rekey(&app, &session);
+        Ok(())
+    })
+    .await?
+}
+
+/// Gives member `member` (id) access to collection `collection` (id).
+#[tauri::command]
+pub async fn grant_collection(
+    state: State<'_, AppState>,
+    collection: String,
+    member: String,
+    write: bool,
+) -> Result<()> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .grant(&collection, &member, write)?;
+        tracing::info!("collection granted");
+        Ok(())
+    })
+    .await?
+}
+
+/// Takes collection `collection` (id) away from member `member` (id); its
+/// key is replaced and its files re-encrypted in the background.
+#[tauri::command]
+pub async fn revoke_collection(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    collection: String,
+    member: String,
+) -> Result<()> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .revoke(&collection, &member)?;
+        tracing::info!("collection revoked");
         start_rekey(&app, &session);
         Ok(())
     })

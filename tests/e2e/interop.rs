@@ -78,6 +78,28 @@ fn the_format_md_recovery_procedure_restores_the_tree_byte_for_byte() {
     std::fs::copy(&note, src.join("Jane Doe/note.txt")).unwrap();
     d.ok(&["rm", "Patients/empty.txt"]);
     std::fs::remove_file(src.join("empty.txt")).unwrap();
+    // A collection with its own key (FORMAT.md §14): restored too.
+    d.ok(&["collections", "add", "Billing"]);
+    let billing = w.path("billing-src");
+    write_tree(
+        &billing,
+        &[
+            ("claim 7781.txt", b"claim 7781"),
+            ("2026/claim 7790.txt", b"claim 7790"),
+        ],
+    );
+    d.ok(&[
+        "add",
+        billing.join("claim 7781.txt").to_str().unwrap(),
+        "--to",
+        "Billing",
+    ]);
+    d.ok(&[
+        "add",
+        billing.join("2026").to_str().unwrap(),
+        "--to",
+        "Billing",
+    ]);
 
     let id = d.identity_file(&phrase);
     let out = w.path("restored");
@@ -90,4 +112,5 @@ fn the_format_md_recovery_procedure_restores_the_tree_byte_for_byte() {
         out.display()
     ));
     assert_eq!(read_tree(&out.join("Patients")), read_tree(&src));
+    assert_eq!(read_tree(&out.join("Billing")), read_tree(&billing));
 }

@@ -216,10 +216,11 @@ fn a_removed_member_is_refused_everywhere_after_their_last_change_seen() {
     assert!(err.contains("Nobody"), "{err}");
 
     desk.ok(&["remove", "Temp Nurse"]);
-    // The nurse's computer may no longer change anything; what it wrote
-    // before stays.
+    // The nurse's computer may no longer change anything (its keys no
+    // longer even open the team log: re-encrypted); what it wrote before
+    // stays.
     let err = ward.fails(&["mkdir", "After"], 4);
-    assert!(err.contains("not an active member"), "{err}");
+    assert!(err.contains("removed from the team"), "{err}");
     assert!(desk.ok(&["ls"]).contains("shift.txt"));
     let m = members(&desk);
     let nurse = m["members"]

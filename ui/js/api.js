@@ -56,6 +56,12 @@ export const approveRequest = (id, code, roleName) => call('approve_request', { 
 export const removeMember = (id) => call('remove_member', { id });
 /** Re-encryption to the current key: {due, running, percent, files_done, files_total, message}. */
 export const rekeyProgress = () => call('rekey_progress');
+/** Makes a collection (admins): a new top-level folder with its own key. */
+export const makeCollection = (name) => call('make_collection', { name });
+/** Gives a member (id) access to a collection (id); `write` lets them change it. */
+export const grantCollection = (collection, member, write) => call('grant_collection', { collection, member, write });
+/** Takes a collection (id) away from a member (id). */
+export const revokeCollection = (collection, member) => call('revoke_collection', { collection, member });
 
 /** The file's bytes (an ArrayBuffer), decrypted in memory for a preview. */
 export const preview = (path) => call('preview', { path });

@@ -39,7 +39,8 @@ export function clear() {
   s.team = null;
   $('team-view').hidden = true;
   document.querySelector('#screen-main .body').classList.remove('with-team');
-  for (const id of ['team-members', 'team-requests', 'team-problems']) $(id).replaceChildren();
+  for (const id of ['team-members', 'team-requests', 'team-problems', 'team-collections']) $(id).replaceChildren();
+  $('team-new-collection').hidden = true;
   $('team-rekey').hidden = true;
   $('team-rekey-text').textContent = '';
   $('team-count').textContent = '';
@@ -120,6 +121,26 @@ function render() {
     return li;
   }));
 
+  $('team-new-collection').hidden = !t.admin;
+  $('team-collections-help').textContent = t.collections.length
+    ? 'Folders with their own key: only administrators and the members listed can see them or open their files.'
+    : (t.admin ? 'No collection yet. A collection is a folder with its own key, for example "Billing" for billing staff only.' : 'You are in no collection.');
+  $('team-collections').replaceChildren(...t.collections.map((c) => {
+    const li = el('li', { className: 'collection' });
+    li.dataset.id = c.id;
+    const who = ['Administrators', ...c.readers.map((r) => `${r.name} (${r.write ? 'reads and changes' : 'reads'})`)];
+    li.append(el('span', { className: 'who' },
+      el('strong', { textContent: c.name ?? '(its folder has not synced yet)' }),
+      el('span', { className: 'devices', textContent: who.join(', ') })));
+    if (t.admin) {
+      li.append(el('button', { type: 'button', className: 'secondary grant', textContent: 'Give access…', onclick: () => grant(c) }));
+      if (c.readers.length) {
+        li.append(el('button', { type: 'button', className: 'secondary revoke', textContent: 'Take access away…', onclick: () => revoke(c) }));
+      }
+    }
+    return li;
+  }));
+
   $('team-members').replaceChildren(...t.members.map((m) => {
     const li = el('li', { className: 'member' });
     li.dataset.id = m.id;
@@ -193,10 +214,67 @@ async function remove(m) {
   return load();
 }
 
+async function newCollection() {
+  const name = el('input', { type: 'text', id: 'team-collection-name', autocomplete: 'off', placeholder: 'Billing' });
+  const chosen = await dialogs.ask('New collection', [
+    el('p', { textContent: 'A collection is a new folder at the top of the vault with its own key. Only administrators and the members you give access can see it or open its files. An existing folder cannot become a collection.' }),
+    el('label', { htmlFor: 'team-collection-name', textContent: 'Folder name' }), name,
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Make collection', value: 'make', kind: 'primary' }]);
+  if (chosen !== 'make' || !name.value.trim()) return;
+  try {
+    await api.makeCollection(name.value.trim());
+  } catch (e) {
+    await dialogs.error(e, 'No collection was made');
+    return load();
+  }
+  dialogs.toast(`"${name.value.trim()}" is a collection. Give people access from the Team screen.`);
+  return load();
+}
+
+async function grant(c) {
+  const t = s.team;
+  const candidates = t.members.filter((m) => !m.removed && m.role !== 'admin' && !c.readers.some((r) => r.id === m.id));
+  if (!candidates.length) {
+    await dialogs.message('Give access', 'Every member who is not an administrator already has access (administrators always do).');
+    return;
+  }
+  const who = el('select', { id: 'team-grant-member' }, ...candidates.map((m) => el('option', { value: m.id, textContent: m.name })));
+  const access = el('select', { id: 'team-grant-access' },
+    el('option', { value: 'read', textContent: 'Reads the files' }),
+    el('option', { value: 'write', textContent: 'Reads and changes the files' }));
+  const chosen = await dialogs.ask(`Give access to ${c.name ?? 'this collection'}`, [
+    el('label', { htmlFor: 'team-grant-member', textContent: 'Member' }), who,
+    el('label', { htmlFor: 'team-grant-access', textContent: 'Access' }), access,
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Give access', value: 'grant', kind: 'primary' }]);
+  if (chosen !== 'grant') return;
+  try {
+    await api.grantCollection(c.id, who.value, access.value === 'write');
+  } catch (e) {
+    await dialogs.error(e, 'No access was given');
+  }
+  return load();
+}
+
+async function revoke(c) {
+  const who = el('select', { id: 'team-revoke-member' }, ...c.readers.map((r) => el('option', { value: r.id, textContent: r.name })));
+  const chosen = await dialogs.ask(`Take access to ${c.name ?? 'this collection'} away`, [
+    el('label', { htmlFor: 'team-revoke-member', textContent: 'Member' }), who,
+    el('p', { textContent: 'The collection gets a new key at once and its files are re-encrypted in the background. What they opened or copied before, they may have kept.' }),
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Take access away', value: 'revoke', kind: 'danger' }]);
+  if (chosen !== 'revoke') return;
+  try {
+    await api.revokeCollection(c.id, who.value);
+  } catch (e) {
+    await dialogs.error(e, 'Access was not taken away');
+  }
+  return load();
+}
+
 /** Wires the buttons (once). */
 export function setup() {
   $('team-close').addEventListener('click', () => close());
   $('team-invite').addEventListener('click', invite);
+  $('team-new-collection').addEventListener('click', newCollection);
   $('team-view').addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && !$('dialog').open) close();
   });

@@ -8,9 +8,10 @@
 //!   (reading and checking every team entry), against unlocking the same
 //!   vault's first state (one member);
 //! - reading 1,000 records signed by 50 devices, against the same number of
-//!   version 1 records (MAC only) in another vault.
-//!
-//! Collections are not built yet, so "20 collections" is not part of it.
+//!   version 1 records (MAC only) in another vault;
+//! - unlocking with 50 members and 20 collections (each granted to two
+//!   members, with a file in it), as the admin (every key) and as a member
+//!   of one collection.
 
 // A measurement prints its table; the library itself never prints.
 #![allow(clippy::print_stdout)]
@@ -95,6 +96,44 @@ fn measure_team_figures() {
         .filter(|e| e.kind == chartsafe_core::Kind::File)
         .count();
 
+    // 20 collections, each granted to two members (one may change it),
+    // with one file in each.
+    for c in 0..20 {
+        let name = format!("Collection {c:02}");
+        admin.create_collection(&name).unwrap();
+        admin.grant(&name, &format!("Member {c}"), true).unwrap();
+        admin
+            .grant(&name, &format!("Member {}", c + 20), false)
+            .unwrap();
+        let f = src.join(format!("collection-{c}.txt"));
+        std::fs::write(&f, format!("collection {c}")).unwrap();
+        admin
+            .add(std::slice::from_ref(&f), &name, &NoProgress)
+            .unwrap();
+    }
+    let collections = admin.collections().unwrap().len();
+    drop(admin);
+    let unlock_collections = best_of(5, || {
+        Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap()
+    });
+    let (first, first_store) = &stores[0];
+    let unlock_member = best_of(5, || {
+        Vault::unlock(&dir, first_store, &pass(), options(tmp.path(), first)).unwrap()
+    });
+    let mut m = Vault::unlock(&dir, first_store, &pass(), options(tmp.path(), first)).unwrap();
+    let seen = m.list().unwrap();
+    assert!(seen.problems.is_empty(), "{:?}", seen.problems.first());
+    assert!(seen
+        .entries
+        .iter()
+        .any(|e| e.path.starts_with("Collection 00/")));
+    assert!(!seen
+        .entries
+        .iter()
+        .any(|e| e.path.starts_with("Collection 01/")));
+    drop(m);
+    let mut admin = Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
+
     // The same number of version 1 records (a vault without a team log:
     // its device pinned no root).
     let dir1 = tmp.path().join("vault1");
@@ -136,5 +175,16 @@ fn measure_team_figures() {
         list_signed * 1e3,
         list_v1 / list_signed,
         list_v1 * 1e3
+    );
+    println!(
+        "| unlock with {members} members and {collections} collections (incl. the audit log's), as the admin | 5 runs, best | {:.0} ms | every key: keyslots of 20 collections and 40 grants | {:.2}x unlocking with 1 member ({:.0} ms) |",
+        unlock_collections * 1e3,
+        unlock_one / unlock_collections,
+        unlock_one * 1e3
+    );
+    println!(
+        "| unlock with {members} members and {collections} collections, as a member of one | 5 runs, best | {:.0} ms | its own keys only | {:.2}x unlocking with 1 member |",
+        unlock_member * 1e3,
+        unlock_one / unlock_member
     );
 }

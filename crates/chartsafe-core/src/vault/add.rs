@@ -405,7 +405,13 @@ impl Vault {
                     }
                     let (parent_path, name) = super::change::split_parent(&path);
                     let parent = folders.get(parent_path).cloned().flatten();
-                    let entry = ids::random_id();
+                    // In its parent's collection (FORMAT.md §14.3).
+                    let entry = super::collections::scoped(
+                        parent
+                            .as_deref()
+                            .and_then(|p| super::collections::split_key(p).0),
+                        &ids::random_id(),
+                    );
                     events.push(
                         Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &path),
                     );

@@ -175,7 +175,12 @@ impl Vault {
                 }
                 creating = true;
             }
-            let entry = ids::random_id();
+            // In its parent's collection (FORMAT.md §14.3): a key that says
+            // so, for the changes that will name it as their folder.
+            let coll = parent
+                .as_deref()
+                .and_then(|p| super::collections::split_key(p).0);
+            let entry = super::collections::scoped(coll, &ids::random_id());
             events.push(Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &so_far));
             ops.push(Op {
                 entry: entry.clone(),

@@ -66,31 +66,43 @@ impl Vault {
         &self,
         ops: Vec<Op>,
     ) -> Result<(Option<String>, Vec<Op>), WriteRefused> {
+        // New entries (no earlier version) have bare ids: the collection of
+        // their parent, which may itself be new in this change (a folder
+        // tree added at once), says where they go.
+        let mut new: std::collections::HashMap<String, Option<String>> = Default::default();
+        let parent_coll =
+            |p: &str, new: &std::collections::HashMap<String, Option<String>>| match split_key(p) {
+                (Some(c), _) => Some(c.to_owned()),
+                (None, id) => new.get(id).cloned().flatten(),
+            };
         let mut coll: Option<Option<String>> = None;
         let mut out = Vec::with_capacity(ops.len());
         for mut op in ops {
             let (ec, id) = split_key(&op.entry);
-            let pc = op.state.parent.as_deref().map(split_key);
-            // A new entry (no earlier version) has a bare id: its parent
-            // says where it goes. An existing one stays where it is.
-            let this = match (ec, pc) {
-                (Some(c), _) => Some(c),
-                (None, Some((pc, _))) if op.parents.is_empty() => pc,
-                _ => None,
+            let pc = op.state.parent.as_deref().map(|p| parent_coll(p, &new));
+            let this: Option<String> = match ec {
+                Some(c) => Some(c.to_owned()),
+                None if op.parents.is_empty() => {
+                    let c = pc.clone().flatten();
+                    new.insert(id.to_owned(), c.clone());
+                    c
+                }
+                // An existing entry of the vault's first collection.
+                None => None,
             };
-            if let Some((pc, _)) = pc {
-                if pc != this {
+            if let Some(pc) = &pc {
+                if *pc != this {
                     return Err(WriteRefused::OtherCollection);
                 }
             }
             match &coll {
-                None => coll = Some(this.map(str::to_owned)),
-                Some(c) if c.as_deref() != this => return Err(WriteRefused::OtherCollection),
+                None => coll = Some(this.clone()),
+                Some(c) if *c != this => return Err(WriteRefused::OtherCollection),
                 Some(_) => {}
             }
             op.entry = id.to_owned();
-            if let Some((_, p)) = pc {
-                op.state.parent = Some(p.to_owned());
+            if let Some(p) = op.state.parent.take() {
+                op.state.parent = Some(split_key(&p).1.to_owned());
             }
             out.push(op);
         }

@@ -268,3 +268,52 @@ fn a_viewers_change_to_a_collection_is_refused_by_everyone_else() {
         Problem::RecordRefused { reason, .. } if reason.contains("may not change this collection"))),
         "{:?}", l.problems);
 }
+
+#[test]
+fn a_folder_tree_added_into_a_collection_stays_in_it_across_batches() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let billing = a.create_collection("Billing").unwrap();
+    let (_ds, mut doctor) = join(&w, &mut a, "Dr Ana", "exam pc", Role::Staff);
+    // More files than one batch holds, in nested folders made by the add.
+    let src = w.tmp.path().join("claims");
+    for i in 0..300 {
+        let d = src.join(format!("2026-{:02}", i % 12 + 1)).join("batch");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("claim-{i:03}.txt")), format!("claim {i}")).unwrap();
+    }
+    let r = a
+        .add_with(
+            std::slice::from_ref(&src),
+            "Billing",
+            &AddOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(r.added, 300, "{:?}", r.failed);
+    a.mkdir("Billing/claims/new/deeper").unwrap();
+    // Every record and content went under c/<Billing>/; the doctor, not in
+    // Billing, sees none of it.
+    assert!(
+        all_files(&w.dir.join("b")).is_empty(),
+        "contents outside the collection"
+    );
+    let seen = paths(&mut doctor);
+    assert!(
+        !seen
+            .iter()
+            .any(|p| p.contains("claim") || p.contains("2026")),
+        "{seen:?}"
+    );
+    let mine = paths(&mut a);
+    assert_eq!(mine.iter().filter(|p| p.ends_with(".txt")).count(), 300);
+    assert!(
+        mine.contains(&"Billing/claims/new/deeper".to_owned()),
+        "{mine:?}"
+    );
+    assert_eq!(
+        read(&mut a, &w, "Billing/claims/2026-03/batch/claim-002.txt"),
+        "claim 2"
+    );
+    assert!(all_files(&w.dir.join("c").join(&billing).join("b")).len() >= 300);
+}
