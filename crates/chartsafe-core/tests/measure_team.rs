@@ -132,7 +132,6 @@ fn measure_team_figures() {
         .iter()
         .any(|e| e.path.starts_with("Collection 01/")));
     drop(m);
-    let mut admin = Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
 
     // The same number of version 1 records (a vault without a team log:
     // its device pinned no root).
