@@ -887,6 +887,28 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     let out = cli(&nurse_env, &nurse_pass, &["--vault", v, "ls"]);
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(!listing.contains("intake.txt"), "{listing}");
+
+    // A collection, made from the Team screen: listed with who reads it,
+    // and a folder of the vault.
+    app.click("#team-new-collection").await;
+    app.wait_js("return !!document.getElementById('team-collection-name')", 10)
+        .await;
+    app.fill("#team-collection-name", "Billing").await;
+    app.click("#dialog-actions button.primary").await;
+    app.wait_js(
+        "return document.getElementById('team-view').dataset.state === 'ready'
+             && document.getElementById('team-collections').textContent.includes('Billing')",
+        30,
+    )
+    .await;
+    let text = app
+        .js("return document.getElementById('team-collections').textContent")
+        .await;
+    assert!(
+        text.as_str().unwrap().contains("Administrators"),
+        "{text:?}"
+    );
+    app.screenshot("25-team-collections").await;
     app.quit().await;
 }
 
