@@ -891,8 +891,11 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     // A collection, made from the Team screen: listed with who reads it,
     // and a folder of the vault.
     app.click("#team-new-collection").await;
-    app.wait_js("return !!document.getElementById('team-collection-name')", 10)
-        .await;
+    app.wait_js(
+        "return !!document.getElementById('team-collection-name')",
+        10,
+    )
+    .await;
     app.fill("#team-collection-name", "Billing").await;
     app.click("#dialog-actions button.primary").await;
     app.wait_js(

@@ -251,6 +251,7 @@ const ACTION_LABELS = {
   collection_created: 'Collection made',
   granted: 'Collection access given',
   revoked: 'Collection access taken away',
+  change_refused: 'Change refused (no right to make it)',
   audit_exported: 'Activity exported',
   checked: 'Vault checked',
   repaired: 'Vault repaired',

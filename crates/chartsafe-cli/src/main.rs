@@ -112,8 +112,12 @@ enum Command {
         #[arg(long)]
         code: String,
         /// The new member's role: admin, staff or viewer.
-        #[arg(long, default_value = "staff")]
+        #[arg(long, default_value = "staff", conflicts_with = "computer_of")]
         role: String,
+        /// Not a new member: another computer of this existing member (name
+        /// or id), who read you the code.
+        #[arg(long, value_name = "MEMBER")]
+        computer_of: Option<String>,
     },
     /// Remove a member (all their computers) or one computer from the team,
     /// by id or exact name: their later changes are refused everywhere.
@@ -568,10 +572,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             request,
             code,
             role,
-        } => {
-            let role = team::role(role)?;
-            team::approve(&mut open(&cli)?, request, code, role)
-        }
+            computer_of,
+        } => match computer_of {
+            Some(who) => team::approve_computer(&mut open(&cli)?, request, code, who),
+            None => {
+                let role = team::role(role)?;
+                team::approve(&mut open(&cli)?, request, code, role)
+            }
+        },
         Command::Join { invite } => {
             let dir = vault_dir(&cli)?;
             let Some(name) = cli.name.clone() else {

@@ -171,6 +171,21 @@ pub fn approve(vault: &mut Vault, request: &str, code: &str, role: Role) -> Resu
     Ok(0)
 }
 
+/// `chartsafe approve ID --code CODE --computer-of MEMBER`.
+pub fn approve_computer(
+    vault: &mut Vault,
+    request: &str,
+    code: &str,
+    who: &str,
+) -> Result<u8, Failure> {
+    vault.approve_computer(request, code, who)?;
+    eprintln!(
+        "Approved: the computer can now unlock the vault (once the folder has synced) as {}'s, with what they may read.",
+        names::printable(who)
+    );
+    Ok(0)
+}
+
 /// `chartsafe join`: writes a join request and prints the code to read out.
 pub fn join(
     dir: &std::path::Path,

@@ -67,6 +67,10 @@ pub(crate) struct DeviceState {
     /// back, and this device keeps writing to the key it remembers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub keys_seen: BTreeMap<String, KeySeen>,
+    /// Refused changes this device has recorded in the audit log already
+    /// (FORMAT.md §7, §11.6): a record file, or a team entry's hash.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub flagged: std::collections::BTreeSet<String>,
 }
 
 /// A key generation seen (its entry's hash and the key's recipient).
@@ -89,6 +93,7 @@ impl DeviceState {
             root: None,
             rekeyed: None,
             keys_seen: BTreeMap::new(),
+            flagged: Default::default(),
         }
     }
 }

@@ -152,11 +152,14 @@ pub enum Action {
     Granted,
     /// A member's access to a collection was taken away (detail: who).
     Revoked,
+    /// A change or team entry found in the folder was refused (outcome
+    /// `denied`; detail: the file and its device; reason: why).
+    ChangeRefused,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -188,6 +191,7 @@ impl Action {
         Self::CollectionCreated,
         Self::Granted,
         Self::Revoked,
+        Self::ChangeRefused,
     ];
 
     /// The name written in batches.
@@ -224,6 +228,7 @@ impl Action {
             Self::CollectionCreated => "collection_created",
             Self::Granted => "granted",
             Self::Revoked => "revoked",
+            Self::ChangeRefused => "change_refused",
         }
     }
 

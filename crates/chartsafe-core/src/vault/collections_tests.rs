@@ -267,6 +267,83 @@ fn a_viewers_change_to_a_collection_is_refused_by_everyone_else() {
     assert!(l.problems.iter().any(|p| matches!(p,
         Problem::RecordRefused { reason, .. } if reason.contains("may not change this collection"))),
         "{:?}", l.problems);
+    // And flagged in the admin's audit log, once.
+    a.list().unwrap();
+    let flagged = |a: &mut Vault| {
+        a.audit_log()
+            .unwrap()
+            .entries
+            .iter()
+            .filter(|e| e.action == "change_refused")
+            .count()
+    };
+    assert_eq!(flagged(&mut a), 1);
+    a.list().unwrap();
+    assert_eq!(flagged(&mut a), 1);
+}
+
+#[test]
+fn a_second_computer_of_a_member_gets_what_that_member_may_read() {
+    let w = World::new();
+    let (mut a, _) = w.create();
+    a.create_collection("Billing").unwrap();
+    a.create_collection("Clinical").unwrap();
+    add(&mut a, &w, "Billing", "claim.txt", "claim");
+    add(&mut a, &w, "Clinical", "labs.txt", "labs");
+    let (_cs, clerk) = join(&w, &mut a, "Bill Clerk", "billing pc", Role::Staff);
+    let member = clerk.keys.member.clone();
+    drop(clerk);
+    a.grant("Billing", "Bill Clerk", true).unwrap();
+    // Her laptop asks to join; the admin, who checked the code with her,
+    // approves it as hers.
+    let inv = a.invite().unwrap();
+    let store = MemoryStore::default();
+    let pending = Vault::request_join(
+        &w.dir,
+        inv.text.expose_secret(),
+        "Bill Clerk",
+        &store,
+        &pass("laptop passphrase"),
+        w.options("clerk laptop"),
+    )
+    .unwrap();
+    let id = a.join_requests().unwrap()[0].id.clone();
+    let err = a
+        .approve_computer(&id, "0000 000x", "Bill Clerk")
+        .unwrap_err();
+    assert!(matches!(err, TeamActionError::CodeMismatch), "{err}");
+    a.approve_computer(&id, &pending.code, "Bill Clerk")
+        .unwrap();
+    let team = a.team().team.clone().unwrap();
+    assert_eq!(team.members.len(), 2, "no new member");
+    let mut laptop = Vault::unlock(
+        &w.dir,
+        &store,
+        &pass("laptop passphrase"),
+        w.options("clerk laptop"),
+    )
+    .unwrap();
+    assert_eq!(laptop.keys.member, member);
+    let seen = paths(&mut laptop);
+    assert!(seen.contains(&"Billing/claim.txt".to_owned()), "{seen:?}");
+    assert!(!seen.iter().any(|p| p.starts_with("Clinical")), "{seen:?}");
+    // No key of Clinical reached it.
+    for f in all_files(&w.dir.join("c")) {
+        let s = f.to_string_lossy().into_owned();
+        if !s.contains(
+            &team
+                .collections
+                .values()
+                .find(|c| c.readers.is_empty() && !c.audit)
+                .unwrap()
+                .id,
+        ) {
+            continue;
+        }
+        assert!(!opens(&f, &laptop), "{s}");
+    }
+    add(&mut laptop, &w, "Billing", "claim-2.txt", "from the laptop");
+    assert_eq!(read(&mut a, &w, "Billing/claim-2.txt"), "from the laptop");
 }
 
 #[test]

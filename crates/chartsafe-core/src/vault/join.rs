@@ -236,6 +236,41 @@ impl Vault {
         typed_code: &str,
         role: Role,
     ) -> Result<(), TeamActionError> {
+        self.approve_for(request, typed_code, Err(role))
+    }
+
+    /// Approves a join request as another computer of the existing member
+    /// `who` (id or exact name), if `typed_code` is the request's code
+    /// (FORMAT.md §12.4): the admin, who checked the code with that person,
+    /// decides whose computer it is; the request's own member id is not
+    /// used. The computer receives the keys of what that member may read.
+    pub fn approve_computer(
+        &mut self,
+        request: &str,
+        typed_code: &str,
+        who: &str,
+    ) -> Result<(), TeamActionError> {
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let found: Vec<&crate::team::Member> = team
+            .members
+            .values()
+            .filter(|m| !m.removed && (m.id == who || m.name == who))
+            .collect();
+        let member = match found.as_slice() {
+            [m] => m.id.clone(),
+            [] => return Err(TeamActionError::NoSuchTarget(crate::names::printable(who))),
+            _ => return Err(TeamActionError::Ambiguous(crate::names::printable(who))),
+        };
+        self.approve_for(request, typed_code, Ok(member))
+    }
+
+    /// `target`: an existing member's id, or the role of a new member.
+    fn approve_for(
+        &mut self,
+        request: &str,
+        typed_code: &str,
+        target: Result<String, Role>,
+    ) -> Result<(), TeamActionError> {
         self.admin_key()?;
         let requests = self.open_requests()?;
         let (_, invite, opened) = requests
@@ -243,12 +278,30 @@ impl Vault {
             .find(|(id, _, _)| id == request)
             .ok_or_else(|| TeamActionError::NoSuchRequest(crate::names::printable(request)))?;
         let b = &opened.body;
-        let who = format!(
-            "{} ({}), device \"{}\"",
-            b.name,
-            role.as_str(),
-            b.device_name
-        );
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        // The member the device joins: the new person of the request, or
+        // the existing member the admin named.
+        let (member, new_member, role) = match &target {
+            Err(role) => (b.member.clone(), true, *role),
+            Ok(m) => (
+                m.clone(),
+                false,
+                team.active_member(m).map_or(Role::Viewer, |x| x.role),
+            ),
+        };
+        let who = match &target {
+            Err(_) => format!(
+                "{} ({}), device \"{}\"",
+                b.name,
+                role.as_str(),
+                b.device_name
+            ),
+            Ok(m) => format!(
+                "another computer of {}, device \"{}\"",
+                team.members.get(m).map_or("?", |x| x.name.as_str()),
+                b.device_name
+            ),
+        };
         let now = self.clock.now_ms();
         if !join::code_matches(typed_code, &join::join_code(&invite, &opened.hash)) {
             self.append_audit(vec![Event::new(now, Action::JoinRefused)
@@ -257,35 +310,33 @@ impl Vault {
             return Err(TeamActionError::CodeMismatch);
         }
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        // A request names its member id; it must be a new person's. Adding a
-        // computer to an existing member is not built yet, and a request
-        // naming someone else's id (ids are in every record) must never
-        // attach a device to them (FORMAT.md §12.4).
-        if !b.new_member {
-            return Err(TeamActionError::NotAccepted(
-                "adding a computer to an existing member is not possible yet: invite them as a new member, or use the recovery phrase on that computer".into(),
-            ));
-        }
+        // A request names a member id; only a new person's is used. A
+        // request naming someone else's id (ids are in every record) never
+        // attaches a device to them: whose computer it is, the admin says
+        // (FORMAT.md §12.4).
         // A retry after a crash finds its own entries: the device with this
-        // request's key, under this request's member.
+        // request's key, under this member.
         let done = team.devices.get(&b.device).is_some_and(|d| {
-            d.member == b.member && d.signing.to_string() == b.signing && !d.removed
+            d.member == member && d.signing.to_string() == b.signing && !d.removed
         });
-        if !done && (team.members.contains_key(&b.member) || team.devices.contains_key(&b.device)) {
+        let member_taken = new_member && team.members.contains_key(&member);
+        if !done && (member_taken || team.devices.contains_key(&b.device)) {
             return Err(TeamActionError::NotAccepted(
                 "the request reuses the id of a member or computer already in the team".into(),
             ));
         }
         self.append_audit(vec![Event::new(now, Action::MemberApproved).detail(who)])?;
         if !done {
-            let entry = Entry::MemberAdd {
-                member: b.member.clone(),
-                name: b.name.clone(),
-                role,
-            };
-            self.append_team(entry, None)?;
+            if new_member {
+                let entry = Entry::MemberAdd {
+                    member: member.clone(),
+                    name: b.name.clone(),
+                    role,
+                };
+                self.append_team(entry, None)?;
+            }
             let entry = Entry::DeviceAdd {
-                member: b.member.clone(),
+                member: member.clone(),
                 device: b.device.clone(),
                 name: b.device_name.clone(),
                 recipient: b.recipient.clone(),
@@ -298,8 +349,8 @@ impl Vault {
         // the vault keys.
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
         let listed = team.devices.get(&b.device).is_some_and(|d| {
-            d.member == b.member && d.signing.to_string() == b.signing && !d.removed
-        }) && team.active_member(&b.member).is_some();
+            d.member == member && d.signing.to_string() == b.signing && !d.removed
+        }) && team.active_member(&member).is_some();
         if !listed {
             let why = team.rejected.last().map_or_else(
                 || "the new entries do not count".to_owned(),
@@ -310,7 +361,7 @@ impl Vault {
         // The vault keys for the new device, under its member id; its own
         // signing key it adds itself at its first unlock.
         let mut plain = self.keys.to_plain(self.id(), now);
-        plain.member = b.member.clone();
+        plain.member = member.clone();
         // Only the keys of the collections the new device may read: the
         // vault's first, and (for an admin) every other (FORMAT.md §14.2).
         let default = self.collection_id();

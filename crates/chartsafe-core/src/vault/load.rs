@@ -7,6 +7,7 @@ use super::team::RecordVerdict;
 use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::ListError;
+use crate::format::audit::{Action, Event, Outcome};
 use crate::format::record::{self, Kind, OpenedRecord, RecordError};
 use crate::format::{self as layout, Layout};
 use crate::fsutil;
@@ -462,6 +463,7 @@ impl Vault {
                 }
             }
         }
+        self.flag_refused(&problems);
         let tree = Tree::build(&opened);
         // Where each blob a version names lives: its entry's collection.
         let mut blob_home = HashMap::new();
@@ -477,6 +479,66 @@ impl Vault {
             blobs,
             blob_home,
         })
+    }
+
+    /// Records in this device's audit log, once each, every change it
+    /// refused: records written without the right to (a viewer, a removed
+    /// device, no write grant, a forgery) and team entries that do not
+    /// count (FORMAT.md §11.5, §11.6). Best effort: a log that cannot be
+    /// written now gets them at a later read.
+    fn flag_refused(&mut self, problems: &[Problem]) {
+        // A session without the root key trusts no signature: it refuses
+        // everything signed, which says nothing about the writers.
+        if self.pinned_root().is_none() {
+            return;
+        }
+        let now = self.clock.now_ms();
+        let mut events = Vec::new();
+        let mut keys = Vec::new();
+        for p in problems {
+            if let Problem::RecordRefused {
+                file,
+                device_name,
+                reason,
+            } = p
+            {
+                let key = format!("r {file}");
+                if !self.device.flagged.contains(&key) {
+                    events.push(
+                        Event::new(now, Action::ChangeRefused)
+                            .outcome(Outcome::Denied, reason.clone())
+                            .detail(format!("{file}, from device \"{device_name}\"")),
+                    );
+                    keys.push(key);
+                }
+            }
+        }
+        if let Some(team) = &self.team().team {
+            for r in &team.rejected {
+                let key = format!("t {}", r.hash);
+                if !self.device.flagged.contains(&key) {
+                    events.push(
+                        Event::new(now, Action::ChangeRefused)
+                            .outcome(Outcome::Denied, r.reason.to_string())
+                            .detail(format!(
+                                "team entry {} of t/{} #{}",
+                                r.kind, r.device, r.seq
+                            )),
+                    );
+                    keys.push(key);
+                }
+            }
+        }
+        // Bounded: a flood of planted files is recorded up to a point.
+        events.truncate(1000);
+        keys.truncate(1000);
+        if events.is_empty() || self.device.flagged.len() > 100_000 {
+            return;
+        }
+        if self.append_audit(events).is_ok() {
+            self.device.flagged.extend(keys);
+            let _ = self.local.save(&self.device);
+        }
     }
 
     /// Lists every visible entry and the problems found.
