@@ -44,4 +44,5 @@ pub const ALL: &[&str] = &[
     "make_collection",
     "grant_collection",
     "revoke_collection",
+    "approve_computer",
 ];

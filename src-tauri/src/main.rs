@@ -85,6 +85,7 @@ fn main() {
                     team::make_collection,
                     team::grant_collection,
                     team::revoke_collection,
+                    team::approve_computer,
                 ]);
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).

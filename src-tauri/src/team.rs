@@ -216,6 +216,28 @@ pub async fn approve_request(
     .await?
 }
 
+/// Approves a join request as another computer of member `member` (id),
+/// if `code` is the one the person reads out.
+#[tauri::command]
+pub async fn approve_computer(
+    state: State<'_, AppState>,
+    id: String,
+    code: String,
+    member: String,
+) -> Result<()> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .approve_computer(&id, &code, &member)?;
+        tracing::info!("join request approved as another computer");
+        Ok(())
+    })
+    .await?
+}
+
 /// Removes a member (by id) from the team; the key is replaced at once and
 /// the files already there are re-encrypted in the background.
 #[tauri::command]

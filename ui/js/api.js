@@ -52,6 +52,8 @@ export const teamView = () => call('team_view');
 export const makeInvite = () => call('make_invite');
 /** Approves join request `id` if `code` is the one the person read out. */
 export const approveRequest = (id, code, roleName) => call('approve_request', { id, code, roleName });
+/** Approves join request `id` as another computer of member `member` (id). */
+export const approveComputer = (id, code, member) => call('approve_computer', { id, code, member });
 /** Removes a member (by id) from the team. */
 export const removeMember = (id) => call('remove_member', { id });
 /** Re-encryption to the current key: {due, running, percent, files_done, files_total, message}. */

@@ -184,14 +184,23 @@ async function approve(r) {
     el('option', { value: 'staff', textContent: 'Staff: reads and changes files' }),
     el('option', { value: 'viewer', textContent: 'Viewer: reads files only' }),
     el('option', { value: 'admin', textContent: 'Administrator: manages the team' }));
+  const whose = el('select', { id: 'team-whose' },
+    el('option', { value: '', textContent: `A new member: ${r.name}` }),
+    ...s.team.members.filter((m) => !m.removed).map((m) => el('option', { value: m.id, textContent: `Another computer of ${m.name}` })));
+  const roleLabel = el('label', { htmlFor: 'team-role', textContent: 'Role' });
+  whose.addEventListener('change', () => {
+    role.hidden = roleLabel.hidden = whose.value !== '';
+  });
   const chosen = await dialogs.ask(`Approve ${r.name}?`, [
     el('p', { textContent: `Ask ${r.name} to read you the 8-digit code on their screen, and type it here. ChartSafe checks it: a different code means the request is not theirs.` }),
     el('label', { htmlFor: 'team-code', textContent: 'Code' }), code,
-    ...(r.new_member ? [el('label', { htmlFor: 'team-role', textContent: 'Role' }), role] : []),
+    el('label', { htmlFor: 'team-whose', textContent: 'Whose computer is it?' }), whose,
+    roleLabel, role,
   ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Approve', value: 'approve', kind: 'primary' }]);
   if (chosen !== 'approve') return;
   try {
-    await api.approveRequest(r.id, code.value.trim(), role.value);
+    if (whose.value) await api.approveComputer(r.id, code.value.trim(), whose.value);
+    else await api.approveRequest(r.id, code.value.trim(), role.value);
   } catch (e) {
     await dialogs.error(e, `${r.name} was not approved`);
     return load();
