@@ -45,4 +45,5 @@ pub const ALL: &[&str] = &[
     "grant_collection",
     "revoke_collection",
     "approve_computer",
+    "rotate_keys",
 ];

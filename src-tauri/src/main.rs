@@ -86,6 +86,7 @@ fn main() {
                     team::grant_collection,
                     team::revoke_collection,
                     team::approve_computer,
+                    team::rotate_keys,
                 ]);
             // The diagnostic log records which command ran (never its
             // arguments: they hold file names).

@@ -216,6 +216,24 @@ pub async fn approve_request(
     .await?
 }
 
+/// Replaces the keys of every collection this computer reads (a suspected
+/// leak) and re-encrypts in the background.
+#[tauri::command]
+pub async fn rotate_keys(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
+    let session = state.session()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        session
+            .vault
+            .lock()
+            .expect("vault lock")
+            .rotate_key("replaced from the Team screen")?;
+        tracing::info!("keys replaced");
+        start_rekey(&app, &session);
+        Ok(())
+    })
+    .await?
+}
+
 /// Approves a join request as another computer of member `member` (id),
 /// if `code` is the one the person reads out.
 #[tauri::command]

@@ -54,6 +54,8 @@ export const makeInvite = () => call('make_invite');
 export const approveRequest = (id, code, roleName) => call('approve_request', { id, code, roleName });
 /** Approves join request `id` as another computer of member `member` (id). */
 export const approveComputer = (id, code, member) => call('approve_computer', { id, code, member });
+/** Replaces the keys now (admins) and re-encrypts in the background. */
+export const rotateKeys = () => call('rotate_keys');
 /** Removes a member (by id) from the team. */
 export const removeMember = (id) => call('remove_member', { id });
 /** Re-encryption to the current key: {due, running, percent, files_done, files_total, message}. */

@@ -41,6 +41,7 @@ export function clear() {
   document.querySelector('#screen-main .body').classList.remove('with-team');
   for (const id of ['team-members', 'team-requests', 'team-problems', 'team-collections']) $(id).replaceChildren();
   $('team-new-collection').hidden = true;
+  $('team-rotate').hidden = true;
   $('team-rekey').hidden = true;
   $('team-rekey-text').textContent = '';
   $('team-count').textContent = '';
@@ -122,6 +123,7 @@ function render() {
   }));
 
   $('team-new-collection').hidden = !t.admin;
+  $('team-rotate').hidden = !t.admin;
   $('team-collections-help').textContent = t.collections.length
     ? 'Folders with their own key: only administrators and the members listed can see them or open their files.'
     : (t.admin ? 'No collection yet. A collection is a folder with its own key, for example "Billing" for billing staff only.' : 'You are in no collection.');
@@ -279,11 +281,25 @@ async function revoke(c) {
   return load();
 }
 
+async function rotate() {
+  const chosen = await dialogs.ask('Replace the keys now?', [
+    'Every collection you can read gets a new key at once, and its files are re-encrypted in the background. Do this if a computer may have been copied or a key leaked. Removing someone does it by itself.',
+  ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Replace keys', value: 'rotate', kind: 'primary' }]);
+  if (chosen !== 'rotate') return;
+  try {
+    await api.rotateKeys();
+  } catch (e) {
+    await dialogs.error(e, 'The keys were not replaced');
+  }
+  return load();
+}
+
 /** Wires the buttons (once). */
 export function setup() {
   $('team-close').addEventListener('click', () => close());
   $('team-invite').addEventListener('click', invite);
   $('team-new-collection').addEventListener('click', newCollection);
+  $('team-rotate').addEventListener('click', rotate);
   $('team-view').addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && !$('dialog').open) close();
   });
