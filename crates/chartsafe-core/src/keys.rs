@@ -498,6 +498,43 @@ impl VaultKeys {
         }
         out
     }
+
+    /// Identities for files of `collection` (`None`: the vault's first):
+    /// that collection's keys first (the current one first), then the
+    /// others. age tries every identity on every stanza, so with many
+    /// collections the order decides how long opening a file takes.
+    pub(crate) fn identities_for(&self, collection: Option<&str>) -> Vec<&dyn age::Identity> {
+        let id = collection.unwrap_or_else(|| self.default_collection());
+        let current = self.recipients_for(collection).map(|r| r[0].to_string());
+        let mut mine: Vec<&AgeIdentity> = self
+            .collections
+            .iter()
+            .rev()
+            .filter(|(c, _)| c == id)
+            .map(|(_, i)| i)
+            .collect();
+        if let Some(cur) = current {
+            if let Some(pos) = mine.iter().position(|i| i.recipient().to_string() == cur) {
+                let first = mine.remove(pos);
+                mine.insert(0, first);
+            }
+        }
+        let mut out: Vec<&dyn age::Identity> = mine
+            .into_iter()
+            .map(|i| i.as_age() as &dyn age::Identity)
+            .collect();
+        if let Some(r) = &self.recovery_identity {
+            out.push(r.as_age());
+        }
+        out.extend(
+            self.collections
+                .iter()
+                .rev()
+                .filter(|(c, _)| c != id)
+                .map(|(_, i)| i.as_age() as &dyn age::Identity),
+        );
+        out
+    }
 }
 
 #[cfg(test)]

@@ -206,7 +206,6 @@ impl Vault {
     pub(crate) fn load(&mut self) -> Result<Snapshot, ListError> {
         // Who may write, as the team log says now (FORMAT.md §11.6).
         self.load_team()?;
-        let identities = self.keys.identities();
         let mut problems = Vec::new();
         let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
         let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
@@ -215,6 +214,7 @@ impl Vault {
         let collections = self.readable_collections();
         for coll in &collections {
             let coll = coll.as_deref();
+            let identities = self.keys.identities_for(coll);
             let records_dir = self.layout.for_collection(coll).records();
             let prefix = match coll {
                 None => "r".to_owned(),

@@ -162,12 +162,20 @@ impl Vault {
             .filter_map(|(c, r, _, _)| Some((c.to_owned(), r?.to_owned())))
             .collect();
         let mut gained = false;
+        // Public keys of what is held, computed once (each is a scalar
+        // multiplication).
+        let mut held: HashSet<String> = self
+            .keys
+            .collections
+            .iter()
+            .map(|(_, i)| i.recipient().to_string())
+            .collect();
         for e in entries {
             let Some((collection, recipient, slots, recovery_slot)) = slots_of(&e.body.entry)
             else {
                 continue;
             };
-            if recipient.is_some_and(|r| self.holds(r)) {
+            if recipient.is_some_and(|r| held.contains(r)) {
                 continue;
             }
             let mut candidates: Vec<(&str, AgeIdentity)> = Vec::new();
@@ -195,8 +203,9 @@ impl Vault {
                     let r = key.recipient().to_string();
                     if id == collection
                         && named.contains(&(id.clone(), r.clone()))
-                        && !self.holds(&r)
+                        && !held.contains(&r)
                     {
+                        held.insert(r.clone());
                         self.keys.collections.push((id.clone(), key.clone()));
                         fetched.push(r);
                         gained = true;
@@ -216,14 +225,6 @@ impl Vault {
             .values()
             .find(|c| c.audit)
             .map(|c| c.id.clone())
-    }
-
-    /// Whether this session holds the key whose recipient is `recipient`.
-    fn holds(&self, recipient: &str) -> bool {
-        self.keys
-            .collections
-            .iter()
-            .any(|(_, i)| i.recipient().to_string() == recipient)
     }
 
     /// After the team is evaluated: keys fetched for entries that do not

@@ -145,7 +145,8 @@ impl Vault {
         &self,
     ) -> Result<(Vec<OpenedTeamEntry>, Vec<(String, String)>), StorageError> {
         let root_dir = self.layout.team();
-        let identities = self.keys.identities();
+        // Team entries are under the first collection's keys.
+        let identities = self.keys.identities_for(None);
         let mut entries = Vec::new();
         let mut unreadable = Vec::new();
         for copies in layout::device_folders(&root_dir)?.values() {
