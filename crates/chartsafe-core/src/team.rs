@@ -264,6 +264,15 @@ impl Team {
         Some(self.active_member(&d.member)?.role)
     }
 
+    /// The ids of every device of `member`, removed ones included.
+    fn devices_of(&self, member: &str) -> Vec<String> {
+        self.devices
+            .values()
+            .filter(|d| d.member == member)
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
     /// Every (device, collection) such that the device may read the
     /// collection, over the collections the log names keys for.
     fn reading(&self) -> BTreeSet<(String, String)> {
@@ -1145,12 +1154,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             write,
             ..
         } => {
-            let devices: Vec<String> = team
-                .devices
-                .values()
-                .filter(|d| d.member == *member)
-                .map(|d| d.id.clone())
-                .collect();
+            let devices = team.devices_of(member);
             let c = team.collections.get_mut(collection).expect("checked");
             c.readers.insert(member.clone(), *write);
             if *write {
@@ -1165,12 +1169,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             member,
             cutoffs,
         } => {
-            let devices: Vec<String> = team
-                .devices
-                .values()
-                .filter(|d| d.member == *member)
-                .map(|d| d.id.clone())
-                .collect();
+            let devices = team.devices_of(member);
             let c = team.collections.get_mut(collection).expect("checked");
             let could_write = c.readers.remove(member) == Some(true);
             if could_write {

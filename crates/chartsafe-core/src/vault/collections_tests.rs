@@ -21,33 +21,7 @@ fn join(
     device: &str,
     role: Role,
 ) -> (MemoryStore, Vault) {
-    let inv = admin.invite().unwrap();
-    let store = MemoryStore::default();
-    let pending = Vault::request_join(
-        &w.dir,
-        inv.text.expose_secret(),
-        name,
-        &store,
-        &pass("member passphrase"),
-        w.options(device),
-    )
-    .unwrap();
-    let id = admin
-        .join_requests()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.name == name)
-        .unwrap()
-        .id;
-    admin.approve(&id, &pending.code, role).unwrap();
-    let v = Vault::unlock(
-        &w.dir,
-        &store,
-        &pass("member passphrase"),
-        w.options(device),
-    )
-    .unwrap();
-    (store, v)
+    w.join(admin, name, device, role)
 }
 
 fn add(v: &mut Vault, w: &World, dest: &str, name: &str, content: &str) {

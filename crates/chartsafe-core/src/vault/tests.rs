@@ -72,6 +72,45 @@ impl World {
         (a, b, src)
     }
 
+    /// A person `name` joins through an invitation from `admin` with
+    /// their computer `device`, is approved with `role`, and unlocks.
+    pub(super) fn join(
+        &self,
+        admin: &mut Vault,
+        name: &str,
+        device: &str,
+        role: crate::format::team::Role,
+    ) -> (MemoryStore, Vault) {
+        use secrecy::ExposeSecret;
+        let inv = admin.invite().unwrap();
+        let store = MemoryStore::default();
+        let pending = Vault::request_join(
+            &self.dir,
+            inv.text.expose_secret(),
+            name,
+            &store,
+            &pass("member passphrase"),
+            self.options(device),
+        )
+        .unwrap();
+        let id = admin
+            .join_requests()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap()
+            .id;
+        admin.approve(&id, &pending.code, role).unwrap();
+        let v = Vault::unlock(
+            &self.dir,
+            &store,
+            &pass("member passphrase"),
+            self.options(device),
+        )
+        .unwrap();
+        (store, v)
+    }
+
     /// Enrols `device` (with its own empty keychain) from the phrase.
     pub(super) fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
         let store = MemoryStore::default();
