@@ -206,6 +206,28 @@ pub struct Team {
     pub owed: BTreeSet<String>,
 }
 
+impl KeyGeneration {
+    /// The generation named by entry `hash` with body `b`.
+    fn new(
+        hash: &str,
+        b: &crate::format::team::TeamBody,
+        collection: &str,
+        recipient: &str,
+        slots: BTreeMap<String, String>,
+        recovery_slot: &str,
+    ) -> Self {
+        Self {
+            hash: hash.to_owned(),
+            collection: collection.to_owned(),
+            recipient: recipient.to_owned(),
+            slots,
+            recovery_slot: recovery_slot.to_owned(),
+            by: b.device.clone(),
+            time: b.time,
+        }
+    }
+}
+
 /// A collection with its own key (§14).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection {
@@ -1032,15 +1054,14 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                 team.legacy = legacy.clone();
                 if let Some(k) = key {
                     team.default_collection = Some(k.collection.clone());
-                    team.keys.push(KeyGeneration {
-                        hash: h.to_owned(),
-                        collection: k.collection.clone(),
-                        recipient: k.recipient.clone(),
-                        slots: BTreeMap::new(),
-                        recovery_slot: String::new(),
-                        by: b.device.clone(),
-                        time: b.time,
-                    });
+                    team.keys.push(KeyGeneration::new(
+                        h,
+                        b,
+                        &k.collection,
+                        &k.recipient,
+                        BTreeMap::new(),
+                        "",
+                    ));
                 }
             }
             None
@@ -1110,15 +1131,14 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             recovery_slot,
         } => {
             team.owed.remove(collection);
-            team.keys.push(KeyGeneration {
-                hash: h.to_owned(),
-                collection: collection.clone(),
-                recipient: recipient.clone(),
-                slots: slots.clone(),
-                recovery_slot: recovery_slot.clone(),
-                by: b.device.clone(),
-                time: b.time,
-            });
+            team.keys.push(KeyGeneration::new(
+                h,
+                b,
+                collection,
+                recipient,
+                slots.clone(),
+                recovery_slot,
+            ));
             None
         }
         Entry::CollectionAdd {
@@ -1137,15 +1157,14 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
                     cutoffs: BTreeMap::new(),
                 },
             );
-            team.keys.push(KeyGeneration {
-                hash: h.to_owned(),
-                collection: collection.clone(),
-                recipient: recipient.clone(),
-                slots: slots.clone(),
-                recovery_slot: recovery_slot.clone(),
-                by: b.device.clone(),
-                time: b.time,
-            });
+            team.keys.push(KeyGeneration::new(
+                h,
+                b,
+                collection,
+                recipient,
+                slots.clone(),
+                recovery_slot,
+            ));
             None
         }
         Entry::Grant {
