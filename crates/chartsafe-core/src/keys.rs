@@ -116,6 +116,10 @@ impl RecoveryPhrase {
 pub struct AgeIdentity {
     identity: age::x25519::Identity,
     text: SecretString,
+    /// The public half, computed once: comparing keys by recipient is
+    /// frequent (every read of the team log and of each collection), and
+    /// each computation is a scalar multiplication.
+    public: age::x25519::Recipient,
 }
 
 impl fmt::Debug for AgeIdentity {
@@ -156,6 +160,7 @@ impl AgeIdentity {
     pub fn parse(text: &str) -> Option<Self> {
         let identity: age::x25519::Identity = text.trim().parse().ok()?;
         Some(Self {
+            public: identity.to_public(),
             identity,
             text: SecretString::from(text.trim().to_owned()),
         })
@@ -178,7 +183,7 @@ impl AgeIdentity {
 
     /// The public recipient (`age1…`).
     pub fn recipient(&self) -> age::x25519::Recipient {
-        self.identity.to_public()
+        self.public.clone()
     }
 
     /// The age identity, for decryption.

@@ -18,18 +18,9 @@ use crate::keys::AgeIdentity;
 
 use super::Vault;
 
-/// The key of a record chain in local state (FORMAT.md §7 `known`): the
-/// device id, or `<collection id>/<device id>`.
-pub(crate) fn chain_key(collection: Option<&str>, device: &str) -> String {
-    scoped(collection, device)
-}
-
-/// The collection and device of a chain key.
-pub(crate) fn split_chain(key: &str) -> (Option<&str>, &str) {
-    split_key(key)
-}
-
-/// The tree's key of entry `id` of `collection`.
+/// The tree's key of entry `id` of `collection`; also the key of a device's
+/// record chain in local state (FORMAT.md §7 `known`: the device id, or
+/// `<collection id>/<device id>`).
 pub(crate) fn scoped(collection: Option<&str>, id: &str) -> String {
     match collection {
         None => id.to_owned(),
@@ -364,7 +355,7 @@ impl Vault {
             .values()
             .filter(|d| d.member == member)
             .filter_map(|d| {
-                let k = self.device.known.get(&chain_key(Some(&coll), &d.id))?;
+                let k = self.device.known.get(&scoped(Some(&coll), &d.id))?;
                 Some((d.id.clone(), k.cutoff()))
             })
             .collect();

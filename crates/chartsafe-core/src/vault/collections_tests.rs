@@ -14,16 +14,6 @@ use crate::format::team::Role;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
 
-fn join(
-    w: &World,
-    admin: &mut Vault,
-    name: &str,
-    device: &str,
-    role: Role,
-) -> (MemoryStore, Vault) {
-    w.join(admin, name, device, role)
-}
-
 fn add(v: &mut Vault, w: &World, dest: &str, name: &str, content: &str) {
     let src = w.tmp.path().join(name);
     std::fs::write(&src, content).unwrap();
@@ -94,8 +84,8 @@ fn a_billing_clerk_reads_billing_and_nothing_of_the_clinical_collection() {
         "Smith, John - labs.txt",
         "potassium 4.1",
     );
-    let (_cs, mut clerk) = join(&w, &mut a, "Bill Clerk", "billing pc", Role::Staff);
-    let (_ds, mut doctor) = join(&w, &mut a, "Dr Ana", "exam pc", Role::Staff);
+    let (_cs, mut clerk) = w.join(&mut a, "Bill Clerk", "billing pc", Role::Staff);
+    let (_ds, mut doctor) = w.join(&mut a, "Dr Ana", "exam pc", Role::Staff);
     a.grant("Billing", "Bill Clerk", true).unwrap();
     a.grant("Clinical", "Dr Ana", true).unwrap();
 
@@ -206,8 +196,8 @@ fn a_viewers_change_to_a_collection_is_refused_by_everyone_else() {
     let (mut a, _) = w.create();
     a.create_collection("Billing").unwrap();
     add(&mut a, &w, "Billing", "claim.txt", "claim");
-    let (_vs, mut viewer) = join(&w, &mut a, "Auditor", "audit pc", Role::Viewer);
-    let (_ss, mut staff) = join(&w, &mut a, "Read Only Staff", "staff pc", Role::Staff);
+    let (_vs, mut viewer) = w.join(&mut a, "Auditor", "audit pc", Role::Viewer);
+    let (_ss, mut staff) = w.join(&mut a, "Read Only Staff", "staff pc", Role::Staff);
     a.grant("Billing", "Auditor", false).unwrap();
     a.grant("Billing", "Read Only Staff", false).unwrap();
     assert_eq!(read(&mut viewer, &w, "Billing/claim.txt"), "claim");
@@ -264,7 +254,7 @@ fn a_second_computer_of_a_member_gets_what_that_member_may_read() {
     a.create_collection("Clinical").unwrap();
     add(&mut a, &w, "Billing", "claim.txt", "claim");
     add(&mut a, &w, "Clinical", "labs.txt", "labs");
-    let (_cs, clerk) = join(&w, &mut a, "Bill Clerk", "billing pc", Role::Staff);
+    let (_cs, clerk) = w.join(&mut a, "Bill Clerk", "billing pc", Role::Staff);
     let member = clerk.keys.member.clone();
     drop(clerk);
     a.grant("Billing", "Bill Clerk", true).unwrap();
@@ -325,7 +315,7 @@ fn a_folder_tree_added_into_a_collection_stays_in_it_across_batches() {
     let w = World::new();
     let (mut a, _) = w.create();
     let billing = a.create_collection("Billing").unwrap();
-    let (_ds, mut doctor) = join(&w, &mut a, "Dr Ana", "exam pc", Role::Staff);
+    let (_ds, mut doctor) = w.join(&mut a, "Dr Ana", "exam pc", Role::Staff);
     // More files than one batch holds, in nested folders made by the add.
     let src = w.tmp.path().join("claims");
     for i in 0..300 {

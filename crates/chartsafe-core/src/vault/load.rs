@@ -224,7 +224,7 @@ impl Vault {
             // records are read as the device's own (FORMAT.md §6.3).
             let folders = layout::device_folders(&records_dir)?;
             for (device, copies) in folders {
-                let chain = super::collections::chain_key(coll, &device);
+                let chain = super::collections::scoped(coll, &device);
                 let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
                 let files = copies
                     .iter()
@@ -401,7 +401,7 @@ impl Vault {
 
         // Rollback detection against what this device saw before.
         for (chain, known) in &self.device.known {
-            let (coll, device) = super::collections::split_chain(chain);
+            let (coll, device) = super::collections::split_key(chain);
             // A collection this device no longer reads is not rolled back.
             if !reading.contains(&coll) {
                 continue;

@@ -712,7 +712,7 @@ impl Vault {
         }
         // Continue after the newest record this device ever wrote or saw of
         // itself (kept up to date by `load`): numbers are never reused.
-        let chain = collections::chain_key(coll, &self.device.device);
+        let chain = collections::scoped(coll, &self.device.device);
         let head = self.device.known.get(&chain);
         let seq = head.map_or(1, |h| h.seq + 1);
         let prev = head.map(|h| h.hash.clone());

@@ -15,16 +15,6 @@ use crate::format::team::Role;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
 
-fn join(
-    w: &World,
-    admin: &mut Vault,
-    name: &str,
-    device: &str,
-    role: Role,
-) -> (MemoryStore, Vault) {
-    w.join(admin, name, device, role)
-}
-
 /// Every encrypted file of the folder: blobs, records, audit batches,
 /// team entries.
 fn files(dir: &Path) -> BTreeSet<PathBuf> {
@@ -83,8 +73,8 @@ fn a_removed_member_reads_nothing_written_after_removal_nor_anything_once_re_enc
     let w = World::new();
     let (mut a, phrase) = w.create();
     add(&mut a, &w, "before.txt", "written before");
-    let (_ns, mut nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
-    let (_bs, mut billing) = join(&w, &mut a, "Bill Ing", "billing pc", Role::Staff);
+    let (_ns, mut nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_bs, mut billing) = w.join(&mut a, "Bill Ing", "billing pc", Role::Staff);
     add(&mut nurse, &w, "nurse-note.txt", "by the nurse");
     // What the nurse walks away with: every key her computer held.
     let kept: Vec<AgeIdentity> = nurse
@@ -201,7 +191,7 @@ fn a_computer_that_missed_rotations_catches_up_through_each_key_in_turn() {
     let w = World::new();
     let (mut a, _) = w.create();
     add(&mut a, &w, "one.txt", "1");
-    let (bs, b) = join(&w, &mut a, "Dr B", "b pc", Role::Staff);
+    let (bs, b) = w.join(&mut a, "Dr B", "b pc", Role::Staff);
     drop(b);
     // Two rotations and a full re-encryption while b is away.
     a.rotate_key("test").unwrap();
@@ -223,7 +213,7 @@ fn a_computer_that_missed_rotations_catches_up_through_each_key_in_turn() {
 fn a_rotation_by_a_removed_device_or_a_planted_keyslot_changes_no_key() {
     let w = World::new();
     let (mut a, _) = w.create();
-    let (_ns, mut nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_ns, mut nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
     a.remove_from_team("Nurse Joy").unwrap();
     let current = a.keys.recipients()[0].to_string();
     // Her computer, not told yet, rotates: written, but it does not count.
@@ -298,7 +288,7 @@ fn rotation_files(w: &World, ids: &[AgeIdentity]) -> Vec<PathBuf> {
 fn a_team_log_rolled_back_to_before_a_rotation_sends_nothing_to_the_old_key() {
     let w = World::new();
     let (mut a, _) = w.create();
-    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_ns, nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
     let kept: Vec<AgeIdentity> = nurse
         .keys
         .collections
@@ -334,7 +324,7 @@ fn a_team_log_rolled_back_to_before_a_rotation_sends_nothing_to_the_old_key() {
 fn a_planted_recovery_keyslot_never_becomes_the_key_a_recovered_computer_writes_to() {
     let w = World::new();
     let (mut a, phrase) = w.create();
-    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_ns, nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
     // She knows the MAC key and the public recovery recipient: she plants a
     // keyslot the phrase opens, with her own key under a new collection id,
     // named to sort first.
@@ -370,8 +360,8 @@ fn a_planted_recovery_keyslot_never_becomes_the_key_a_recovered_computer_writes_
 fn a_planted_rotation_naming_the_genuine_keyslots_does_not_hide_the_new_key() {
     let w = World::new();
     let (mut a, _) = w.create();
-    let (bs, b) = join(&w, &mut a, "Dr B", "b pc", Role::Staff);
-    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (bs, b) = w.join(&mut a, "Dr B", "b pc", Role::Staff);
+    let (_ns, nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
     let kept: Vec<AgeIdentity> = nurse
         .keys
         .collections
@@ -411,7 +401,7 @@ fn a_planted_rotation_naming_the_genuine_keyslots_does_not_hide_the_new_key() {
 fn a_removal_whose_rotation_never_happened_leaves_a_rotation_owed() {
     let w = World::new();
     let (mut a, _) = w.create();
-    let (_ns, nurse) = join(&w, &mut a, "Nurse Joy", "ward pc", Role::Staff);
+    let (_ns, nurse) = w.join(&mut a, "Nurse Joy", "ward pc", Role::Staff);
     let member = nurse.keys.member.clone();
     drop(nurse);
     // As if the computer stopped between the removal and its rotation.
