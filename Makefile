@@ -10,6 +10,10 @@ export CHARTSAFE_APP_BIN := $(CURDIR)/target/release/chartsafe-app
 CARGO ?= cargo
 # Build exactly what Cargo.lock pins, when there is one.
 LOCKED := $(if $(wildcard Cargo.lock),--locked,)
+# Tests and benchmarks drive the binaries through environment knobs (a
+# cheaper KDF, separate keychains, a stand-in opener) that only exist with
+# this feature; `make build` and `make run` build the binaries without them.
+KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
 .PHONY: all deps build test run bench clean
 
@@ -25,10 +29,10 @@ build:
 # (tests/app) open the real window under Xvfb through tauri-driver.
 test: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --release $(LOCKED) -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --release $(LOCKED) $(KNOBS) -- -D warnings
 	node --test ui/tests
-	$(CARGO) build --release $(LOCKED) --bin chartsafe --bin chartsafe-app
-	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED)
+	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app
+	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED) $(KNOBS)
 
 # Builds and opens the desktop app (needs a graphical session).
 run:
@@ -43,7 +47,7 @@ run:
 
 bench:
 	@bash scripts/deps.sh bench test
-	$(CARGO) build --release $(LOCKED) --bin chartsafe --bin chartsafe-app
+	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app
 	bash scripts/with-keyring.sh bash scripts/bench.sh
 	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test app \
 		measure_app_figures -- --ignored --nocapture 2>/dev/null | grep '^|'

@@ -51,11 +51,13 @@ pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
     .await?
 }
 
-/// Asks where to save a file (a native dialog). Under WebDriver only
-/// (tauri-driver sets TAURI_WEBVIEW_AUTOMATION), `CHARTSAFE_TEST_SAVE_AS`
-/// answers instead, since tests cannot drive a native dialog.
+/// Asks where to save a file (a native dialog). In test builds
+/// (`test-knobs`) under WebDriver only (tauri-driver sets
+/// TAURI_WEBVIEW_AUTOMATION), `CHARTSAFE_TEST_SAVE_AS` answers instead,
+/// since tests cannot drive a native dialog.
 #[tauri::command]
 pub fn choose_save_file(title: String, name: String) -> Option<String> {
+    #[cfg(feature = "test-knobs")]
     if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
         if let Some(p) = std::env::var_os("CHARTSAFE_TEST_SAVE_AS") {
             return Some(PathBuf::from(p).display().to_string());

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chartsafe_core::{
-    Access, AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress,
+    names, Access, AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress,
     RecoveryPhrase, SyncState, Vault,
 };
 use rand::seq::index::sample;
@@ -518,10 +518,16 @@ pub fn cancel_import(state: State<'_, AppState>) {
     state.cancel.store(true, Ordering::SeqCst);
 }
 
-/// The program that opens files: the system's default, or the one named by
-/// `CHARTSAFE_OPENER` (tests use a stand-in that edits the file).
+/// The program that opens files: the system's default, or, in test builds
+/// only (`test-knobs`), the one named by `CHARTSAFE_OPENER` (a stand-in
+/// that edits the file). Release binaries never run a program an
+/// environment variable names on a decrypted file.
 fn open_with_default_app(file: &Path) -> std::io::Result<()> {
-    let mut cmd = match std::env::var_os("CHARTSAFE_OPENER") {
+    #[cfg(feature = "test-knobs")]
+    let opener = std::env::var_os("CHARTSAFE_OPENER");
+    #[cfg(not(feature = "test-knobs"))]
+    let opener: Option<std::ffi::OsString> = None;
+    let mut cmd = match opener {
         Some(opener) if !opener.is_empty() => std::process::Command::new(opener),
         _ if cfg!(target_os = "macos") => std::process::Command::new("open"),
         // Explorer opens a file with its default program and, unlike
@@ -641,8 +647,10 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
             let Some(top) = entries.iter().find(|e| &e.path == path) else {
                 return Err(chartsafe_core::PathError::NotFound { path: path.clone() }.into());
             };
-            let name = path.rsplit('/').next().unwrap_or(path);
-            let target = free_local(Path::new(&dest), name);
+            // Names special on Windows or macOS (CON, a:stream, "x.") are
+            // written under safe look-alikes (THREAT_MODEL.md §4.5).
+            let name = names::local_file_name(path.rsplit('/').next().unwrap_or(path));
+            let target = free_local(Path::new(&dest), &name);
             if !still_unlocked() {
                 return Err(AppError::locked());
             }
@@ -657,9 +665,9 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
                 if !still_unlocked() {
                     return Err(AppError::locked());
                 }
-                // Vault names have no "/" or ".." (FORMAT.md §5), so the
-                // output stays inside `target`.
-                let out = target.join(&e.path[prefix.len()..]);
+                // Each name made safe for this disk: the output stays
+                // inside `target` (FORMAT.md §5.5, THREAT_MODEL.md §4.5).
+                let out = target.join(names::local_relative_path(&e.path[prefix.len()..]));
                 if e.kind == EntryKind::Dir {
                     std::fs::create_dir_all(&out).map_err(|err| storage_out(&out, err))?;
                 } else {
@@ -667,11 +675,11 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
                     std::fs::create_dir_all(&parent).map_err(|err| storage_out(&parent, err))?;
                     // Never over an existing file (a case-insensitive disk
                     // can make two vault names one).
-                    let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+                    let name = names::local_file_name(e.path.rsplit('/').next().unwrap_or(&e.path));
                     vault.get(
                         &e.path,
                         None,
-                        &free_local(&parent, name),
+                        &free_local(&parent, &name),
                         Access::Exported,
                         &NoProgress,
                     )?;

@@ -136,7 +136,9 @@ impl OpenFiles {
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(AppError::locked());
         }
-        let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+        // Under a name every desktop system takes as a plain file name
+        // (THREAT_MODEL.md §4.5).
+        let name = chartsafe_core::names::local_file_name(path.rsplit('/').next().unwrap_or(path));
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
         // Already open: hand out the same copy again.
         if let Some(f) = self

@@ -129,7 +129,9 @@ impl AppState {
     pub fn options(&self) -> Options {
         let mut o = Options::new(&self.state_dir, device_name());
         o.app = format!("ChartSafe app {}", env!("CARGO_PKG_VERSION"));
-        // For tests only: a cheaper passphrase KDF (docs/FORMAT.md §2.4).
+        // Tests only: a cheaper passphrase KDF (docs/FORMAT.md §2.4), in
+        // builds with the `test-knobs` feature, never in release binaries.
+        #[cfg(feature = "test-knobs")]
         if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
@@ -241,6 +243,9 @@ impl AppState {
 
     /// How long the person may be away before the vault locks.
     pub fn idle_limit(&self) -> Duration {
+        // Tests only (`test-knobs`): automatic logoff is a safeguard, and
+        // no environment variable may stretch it in the binaries people run.
+        #[cfg(feature = "test-knobs")]
         if let Some(s) = std::env::var("CHARTSAFE_IDLE_LOCK_SECONDS")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())

@@ -111,8 +111,8 @@ fn entry_line(e: &AuditEntry) -> String {
     format!(
         "{}:{secs:02}  {:<16}  {:<8}  {:<16}  {:<10}  {what}",
         names::date_time(e.time),
-        output::clip(&e.device_name, 16),
-        &e.member[..8.min(e.member.len())],
+        output::clip(&safe(&e.device_name), 16),
+        safe(e.member.get(..8).unwrap_or(&e.member)),
         safe(&e.action),
         output::clip(&outcome, 40),
     )
@@ -232,7 +232,7 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
         }
     }
     for p in &log.problems {
-        eprintln!("warning: {p}");
+        eprintln!("warning: {}", names::printable(&p.to_string()));
     }
     Ok(if log.problems.is_empty() {
         0

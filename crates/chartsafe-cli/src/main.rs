@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chartsafe_core::{
-    keychain_key, names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoveryPhrase,
-    SecretStore, SyncState, Vault,
+    keychain_key, names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoverAs,
+    RecoveryPhrase, SecretStore, SyncState, Vault,
 };
 use chartsafe_keychain::Keychain;
 use clap::{Parser, Subcommand};
@@ -234,7 +234,18 @@ enum Command {
         path: String,
     },
     /// Enrol this device from the recovery phrase (read from standard input or a prompt).
-    Recover,
+    ///
+    /// The device becomes a computer of the vault's founder (the member who
+    /// created it), made an admin again, unless --as or --new-admin says
+    /// otherwise. Who is who comes from the signed team log only.
+    Recover {
+        /// Become a computer of this active member (name or id, as `chartsafe members` shows).
+        #[arg(long = "as", value_name = "MEMBER", conflicts_with = "new_admin")]
+        as_member: Option<String>,
+        /// Become a new admin member (named by --name).
+        #[arg(long)]
+        new_admin: bool,
+    },
     /// Recovery phrase tools.
     Recovery {
         #[command(subcommand)]
@@ -325,7 +336,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(c) => ExitCode::from(c),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eprintln!("error: {}", names::printable(&f.message));
             if let Some(h) = f.hint {
                 eprintln!("hint: {h}");
             }
@@ -407,7 +418,10 @@ fn options(cli: &Cli) -> Options {
     if let Some(name) = &cli.name {
         o.member_name = name.clone();
     }
-    // For scripts and tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4).
+    // Tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4). The
+    // knob exists only in builds with the `test-knobs` feature, never in
+    // the release binaries people run (docs/THREAT_MODEL.md §4.5).
+    #[cfg(feature = "test-knobs")]
     if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
         .ok()
         .and_then(|v| v.parse::<u8>().ok())
@@ -415,6 +429,17 @@ fn options(cli: &Cli) -> Options {
         o.kdf_log_n = n.clamp(10, 22);
     }
     o
+}
+
+/// Keyslots the recovery identity opened that the team log does not vouch
+/// for: planted in the folder, ignored (docs/FORMAT.md §4.2).
+fn warn_planted(vault: &Vault) {
+    for slot in vault.planted_keyslots() {
+        eprintln!(
+            "warning: keyslot k/{} opens with the recovery phrase but carries keys the team log does not name: it was planted by someone who can write to the vault folder, and is ignored",
+            names::printable(slot)
+        );
+    }
 }
 
 fn vault_dir(cli: &Cli) -> Result<PathBuf, Failure> {
@@ -433,7 +458,9 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
         let identities = input::identity_file(file)?;
         let mut options = options(cli);
         options.root = input::identity_file_root(file);
-        return Ok(Vault::unlock_with_identities(&dir, &identities, options)?);
+        let vault = Vault::unlock_with_identities(&dir, &identities, options)?;
+        warn_planted(&vault);
+        return Ok(vault);
     }
     // One keychain read per command: the secret is kept for Vault::unlock.
     let store = OnceStore::new(Keychain::from_env());
@@ -669,7 +696,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Recover => {
+        Command::Recover {
+            ref as_member,
+            new_admin,
+        } => {
             let dir = vault_dir(&cli)?;
             let phrase = RecoveryPhrase::parse(input::phrase()?.expose_secret())?;
             let passphrase = input::passphrase(
@@ -677,13 +707,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 "New passphrase for this device: ",
                 true,
             )?;
-            let vault = Vault::recover(
-                &dir,
-                &phrase,
-                &Keychain::from_env(),
-                &passphrase,
-                options(&cli),
-            )?;
+            let mut options = options(&cli);
+            options.recover_as = match (as_member, new_admin) {
+                (Some(m), _) => RecoverAs::Member(m.clone()),
+                (None, true) => RecoverAs::NewAdmin,
+                (None, false) => RecoverAs::Founder,
+            };
+            let vault = Vault::recover(&dir, &phrase, &Keychain::from_env(), &passphrase, options)?;
+            warn_planted(&vault);
             eprintln!(
                 "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
                 vault.device_name(),

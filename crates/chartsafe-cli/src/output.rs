@@ -42,13 +42,15 @@ pub fn entry_line(e: &EntryInfo) -> String {
         Kind::Dir => ("-".to_owned(), format!("{}/", e.path)),
         Kind::File => (e.size.to_string(), e.path.clone()),
     };
+    // Names may hold bidirectional or invisible characters that make one
+    // name look like another: shown escaped (docs/THREAT_MODEL.md §4.5).
     format!(
         "{:>12}  {}  {:<16}  {:<16}  {}",
         size,
         names::date_time(e.changed),
-        clip(&e.changed_by, 16),
+        clip(&names::printable(&e.changed_by), 16),
         status(e),
-        path
+        names::printable(&path)
     )
 }
 
@@ -75,7 +77,7 @@ pub fn entry_json(e: &EntryInfo) -> String {
 /// Prints problems as warnings; returns the exit code.
 pub fn problems(problems: &[Problem]) -> u8 {
     for p in problems {
-        eprintln!("warning: {p}");
+        eprintln!("warning: {}", names::printable(&p.to_string()));
     }
     if problems.is_empty() {
         0

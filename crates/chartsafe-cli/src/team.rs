@@ -96,7 +96,11 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
         );
     }
     for (file, why) in &status.unreadable {
-        eprintln!("warning: {file} is not a team entry this vault can read: {why}");
+        eprintln!(
+            "warning: {} is not a team entry this vault can read: {}",
+            names::printable(file),
+            names::printable(why)
+        );
     }
     let problems = !team.rejected.is_empty() || !status.unreadable.is_empty();
     if !team.pending.is_empty() {

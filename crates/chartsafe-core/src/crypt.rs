@@ -73,9 +73,38 @@ pub(crate) fn encrypt_bytes(plain: &[u8], recipients: &[age::x25519::Recipient])
 /// time quadratic in its size (docs/THREAT_MODEL.md §4).
 pub(crate) const HEADER_MAX: usize = 16 << 10;
 
-/// Whether an age file's header ends (with its MAC line) within `prefix`.
-pub(crate) fn header_ends_in(prefix: &[u8]) -> bool {
-    prefix.windows(5).any(|w| w == b"\n--- ")
+/// Most X25519 recipient stanzas accepted in an age header. ChartSafe
+/// writes two (a collection key and the recovery recipient; keyslots one).
+/// Every identity held is tried on every stanza, a scalar multiplication
+/// each, so a planted file with hundreds of stanzas would make each read
+/// cost hundreds of times more (docs/THREAT_MODEL.md §4, FORMAT.md §3.3).
+pub(crate) const MAX_X25519_STANZAS: usize = 4;
+/// Most stanzas of any type (unknown types are skipped cheaply by age, but
+/// are still bounded).
+pub(crate) const MAX_STANZAS: usize = 8;
+
+/// Whether an age file's header ends (with its MAC line) within `prefix`
+/// and has at most [`MAX_STANZAS`] stanzas, at most
+/// [`MAX_X25519_STANZAS`] of them X25519, and at least one of those
+/// (FORMAT.md §3.3).
+pub(crate) fn header_acceptable(prefix: &[u8]) -> bool {
+    let Some(end) = prefix.windows(5).position(|w| w == b"\n--- ") else {
+        return false;
+    };
+    let (mut all, mut x25519) = (0usize, 0usize);
+    for line in prefix[..end].split(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"-> ") else {
+            continue;
+        };
+        all += 1;
+        if rest.starts_with(b"X25519 ") {
+            x25519 += 1;
+        }
+        if all > MAX_STANZAS || x25519 > MAX_X25519_STANZAS {
+            return false;
+        }
+    }
+    x25519 > 0
 }
 
 /// Decrypts a small age file held in memory. The plaintext is zeroized on drop.
@@ -83,7 +112,7 @@ pub(crate) fn decrypt_bytes(
     bytes: &[u8],
     identities: &[&dyn age::Identity],
 ) -> Result<Zeroizing<Vec<u8>>, DecryptFailure> {
-    if !header_ends_in(&bytes[..bytes.len().min(HEADER_MAX)]) {
+    if !header_acceptable(&bytes[..bytes.len().min(HEADER_MAX)]) {
         return Err(DecryptFailure::Corrupt);
     }
     let decryptor = age::Decryptor::new_buffered(bytes)?;
@@ -277,7 +306,7 @@ pub(crate) fn decrypt_stream<R: Read, W: Write + Send>(
     (&mut input)
         .take(HEADER_MAX as u64)
         .read_to_end(&mut prefix)?;
-    if !header_ends_in(&prefix) {
+    if !header_acceptable(&prefix) {
         return Err(DecryptFailure::Corrupt);
     }
     let input = io::Cursor::new(prefix).chain(input);
@@ -427,6 +456,27 @@ mod tests {
             decrypt_stream(&planted[..], Vec::new(), 0, &[id.as_age()], &NoProgress).unwrap_err();
         assert!(matches!(err, DecryptFailure::Corrupt));
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_planted_header_with_many_stanzas_is_refused() {
+        // Attack 5 of issue 12: hundreds of stanzas made every identity
+        // try each one. Our own files have two.
+        let id = AgeIdentity::generate();
+        let recipients: Vec<_> = (0..MAX_X25519_STANZAS + 1)
+            .map(|_| AgeIdentity::generate().recipient())
+            .chain([id.recipient()])
+            .collect();
+        let planted = encrypt_bytes(b"x", &recipients);
+        assert!(matches!(
+            decrypt_bytes(&planted, &[id.as_age()]),
+            Err(DecryptFailure::Corrupt)
+        ));
+        let err =
+            decrypt_stream(&planted[..], Vec::new(), 0, &[id.as_age()], &NoProgress).unwrap_err();
+        assert!(matches!(err, DecryptFailure::Corrupt));
+        let ours = encrypt_bytes(b"x", &[id.recipient(), AgeIdentity::generate().recipient()]);
+        assert_eq!(&decrypt_bytes(&ours, &[id.as_age()]).unwrap()[..], b"x");
     }
 
     #[test]

@@ -348,6 +348,15 @@ pub enum RecoverError {
     /// The new passphrase is too short.
     #[error("the passphrase must have at least {0} characters")]
     WeakPassphrase(usize),
+    /// The member to recover as is not an active member of the team log
+    /// (FORMAT.md §4.2); the name or id asked for, escaped.
+    #[error("no active member of the team is named \"{0}\": pick a name `chartsafe members` shows, or recover as a new admin")]
+    NoSuchMember(String),
+    /// Several active members have that name: give the member id instead.
+    #[error(
+        "several members are named \"{0}\": give the member id `chartsafe members` shows instead"
+    )]
+    AmbiguousMember(String),
     /// Writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -442,9 +442,13 @@ impl VaultKeys {
 
     /// The vault's first collection: the first key of the keyslot.
     pub(crate) fn default_collection(&self) -> &str {
+        // Keyslots always carry a key; with the recovery identity, planted
+        // keys may have been dropped (FORMAT.md §4.2) and the team log
+        // names the first collection.
         self.default
             .as_deref()
-            .unwrap_or(&self.collections.first().expect("at least one collection").0)
+            .or_else(|| self.collections.first().map(|c| c.0.as_str()))
+            .unwrap_or("")
     }
 
     /// Recipients every new blob and record of the vault's first collection
@@ -496,6 +500,26 @@ impl VaultKeys {
             .collections
             .iter()
             .rev()
+            .map(|(_, i)| i.as_age() as &dyn age::Identity)
+            .collect();
+        if let Some(r) = &self.recovery_identity {
+            out.push(r.as_age());
+        }
+        out
+    }
+
+    /// Identities that may open a record of `collection` (`None`: the
+    /// vault's first): that collection's keys and the recovery identity,
+    /// nothing else. A record copied from another collection's folder is
+    /// encrypted to that collection's key, so it does not open where it was
+    /// copied to (FORMAT.md §14.3, THREAT_MODEL.md §4.5).
+    pub(crate) fn identities_only(&self, collection: Option<&str>) -> Vec<&dyn age::Identity> {
+        let id = collection.unwrap_or_else(|| self.default_collection());
+        let mut out: Vec<&dyn age::Identity> = self
+            .collections
+            .iter()
+            .rev()
+            .filter(|(c, _)| c == id)
             .map(|(_, i)| i.as_age() as &dyn age::Identity)
             .collect();
         if let Some(r) = &self.recovery_identity {

@@ -44,7 +44,8 @@ pub use format::team::Role;
 pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
 pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
 pub use vault::{
-    keychain_key, public_info, Listing, Options, Problem, PublicInfo, Vault, MIN_PASSPHRASE_CHARS,
+    keychain_key, public_info, Listing, Options, Problem, PublicInfo, RecoverAs, Vault,
+    MIN_PASSPHRASE_CHARS,
 };
 pub use vault::{utc_time, write_csv, PendingEvents, CSV_HEADER};
 pub use vault::{

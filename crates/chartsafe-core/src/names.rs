@@ -133,18 +133,125 @@ fn split_extension(name: &str) -> (&str, &str) {
     }
 }
 
-/// Text safe to show in a terminal or a log: control characters (which a
-/// planted file name can hold, to drive a terminal) become escapes such as
-/// `\u{1b}`.
+/// Whether `c` changes how the text around it is shown without being
+/// visible itself: Unicode bidirectional controls (U+202E makes
+/// `report\u{202e}fdp.exe` read as `reportexe.pdf`), zero-width and other
+/// invisible format characters (so two different names look the same), and
+/// tag characters (docs/THREAT_MODEL.md §4.5).
+pub fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}'                      // soft hyphen
+        | '\u{034f}'                    // combining grapheme joiner
+        | '\u{061c}'                    // Arabic letter mark
+        | '\u{115f}' | '\u{1160}'        // Hangul fillers
+        | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}'        // Mongolian variation selectors, vowel separator
+        | '\u{200b}'..='\u{200f}'        // zero-width space, joiners, LRM, RLM
+        | '\u{202a}'..='\u{202e}'        // embeddings and overrides
+        | '\u{2060}'..='\u{206f}'        // word joiner, invisible operators, isolates
+        | '\u{3164}'                    // Hangul filler
+        | '\u{fe00}'..='\u{fe0f}'        // variation selectors
+        | '\u{feff}'                    // zero-width no-break space
+        | '\u{ffa0}'                    // halfwidth Hangul filler
+        | '\u{fff9}'..='\u{fffb}'        // interlinear annotation
+        | '\u{1d173}'..='\u{1d17a}'      // musical formatting
+        | '\u{e0000}'..='\u{e0fff}'      // tags and variation selectors supplement
+    )
+}
+
+/// Text safe to show in a terminal, a log or a window: control characters
+/// (which a planted file name can hold, to drive a terminal) and the
+/// invisible characters of [`is_deceptive`] (which make a name masquerade as
+/// another) become escapes such as `\u{1b}` and `\u{202e}`. Names chosen by
+/// people (members, devices, join requests) and names read from the vault
+/// folder go through it before they are shown.
 pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
+            if c.is_control() || is_deceptive(c) {
+                c.escape_unicode().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
         })
+        .collect()
+}
+
+/// Whether `text` holds a character [`printable`] escapes.
+pub fn needs_escaping(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() || is_deceptive(c))
+}
+
+/// Names Windows gives to devices: a file so named (with any extension,
+/// in any case) opens the device instead (`CON.txt` is the console).
+const WINDOWS_DEVICES: [&str; 6] = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
+
+/// The name under which a vault entry named `name` is written to this
+/// computer's disk (export, open): the same name where every desktop system
+/// takes it as an ordinary file name, else a safe look-alike. A pure
+/// function, the same on every OS, so what a file becomes does not depend
+/// on where it is exported (docs/THREAT_MODEL.md §4.5):
+///
+/// - `<>:"|?*`, `/`, `\`, control characters and the invisible characters
+///   of [`is_deceptive`] become `_` (`a:stream` would write an NTFS
+///   alternate stream, `C:x` a drive-relative path; `:` is `/` to macOS's
+///   Finder);
+/// - trailing dots and spaces, which Windows strips (so `x.` would write
+///   `x`), become `_`;
+/// - a Windows device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`,
+///   `LPT0`–`LPT9`, their superscript-digit forms, `CONIN$`, `CONOUT$`),
+///   alone or before a dot, gets a `_` in front;
+/// - an empty result, `.` or `..` becomes `_`.
+///
+/// Vault names are at most 255 bytes (§5.5) and the result is never longer
+/// than the name in characters, so it still fits.
+pub fn local_file_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || is_deceptive(c) || "<>:\"|?*/\\".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    // Windows reads "CON." and "CON .txt" as the device, as it does "CON".
+    let stem = out
+        .trim_end_matches(['.', ' '])
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_uppercase();
+    let kept = out.trim_end_matches(['.', ' ']).len();
+    if kept < out.len() {
+        let tail = out.len() - kept;
+        out.truncate(kept);
+        out.extend(std::iter::repeat_n('_', tail));
+    }
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix).is_some_and(|n| {
+            let mut d = n.chars();
+            matches!((d.next(), d.next()), (Some(c), None) if c.is_ascii_digit() || "\u{b9}\u{b2}\u{b3}".contains(c))
+        })
+    };
+    if WINDOWS_DEVICES.contains(&stem.as_str()) || numbered("COM") || numbered("LPT") {
+        out.insert(0, '_');
+    }
+    if out.is_empty() || out == "." || out == ".." {
+        return "_".to_owned();
+    }
+    out
+}
+
+/// A vault path (`a/b/c`) as a relative path on this computer's disk: each
+/// name through [`local_file_name`], so the result has only normal
+/// components and stays inside the folder it is joined to.
+pub fn local_relative_path(path: &str) -> std::path::PathBuf {
+    path.split('/')
+        .filter(|n| !n.is_empty())
+        .map(local_file_name)
         .collect()
 }
 
@@ -211,6 +318,81 @@ mod tests {
             conflict_name("notes", "desk", "d"),
             "notes (conflict, desk, d)"
         );
+    }
+
+    #[test]
+    fn deceptive_characters_are_escaped() {
+        // Attack 6 of issue 12: a right-to-left override makes
+        // "invoice\u{202e}fdp.exe" read as "invoiceexe.pdf".
+        assert_eq!(
+            printable("invoice\u{202e}fdp.exe"),
+            "invoice\\u{202e}fdp.exe"
+        );
+        assert_eq!(printable("Dr\u{200b}Who"), "Dr\\u{200b}Who");
+        assert_eq!(printable("a\u{2067}b\u{2069}"), "a\\u{2067}b\\u{2069}");
+        assert_eq!(printable("bell\u{7}"), "bell\\u{7}");
+        assert_eq!(printable("\u{feff}x"), "\\u{feff}x");
+        // Ordinary text of every script is left alone.
+        for ok in [
+            "Jos\u{e9}.pdf",
+            "\u{5e9}\u{5dc}\u{5d5}\u{5dd}.txt",
+            "\u{4e2d}\u{6587}",
+            "Zo\u{eb} M\u{fc}ller",
+        ] {
+            assert_eq!(printable(ok), ok);
+            assert!(!needs_escaping(ok));
+        }
+    }
+
+    #[test]
+    fn names_special_on_windows_or_macos_are_made_safe() {
+        let cases = [
+            ("report.pdf", "report.pdf"),
+            ("CON", "_CON"),
+            ("con.txt", "_con.txt"),
+            ("Nul.tar.gz", "_Nul.tar.gz"),
+            ("COM1.log", "_COM1.log"),
+            ("lpt9", "_lpt9"),
+            ("COM\u{b9}", "_COM\u{b9}"),
+            ("CONOUT$", "_CONOUT$"),
+            ("COM10.txt", "COM10.txt"),
+            ("CONSOLE.txt", "CONSOLE.txt"),
+            ("a:stream", "a_stream"),
+            ("C:x", "C_x"),
+            ("what?.txt", "what_.txt"),
+            ("<script>", "_script_"),
+            ("trailing.", "trailing_"),
+            ("trailing . .", "trailing____"),
+            ("CON.", "_CON_"),
+            ("..", "__"),
+            (".", "_"),
+            ("a\\b", "a_b"),
+            ("invoice\u{202e}fdp.exe", "invoice_fdp.exe"),
+            ("\u{4e2d}\u{6587}.txt", "\u{4e2d}\u{6587}.txt"),
+            (".hidden", ".hidden"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(local_file_name(name), want, "{name:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a name holds, the local name is one plain component:
+        /// joined to a folder, it stays inside it, on every OS.
+        #[test]
+        fn local_names_stay_inside(name in "\\PC{1,40}") {
+            let local = local_file_name(&name);
+            proptest::prop_assert!(!local.is_empty());
+            proptest::prop_assert!(local != "." && local != "..");
+            proptest::prop_assert!(!local.contains(['/', '\\', ':']));
+            proptest::prop_assert!(!local.ends_with(['.', ' ']));
+            let joined = std::path::Path::new("base").join(&local);
+            proptest::prop_assert_eq!(joined.parent(), Some(std::path::Path::new("base")));
+            let rel = local_relative_path(&format!("{name}/x/{name}"));
+            proptest::prop_assert!(rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))));
+        }
     }
 
     #[test]

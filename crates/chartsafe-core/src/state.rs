@@ -452,6 +452,7 @@ mod tests {
             };
             let body = RecordBody {
                 format: 1,
+                place: None,
                 vault: "v".into(),
                 device: format!("dev{}", dev % 3),
                 device_name: format!("device {}", dev % 3),

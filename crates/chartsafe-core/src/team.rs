@@ -200,6 +200,10 @@ pub struct Team {
     pub collections: BTreeMap<String, Collection>,
     /// The vault's first collection, if the genesis names it.
     pub default_collection: Option<String>,
+    /// The member the genesis made: the person who created the vault (and
+    /// was shown its recovery phrase). Signed by the root key, so the
+    /// phrase recovers to this member by default (FORMAT.md §4.2).
+    pub founder: Option<String>,
     /// Collections whose key a device or member that could read them no
     /// longer may (removed, demoted, revoked), with no rotation since
     /// (§13.1): a rotation is owed.
@@ -604,6 +608,7 @@ impl<'c, 'a> Pass<'c, 'a> {
                 keys: Vec::new(),
                 collections: BTreeMap::new(),
                 default_collection: None,
+                founder: None,
                 owed: BTreeSet::new(),
             },
             counted: HashSet::new(),
@@ -1051,6 +1056,7 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             m.role = Role::Admin;
             add_device(team, &b.device, member, device_name, recipient, signing);
             if let Entry::Genesis { legacy, key, .. } = &b.entry {
+                team.founder = Some(member.clone());
                 team.legacy = legacy.clone();
                 if let Some(k) = key {
                     team.default_collection = Some(k.collection.clone());

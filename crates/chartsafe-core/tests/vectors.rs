@@ -28,6 +28,7 @@ fn dir() -> PathBuf {
 fn body() -> RecordBody {
     RecordBody {
         format: 1,
+        place: None,
         vault: "aaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
         device: "dddddddddddddddddddddddddd".into(),
         device_name: "front desk".into(),

@@ -45,13 +45,17 @@ impl Keychain {
         Self::with_service(SERVICE)
     }
 
-    /// The keychain under `CHARTSAFE_KEYCHAIN_SERVICE` if set (tests give
-    /// simulated devices separate keychains in one session), else the default.
+    /// The keychain under the default service name; in test builds
+    /// (`test-knobs`) under `CHARTSAFE_KEYCHAIN_SERVICE` if set (tests give
+    /// simulated devices separate keychains in one session).
     pub fn from_env() -> Self {
-        match std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
-            Ok(s) if !s.is_empty() => Self::with_service(&s),
-            _ => Self::new(),
+        #[cfg(feature = "test-knobs")]
+        if let Ok(s) = std::env::var("CHARTSAFE_KEYCHAIN_SERVICE") {
+            if !s.is_empty() {
+                return Self::with_service(&s);
+            }
         }
+        Self::new()
     }
 
     /// The keychain under another service name (tests).

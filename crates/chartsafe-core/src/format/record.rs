@@ -42,6 +42,13 @@ pub struct RecordBody {
     pub time: i64,
     /// The operations.
     pub ops: Vec<Op>,
+    /// Where the record belongs (§5.7): `"r"` for the vault's first
+    /// collection, `"c/<collection id>"` for a collection with its own key.
+    /// Readers refuse a record found anywhere else (copied from one
+    /// collection's folder to another's). Written by every writer of
+    /// signed records since issue 12; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
     /// Reserved for member signatures (§5.4); absent in version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
@@ -223,6 +230,10 @@ impl RecordBody {
             && ids::is_id(&self.author)
             && self.seq > 0
             && self.prev.as_deref().is_none_or(hex64)
+            && self
+                .place
+                .as_deref()
+                .is_none_or(|p| p == "r" || p.strip_prefix("c/").is_some_and(ids::is_id))
             && self.ops.iter().all(|op| {
                 let s = &op.state;
                 ids::is_id(&op.entry)
@@ -234,6 +245,15 @@ impl RecordBody {
                         .is_none_or(|c| ids::is_id(&c.blob) && hex64(&c.sha256))
                     && (s.kind == Kind::File) == s.content.is_some()
             })
+    }
+
+    /// The place (§5.7) of a record in collection `collection` (`None`:
+    /// the vault's first).
+    pub fn place_of(collection: Option<&str>) -> String {
+        match collection {
+            None => "r".to_owned(),
+            Some(c) => format!("c/{c}"),
+        }
     }
 
     /// The id of the version made by op number `index` of the record whose body hash is `hash`.
@@ -303,6 +323,7 @@ pub(crate) mod tests {
     pub(crate) fn sample() -> RecordBody {
         RecordBody {
             format: 1,
+            place: None,
             vault: "v".repeat(26),
             device: "d".repeat(26),
             device_name: "front desk".into(),

@@ -69,6 +69,15 @@ pub enum Problem {
         /// The sequence number it should follow.
         prev_seq: u64,
     },
+    /// A record names another place than where it was found (§5.7): copied
+    /// from one collection's folder into another's.
+    #[error("record {file} belongs in {belongs}/, not here (copied from another collection's folder); ignored")]
+    RecordMisplaced {
+        /// The record file.
+        file: String,
+        /// Where it says it belongs (`r` or `c/<collection id>`).
+        belongs: String,
+    },
     /// A record of another vault was copied in.
     #[error("record {file} belongs to another vault; ignored")]
     RecordFromOtherVault {
@@ -118,6 +127,14 @@ pub enum Problem {
         device_name: String,
         /// Why.
         reason: String,
+    },
+    /// The team log went back to an older state than this device saw
+    /// (FORMAT.md §11.7): an entry it had accepted is gone from the folder.
+    /// It still counts here (from this device's copy) and was written back.
+    #[error("the team log in the vault folder went back to an older state: {what} had disappeared (an older copy of t/ was restored, or files were deleted); this computer still counts it and wrote it back")]
+    TeamRolledBack {
+        /// What went back, for people ("the removal of \"Nurse Joy\"").
+        what: String,
     },
     /// Another device's records went back to an older state than this device saw.
     #[error("records of device \"{device_name}\" were rolled back ({dir}): #{expected} was seen before, only #{found} is there now")]
@@ -206,7 +223,12 @@ impl Vault {
     pub(crate) fn load(&mut self) -> Result<Snapshot, ListError> {
         // Who may write, as the team log says now (FORMAT.md §11.6).
         self.load_team()?;
-        let mut problems = Vec::new();
+        let mut problems: Vec<Problem> = self
+            .team()
+            .rolled_back
+            .iter()
+            .map(|what| Problem::TeamRolledBack { what: what.clone() })
+            .collect();
         let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
         let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
         // Every collection this device may read: its record chains are read
@@ -214,7 +236,10 @@ impl Vault {
         let collections = self.readable_collections();
         for coll in &collections {
             let coll = coll.as_deref();
-            let identities = self.keys.identities_for(coll);
+            // Only this collection's keys: a record copied here from another
+            // collection's folder does not open (FORMAT.md §14.3).
+            let identities = self.keys.identities_only(coll);
+            let place = record::RecordBody::place_of(coll);
             let records_dir = self.layout.for_collection(coll).records();
             let prefix = match coll {
                 None => "r".to_owned(),
@@ -275,6 +300,15 @@ impl Vault {
                     };
                     if rec.body.vault != self.header.id {
                         problems.push(Problem::RecordFromOtherVault { file });
+                        continue;
+                    }
+                    // A signed record names where it belongs (§5.7): one
+                    // copied from elsewhere is refused.
+                    if rec.body.place.as_ref().is_some_and(|p| *p != place) {
+                        problems.push(Problem::RecordMisplaced {
+                            file,
+                            belongs: escape(rec.body.place.as_deref().unwrap_or_default()),
+                        });
                         continue;
                     }
                     if rec.body.device != device || rec.body.seq != seq {
@@ -496,6 +530,17 @@ impl Vault {
         let mut events = Vec::new();
         let mut keys = Vec::new();
         for p in problems {
+            if let Problem::TeamRolledBack { what } = p {
+                let key = format!("rollback {what}");
+                if !self.device.flagged.contains(&key) {
+                    events.push(
+                        Event::new(now, Action::ChangeRefused)
+                            .outcome(Outcome::Denied, p.to_string())
+                            .detail(format!("team log: {what}")),
+                    );
+                    keys.push(key);
+                }
+            }
             if let Problem::RecordRefused {
                 file,
                 device_name,

@@ -2,6 +2,8 @@
 //! writing new ones (docs/FORMAT.md §4–§6).
 
 mod add;
+#[cfg(test)]
+mod attack_tests;
 mod audit;
 #[cfg(test)]
 mod audit_tests;
@@ -20,8 +22,10 @@ mod team;
 mod team_tests;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod verify;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -93,6 +97,24 @@ pub struct Options {
     /// written by `chartsafe recovery identity` names it). Ignored when this
     /// computer pinned one already.
     pub root: Option<String>,
+    /// Which member of the team log the recovery phrase enrols this device
+    /// as ([`Vault::recover`]); never taken from a keyslot (FORMAT.md §4.2).
+    pub recover_as: RecoverAs,
+}
+
+/// Whom [`Vault::recover`] makes this device a computer of. The member comes
+/// from the signed team log, never from a keyslot in the folder: anyone who
+/// can write there can plant a keyslot naming themselves (FORMAT.md §4.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RecoverAs {
+    /// The member the genesis made, the person who created the vault and
+    /// was shown the phrase; a new admin if that member was removed.
+    #[default]
+    Founder,
+    /// An active member, by id or exact name, as the team log lists them.
+    Member(String),
+    /// A new member (named by [`Options::member_name`]), made an admin.
+    NewAdmin,
 }
 
 impl Options {
@@ -108,6 +130,7 @@ impl Options {
             app: format!("chartsafe-core {}", env!("CARGO_PKG_VERSION")),
             member_name: "Administrator".to_owned(),
             root: None,
+            recover_as: RecoverAs::Founder,
         }
     }
 }
@@ -139,6 +162,9 @@ pub struct Vault {
     team: team::TeamLog,
     /// The person's name for team entries this device writes.
     member_name: String,
+    /// Keyslots the recovery identity opened that carry keys the team log
+    /// does not name: planted (FORMAT.md §4.2), ignored and reported.
+    planted: Vec<String>,
     _lock: File,
 }
 
@@ -319,7 +345,7 @@ impl Vault {
             device,
             options,
             vec![event],
-            Some(&identity),
+            OpenKind::Device(&identity),
         )
     }
 
@@ -335,6 +361,7 @@ impl Vault {
         let layout = Layout::new(dir);
         let refs: Vec<&dyn age::Identity> = identities.iter().map(|i| i.as_age() as _).collect();
         let mut keys = None;
+        let mut origin = BTreeMap::new();
         for slot in fsutil::list_dir(&layout.keyslots())? {
             if crate::format::is_ignorable(&slot) {
                 continue;
@@ -346,11 +373,13 @@ impl Vault {
                 // Only the recovery identity unlocks this way, and the keyslot
                 // must carry what it derives: anyone who knows the public
                 // recovery recipient can plant a keyslot with their own keys
-                // (FORMAT.md §4.2).
+                // (FORMAT.md §4.2). Which of its keys count is the team
+                // log's to say (`vouch_recovery_keys`).
                 let genuine = identities.iter().any(|i| {
                     i.recipient().to_string() == k.recovery.to_string() && k.matches_recovery(i)
                 });
                 if genuine {
+                    note_origin(&mut origin, &slot, &k);
                     merge_keys(&mut keys, k);
                 }
             }
@@ -391,7 +420,7 @@ impl Vault {
             device,
             options,
             vec![event],
-            None,
+            OpenKind::Identity(origin),
         )
     }
 
@@ -412,6 +441,7 @@ impl Vault {
         let layout = Layout::new(dir);
         let recovery = phrase.identity();
         let mut found = None;
+        let mut origin = BTreeMap::new();
         for slot in fsutil::list_dir(&layout.keyslots())? {
             if crate::format::is_ignorable(&slot) {
                 continue;
@@ -420,8 +450,11 @@ impl Vault {
                 continue;
             };
             if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], &header.id) {
-                // An injected keyslot (FORMAT.md §4.2) is skipped.
+                // A keyslot without the phrase's keys is skipped; one with
+                // them may still be planted by a key holder: its keys count
+                // only if the team log names them (FORMAT.md §4.2).
                 if k.matches_recovery(&recovery) {
+                    note_origin(&mut origin, &slot, &k);
                     merge_keys(&mut found, k);
                 }
             }
@@ -442,6 +475,7 @@ impl Vault {
         // The phrase gives the root key: pin it (FORMAT.md §11.1).
         let root = phrase.root_signing_key();
         device.root = Some(root.public().to_string());
+        let recover_as = options.recover_as.clone();
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
         vault.keys.signing = Some(crate::sign::SigningKey::generate());
         vault.load_team()?;
@@ -450,12 +484,36 @@ impl Vault {
         if vault.team().team.is_none() && (vault.header.has_team() || vault.has_team_entries()) {
             return Err(RecoverError::TeamNotReady);
         }
-        // The vault's member, unless removed: then the phrase brings a new
-        // admin member rather than reviving a removed id (FORMAT.md §11.5).
+        vault.vouch_recovery_keys(&origin);
+        // Who this device belongs to comes from the signed team log, never
+        // from a keyslot (FORMAT.md §4.2): the founder by default, another
+        // active member the person names, or a new admin. A removed member
+        // is never revived (§11.5).
         if let Some(t) = vault.team().team.as_ref() {
-            if t.members.get(&vault.keys.member).is_some_and(|m| m.removed) {
-                vault.keys.member = ids::random_id();
-            }
+            vault.keys.member = match &recover_as {
+                RecoverAs::Founder => t
+                    .founder
+                    .as_deref()
+                    .filter(|m| t.active_member(m).is_some())
+                    .map_or_else(ids::random_id, str::to_owned),
+                RecoverAs::NewAdmin => ids::random_id(),
+                RecoverAs::Member(who) => {
+                    let by_id = t.active_member(who).map(|m| m.id.clone());
+                    let by_name: Vec<&str> = t
+                        .members
+                        .values()
+                        .filter(|m| !m.removed && m.name == *who)
+                        .map(|m| m.id.as_str())
+                        .collect();
+                    let shown = crate::names::printable(who);
+                    match (by_id, by_name.as_slice()) {
+                        (Some(id), _) => id,
+                        (None, [one]) => (*one).to_owned(),
+                        (None, []) => return Err(RecoverError::NoSuchMember(shown)),
+                        (None, _) => return Err(RecoverError::AmbiguousMember(shown)),
+                    }
+                }
+            };
         }
         // A device id the team log already lists (this machine, enrolled
         // before) gets a new id with its new signing key; the old id is
@@ -470,6 +528,7 @@ impl Vault {
         }
         let used = Event::new(vault.clock.now_ms(), Action::RecoveryUsed).detail("recovery phrase");
         let recipient = vault.record_and_enrol(used, store, new_passphrase, kdf_log_n, slot)?;
+        vault.flag_planted_keyslots();
         if vault.team().team.is_some() {
             // Emergency access re-establishes an admin (FORMAT.md §11.3).
             let entry = Entry::RecoveryAdmin {
@@ -594,12 +653,14 @@ impl Vault {
             announced: false,
             team: Default::default(),
             member_name: crate::names::clean_device_name(&options.member_name),
+            planted: Vec::new(),
             _lock: lock,
         }
     }
 
-    /// `join`: the device identity, for a device that asked to join and
-    /// may find its approval now (FORMAT.md §12.4).
+    /// `kind`: with a device identity, for a device that asked to join and
+    /// may find its approval now (FORMAT.md §12.4); with the recovery
+    /// identity, the keyslot each key came from.
     #[allow(clippy::too_many_arguments)]
     fn finish_open(
         layout: Layout,
@@ -609,7 +670,7 @@ impl Vault {
         device: DeviceState,
         options: Options,
         events: Vec<Event>,
-        join: Option<&AgeIdentity>,
+        kind: OpenKind<'_>,
     ) -> Result<Vault, UnlockError> {
         let lock = local.lock()?.ok_or(UnlockError::Busy)?;
         let mut vault = Vault::assemble(layout, header, keys, local, device, options, lock);
@@ -617,11 +678,20 @@ impl Vault {
         // this first audit batch included (FORMAT.md §13.2); a device that
         // was just approved pins the root key before that.
         vault.load_team()?;
-        if let Some(identity) = join {
-            vault.complete_join(identity)?;
+        match kind {
+            OpenKind::Device(identity) => vault.complete_join(identity)?,
+            OpenKind::Identity(origin) => {
+                vault.vouch_recovery_keys(&origin);
+                // The phrase's holder acts as the founder the root key
+                // signed in, never as a member a keyslot names.
+                if let Some(founder) = vault.team().team.as_ref().and_then(|t| t.founder.clone()) {
+                    vault.keys.member = founder;
+                }
+            }
         }
         // No unaudited access: if the log cannot be written, the vault stays shut.
         vault.append_audit(events)?;
+        vault.flag_planted_keyslots();
         Ok(vault)
     }
 
@@ -751,6 +821,8 @@ impl Vault {
                     prev,
                     time: self.clock.now_ms(),
                     ops: ops.clone(),
+                    // Signed records name where they belong (FORMAT.md §5.7).
+                    place: signing.is_some().then(|| RecordBody::place_of(coll)),
                     sig: None,
                 };
                 match signing {
@@ -876,6 +948,25 @@ from_commit!(
     crate::errors::PurgeError,
     crate::errors::RevertError
 );
+
+/// How [`Vault::finish_open`] was reached.
+enum OpenKind<'a> {
+    /// With this device's identity (its own keyslot).
+    Device(&'a AgeIdentity),
+    /// With the recovery identity: for each key's recipient, the first
+    /// keyslot that carried it.
+    Identity(BTreeMap<String, String>),
+}
+
+/// Remembers, for each key of `keys`, the keyslot `slot` it came from (the
+/// first one wins, as in [`merge_keys`]).
+fn note_origin(origin: &mut BTreeMap<String, String>, slot: &str, keys: &VaultKeys) {
+    for (_, identity) in &keys.collections {
+        origin
+            .entry(identity.recipient().to_string())
+            .or_insert_with(|| slot.to_owned());
+    }
+}
 
 /// Adds the collection keys of `more` (another recovery keyslot: the first
 /// one, or one a key rotation wrote, FORMAT.md §13.1) to `keys`. The keys

@@ -729,7 +729,7 @@ impl RekeyJob {
             .take(HEADER_MAX as u64 + 80)
             .read_to_end(&mut prefix)
             .map_err(|e| StorageError::read(&item.path, e))?;
-        if !crypt::header_ends_in(&prefix[..prefix.len().min(HEADER_MAX)]) {
+        if !crypt::header_acceptable(&prefix[..prefix.len().min(HEADER_MAX)]) {
             return Ok(Outcome::Skipped("not an age file ChartSafe wrote".into()));
         }
         // Under the current key already? Only the header is read for that.

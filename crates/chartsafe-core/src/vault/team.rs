@@ -35,6 +35,12 @@ pub struct TeamStatus {
     /// team log (it was rolled back, or has not synced back yet): writes
     /// are refused (FORMAT.md §13.2).
     pub keys_rolled_back: Vec<String>,
+    /// Entries this device had accepted that are gone from the folder (an
+    /// older copy of `t/` was restored, or files were deleted): described
+    /// for people ("the removal of member \"Nurse Joy\""). They still count
+    /// here, from this device's own copy, and are written back
+    /// (FORMAT.md §7 `team/`, §11.7).
+    pub rolled_back: Vec<String>,
 }
 
 /// The entries read, and what they say.
@@ -42,6 +48,8 @@ pub struct TeamStatus {
 pub(super) struct TeamLog {
     pub(super) entries: Vec<OpenedTeamEntry>,
     pub(super) status: TeamStatus,
+    /// The file bytes of each entry read from the folder (first copy).
+    pub(super) files: std::collections::HashMap<String, Vec<u8>>,
 }
 
 /// Whether a record stands under the team log (FORMAT.md §11.6).
@@ -105,36 +113,54 @@ impl Vault {
     pub(super) fn load_team(&mut self) -> Result<(), StorageError> {
         let mut tried = std::collections::HashSet::new();
         let mut fetched = Vec::new();
-        let (entries, unreadable) = loop {
-            let (entries, unreadable) = self.read_team_files()?;
+        let (entries, unreadable, files, missing) = loop {
+            let (mut entries, unreadable, files) = self.read_team_files()?;
+            // Entries this device accepted before and the folder no longer
+            // holds: a rollback, undone from this device's own copy
+            // (FORMAT.md §11.7).
+            let missing = self.kept_team_entries_missing(&files);
+            entries.extend(missing.iter().map(|(e, _)| e.clone()));
             if !self.take_rotated_keys(&entries, &mut tried, &mut fetched)? {
-                break (entries, unreadable);
+                break (entries, unreadable, files, missing);
             }
         };
-        let status = match self.pinned_root() {
-            None => TeamStatus {
-                team: None,
-                error: None,
-                unreadable,
-                keys_rolled_back: Vec::new(),
-            },
+        let (team, error) = match self.pinned_root() {
+            None => (None, None),
             Some(root) => match team::evaluate(&self.header.id, &root, entries.clone()) {
-                Ok(t) => TeamStatus {
-                    team: Some(t),
-                    error: None,
-                    unreadable,
-                    keys_rolled_back: Vec::new(),
-                },
-                Err(e) => TeamStatus {
-                    team: None,
-                    error: Some(e),
-                    unreadable,
-                    keys_rolled_back: Vec::new(),
-                },
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e)),
             },
         };
-        self.team = TeamLog { entries, status };
+        let rolled_back = missing
+            .iter()
+            .map(|(e, _)| super::trust::describe_entry(&e.body.entry, team.as_ref()))
+            .collect();
+        let status = TeamStatus {
+            team,
+            error,
+            unreadable,
+            keys_rolled_back: Vec::new(),
+            rolled_back,
+        };
+        self.team = TeamLog {
+            entries,
+            status,
+            files,
+        };
+        self.keep_team_entries(&missing);
         self.settle_keys(&fetched);
+        // Whose computer this is comes from the signed team log, never from
+        // the keyslot (a field anyone writing the folder could fill in).
+        let member = self
+            .team
+            .status
+            .team
+            .as_ref()
+            .and_then(|t| t.active_device(&self.device.device))
+            .map(|d| d.member.clone());
+        if let Some(member) = member {
+            self.keys.member = member;
+        }
         Ok(())
     }
 
@@ -143,12 +169,20 @@ impl Vault {
     #[allow(clippy::type_complexity)]
     fn read_team_files(
         &self,
-    ) -> Result<(Vec<OpenedTeamEntry>, Vec<(String, String)>), StorageError> {
+    ) -> Result<
+        (
+            Vec<OpenedTeamEntry>,
+            Vec<(String, String)>,
+            std::collections::HashMap<String, Vec<u8>>,
+        ),
+        StorageError,
+    > {
         let root_dir = self.layout.team();
         // Team entries are under the first collection's keys.
         let identities = self.keys.identities_for(None);
         let mut entries = Vec::new();
         let mut unreadable = Vec::new();
+        let mut files = std::collections::HashMap::new();
         for copies in layout::device_folders(&root_dir)?.values() {
             for folder in copies {
                 let dir = root_dir.join(folder);
@@ -172,13 +206,16 @@ impl Vault {
                         }
                     };
                     match fmt::open(&plain) {
-                        Ok(e) => entries.push(e),
+                        Ok(e) => {
+                            files.entry(e.hash.clone()).or_insert(bytes);
+                            entries.push(e);
+                        }
                         Err(e) => unreadable.push((file, e.to_string())),
                     }
                 }
             }
         }
-        Ok((entries, unreadable))
+        Ok((entries, unreadable, files))
     }
 
     /// The key this device signs its records with; `None` in a vault

@@ -141,14 +141,11 @@ fn entries_planted_in_the_folder_are_refused_or_unreadable_and_change_nothing() 
     assert_eq!(t.members.len(), 2);
     assert_eq!(t.chains[&me].0, 4);
 
-    // The team log deleted: no team, an error, and the vault still opens.
+    // The team log deleted. The recovery phrase does not start a second
+    // team log on a new computer: the header says there is one, so it
+    // waits for it.
     drop(v);
     std::fs::remove_dir_all(w.dir.join("t")).unwrap();
-    let v = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
-    assert!(v.team().team.is_none());
-    assert_eq!(v.team().error, Some(crate::team::TeamError::NoGenesis));
-    // The recovery phrase does not start a second team log then: the
-    // header says there is one, so it waits for it.
     let err = Vault::recover(
         &w.dir,
         &phrase,
@@ -161,6 +158,25 @@ fn entries_planted_in_the_folder_are_refused_or_unreadable_and_change_nothing() 
         matches!(err, crate::errors::RecoverError::TeamNotReady),
         "{err}"
     );
+    // A computer that kept its copies (FORMAT.md §11.7) still has the
+    // team, says what went missing, and writes it back.
+    let v = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    assert!(v.team().team.is_some());
+    assert!(v.team().rolled_back.iter().any(|w| w.contains("\"Nurse\"")));
+    drop(v);
+    // Without its copies, a computer has no team: an error, and the vault
+    // still opens.
+    std::fs::remove_dir_all(w.dir.join("t")).unwrap();
+    let id = phrase_vault_id(&w);
+    std::fs::remove_dir_all(w.tmp.path().join("state-a").join(&id).join("team")).unwrap();
+    let v = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    assert!(v.team().team.is_none());
+    assert_eq!(v.team().error, Some(crate::team::TeamError::NoGenesis));
+}
+
+/// The vault id, from the public header.
+fn phrase_vault_id(w: &World) -> String {
+    public_info(&w.dir).unwrap().id
 }
 
 #[test]
@@ -182,6 +198,8 @@ fn a_vault_without_a_team_log_gets_one_from_the_phrase_and_keeps_its_files() {
     let mut state = local.load().unwrap().unwrap();
     state.root = None;
     local.save(&state).unwrap();
+    // Nor did it keep copies of team entries (FORMAT.md §7 `team/`).
+    std::fs::remove_dir_all(local.file_named("team")).unwrap();
     let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
     let src = w.tmp.path().join("old.txt");
     std::fs::write(&src, "from before").unwrap();
@@ -264,6 +282,7 @@ fn records_are_signed_and_checked_against_the_team() {
     let forge = |device: &str, author: &str, key: &SigningKey, seq: u64, name: &str| {
         let body = crate::format::record::RecordBody {
             format: 2,
+            place: None,
             vault: a.id().to_owned(),
             device: device.to_owned(),
             device_name: "x".into(),
@@ -373,6 +392,7 @@ fn records_are_signed_and_checked_against_the_team() {
     // cutoff names, so refused.
     let body = crate::format::record::RecordBody {
         format: 2,
+        place: None,
         vault: a.id().to_owned(),
         device: b_device.clone(),
         device_name: "b".into(),

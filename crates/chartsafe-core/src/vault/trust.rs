@@ -1,0 +1,236 @@
+//! What the folder claims, checked against what this device knows
+//! (docs/THREAT_MODEL.md §4.5): keyslots the recovery identity opens are
+//! believed only for the keys the signed team log names, and team entries
+//! this device accepted are kept outside the folder, so that restoring an
+//! older copy of `t/` undoes nothing here (FORMAT.md §11.7).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::Vault;
+use crate::crypt;
+use crate::format::audit::{Action, Event, Outcome};
+use crate::format::team::{self as fmt, Entry, OpenedTeamEntry};
+use crate::format::Layout;
+use crate::fsutil;
+
+impl Vault {
+    /// Drops every collection key that came from a keyslot opened with the
+    /// recovery identity and that the team log does not name for its
+    /// collection (FORMAT.md §4.2). Such a keyslot is planted: its public
+    /// recipient is known to every member, and every member holds the MAC
+    /// key it must carry, so it proves nothing by opening. The keyslots
+    /// are remembered (see [`Vault::planted_keyslots`]).
+    ///
+    /// `origin` maps each key's recipient to the keyslot that carried it.
+    /// Without a team (a vault from before the team log) nothing can vouch
+    /// for a key, and nothing is dropped.
+    pub(super) fn vouch_recovery_keys(&mut self, origin: &BTreeMap<String, String>) {
+        let Some(team) = self.team().team.as_ref() else {
+            return;
+        };
+        let named: BTreeSet<(String, String)> = team
+            .keys
+            .iter()
+            .map(|k| (k.collection.clone(), k.recipient.clone()))
+            .collect();
+        let known: BTreeSet<String> = team
+            .keys
+            .iter()
+            .map(|k| k.collection.clone())
+            .chain(team.default_collection.clone())
+            .collect();
+        // A team log written before the genesis named its key names no key
+        // for the first collection: its keys are kept as they were.
+        let legacy = team.default_collection.is_none();
+        let mut planted = BTreeSet::new();
+        self.keys.collections.retain(|(collection, identity)| {
+            let recipient = identity.recipient().to_string();
+            let Some(slot) = origin.get(&recipient) else {
+                // Not from a recovery keyslot (taken from a team entry).
+                return true;
+            };
+            let vouched = named.contains(&(collection.clone(), recipient))
+                || (legacy && !known.contains(collection));
+            if !vouched {
+                planted.insert(slot.clone());
+            }
+            vouched
+        });
+        // The first collection must keep a key to fall back on; the
+        // recovery identity reads everything in any case (FORMAT.md §3.1).
+        self.planted = planted.into_iter().collect();
+    }
+
+    /// Keyslots the recovery identity opened whose keys the team log does
+    /// not name: planted by someone who can write to the folder, and
+    /// ignored (FORMAT.md §4.2). Empty for an ordinary unlock.
+    pub fn planted_keyslots(&self) -> &[String] {
+        &self.planted
+    }
+
+    /// Records each planted keyslot once in the audit log
+    /// (`change_refused`), best effort like [`Vault::flag_refused`].
+    pub(super) fn flag_planted_keyslots(&mut self) {
+        let now = self.clock.now_ms();
+        let fresh: Vec<String> = self
+            .planted
+            .iter()
+            .filter(|s| !self.device.flagged.contains(&format!("k {s}")))
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let events = fresh
+            .iter()
+            .map(|slot| {
+                Event::new(now, Action::ChangeRefused)
+                    .outcome(
+                        Outcome::Denied,
+                        "it opens with the recovery phrase but carries keys the team log does \
+                         not name: planted",
+                    )
+                    .detail(format!("keyslot k/{}", crate::names::printable(slot)))
+            })
+            .collect();
+        if self.append_audit(events).is_ok() {
+            self.device
+                .flagged
+                .extend(fresh.iter().map(|s| format!("k {s}")));
+            let _ = self.local.save(&self.device);
+        }
+    }
+}
+
+/// Largest kept team entry read back (as in the folder, FORMAT.md §11).
+const KEPT_MAX: u64 = 1 << 20;
+
+/// An entry as people read it, with names from `team` where it has them:
+/// what went back when the entry vanished from the folder.
+pub(super) fn describe_entry(entry: &Entry, team: Option<&crate::team::Team>) -> String {
+    let member = |id: &str| {
+        team.and_then(|t| t.members.get(id))
+            .map_or_else(|| format!("member {id}"), |m| format!("\"{}\"", m.name))
+    };
+    let device = |id: &str| {
+        team.and_then(|t| t.devices.get(id)).map_or_else(
+            || format!("computer {id}"),
+            |d| format!("computer \"{}\"", d.name),
+        )
+    };
+    match entry {
+        Entry::Genesis { .. } => "the team log's beginning".to_owned(),
+        Entry::MemberAdd { member: m, .. } => format!("the addition of {}", member(m)),
+        Entry::DeviceAdd { device: d, .. } => format!("the addition of {}", device(d)),
+        Entry::RoleSet {
+            member: m, role, ..
+        } => {
+            format!("{} becoming {}", member(m), role.as_str())
+        }
+        Entry::MemberRemove { member: m, .. } => format!("the removal of {}", member(m)),
+        Entry::DeviceRemove { device: d, .. } => format!("the removal of {}", device(d)),
+        Entry::RecoveryAdmin { member: m, .. } => {
+            format!("the recovery phrase's use by {}", member(m))
+        }
+        Entry::KeyRotate { collection, .. } => format!("a new key for collection {collection}"),
+        Entry::CollectionAdd { collection, .. } => {
+            format!("the creation of collection {collection}")
+        }
+        Entry::Grant {
+            collection,
+            member: m,
+            ..
+        } => format!("a grant of collection {collection} to {}", member(m)),
+        Entry::Revoke {
+            collection,
+            member: m,
+            ..
+        } => format!(
+            "the revocation of collection {collection} from {}",
+            member(m)
+        ),
+    }
+}
+
+impl Vault {
+    /// This device's copies of the team entries it accepted
+    /// (`<state>/team/<entry hash>`, FORMAT.md §7).
+    fn kept_team_dir(&self) -> std::path::PathBuf {
+        self.local.file_named("team")
+    }
+
+    /// The entries this device keeps a copy of that the folder no longer
+    /// holds (`files`: the entries read from the folder, by hash), with the
+    /// bytes of the copy. Copies that do not open, or whose content is not
+    /// the entry their name says, are skipped.
+    pub(super) fn kept_team_entries_missing(
+        &self,
+        files: &HashMap<String, Vec<u8>>,
+    ) -> Vec<(OpenedTeamEntry, Vec<u8>)> {
+        let Ok(dir) = std::fs::read_dir(self.kept_team_dir()) else {
+            return Vec::new();
+        };
+        let identities = self.keys.identities();
+        let mut out = Vec::new();
+        for item in dir.flatten() {
+            let Some(hash) = item.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if files.contains_key(&hash) || hash.len() != 64 {
+                continue;
+            }
+            let Ok(Some(bytes)) = fsutil::read_limited(&item.path(), KEPT_MAX) else {
+                continue;
+            };
+            let Ok(plain) = crypt::decrypt_bytes(&bytes, &identities) else {
+                continue;
+            };
+            match fmt::open(&plain) {
+                Ok(e) if e.hash == hash => out.push((e, bytes)),
+                _ => continue,
+            }
+        }
+        out.sort_by(|a, b| a.0.hash.cmp(&b.0.hash));
+        out
+    }
+
+    /// Keeps a copy of every entry that counts and is not kept yet, and
+    /// writes the `missing` ones that count back into the folder under
+    /// their own names (when the name is free), so that other computers
+    /// see them again. Best effort: local copies only strengthen rollback
+    /// detection, and a folder that cannot be written is reported elsewhere.
+    pub(super) fn keep_team_entries(&mut self, missing: &[(OpenedTeamEntry, Vec<u8>)]) {
+        let Some(team) = self.team.status.team.as_ref() else {
+            return;
+        };
+        let dir = self.kept_team_dir();
+        let kept: HashSet<String> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|i| i.file_name().to_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let counted: HashSet<&str> = team.order.iter().map(String::as_str).collect();
+        for hash in &team.order {
+            if kept.contains(hash) {
+                continue;
+            }
+            if let Some(bytes) = self.team.files.get(hash) {
+                if std::fs::create_dir_all(&dir).is_ok() {
+                    let _ = fsutil::write_replace(&dir.join(hash), bytes);
+                }
+            }
+        }
+        for (e, bytes) in missing {
+            if !counted.contains(e.hash.as_str()) {
+                continue;
+            }
+            let dest = self
+                .layout
+                .device_team(&e.body.device)
+                .join(Layout::record_name(e.body.seq));
+            let _ = fsutil::write_new(self.layout.root(), &dest, bytes);
+        }
+    }
+}
