@@ -86,6 +86,7 @@ fn entry_json(e: &AuditEntry) -> String {
         "reason": e.reason,
         "detail": e.detail,
         "app": e.app,
+        "unverified": e.unverified,
     })
     .to_string()
 }
@@ -95,11 +96,15 @@ fn entry_json(e: &AuditEntry) -> String {
 fn entry_line(e: &AuditEntry) -> String {
     let safe = names::printable;
     let secs = e.time.div_euclid(1000).rem_euclid(60);
-    let outcome = match (e.outcome.as_str(), &e.reason) {
+    let mut outcome = match (e.outcome.as_str(), &e.reason) {
         ("ok", _) => String::new(),
         (o, Some(r)) => format!("{}: {}", o.to_uppercase(), safe(r)),
         (o, None) => o.to_uppercase(),
     };
+    // Not signed by a computer of the team (FORMAT.md §10.6): a claim.
+    if e.unverified {
+        outcome = format!("UNVERIFIED {outcome}").trim_end().to_owned();
+    }
     let mut what = e.path.as_deref().map(safe).unwrap_or_default();
     if let Some(d) = e.detail.as_deref().map(safe) {
         what = if what.is_empty() {

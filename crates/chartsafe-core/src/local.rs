@@ -71,6 +71,12 @@ pub(crate) struct DeviceState {
     /// (FORMAT.md §7, §11.6): a record file, or a team entry's hash.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub flagged: std::collections::BTreeSet<String>,
+    /// Whether this device has had its one chance to vouch for the audit
+    /// chains written before batches were signed (FORMAT.md §7, §10.6).
+    /// Absent (false) in a device state from before signed batches: an
+    /// admin's computer then vouches at its first read of the log.
+    #[serde(default)]
+    pub audit_vouched: bool,
 }
 
 /// A key generation seen (its entry's hash and the key's recipient).
@@ -94,6 +100,7 @@ impl DeviceState {
             rekeyed: None,
             keys_seen: BTreeMap::new(),
             flagged: Default::default(),
+            audit_vouched: true,
         }
     }
 }

@@ -63,6 +63,8 @@ const MAC: [u8; 32] = [7u8; 32];
 fn batch() -> AuditBody {
     AuditBody {
         format: 1,
+        team: Vec::new(),
+        legacy: Default::default(),
         vault: "aaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
         device: "dddddddddddddddddddddddddd".into(),
         device_name: "front desk".into(),

@@ -21,6 +21,12 @@ pub const AUDIT_VERSION: u32 = 1;
 
 /// The MAC domain of audit batches (FORMAT.md §10.1).
 const DOMAIN: &[u8] = b"chartsafe/v1 audit\n";
+/// The signature domain of audit batches (FORMAT.md §10.6).
+const SIGN_DOMAIN: &[u8] = b"chartsafe/v2 audit\n";
+/// Most team heads one batch announces (as `deps` of team entries, §11.3).
+pub const MAX_TEAM_HEADS: usize = 256;
+/// Most chains one batch vouches for (`legacy`, §10.6).
+pub const MAX_LEGACY: usize = 4096;
 
 /// The authenticated content of one audit batch: the events one device
 /// recorded in one step.
@@ -51,6 +57,15 @@ pub struct AuditBody {
     /// was truncated (FORMAT.md §10.3).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seen: BTreeMap<String, Head>,
+    /// The heads of the team log the writer had accepted (entry hashes):
+    /// a reader whose team log lacks one was rolled back, or has not
+    /// synced yet (FORMAT.md §10.6). Signed batches only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub team: Vec<String>,
+    /// Unsigned chains an admin's computer vouches for when it starts
+    /// signing: device id to the head it had verified (FORMAT.md §10.6).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub legacy: BTreeMap<String, Head>,
 }
 
 /// The newest batch of a chain, as announced by a device that read it.
@@ -155,11 +170,15 @@ pub enum Action {
     /// A change or team entry found in the folder was refused (outcome
     /// `denied`; detail: the file and its device; reason: why).
     ChangeRefused,
+    /// An admin's computer, signing batches for the first time, vouched
+    /// for the chains written before batches were signed (detail: how
+    /// many; FORMAT.md §10.6).
+    AuditVouched,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -192,6 +211,7 @@ impl Action {
         Self::Granted,
         Self::Revoked,
         Self::ChangeRefused,
+        Self::AuditVouched,
     ];
 
     /// The name written in batches.
@@ -229,6 +249,7 @@ impl Action {
             Self::Granted => "granted",
             Self::Revoked => "revoked",
             Self::ChangeRefused => "change_refused",
+            Self::AuditVouched => "audit_vouched",
         }
     }
 
@@ -306,6 +327,10 @@ impl Event {
 struct Envelope {
     chartsafe_audit: u32,
     mac: String,
+    /// The writing device's signature (§10.6); absent in batches written
+    /// before batches were signed. Readers of that time ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sig: Option<String>,
     body: String,
 }
 
@@ -334,18 +359,47 @@ pub struct OpenedBatch {
     pub body: AuditBody,
     /// SHA-256 (hex) of the body text.
     pub hash: String,
+    /// The signature and the exact body text it covers, for a signed batch.
+    pub(crate) signed: Option<([u8; 64], String)>,
+}
+
+impl OpenedBatch {
+    /// Whether the batch carries a signature (checked against the team log
+    /// by the reader, FORMAT.md §10.6).
+    pub fn is_signed(&self) -> bool {
+        self.signed.is_some()
+    }
+
+    /// Whether its signature verifies with `key`.
+    pub fn signed_by(&self, key: &crate::sign::PublicSigningKey) -> bool {
+        self.signed
+            .as_ref()
+            .is_some_and(|(sig, text)| key.verify(SIGN_DOMAIN, text.as_bytes(), sig))
+    }
 }
 
 impl AuditBody {
     /// Serialises and authenticates; returns the plaintext envelope and the batch hash.
     pub fn seal(&self, mac: &MacKey) -> (Vec<u8>, String) {
+        self.seal_with(mac, None)
+    }
+
+    /// Serialises, authenticates with the MAC key (which readers of earlier
+    /// versions check) and signs with the device's key (FORMAT.md §10.6).
+    pub fn seal_signed(&self, mac: &MacKey, key: &crate::sign::SigningKey) -> (Vec<u8>, String) {
+        self.seal_with(mac, Some(key))
+    }
+
+    fn seal_with(&self, mac: &MacKey, key: Option<&crate::sign::SigningKey>) -> (Vec<u8>, String) {
         let body = serde_json::to_string(self).expect("an audit body serialises");
         let hash = ids::hex(&Sha256::digest(body.as_bytes()));
         let mut m = super::keyed_mac(mac, DOMAIN);
         m.update(body.as_bytes());
+        let sig = key.map(|k| ids::hex(&k.sign(SIGN_DOMAIN, body.as_bytes())));
         let envelope = Envelope {
             chartsafe_audit: AUDIT_VERSION,
             mac: ids::hex(&m.finalize().into_bytes()),
+            sig,
             body,
         };
         (
@@ -364,6 +418,13 @@ impl AuditBody {
             && self.prev.as_deref().is_none_or(hex64)
             && self
                 .seen
+                .iter()
+                .all(|(d, h)| ids::is_id(d) && h.seq > 0 && hex64(&h.hash))
+            && self.team.len() <= MAX_TEAM_HEADS
+            && self.team.iter().all(|h| hex64(h))
+            && self.legacy.len() <= MAX_LEGACY
+            && self
+                .legacy
                 .iter()
                 .all(|(d, h)| ids::is_id(d) && h.seq > 0 && hex64(&h.hash))
             && self.events.iter().all(|e| {
@@ -401,8 +462,22 @@ pub fn open(plaintext: &[u8], mac: &MacKey) -> Result<OpenedBatch, AuditBatchErr
     if body.format != AUDIT_VERSION || !body.is_well_formed() {
         return Err(AuditBatchError::BadBody);
     }
+    let signed = match &envelope.sig {
+        None => None,
+        Some(sig) => {
+            let sig: [u8; 64] = ids::unhex(sig)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(AuditBatchError::BadBody)?;
+            Some((sig, envelope.body.clone()))
+        }
+    };
+    // A signed body carries what only signed bodies may; an unsigned one
+    // announcing team heads or vouching for chains is malformed.
+    if signed.is_none() && (!body.team.is_empty() || !body.legacy.is_empty()) {
+        return Err(AuditBatchError::BadBody);
+    }
     let hash = ids::hex(&Sha256::digest(envelope.body.as_bytes()));
-    Ok(OpenedBatch { body, hash })
+    Ok(OpenedBatch { body, hash, signed })
 }
 
 #[cfg(test)]
@@ -417,6 +492,8 @@ mod tests {
     fn sample() -> AuditBody {
         AuditBody {
             format: 1,
+            team: Vec::new(),
+            legacy: Default::default(),
             vault: "v".repeat(26),
             device: "d".repeat(26),
             device_name: "front desk".into(),

@@ -4,8 +4,10 @@
 //! refused and reported and that the honest data is intact. The same
 //! attacks through the `chartsafe` command are in tests/e2e/attacks.rs.
 
+use super::audit::AuditProblem;
 use super::tests::{pass, World, PASS};
 use super::*;
+use crate::format::audit::Action;
 use crate::format::team::Role;
 use crate::keys::CollectionKey;
 use crate::traits::memory::MemoryStore;
@@ -346,4 +348,105 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Attack 4 of issue 12 (any member, a viewer included, or a removed
+/// member with old keys): audit batches were only MAC'd with a key every
+/// member holds, so a member could write "the admin exported …" under the
+/// admin's chain. Batches are now signed by their computer and judged
+/// against the team log (FORMAT.md §10.6).
+#[test]
+fn a_member_cannot_write_audit_events_under_another_computers_name() {
+    use crate::format::audit::{AuditBody, Event as AuditEvent};
+    let w = World::new();
+    let (mut admin, _) = w.create();
+    add(&mut admin, &w, "chart.txt", "honest");
+    let (_store, viewer) = w.join(&mut admin, "Vic Viewer", "lobby pc", Role::Viewer);
+    let clean = admin.audit_log().unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    let admin_dev = admin.device_id().to_owned();
+    let head = admin.device.audit_known[&admin_dev].clone();
+    // The audit key's public recipient is in the team log: anyone can
+    // encrypt a batch to it.
+    let recipients = admin
+        .keys
+        .recipients_for(admin.audit_collection().as_deref())
+        .unwrap();
+    let forged = |seq: u64, prev: Option<String>, device: &str, member: &str| AuditBody {
+        format: 1,
+        team: Vec::new(),
+        legacy: Default::default(),
+        vault: admin.id().to_owned(),
+        device: device.to_owned(),
+        device_name: "a".into(),
+        member: member.to_owned(),
+        seq,
+        prev,
+        time: 1_780_000_900_000,
+        app: "chartsafe 0.1.0".into(),
+        events: vec![AuditEvent::new(1_780_000_900_000, Action::Exported)
+            .on(&ids::random_id(), "Billing/claims.xlsx")],
+        seen: Default::default(),
+    };
+    let plant = |device: &str, seq: u64, plain: Vec<u8>| {
+        let dir = w.dir.join("a").join(device);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = crypt::encrypt_bytes(&plain, &recipients);
+        std::fs::write(dir.join(Layout::record_name(seq)), bytes).unwrap();
+    };
+    // 1. Unsigned, with the shared MAC key, at the admin's next position.
+    let body = forged(
+        head.seq + 1,
+        Some(head.hash.clone()),
+        &admin_dev,
+        &admin.keys.member,
+    );
+    plant(&admin_dev, head.seq + 1, body.seal(&viewer.keys.mac).0);
+    // 2. Signed with the viewer's own key, under the admin's chain.
+    let key = viewer.keys.signing.as_ref().unwrap();
+    let body = forged(head.seq + 2, None, &admin_dev, &admin.keys.member);
+    plant(
+        &admin_dev,
+        head.seq + 2,
+        body.seal_signed(&viewer.keys.mac, key).0,
+    );
+    // 3. Signed by the viewer under her own chain, naming the admin.
+    let own = viewer.device_id().to_owned();
+    let body = forged(90, None, &own, &admin.keys.member);
+    plant(&own, 90, body.seal_signed(&viewer.keys.mac, key).0);
+    // 4. A chain the team log never listed.
+    let stranger = ids::random_id();
+    let body = forged(1, None, &stranger, &admin.keys.member);
+    plant(&stranger, 1, body.seal_signed(&viewer.keys.mac, key).0);
+    drop(viewer);
+
+    let log = admin.audit_log().unwrap();
+    let p = &log.problems;
+    let at = |dev: &str, pos: u64| {
+        p.iter().any(|x| match x {
+            AuditProblem::Refused { dir, position, .. } => {
+                *dir == format!("a/{dev}") && *position == pos
+            }
+            AuditProblem::Unsigned { dir, first, .. } => {
+                *dir == format!("a/{dev}") && *first == pos
+            }
+            _ => false,
+        })
+    };
+    assert!(at(&admin_dev, head.seq + 1), "unsigned: {p:?}");
+    assert!(at(&admin_dev, head.seq + 2), "wrong key: {p:?}");
+    assert!(at(&own, 90), "another member: {p:?}");
+    assert!(at(&stranger, 1), "unknown computer: {p:?}");
+    // The forged events are not shown as the admin's; the unsigned one is
+    // marked as unverified.
+    for e in log.entries.iter().filter(|e| e.action == "exported") {
+        assert!(e.unverified, "{e:?}");
+    }
+    assert_eq!(
+        log.entries
+            .iter()
+            .filter(|e| e.action == "exported")
+            .count(),
+        1
+    );
 }

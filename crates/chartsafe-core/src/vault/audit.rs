@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::audit_sign::unsigned_problems;
 use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, ListError, StorageError};
@@ -41,6 +42,11 @@ pub struct AuditEntry {
     pub detail: Option<String>,
     /// The batch's position in its device's chain.
     pub seq: u64,
+    /// Whether no signature vouches for it (an unsigned batch in a vault
+    /// with a team log, FORMAT.md §10.6): a claim by whoever holds the
+    /// shared key, such as a recovery identity file session, or a forgery.
+    /// Reported as [`AuditProblem::Unsigned`].
+    pub unverified: bool,
 }
 
 /// One device's audit chain.
@@ -163,6 +169,52 @@ pub enum AuditProblem {
         position: u64,
         /// Who saw the other one ("this device" or a device name).
         by: String,
+    },
+    /// A signed batch that does not count under the team log (FORMAT.md
+    /// §10.6): forged with another computer's name, naming another member,
+    /// from a computer the team log does not list, or written after its
+    /// computer was removed. Its events are not shown.
+    #[error(
+        "audit chain of \"{chain}\" ({dir}), position {position}: {file} does not count: {reason}"
+    )]
+    Refused {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// Batches authenticated only with the key every member shares, which
+    /// no signature vouches for (FORMAT.md §10.6): written with the
+    /// recovery identity file, or forged by a key holder. Their events are
+    /// shown, marked by this problem.
+    #[error("audit chain of \"{chain}\" ({dir}): {count} batch(es) from position {first} are not signed by a computer of the team (written with a recovery identity file, or forged by someone holding the shared key)")]
+    Unsigned {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The first such position.
+        first: u64,
+        /// How many.
+        count: u64,
+    },
+    /// A batch announces team-log entries this computer does not have
+    /// (FORMAT.md §10.6): the team log here was rolled back, or has not
+    /// synced yet.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: its computer had seen team log entries that are not in this vault folder (the team log was rolled back, or has not synced here yet)")]
+    TeamAhead {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
     },
     /// A chain ends before a position that was seen or announced before.
     #[error("audit chain of \"{chain}\" ({dir}) is truncated: it ends at position {found}, but {by} saw position {expected}{}", if by == "this device" { "" } else { " (or those batches have not synced here yet)" })]
@@ -334,6 +386,43 @@ enum Bad {
     Newer(u32),
     OtherVault,
     Misplaced(String, u64),
+    Refused(String),
+}
+
+/// Why a signed batch does not count under `team` (FORMAT.md §10.6);
+/// `None` if it does, or if it is unsigned (judged by coverage).
+/// `removed_at`: when (the removing entry's time) each removed device
+/// left the team.
+fn refuse_batch(
+    team: &crate::team::Team,
+    removed_at: &std::collections::HashMap<String, i64>,
+    b: &fmt::OpenedBatch,
+) -> Option<String> {
+    if !b.is_signed() {
+        return None;
+    }
+    let Some(d) = team.devices.get(&b.body.device) else {
+        return Some("it was written by a computer the team log does not list".into());
+    };
+    if !b.signed_by(&d.signing) {
+        return Some(format!(
+            "its signature is not computer \"{}\"'s: forged or altered",
+            d.name
+        ));
+    }
+    if b.body.member != d.member {
+        return Some("it names another member than its computer's".into());
+    }
+    if removed_at
+        .get(&b.body.device)
+        .is_some_and(|t| b.body.time > *t)
+    {
+        return Some(format!(
+            "it was written after computer \"{}\" was removed",
+            d.name
+        ));
+    }
+    None
 }
 
 /// A file name from the vault folder, safe to print.
@@ -391,6 +480,23 @@ impl Vault {
             .audit_collection()
             .and_then(|c| self.keys.recipients_for(Some(&c)))
             .unwrap_or_else(|| self.keys.recipients());
+        // Signed by this device's key when it has one (FORMAT.md §10.6),
+        // announcing the team log's heads it accepted.
+        let signs = self.keys.signing.is_some();
+        let team: Vec<String> = match signs {
+            false => Vec::new(),
+            true => self
+                .team()
+                .team
+                .as_ref()
+                .map(|t| t.heads.iter().take(fmt::MAX_TEAM_HEADS).cloned().collect())
+                .unwrap_or_default(),
+        };
+        let legacy = if signs {
+            std::mem::take(&mut self.legacy_vouch)
+        } else {
+            BTreeMap::new()
+        };
         let (seq, hash) = self
             .append_chain(
                 &dir,
@@ -399,7 +505,7 @@ impl Vault {
                 BATCH_MAX,
                 &recipients,
                 |seq, prev| {
-                    AuditBody {
+                    let body = AuditBody {
                         format: fmt::AUDIT_VERSION,
                         vault: self.header.id.clone(),
                         device: own.clone(),
@@ -411,8 +517,13 @@ impl Vault {
                         app: self.app.clone(),
                         events: events.clone(),
                         seen: seen.clone(),
+                        team: team.clone(),
+                        legacy: legacy.clone(),
+                    };
+                    match &self.keys.signing {
+                        Some(key) => body.seal_signed(&self.keys.mac, key),
+                        None => body.seal(&self.keys.mac),
                     }
-                    .seal(&self.keys.mac)
                 },
                 |plain, at| {
                     fmt::open(plain, &self.keys.mac)
@@ -474,6 +585,8 @@ impl Vault {
     /// merges the entries in time order. Afterwards this device remembers the
     /// heads it verified, and announces them in its next batch.
     pub fn audit_log(&mut self) -> Result<AuditLog, ListError> {
+        // Batches are judged by the team log as it is now (FORMAT.md §10.6).
+        self.load_team()?;
         if let (Some(c), Some(team)) = (self.audit_collection(), self.team().team.as_ref()) {
             if !team.may_read(self.device_id(), &c) {
                 return Ok(AuditLog {
@@ -487,6 +600,12 @@ impl Vault {
         let identities = self.keys.identities();
         let root = self.layout.audit();
         let mut problems = Vec::new();
+        // With a team log, batches are judged by it (FORMAT.md §10.6).
+        let team = match self.pinned_root() {
+            Some(_) => self.team().team.clone(),
+            None => None,
+        };
+        let removed_at = self.removal_times();
         // Device id -> its accepted batches by position.
         let mut chains: BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>> = BTreeMap::new();
         // Problems found per file before the chain's name is known:
@@ -535,6 +654,13 @@ impl Vault {
                     if batch.body.device != *device || batch.body.seq != seq {
                         let bad = Bad::Misplaced(batch.body.device_name.clone(), batch.body.seq);
                         deferred.push((device.clone(), seq, file, bad));
+                        continue;
+                    }
+                    if let Some(reason) = team
+                        .as_ref()
+                        .and_then(|t| refuse_batch(t, &removed_at, &batch))
+                    {
+                        deferred.push((device.clone(), seq, file, Bad::Refused(reason)));
                         continue;
                     }
                     let same = by_seq.entry(seq).or_default();
@@ -619,6 +745,13 @@ impl Vault {
                     claims_chain,
                     claims_position,
                 },
+                Bad::Refused(reason) => AuditProblem::Refused {
+                    chain,
+                    dir,
+                    position,
+                    file,
+                    reason,
+                },
             });
         }
 
@@ -643,6 +776,35 @@ impl Vault {
                             ));
                         }
                     }
+                }
+            }
+        }
+
+        // Signatures (FORMAT.md §10.6): unsigned batches count only on a
+        // signed batch's `prev` chain or under an admin's vouch.
+        let vouch = match &team {
+            Some(t) => self.vouch_candidates(t, &chains),
+            None => BTreeMap::new(),
+        };
+        let mut unverified = std::collections::HashSet::new();
+        if let Some(t) = &team {
+            let (found, loose) = unsigned_problems(t, &chains, &vouch, &name_of, &dir_of);
+            problems.extend(found);
+            unverified = loose;
+            let known: std::collections::HashSet<&str> =
+                self.team_entries().map(|e| e.hash.as_str()).collect();
+            for (device, by_seq) in &chains {
+                let ahead = by_seq.iter().rev().find(|(_, bs)| {
+                    bs.iter().any(|b| {
+                        b.is_signed() && b.body.team.iter().any(|h| !known.contains(h.as_str()))
+                    })
+                });
+                if let Some((&position, _)) = ahead {
+                    problems.push(AuditProblem::TeamAhead {
+                        chain: name_of(device, &chains),
+                        dir: dir_of(device),
+                        position,
+                    });
                 }
             }
         }
@@ -759,6 +921,7 @@ impl Vault {
                             reason: e.reason.clone(),
                             detail: e.detail.clone(),
                             seq: body.seq,
+                            unverified: unverified.contains(&b.hash),
                         });
                     }
                 }
@@ -788,6 +951,7 @@ impl Vault {
             // Best effort: losing it only weakens truncation detection.
             let _ = self.local.save(&self.device);
         }
+        self.write_vouch(vouch);
         // A stable order: time, then device, then position (entries of one
         // batch keep their order: the sort is stable).
         out.entries.sort_by(|a, b| {

@@ -5,6 +5,7 @@ mod add;
 #[cfg(test)]
 mod attack_tests;
 mod audit;
+mod audit_sign;
 #[cfg(test)]
 mod audit_tests;
 mod change;
@@ -165,6 +166,9 @@ pub struct Vault {
     /// Keyslots the recovery identity opened that carry keys the team log
     /// does not name: planted (FORMAT.md §4.2), ignored and reported.
     planted: Vec<String>,
+    /// Unsigned audit chains this device vouches for in its next batch
+    /// (FORMAT.md §10.6).
+    legacy_vouch: BTreeMap<String, crate::format::audit::Head>,
     _lock: File,
 }
 
@@ -472,6 +476,9 @@ impl Vault {
         let slot = ids::random_id();
         let kdf_log_n = options.kdf_log_n;
         let mut device = previous.unwrap_or_else(|| DeviceState::new(&options.device_name));
+        // The phrase is the vault's owner: an emergency device vouches once
+        // for audit chains written before batches were signed (§10.6).
+        device.audit_vouched = false;
         // The phrase gives the root key: pin it (FORMAT.md §11.1).
         let root = phrase.root_signing_key();
         device.root = Some(root.public().to_string());
@@ -654,6 +661,7 @@ impl Vault {
             team: Default::default(),
             member_name: crate::names::clean_device_name(&options.member_name),
             planted: Vec::new(),
+            legacy_vouch: BTreeMap::new(),
             _lock: lock,
         }
     }
