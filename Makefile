@@ -61,6 +61,11 @@ bench:
 	@echo "| --- | ---: | ---: | --- | --- |"
 	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_team \
 		-- --ignored --nocapture 2>/dev/null | grep '^|'
+	@echo
+	@echo "| Hostile input and signatures | Files | Time or size | What | Ratio |"
+	@echo "| --- | ---: | ---: | --- | --- |"
+	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_hostile \
+		-- --ignored --nocapture 2>/dev/null | grep '^|'
 
 clean:
 	$(CARGO) clean

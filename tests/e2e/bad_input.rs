@@ -36,7 +36,8 @@ fn bad_names_are_refused_and_change_nothing() {
     std::fs::write(src.join("bad\nname.txt"), "x").unwrap();
     let err = d.fails(&["add", src.to_str().unwrap()], 5);
     assert!(
-        err.contains("bad\nname.txt") && err.contains("control characters"),
+        // Named, with the newline shown escaped (never raw on a terminal).
+        err.contains("bad\\nname.txt") && err.contains("control characters"),
         "{err}"
     );
     // A name that is not UTF-8.

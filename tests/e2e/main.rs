@@ -5,6 +5,7 @@
 
 mod common;
 
+mod attacks;
 mod audit;
 mod bad_input;
 mod basics;

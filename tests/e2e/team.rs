@@ -72,9 +72,27 @@ fn members_come_from_the_signed_team_log_and_tampering_is_named() {
     assert_eq!(after["members"], from_laptop["members"]);
     assert_eq!(after["unreadable"].as_array().unwrap().len(), 2, "{after}");
 
-    // The whole team log deleted: refused with its own message.
+    // The whole team log deleted (FORMAT.md §11.7): each computer keeps its
+    // own copy of what it accepted, says what went back, and writes it
+    // back; a computer that never saw it then reads it from the folder.
     std::fs::remove_dir_all(&t).unwrap();
-    let err = desk.fails(&["members"], 6);
+    let err = desk.fails(&["members"], 3);
+    assert!(err.contains("went back to an older state"), "{err}");
+    assert!(err.contains("the team log's beginning"), "{err}");
+    let fresh = w.device("fresh", &desk.vault);
+    let out = fresh.run_raw(&["recover"], Some(&phrase));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(members(&fresh)["members"][0]["id"], m["members"][0]["id"]);
+
+    // Deleted again, on a computer that has no copy (its state folder
+    // lost too): refused with its own message.
+    std::fs::remove_dir_all(&t).unwrap();
+    std::fs::remove_dir_all(&laptop.state).unwrap();
+    let err = laptop.fails(&["--identity", identity.to_str().unwrap(), "members"], 6);
     assert!(err.contains("team log"), "{err}");
 }
 

@@ -143,12 +143,15 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
             writeln!(
                 out,
                 "chain of \"{}\" (a/{}): {} batches, up to position {}",
-                c.device_name, c.device, c.batches, c.head
+                names::printable(&c.device_name),
+                c.device,
+                c.batches,
+                c.head
             )
             .map_err(broken)?;
         }
         for p in &log.problems {
-            writeln!(out, "problem: {p}").map_err(broken)?;
+            writeln!(out, "problem: {}", names::printable(&p.to_string())).map_err(broken)?;
         }
         eprintln!(
             "{} entries in {} chains: {}",

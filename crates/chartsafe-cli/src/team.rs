@@ -53,6 +53,7 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
         let value = serde_json::json!({
             "members": members, "rejected": rejected, "pending": team.pending.len(),
             "unreadable": status.unreadable.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            "rolled_back": status.rolled_back,
         });
         writeln!(out, "{value}").map_err(output::broken)?;
     } else {
@@ -102,7 +103,15 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
             names::printable(why)
         );
     }
-    let problems = !team.rejected.is_empty() || !status.unreadable.is_empty();
+    for what in &status.rolled_back {
+        eprintln!(
+            "warning: the team log in the vault folder went back to an older state: {} had disappeared; this computer still counts it (from its own copy) and wrote it back",
+            names::printable(what)
+        );
+    }
+    let problems = !team.rejected.is_empty()
+        || !status.unreadable.is_empty()
+        || !status.rolled_back.is_empty();
     if !team.pending.is_empty() {
         eprintln!(
             "note: {} team entr{} wait for entries that have not synced yet",

@@ -169,7 +169,7 @@ pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() || is_deceptive(c) {
-                c.escape_unicode().collect::<Vec<_>>()
+                c.escape_default().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
@@ -331,6 +331,7 @@ mod tests {
         assert_eq!(printable("Dr\u{200b}Who"), "Dr\\u{200b}Who");
         assert_eq!(printable("a\u{2067}b\u{2069}"), "a\\u{2067}b\\u{2069}");
         assert_eq!(printable("bell\u{7}"), "bell\\u{7}");
+        assert_eq!(printable("new\nline"), "new\\nline");
         assert_eq!(printable("\u{feff}x"), "\\u{feff}x");
         // Ordinary text of every script is left alone.
         for ok in [

@@ -204,6 +204,18 @@ pub enum AuditProblem {
         /// How many.
         count: u64,
     },
+    /// A batch written by a removed computer after its removal (by its own
+    /// clock, FORMAT.md §10.6): what the removed computer says it did. Its
+    /// events are shown, marked unverified.
+    #[error("audit chain of \"{chain}\" ({dir}), position {position}: written after computer \"{chain}\" was removed from the team; its events are what that computer claims")]
+    AfterRemoval {
+        /// The device name.
+        chain: String,
+        /// The chain's folder.
+        dir: String,
+        /// The position.
+        position: u64,
+    },
     /// A batch announces team-log entries this computer does not have
     /// (FORMAT.md §10.6): the team log here was rolled back, or has not
     /// synced yet.
@@ -391,13 +403,7 @@ enum Bad {
 
 /// Why a signed batch does not count under `team` (FORMAT.md §10.6);
 /// `None` if it does, or if it is unsigned (judged by coverage).
-/// `removed_at`: when (the removing entry's time) each removed device
-/// left the team.
-fn refuse_batch(
-    team: &crate::team::Team,
-    removed_at: &std::collections::HashMap<String, i64>,
-    b: &fmt::OpenedBatch,
-) -> Option<String> {
+fn refuse_batch(team: &crate::team::Team, b: &fmt::OpenedBatch) -> Option<String> {
     if !b.is_signed() {
         return None;
     }
@@ -413,16 +419,19 @@ fn refuse_batch(
     if b.body.member != d.member {
         return Some("it names another member than its computer's".into());
     }
-    if removed_at
+    None
+}
+
+/// Whether a batch of a removed computer was written (by its own clock)
+/// after its removal: its own events, which only that computer vouches for
+/// (FORMAT.md §10.6).
+fn after_removal(
+    removed_at: &std::collections::HashMap<String, i64>,
+    b: &fmt::OpenedBatch,
+) -> bool {
+    removed_at
         .get(&b.body.device)
         .is_some_and(|t| b.body.time > *t)
-    {
-        return Some(format!(
-            "it was written after computer \"{}\" was removed",
-            d.name
-        ));
-    }
-    None
 }
 
 /// A file name from the vault folder, safe to print.
@@ -656,10 +665,7 @@ impl Vault {
                         deferred.push((device.clone(), seq, file, bad));
                         continue;
                     }
-                    if let Some(reason) = team
-                        .as_ref()
-                        .and_then(|t| refuse_batch(t, &removed_at, &batch))
-                    {
+                    if let Some(reason) = team.as_ref().and_then(|t| refuse_batch(t, &batch)) {
                         deferred.push((device.clone(), seq, file, Bad::Refused(reason)));
                         continue;
                     }
@@ -787,10 +793,24 @@ impl Vault {
             None => BTreeMap::new(),
         };
         let mut unverified = std::collections::HashSet::new();
+        if team.is_some() {
+            for (device, by_seq) in &chains {
+                for (&position, batches) in by_seq {
+                    for b in batches.iter().filter(|b| after_removal(&removed_at, b)) {
+                        unverified.insert(b.hash.clone());
+                        problems.push(AuditProblem::AfterRemoval {
+                            chain: name_of(device, &chains),
+                            dir: dir_of(device),
+                            position,
+                        });
+                    }
+                }
+            }
+        }
         if let Some(t) = &team {
             let (found, loose) = unsigned_problems(t, &chains, &vouch, &name_of, &dir_of);
             problems.extend(found);
-            unverified = loose;
+            unverified.extend(loose);
             let known: std::collections::HashSet<&str> =
                 self.team_entries().map(|e| e.hash.as_str()).collect();
             for (device, by_seq) in &chains {

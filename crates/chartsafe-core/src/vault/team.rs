@@ -41,6 +41,11 @@ pub struct TeamStatus {
     /// here, from this device's own copy, and are written back
     /// (FORMAT.md §7 `team/`, §11.7).
     pub rolled_back: Vec<String>,
+    /// Whether the team log's first entry is in the folder but this
+    /// device's keys no longer open it (only its own copy does): the log
+    /// was re-encrypted to a key it was not given. It was removed, or its
+    /// new key has not synced; it may not change anything.
+    pub keys_replaced: bool,
 }
 
 /// The entries read, and what they say.
@@ -115,11 +120,12 @@ impl Vault {
         let mut fetched = Vec::new();
         let (entries, unreadable, files, missing) = loop {
             let (mut entries, unreadable, files) = self.read_team_files()?;
-            // Entries this device accepted before and the folder no longer
-            // holds: a rollback, undone from this device's own copy
+            // Entries this device accepted before that it did not read from
+            // the folder: gone (a rollback) or no longer opening with its
+            // keys. Either way they count here, from its own copy
             // (FORMAT.md §11.7).
             let missing = self.kept_team_entries_missing(&files);
-            entries.extend(missing.iter().map(|(e, _)| e.clone()));
+            entries.extend(missing.iter().map(|k| k.entry.clone()));
             if !self.take_rotated_keys(&entries, &mut tried, &mut fetched)? {
                 break (entries, unreadable, files, missing);
             }
@@ -131,16 +137,25 @@ impl Vault {
                 Err(e) => (None, Some(e)),
             },
         };
-        let rolled_back = missing
+        // What went back is reported for the whole session: the first
+        // read writes it back, later reads find it in the folder again.
+        let mut rolled_back = std::mem::take(&mut self.team.status.rolled_back);
+        for k in missing.iter().filter(|k| k.gone) {
+            let what = super::trust::describe_entry(&k.entry.body.entry, team.as_ref());
+            if !rolled_back.contains(&what) {
+                rolled_back.push(what);
+            }
+        }
+        let keys_replaced = missing
             .iter()
-            .map(|(e, _)| super::trust::describe_entry(&e.body.entry, team.as_ref()))
-            .collect();
+            .any(|k| !k.gone && matches!(k.entry.body.entry, Entry::Genesis { .. }));
         let status = TeamStatus {
             team,
             error,
             unreadable,
             keys_rolled_back: Vec::new(),
             rolled_back,
+            keys_replaced,
         };
         self.team = TeamLog {
             entries,
@@ -228,6 +243,9 @@ impl Vault {
             } else {
                 Ok(None)
             };
+        }
+        if self.team.status.keys_replaced {
+            return Err(WriteRefused::KeysReplaced);
         }
         let Some(team) = self.team.status.team.as_ref() else {
             let genesis = self

@@ -102,6 +102,16 @@ impl Vault {
     }
 }
 
+/// A team entry this device kept a copy of and did not read from the folder.
+pub(super) struct KeptEntry {
+    pub(super) entry: OpenedTeamEntry,
+    pub(super) bytes: Vec<u8>,
+    /// No file is at its name in the folder: deleted, or an older copy of
+    /// `t/` restored (a rollback). Otherwise its file is there and this
+    /// device's keys no longer open it.
+    pub(super) gone: bool,
+}
+
 /// Largest kept team entry read back (as in the folder, FORMAT.md §11).
 const KEPT_MAX: u64 = 1 << 20;
 
@@ -159,14 +169,16 @@ impl Vault {
         self.local.file_named("team")
     }
 
-    /// The entries this device keeps a copy of that the folder no longer
-    /// holds (`files`: the entries read from the folder, by hash), with the
-    /// bytes of the copy. Copies that do not open, or whose content is not
-    /// the entry their name says, are skipped.
+    /// The entries this device keeps a copy of that it did not read from
+    /// the folder (`files`: the entries read, by hash): each with the bytes
+    /// of the copy and whether its file is gone from the folder (else it
+    /// is there, but this device's keys no longer open it). Copies that do
+    /// not open, or whose content is not the entry their name says, are
+    /// skipped.
     pub(super) fn kept_team_entries_missing(
         &self,
         files: &HashMap<String, Vec<u8>>,
-    ) -> Vec<(OpenedTeamEntry, Vec<u8>)> {
+    ) -> Vec<KeptEntry> {
         let Ok(dir) = std::fs::read_dir(self.kept_team_dir()) else {
             return Vec::new();
         };
@@ -186,11 +198,22 @@ impl Vault {
                 continue;
             };
             match fmt::open(&plain) {
-                Ok(e) if e.hash == hash => out.push((e, bytes)),
+                Ok(e) if e.hash == hash => {
+                    let gone = !self
+                        .layout
+                        .device_team(&e.body.device)
+                        .join(Layout::record_name(e.body.seq))
+                        .exists();
+                    out.push(KeptEntry {
+                        entry: e,
+                        bytes,
+                        gone,
+                    });
+                }
                 _ => continue,
             }
         }
-        out.sort_by(|a, b| a.0.hash.cmp(&b.0.hash));
+        out.sort_by(|a, b| a.entry.hash.cmp(&b.entry.hash));
         out
     }
 
@@ -199,7 +222,7 @@ impl Vault {
     /// their own names (when the name is free), so that other computers
     /// see them again. Best effort: local copies only strengthen rollback
     /// detection, and a folder that cannot be written is reported elsewhere.
-    pub(super) fn keep_team_entries(&mut self, missing: &[(OpenedTeamEntry, Vec<u8>)]) {
+    pub(super) fn keep_team_entries(&mut self, missing: &[KeptEntry]) {
         let Some(team) = self.team.status.team.as_ref() else {
             return;
         };
@@ -222,8 +245,13 @@ impl Vault {
                 }
             }
         }
-        for (e, bytes) in missing {
-            if !counted.contains(e.hash.as_str()) {
+        for KeptEntry {
+            entry: e,
+            bytes,
+            gone,
+        } in missing
+        {
+            if !gone || !counted.contains(e.hash.as_str()) {
                 continue;
             }
             let dest = self
