@@ -8,6 +8,7 @@ import { el } from './dialogs.js';
 import {
   formatBytes, percent, baseName, visibleRange, actionLabel, outcomeLabel, utcDateTime, utcDayStart,
   indexActivity, filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS,
+  visible, shownName,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,7 +44,7 @@ export function isOpen() {
  */
 export function open(file = null) {
   forgetView();
-  s.entry = file ? { id: file.id || null, path: file.path, name: baseName(file.path), accessOnly: true } : null;
+  s.entry = file ? { id: file.id || null, path: file.path, name: shownName(file.path), accessOnly: true } : null;
   $('activity-view').hidden = false;
   document.querySelector('#screen-main .body').classList.add('with-activity');
   showEntryChip();
@@ -128,7 +129,7 @@ function showEntryChip() {
   chip.hidden = !s.entry;
   const text = $('activity-entry-text');
   text.textContent = s.entry ? `${s.entry.accessOnly ? 'Who opened' : 'Activity for'} “${s.entry.name}”` : '';
-  text.title = s.entry ? `${s.entry.path}${s.entry.accessOnly ? ': opened, previewed, exported or saved back' : ''}` : '';
+  text.title = s.entry ? `${visible(s.entry.path)}${s.entry.accessOnly ? ': opened, previewed, exported or saved back' : ''}` : '';
 }
 
 function showEmpty(text) {
@@ -213,7 +214,7 @@ function row(i, p) {
     el('span', { className: 'a-device', textContent: a.device_name || a.device, title: `${a.device_name} (${a.device})` }),
     el('span', { className: 'a-member', textContent: member.slice(0, 8), title: member }),
     el('span', { className: 'a-action', textContent: actionLabel(a.action) }),
-    el('span', { className: 'a-path', textContent: a.path || '', title: a.path || '' }),
+    el('span', { className: 'a-path', textContent: visible(a.path || ''), title: visible(a.path || '') }),
     outcome,
     el('span', { className: 'a-detail', textContent: a.detail || '', title: a.detail || '' }),
   ];

@@ -11,7 +11,7 @@ import * as team from './team.js';
 import {
   formatBytes, formatTime, timeLeft, percent, parentOf, baseName, joinPath, breadcrumbs,
   indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel, previewKind,
-  imageType, survivingFolder,
+  imageType, survivingFolder, visible, shownName,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -92,7 +92,7 @@ function showOpen(open) {
     const close = el('button', { type: 'button', className: 'secondary', textContent: 'Close' });
     close.setAttribute('aria-label', `Close ${baseName(o.path)} and remove its decrypted copy`);
     close.addEventListener('click', async () => { await api.closeOpenFile(o.path).catch(dialogs.error); refresh(); });
-    const li = el('li', {}, el('span', { textContent: baseName(o.path), title: o.path }), close);
+    const li = el('li', {}, el('span', { textContent: shownName(o.path), title: visible(o.path) }), close);
     li.dataset.path = o.path;
     return li;
   }));
@@ -147,8 +147,8 @@ function row(e, i) {
   r.dataset.path = e.path;
   const name = el('span', { className: 'name' },
     el('img', { className: 'icon', src: e.folder ? 'img/folder.svg' : 'img/file.svg', alt: e.folder ? 'Folder' : 'File' }),
-    el('span', { textContent: baseName(e.path) }));
-  if (s.query && parentOf(e.path)) name.append(el('span', { className: 'path-hint', textContent: parentOf(e.path) }));
+    el('span', { textContent: shownName(e.path) }));
+  if (s.query && parentOf(e.path)) name.append(el('span', { className: 'path-hint', textContent: visible(parentOf(e.path)) }));
   name.setAttribute('role', 'gridcell');
   const status = el('span', { className: 'sync' });
   status.setAttribute('role', 'gridcell');
@@ -176,7 +176,7 @@ function renderTree() {
     for (const f of subs) {
       const li = el('li', {});
       li.setAttribute('role', 'treeitem');
-      const b = el('button', { type: 'button', title: f.path }, el('img', { src: 'img/folder.svg', alt: '' }), baseName(f.path));
+      const b = el('button', { type: 'button', title: visible(f.path) }, el('img', { src: 'img/folder.svg', alt: '' }), shownName(f.path));
       b.setAttribute('aria-current', f.path === s.folder ? 'true' : 'false');
       b.addEventListener('click', () => goFolder(f.path));
       li.append(b);
@@ -199,7 +199,7 @@ function renderTree() {
 function renderCrumbs() {
   const crumbs = s.query ? [{ name: `Search: “${s.query}”`, path: null }] : breadcrumbs(s.folder);
   $('crumbs').replaceChildren(...crumbs.map((c, i) => {
-    const b = el('button', { type: 'button', textContent: c.name });
+    const b = el('button', { type: 'button', textContent: visible(c.name) });
     if (c.path === null) b.disabled = true;
     else b.addEventListener('click', () => goFolder(c.path));
     if (i === crumbs.length - 1) b.setAttribute('aria-current', 'location');
@@ -231,9 +231,9 @@ function renderDetails() {
   const key = JSON.stringify([e.path, e.modified, e.size, e.sync, e.conflict, s.open.has(e.path)]);
   if (pane.dataset.key === key) return;
   pane.dataset.key = key;
-  $('details-name').textContent = baseName(e.path);
+  $('details-name').textContent = shownName(e.path);
   const facts = [
-    ['Folder', parentOf(e.path) || 'All files'],
+    ['Folder', visible(parentOf(e.path)) || 'All files'],
     ...(e.folder ? [] : [['Size', formatBytes(e.size)]]),
     ['Modified', formatTime(e.modified)],
     ['By', e.modified_by],

@@ -97,6 +97,22 @@ export function baseName(path) {
   return parts.length ? parts[parts.length - 1] : '';
 }
 
+// Characters that change how the text around them reads without being seen:
+// bidirectional controls (U+202E makes "report\u202Efdp.exe" read as
+// "reportexe.pdf"), zero-width and other invisible format characters, tags.
+// The same list as chartsafe-core's names::is_deceptive (THREAT_MODEL §8).
+const DECEPTIVE = /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
+
+/** Text safe to show: invisible and direction-changing characters become visible escapes (\u{202e}). */
+export function visible(text) {
+  return String(text ?? '').replace(DECEPTIVE, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+}
+
+/** The last part of a vault path, as shown to people. */
+export function shownName(path) {
+  return visible(baseName(path));
+}
+
 /** Joins a folder and a name. */
 export function joinPath(folder, name) {
   return folder ? `${folder}/${name}` : name;

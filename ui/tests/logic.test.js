@@ -5,7 +5,7 @@ import {
   formatBytes, timeLeft, percent, formatTime, passphraseStrength, parentOf, baseName, joinPath,
   breadcrumbs, indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel,
   previewKind, ordinal, survivingFolder, actionLabel, outcomeLabel, utcDateTime, utcDayStart, indexActivity,
-  filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS,
+  filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS, visible, shownName,
 } from '../js/logic.js';
 
 const e = (path, extra = {}) => ({ path, folder: false, size: 0, modified: 0, modified_by: 'desk', sync: 'available', conflict: false, ...extra });
@@ -209,4 +209,14 @@ test('filter choices come from the log', () => {
   assert.equal(entryForPath([act()], 'elsewhere.pdf'), null);
   assert.equal(activityCount(12, 10_000), '12 of 10,000 entries');
   assert.equal(activityCount(1, 1), '1 of 1 entry');
+});
+
+test('names that masquerade are shown with their invisible characters escaped', () => {
+  // A right-to-left override makes "invoice\u202Efdp.exe" read as "invoiceexe.pdf".
+  assert.equal(visible('invoice\u202efdp.exe'), 'invoice\\u{202e}fdp.exe');
+  assert.equal(visible('Dr\u200bWho'), 'Dr\\u{200b}Who');
+  assert.equal(visible('a\u2067b\u2069'), 'a\\u{2067}b\\u{2069}');
+  assert.equal(visible('tag\u{e0041}'), 'tag\\u{e0041}');
+  assert.equal(shownName('Patients/Doe/x\u202egnp.exe'), 'x\\u{202e}gnp.exe');
+  for (const ok of ['José.pdf', 'שלום.txt', '中文', 'Zoë Müller', '']) assert.equal(visible(ok), ok);
 });
