@@ -630,7 +630,7 @@ async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_nam
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0].trim_end(),
-        "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app"
+        "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified"
     );
     assert_eq!(lines.len() as u64 - 1, shown, "{text}");
     let opened: Vec<&&str> = lines.iter().filter(|l| l.contains(",opened,")).collect();

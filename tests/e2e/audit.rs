@@ -88,7 +88,7 @@ fn actions_are_listed_filtered_and_exported() {
     let rows = csv_rows(&csv);
     assert_eq!(
         rows[0].join(","),
-        "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app"
+        "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified"
     );
     let actions: Vec<&str> = rows[1..].iter().map(|r| r[4].as_str()).collect();
     assert_eq!(actions, ["added", "exported", "moved"], "{csv}");

@@ -16,3 +16,4 @@ mod people;
 mod sync;
 mod tamper;
 mod team;
+mod upgrade;

@@ -120,7 +120,7 @@ function showProblems(problems) {
   box.replaceChildren(
     el('p', {}, el('strong', { textContent: 'Warning: part of the activity record was changed or is missing.' })),
     el('p', { textContent: 'The list below may not be complete or true. Tell IT now, and keep this computer as it is.' }),
-    el('ul', {}, ...problems.map((p) => el('li', { textContent: p }))),
+    el('ul', {}, ...problems.map((p) => el('li', { textContent: visible(p) }))),
   );
 }
 
@@ -200,7 +200,9 @@ function row(i, p) {
   r.dataset.entry = a.entry || '';
   r.dataset.outcome = a.outcome;
   const outcome = el('span', { className: 'a-outcome' });
-  const label = outcomeLabel(a.outcome) || (a.outcome && a.outcome !== 'ok' ? a.outcome : '');
+  let label = outcomeLabel(a.outcome) || (a.outcome && a.outcome !== 'ok' ? a.outcome : '');
+  // No signature vouches for it (FORMAT.md §10.6): a claim, shown as such.
+  if (a.unverified) label = label ? `${label}, unverified` : 'Unverified';
   if (label) {
     outcome.append(el('span', { className: 'badge bad', textContent: label }));
     if (a.reason) {
@@ -211,12 +213,12 @@ function row(i, p) {
   const member = String(a.member || '');
   const cells = [
     el('span', { className: 'a-time', textContent: utcDateTime(a.time) }),
-    el('span', { className: 'a-device', textContent: a.device_name || a.device, title: `${a.device_name} (${a.device})` }),
+    el('span', { className: 'a-device', textContent: visible(a.device_name || a.device), title: `${visible(a.device_name)} (${a.device})` }),
     el('span', { className: 'a-member', textContent: member.slice(0, 8), title: member }),
     el('span', { className: 'a-action', textContent: actionLabel(a.action) }),
     el('span', { className: 'a-path', textContent: visible(a.path || ''), title: visible(a.path || '') }),
     outcome,
-    el('span', { className: 'a-detail', textContent: a.detail || '', title: a.detail || '' }),
+    el('span', { className: 'a-detail', textContent: visible(a.detail || ''), title: visible(a.detail || '') }),
   ];
   for (const c of cells) c.setAttribute('role', 'gridcell');
   r.append(...cells);

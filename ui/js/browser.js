@@ -160,7 +160,7 @@ function row(e, i) {
     name,
     el('span', { className: 'size', textContent: e.folder ? '' : formatBytes(e.size) }),
     el('span', { className: 'modified', textContent: formatTime(e.modified) }),
-    el('span', { className: 'by', textContent: e.modified_by }),
+    el('span', { className: 'by', textContent: visible(e.modified_by) }),
     status,
   ];
   for (const c of cells.slice(1, 4)) c.setAttribute('role', 'gridcell');
@@ -236,7 +236,7 @@ function renderDetails() {
     ['Folder', visible(parentOf(e.path)) || 'All files'],
     ...(e.folder ? [] : [['Size', formatBytes(e.size)]]),
     ['Modified', formatTime(e.modified)],
-    ['By', e.modified_by],
+    ['By', visible(e.modified_by)],
     ...(e.folder ? [] : [['Status', syncLabel(e)]]),
   ];
   $('details-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));

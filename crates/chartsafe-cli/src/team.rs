@@ -105,7 +105,7 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
     }
     for what in &status.rolled_back {
         eprintln!(
-            "warning: the team log in the vault folder went back to an older state: {} had disappeared; this computer still counts it (from its own copy) and wrote it back",
+            "warning: the team log in the vault folder went back to an older state: {} had disappeared or been replaced; this computer still counts it (from its own copy) and wrote it back",
             names::printable(what)
         );
     }

@@ -203,8 +203,8 @@ const WINDOWS_DEVICES: [&str; 6] = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOU
 ///   alone or before a dot, gets a `_` in front;
 /// - an empty result, `.` or `..` becomes `_`.
 ///
-/// Vault names are at most 255 bytes (§5.5) and the result is never longer
-/// than the name in characters, so it still fits.
+/// The result is at most 255 bytes, like every vault name (§5.5): a device
+/// name at that length loses its last character to the `_`.
 pub fn local_file_name(name: &str) -> String {
     let mut out: String = name
         .chars()
@@ -238,6 +238,10 @@ pub fn local_file_name(name: &str) -> String {
     };
     if WINDOWS_DEVICES.contains(&stem.as_str()) || numbered("COM") || numbered("LPT") {
         out.insert(0, '_');
+        // Still at most 255 bytes (FORMAT.md §5.5).
+        while out.len() > MAX_NAME_BYTES {
+            out.pop();
+        }
     }
     if out.is_empty() || out == "." || out == ".." {
         return "_".to_owned();

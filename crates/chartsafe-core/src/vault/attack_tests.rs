@@ -234,6 +234,37 @@ fn restoring_an_old_team_log_does_not_undo_a_removal() {
     let mut again = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
     assert!(again.team().rolled_back.is_empty(), "written back");
     assert_eq!(names_listed(&mut again), ["chart.txt"]);
+    // The removal replaced by junk at its name (rather than deleted) is
+    // also gone for this computer, which holds the current key.
+    let removal = std::fs::read_dir(w.dir.join("t"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|f| f.path())
+        .find(|f| {
+            let bytes = std::fs::read(f).unwrap();
+            crypt::decrypt_bytes(&bytes, &again.keys.identities())
+                .ok()
+                .and_then(|p| crate::format::team::open(&p).ok())
+                .is_some_and(|e| e.body.entry.kind() == "member_remove")
+        })
+        .unwrap();
+    std::fs::write(&removal, b"junk").unwrap();
+    let listing = again.list().unwrap();
+    assert!(
+        listing.problems.iter().any(|p| matches!(p,
+            Problem::TeamRolledBack { what } if what == "the removal of \"Nurse Joy\"")),
+        "{:?}",
+        listing.problems
+    );
+    assert_eq!(
+        listing
+            .entries
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect::<Vec<_>>(),
+        ["chart.txt"]
+    );
     // And it was recorded.
     let log = again.audit_log().unwrap();
     assert!(log.entries.iter().any(|e| e.action == "change_refused"
@@ -419,6 +450,11 @@ fn a_member_cannot_write_audit_events_under_another_computers_name() {
     let body = forged(1, None, &stranger, &admin.keys.member);
     plant(&stranger, 1, body.seal_signed(&viewer.keys.mac, key).0);
     drop(viewer);
+    // The admin writes on: its next batch finds its next names taken and
+    // must not build on the forgeries there (they are not its own).
+    admin
+        .record(AuditEvent::new(1_780_000_950_000, Action::Checked))
+        .unwrap();
 
     let log = admin.audit_log().unwrap();
     let p = &log.problems;

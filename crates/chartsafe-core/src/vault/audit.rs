@@ -326,7 +326,7 @@ pub fn utc_time(ms: i64) -> String {
 
 /// The CSV header of [`write_csv`].
 pub const CSV_HEADER: &str =
-    "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app";
+    "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified";
 
 /// One CSV field (RFC 4180). A field a spreadsheet would run as a formula
 /// (starting with `=`, `+`, `-`, `@`, tab or carriage return; a file name
@@ -365,6 +365,8 @@ pub fn write_csv<'a>(
             e.reason.clone().unwrap_or_default(),
             e.detail.clone().unwrap_or_default(),
             e.app.clone(),
+            // "no": no signature vouches for it (FORMAT.md §10.6).
+            if e.unverified { "no" } else { "yes" }.to_owned(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         write!(out, "{}\r\n", line.join(","))?;
@@ -534,10 +536,17 @@ impl Vault {
                         None => body.seal(&self.keys.mac),
                     }
                 },
+                // A batch at our next name is built on only if it is ours:
+                // signed with our key when we sign (anyone holding the MAC
+                // key can plant an unsigned one there, FORMAT.md §10.6).
                 |plain, at| {
                     fmt::open(plain, &self.keys.mac)
                         .ok()
                         .filter(|b| b.body.device == own && b.body.seq == at)
+                        .filter(|b| match &self.keys.signing {
+                            Some(k) => b.signed_by(&k.public()),
+                            None => true,
+                        })
                         .map(|b| b.hash)
                 },
             )
@@ -793,11 +802,13 @@ impl Vault {
             None => BTreeMap::new(),
         };
         let mut unverified = std::collections::HashSet::new();
+        let mut late = std::collections::HashSet::new();
         if team.is_some() {
             for (device, by_seq) in &chains {
                 for (&position, batches) in by_seq {
                     for b in batches.iter().filter(|b| after_removal(&removed_at, b)) {
                         unverified.insert(b.hash.clone());
+                        late.insert(b.hash.clone());
                         problems.push(AuditProblem::AfterRemoval {
                             chain: name_of(device, &chains),
                             dir: dir_of(device),
@@ -808,7 +819,7 @@ impl Vault {
             }
         }
         if let Some(t) = &team {
-            let (found, loose) = unsigned_problems(t, &chains, &vouch, &name_of, &dir_of);
+            let (found, loose) = unsigned_problems(t, &chains, &vouch, &late, &name_of, &dir_of);
             problems.extend(found);
             unverified.extend(loose);
             let known: std::collections::HashSet<&str> =

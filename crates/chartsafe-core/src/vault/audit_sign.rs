@@ -14,63 +14,100 @@ use crate::team::Team;
 /// Every accepted batch, by chain (device id) and position.
 pub(super) type Chains = BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>>;
 
-/// Marks `start` and every batch before it on its `prev` chain in `chain`.
+/// The position of a chain's first signed batch (`u64::MAX` if none):
+/// unsigned batches count only before it. A device signs every batch once
+/// it can, so an unsigned batch after its first signed one was planted by
+/// someone holding the shared MAC key (FORMAT.md §10.6).
+fn first_signed(chain: &BTreeMap<u64, Vec<fmt::OpenedBatch>>) -> u64 {
+    chain
+        .iter()
+        .find(|(_, bs)| bs.iter().any(|b| b.is_signed()))
+        .map_or(u64::MAX, |(&seq, _)| seq)
+}
+
+/// Marks `start` and every batch before it on its `prev` chain, among the
+/// unsigned batches before `limit` (`by_hash`: the chain's batches).
 fn cover(
-    chain: &BTreeMap<u64, Vec<fmt::OpenedBatch>>,
+    by_hash: &HashMap<&str, &fmt::OpenedBatch>,
     start: Option<&str>,
+    limit: u64,
     covered: &mut HashSet<String>,
 ) {
-    let by_hash: HashMap<&str, &fmt::OpenedBatch> = chain
-        .values()
-        .flatten()
-        .map(|b| (b.hash.as_str(), b))
-        .collect();
     let mut cur = start.map(str::to_owned);
     while let Some(h) = cur.take() {
         let Some(b) = by_hash.get(h.as_str()) else {
             break;
         };
-        if !covered.insert(h) {
+        if b.body.seq >= limit || b.is_signed() || !covered.insert(h) {
             break;
         }
         cur = b.body.prev.clone();
     }
 }
 
-/// The problems of unsigned batches no signature vouches for: on no
+/// The problems of unsigned batches no signature vouches for: those at or
+/// after their chain's first signed batch, and before it those on no
 /// signed batch's `prev` chain (a device vouches for its own past when it
-/// starts signing), and under no vouch (`legacy`) of an admin's computer,
-/// nor under the one this device is about to write (`vouch`). One problem
-/// per chain; and the hashes of those batches, whose events are marked.
+/// starts signing) and under no vouch (`legacy`) of an active admin's
+/// computer, nor under the one this device is about to write (`vouch`).
+/// One problem per chain; and the hashes of those batches, whose events
+/// are marked. `late`: batches written after their computer's removal,
+/// which vouch for nothing.
 pub(super) fn unsigned_problems(
     team: &Team,
     chains: &Chains,
     vouch: &BTreeMap<String, Head>,
+    late: &HashSet<String>,
     name_of: &dyn Fn(&str, &Chains) -> String,
     dir_of: &dyn Fn(&str) -> String,
 ) -> (Vec<AuditProblem>, HashSet<String>) {
     let mut covered = HashSet::new();
     let admin = |device: &str| {
-        team.devices
-            .get(device)
-            .and_then(|d| team.members.get(&d.member))
+        team.active_device(device)
+            .and_then(|d| team.active_member(&d.member))
             .is_some_and(|m| m.role == Role::Admin)
     };
+    let maps: BTreeMap<&str, HashMap<&str, &fmt::OpenedBatch>> = chains
+        .iter()
+        .map(|(d, chain)| {
+            (
+                d.as_str(),
+                chain
+                    .values()
+                    .flatten()
+                    .map(|b| (b.hash.as_str(), b))
+                    .collect(),
+            )
+        })
+        .collect();
+    let limits: BTreeMap<&str, u64> = chains
+        .iter()
+        .map(|(d, c)| (d.as_str(), first_signed(c)))
+        .collect();
     let mut vouches: Vec<(&String, &Head)> = vouch.iter().collect();
-    for chain in chains.values() {
+    for (device, chain) in chains {
+        let by_hash = &maps[device.as_str()];
+        let limit = limits[device.as_str()];
         for b in chain.values().flatten().filter(|b| b.is_signed()) {
-            cover(chain, b.body.prev.as_deref(), &mut covered);
-            covered.insert(b.hash.clone());
+            if late.contains(&b.hash) {
+                continue;
+            }
+            cover(by_hash, b.body.prev.as_deref(), limit, &mut covered);
             if admin(&b.body.device) {
                 vouches.extend(b.body.legacy.iter());
             }
         }
     }
     for (device, head) in vouches {
-        if let Some(chain) = chains.get(device) {
+        if let (Some(chain), Some(by_hash)) = (chains.get(device), maps.get(device.as_str())) {
             let at = chain.get(&head.seq).into_iter().flatten();
             if at.into_iter().any(|b| b.hash == head.hash) {
-                cover(chain, Some(&head.hash), &mut covered);
+                cover(
+                    by_hash,
+                    Some(&head.hash),
+                    limits[device.as_str()],
+                    &mut covered,
+                );
             }
         }
     }
@@ -139,7 +176,8 @@ impl Vault {
 
     /// The chains this device vouches for now, if it is an admin's computer
     /// that signs and has not had its one chance yet: for each chain, its
-    /// newest unsigned batch (FORMAT.md §10.6).
+    /// newest unsigned batch before the chain's first signed one (FORMAT.md
+    /// §10.6).
     pub(super) fn vouch_candidates(&self, team: &Team, chains: &Chains) -> BTreeMap<String, Head> {
         if self.device.audit_vouched
             || self.keys.signing.is_none()
@@ -149,8 +187,9 @@ impl Vault {
         }
         let mut out = BTreeMap::new();
         for (device, chain) in chains {
+            let limit = first_signed(chain);
             let newest = chain
-                .iter()
+                .range(..limit)
                 .rev()
                 .find_map(|(&seq, bs)| bs.iter().find(|b| !b.is_signed()).map(|b| (seq, b)));
             if let Some((seq, b)) = newest {

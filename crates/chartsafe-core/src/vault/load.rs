@@ -131,7 +131,7 @@ pub enum Problem {
     /// The team log went back to an older state than this device saw
     /// (FORMAT.md §11.7): an entry it had accepted is gone from the folder.
     /// It still counts here (from this device's copy) and was written back.
-    #[error("the team log in the vault folder went back to an older state: {what} had disappeared (an older copy of t/ was restored, or files were deleted); this computer still counts it and wrote it back")]
+    #[error("the team log in the vault folder went back to an older state: {what} had disappeared (an older copy of t/ was restored, or files were deleted or replaced); this computer still counts it and wrote it back")]
     TeamRolledBack {
         /// What went back, for people ("the removal of \"Nurse Joy\"").
         what: String,

@@ -389,6 +389,9 @@ impl Vault {
             }
         }
         let mut keys = keys.ok_or(UnlockError::IdentityNotAccepted)?;
+        // An identity-file session is no computer of the team: it signs
+        // nothing, whatever a keyslot carries (FORMAT.md §10.6).
+        keys.signing = None;
         // With the recovery identity itself, everything stays readable even
         // without the collection keys (docs/FORMAT.md §3.1).
         keys.recovery_identity = identities
@@ -961,17 +964,17 @@ from_commit!(
 enum OpenKind<'a> {
     /// With this device's identity (its own keyslot).
     Device(&'a AgeIdentity),
-    /// With the recovery identity: for each key's recipient, the first
-    /// keyslot that carried it.
+    /// With the recovery identity: for each key (`"<collection> <recipient>"`),
+    /// the first keyslot that carried it.
     Identity(BTreeMap<String, String>),
 }
 
 /// Remembers, for each key of `keys`, the keyslot `slot` it came from (the
 /// first one wins, as in [`merge_keys`]).
 fn note_origin(origin: &mut BTreeMap<String, String>, slot: &str, keys: &VaultKeys) {
-    for (_, identity) in &keys.collections {
+    for (collection, identity) in &keys.collections {
         origin
-            .entry(identity.recipient().to_string())
+            .entry(format!("{collection} {}", identity.recipient()))
             .or_insert_with(|| slot.to_owned());
     }
 }
@@ -985,12 +988,14 @@ fn merge_keys(keys: &mut Option<VaultKeys>, more: VaultKeys) {
         *keys = Some(more);
         return;
     };
+    // By collection and key: a planted keyslot naming a genuine key under
+    // another collection's id must not hide the genuine one (FORMAT.md §4.2).
     for (id, identity) in &more.collections {
         let r = identity.recipient().to_string();
         if !base
             .collections
             .iter()
-            .any(|(_, i)| i.recipient().to_string() == r)
+            .any(|(c, i)| c == id && i.recipient().to_string() == r)
         {
             base.collections.push((id.clone(), identity.clone()));
         }

@@ -137,6 +137,23 @@ impl Vault {
                 Err(e) => (None, Some(e)),
             },
         };
+        // Whether this device holds the key the team log says its first
+        // collection is under now: if not, the log was re-encrypted to a key
+        // it was not given (removed, or its keyslot has not synced), and it
+        // cannot tell a replaced entry from one it may no longer read.
+        let holds_current = team
+            .as_ref()
+            .and_then(|t| t.current_key(t.default_collection.as_deref()?))
+            .is_none_or(|k| {
+                self.keys
+                    .collections
+                    .iter()
+                    .any(|(_, i)| i.recipient().to_string() == k.recipient)
+            });
+        let mut missing = missing;
+        for k in &mut missing {
+            k.gone = k.gone || holds_current;
+        }
         // What went back is reported for the whole session: the first
         // read writes it back, later reads find it in the folder again.
         let mut rolled_back = std::mem::take(&mut self.team.status.rolled_back);
@@ -146,9 +163,35 @@ impl Vault {
                 rolled_back.push(what);
             }
         }
-        let keys_replaced = missing
-            .iter()
-            .any(|k| !k.gone && matches!(k.entry.body.entry, Entry::Genesis { .. }));
+        // Or a rotation of the first collection, genuinely signed by a
+        // computer this device knows, names a key it was not given: the
+        // entries it builds on (a removal) were re-encrypted to that key, so
+        // they are waiting here, and the team this device computes is older
+        // than the folder's (FORMAT.md §11.7, §13.2).
+        let rotated_away = team.as_ref().is_some_and(|t| {
+            let Some(first) = t.default_collection.as_deref() else {
+                return false;
+            };
+            entries.iter().any(|e| match &e.body.entry {
+                Entry::KeyRotate {
+                    collection,
+                    recipient,
+                    ..
+                } => {
+                    collection == first
+                        && !self
+                            .keys
+                            .collections
+                            .iter()
+                            .any(|(_, i)| i.recipient().to_string() == *recipient)
+                        && t.devices.get(&e.body.device).is_some_and(|d| {
+                            d.signing.verify(fmt::DOMAIN, e.text.as_bytes(), &e.sig)
+                        })
+                }
+                _ => false,
+            })
+        });
+        let keys_replaced = !holds_current || rotated_away;
         let status = TeamStatus {
             team,
             error,

@@ -21,7 +21,8 @@ impl Vault {
     /// key it must carry, so it proves nothing by opening. The keyslots
     /// are remembered (see [`Vault::planted_keyslots`]).
     ///
-    /// `origin` maps each key's recipient to the keyslot that carried it.
+    /// `origin` maps each key (`"<collection> <recipient>"`) to the keyslot
+    /// that carried it.
     /// Without a team (a vault from before the team log) nothing can vouch
     /// for a key, and nothing is dropped.
     pub(super) fn vouch_recovery_keys(&mut self, origin: &BTreeMap<String, String>) {
@@ -45,7 +46,7 @@ impl Vault {
         let mut planted = BTreeSet::new();
         self.keys.collections.retain(|(collection, identity)| {
             let recipient = identity.recipient().to_string();
-            let Some(slot) = origin.get(&recipient) else {
+            let Some(slot) = origin.get(&format!("{collection} {recipient}")) else {
                 // Not from a recovery keyslot (taken from a team entry).
                 return true;
             };
@@ -106,9 +107,10 @@ impl Vault {
 pub(super) struct KeptEntry {
     pub(super) entry: OpenedTeamEntry,
     pub(super) bytes: Vec<u8>,
-    /// No file is at its name in the folder: deleted, or an older copy of
-    /// `t/` restored (a rollback). Otherwise its file is there and this
-    /// device's keys no longer open it.
+    /// The folder no longer holds it: no file at its name (deleted, or an
+    /// older copy of `t/` restored), or a file this device should open
+    /// (it holds the team log's current key) and does not: replaced.
+    /// Otherwise its file is there and this device's keys no longer open it.
     pub(super) gone: bool,
 }
 
@@ -199,6 +201,8 @@ impl Vault {
             };
             match fmt::open(&plain) {
                 Ok(e) if e.hash == hash => {
+                    // Decided by the caller once the team is known; for now,
+                    // whether a file is at its name at all.
                     let gone = !self
                         .layout
                         .device_team(&e.body.device)
