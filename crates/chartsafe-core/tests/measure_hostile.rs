@@ -15,24 +15,12 @@
 
 mod support;
 
-use std::time::Instant;
-
 use chartsafe_core::format::audit::{AuditBody, Event};
 use chartsafe_core::format::record::{Content, EntryState, Kind, Op, RecordBody, Status};
 use chartsafe_core::keys::MacKey;
 use chartsafe_core::sign::SigningKey;
 use chartsafe_core::{Action, AgeIdentity, NoProgress, Vault};
-use support::{options, pass, Store};
-
-fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            let _ = f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
+use support::{best_of, options, pass, Store};
 
 /// An age file of `plain` for `recipients`, as the vault writes them.
 fn age_file(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Vec<u8> {

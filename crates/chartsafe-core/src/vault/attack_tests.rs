@@ -5,6 +5,8 @@
 //! attacks through the `chartsafe` command are in tests/e2e/attacks.rs.
 
 use super::audit::AuditProblem;
+use super::collections_tests::all_files;
+use super::rotate_tests::add;
 use super::tests::{pass, World, PASS};
 use super::*;
 use crate::format::audit::Action;
@@ -158,13 +160,6 @@ fn the_phrase_recovers_as_a_member_named_or_as_a_new_admin() {
         matches!(&err, crate::errors::RecoverError::NoSuchMember(n) if n == "Nobody\\u{202e}"),
         "{err:?}"
     );
-}
-
-fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
-    let src = w.tmp.path().join(name);
-    std::fs::write(&src, content).unwrap();
-    let r = v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
-    assert!(r.failed.is_empty(), "{:?}", r.failed);
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -330,7 +325,7 @@ fn a_collections_records_copied_to_the_vault_wide_area_are_refused() {
         )
         .unwrap();
     let clerk_keys: Vec<&dyn age::Identity> = clerk.keys.identities();
-    for f in walk(&w.dir.join("c").join(&billing)) {
+    for f in all_files(&w.dir.join("c").join(&billing)) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(
             crypt::decrypt_bytes(&bytes, &clerk_keys).is_err(),
@@ -366,19 +361,6 @@ fn a_collections_records_copied_to_the_vault_wide_area_are_refused() {
     // the vault's first collection only: the copies do not bring Billing
     // into it.)
     assert!(listing.entries.is_empty(), "{:?}", listing.entries);
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 /// Attack 4 of issue 12 (any member, a viewer included, or a removed

@@ -45,7 +45,7 @@ fn paths(v: &mut Vault) -> Vec<String> {
 }
 
 /// Every file under `dir`, recursively.
-fn all_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;

@@ -54,7 +54,7 @@ fn is_rotation(path: &Path, ids: &[AgeIdentity]) -> bool {
         .is_some_and(|e| e.body.entry.kind() == "key_rotate")
 }
 
-fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
+pub(super) fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
     let src = w.tmp.path().join(name);
     std::fs::write(&src, content).unwrap();
     let r = v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();

@@ -41,6 +41,18 @@ pub fn options(dir: &std::path::Path, name: &str) -> Options {
     o
 }
 
+/// The best (shortest) time of `n` runs of `f`, in seconds.
+#[allow(dead_code)] // not every measurement uses it
+pub fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let _ = f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// The passphrase every measured device uses.
 pub fn pass() -> SecretString {
     SecretString::from("bench passphrase".to_owned())
