@@ -275,6 +275,18 @@ pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Sto
 
 /// Names in a folder, sorted; an absent folder is empty.
 pub(crate) fn list_dir(dir: &Path) -> Result<Vec<String>, StorageError> {
+    list_dir_max(dir, FOLDER_MAX)
+}
+
+/// Most names read from one folder of the vault. ChartSafe's own folders
+/// stay far below it (blobs are spread over 1024 shards; a device writes
+/// one record per change batch); past it, the folder was filled by
+/// someone else, and reading it would cost every reader time and memory
+/// without bound (docs/THREAT_MODEL.md §4.6).
+pub(crate) const FOLDER_MAX: usize = 1 << 20;
+
+/// [`list_dir`] with another bound (tests).
+pub(crate) fn list_dir_max(dir: &Path, max: usize) -> Result<Vec<String>, StorageError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         // Absent, or a stray file where a folder should be (docs/FORMAT.md §1):
@@ -287,7 +299,16 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<String>, StorageError> {
         Err(e) => return Err(StorageError::read(dir, e)),
     };
     let mut out = Vec::new();
-    for entry in entries {
+    for (n, entry) in entries.enumerate() {
+        if n >= max {
+            return Err(StorageError::read(
+                dir,
+                io::Error::other(format!(
+                    "this folder holds more than {max} names, far more than ChartSafe writes: \
+                     files were planted in it to slow every reader down; move them away"
+                )),
+            ));
+        }
         let entry = entry.map_err(|e| StorageError::read(dir, e))?;
         if let Ok(name) = entry.file_name().into_string() {
             out.push(name);
@@ -295,4 +316,22 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<String>, StorageError> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod folder_tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_with_more_names_than_the_bound_is_refused_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::write(tmp.path().join(format!("{i:010}")), b"x").unwrap();
+        }
+        assert_eq!(list_dir_max(tmp.path(), 5).unwrap().len(), 5);
+        let err = list_dir_max(tmp.path(), 4).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&tmp.path().display().to_string()), "{text}");
+        assert!(text.contains("more than 4 names"), "{text}");
+    }
 }
