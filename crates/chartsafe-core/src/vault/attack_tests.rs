@@ -468,3 +468,62 @@ fn a_member_cannot_write_audit_events_under_another_computers_name() {
         1
     );
 }
+
+/// The gap left by attack 1 in a vault from before the team log (format
+/// 1): when the phrase starts its log, a recovery keyslot planted by an
+/// enrolled device (which holds the MAC key), sorting first, must not
+/// become the key the genesis names for good, nor choose the member.
+#[test]
+fn a_planted_keyslot_does_not_become_the_first_key_when_the_phrase_starts_a_team_log() {
+    let w = World::new();
+    let (a, phrase) = w.create();
+    let id = a.id().to_owned();
+    let genuine = a.keys.collections[0].1.recipient().to_string();
+    let member = a.keys.member.clone();
+    drop(a);
+    // As a vault made before the team log (see team_tests).
+    std::fs::remove_dir_all(w.dir.join("t")).unwrap();
+    let header = w.dir.join(crate::format::HEADER_FILE);
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, text.replace("\"version\": 2", "\"version\": 1")).unwrap();
+    let local = crate::local::LocalDir::new(&w.tmp.path().join("state-a"), &id);
+    let mut state = local.load().unwrap().unwrap();
+    state.root = None;
+    local.save(&state).unwrap();
+    std::fs::remove_dir_all(local.file_named("team")).unwrap();
+    let mut a = Vault::unlock(&w.dir, &w.store, &pass(PASS), w.options("a")).unwrap();
+    add(&mut a, &w, "old.txt", "from before");
+    // The enrolled device plants a keyslot with a key of its own, under a
+    // member id of its choosing.
+    let mine = AgeIdentity::generate();
+    let mut plain = a.keys.to_plain(&id, 1);
+    plain.member = ids::random_id();
+    plain.collections.insert(
+        0,
+        CollectionKey {
+            id: a.keys.default_collection().to_owned(),
+            identity: mine.to_secret_text().expose_secret().to_owned(),
+            created: 1,
+        },
+    );
+    write_keyslot(
+        &Layout::new(&w.dir),
+        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &plain,
+        &a.keys.recovery.clone(),
+    )
+    .unwrap();
+    drop(a);
+
+    let mut b = w.recover(&phrase, "b");
+    assert_eq!(b.keys.recipients()[0].to_string(), genuine);
+    assert_eq!(b.keys.member, member);
+    let t = b.team().team.clone().unwrap();
+    assert_eq!(
+        t.current_key(t.default_collection.as_deref().unwrap())
+            .unwrap()
+            .recipient,
+        genuine
+    );
+    assert_eq!(b.list().unwrap().entries.len(), 1);
+}

@@ -495,6 +495,9 @@ impl Vault {
             return Err(RecoverError::TeamNotReady);
         }
         vault.vouch_recovery_keys(&origin);
+        if vault.team().team.is_none() && !vault.has_team_entries() {
+            vault.pick_format1_keys()?;
+        }
         // Who this device belongs to comes from the signed team log, never
         // from a keyslot (FORMAT.md §4.2): the founder by default, another
         // active member the person names, or a new admin. A removed member

@@ -266,3 +266,54 @@ impl Vault {
         }
     }
 }
+
+impl Vault {
+    /// A vault from before the team log (format 1), when the recovery
+    /// phrase is about to start its log: the first collection's key, which
+    /// the genesis will name for good, is the key that opens the vault's
+    /// existing records, not whichever recovery keyslot sorts first (one
+    /// planted by an enrolled device could); and the member is the author
+    /// of those records (FORMAT.md §4.2). With no record yet, nothing is
+    /// changed.
+    pub(super) fn pick_format1_keys(&mut self) -> Result<(), crate::errors::StorageError> {
+        let dir = self.layout.records();
+        let mut sample = None;
+        'chains: for device in fsutil::list_dir(&dir)? {
+            if !crate::ids::is_id(&device) {
+                continue;
+            }
+            for name in fsutil::list_dir(&dir.join(&device))? {
+                if crate::format::chain_position(&name).is_none() {
+                    continue;
+                }
+                if let Some(bytes) =
+                    fsutil::read_limited(&dir.join(&device).join(&name), super::load::RECORD_MAX)?
+                {
+                    sample = Some(bytes);
+                    break 'chains;
+                }
+            }
+        }
+        let Some(bytes) = sample else {
+            return Ok(());
+        };
+        let Some(pos) = self
+            .keys
+            .collections
+            .iter()
+            .position(|(_, k)| crypt::decrypt_bytes(&bytes, &[k.as_age()]).is_ok())
+        else {
+            return Ok(());
+        };
+        let key = self.keys.collections.remove(pos);
+        let author = crypt::decrypt_bytes(&bytes, &[key.1.as_age()])
+            .ok()
+            .and_then(|p| crate::format::record::open(&p, &self.keys.mac).ok())
+            .map(|r| r.body.author);
+        self.keys.collections.insert(0, key);
+        if let Some(author) = author {
+            self.keys.member = author;
+        }
+        Ok(())
+    }
+}
