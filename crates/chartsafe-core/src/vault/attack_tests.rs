@@ -17,12 +17,12 @@ use crate::traits::NoProgress;
 
 /// A keyslot a member plants for the recovery recipient: it carries the
 /// MAC key and recovery recipient every member holds (so it passes the
-/// phrase's own check, FORMAT.md §4.2), their own member id, and a key of
-/// their own in front of the genuine one.
-fn plant_recovery_keyslot(w: &World, insider: &Vault, slot: &str) -> AgeIdentity {
+/// phrase's own check, FORMAT.md §4.2), the member id `member`, and a key
+/// of their own in front of the genuine one.
+fn plant_recovery_keyslot(w: &World, insider: &Vault, slot: &str, member: &str) -> AgeIdentity {
     let mine = AgeIdentity::generate();
     let mut plain = insider.keys.to_plain(insider.id(), 1);
-    plain.member = insider.keys.member.clone();
+    plain.member = member.to_owned();
     plain.collections.insert(
         0,
         CollectionKey {
@@ -53,7 +53,7 @@ fn staff_plants_a_recovery_keyslot_and_the_phrase_still_recovers_the_founder() {
     let mallory_member = mallory.keys.member.clone();
     // Sorts before every random slot id: it is the first keyslot read.
     let slot = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let planted_key = plant_recovery_keyslot(&w, &mallory, slot);
+    let planted_key = plant_recovery_keyslot(&w, &mallory, slot, &mallory.keys.member);
     drop(mallory);
     drop(owner);
 
@@ -98,7 +98,12 @@ fn an_identity_session_is_not_attributed_to_a_planted_keyslots_member() {
     let (mut owner, phrase) = w.create();
     let founder = owner.keys.member.clone();
     let (_store, mallory) = w.join(&mut owner, "Mallory", "mallory pc", Role::Staff);
-    plant_recovery_keyslot(&w, &mallory, "aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    plant_recovery_keyslot(
+        &w,
+        &mallory,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &mallory.keys.member,
+    );
     drop(mallory);
     drop(owner);
     let mut o = w.options("emergency");
@@ -495,24 +500,7 @@ fn a_planted_keyslot_does_not_become_the_first_key_when_the_phrase_starts_a_team
     add(&mut a, &w, "old.txt", "from before");
     // The enrolled device plants a keyslot with a key of its own, under a
     // member id of its choosing.
-    let mine = AgeIdentity::generate();
-    let mut plain = a.keys.to_plain(&id, 1);
-    plain.member = ids::random_id();
-    plain.collections.insert(
-        0,
-        CollectionKey {
-            id: a.keys.default_collection().to_owned(),
-            identity: mine.to_secret_text().expose_secret().to_owned(),
-            created: 1,
-        },
-    );
-    write_keyslot(
-        &Layout::new(&w.dir),
-        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
-        &plain,
-        &a.keys.recovery.clone(),
-    )
-    .unwrap();
+    plant_recovery_keyslot(&w, &a, "aaaaaaaaaaaaaaaaaaaaaaaaaa", &ids::random_id());
     drop(a);
 
     let mut b = w.recover(&phrase, "b");
