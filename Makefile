@@ -15,7 +15,7 @@ LOCKED := $(if $(wildcard Cargo.lock),--locked,)
 # this feature; `make build` and `make run` build the binaries without them.
 KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
-.PHONY: all deps build test run bench clean
+.PHONY: all deps build test run bench fuzz clean
 
 all: build
 
@@ -66,6 +66,13 @@ bench:
 	@echo "| --- | ---: | ---: | --- | --- |"
 	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_hostile \
 		-- --ignored --nocapture 2>/dev/null | grep '^|'
+
+# Every cargo fuzz target for FUZZ_S seconds each (default 60); needs the
+# nightly toolchain, which scripts/fuzz.sh installs with cargo-fuzz if missing.
+# FUZZ_TARGETS="record tree" picks targets; FUZZ_MERGE=1 folds new inputs
+# into the committed, minimised corpus.
+fuzz:
+	bash scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

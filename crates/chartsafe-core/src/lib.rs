@@ -27,6 +27,9 @@ mod crypt;
 pub mod errors;
 pub mod format;
 mod fsutil;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod keys;
 mod local;

@@ -238,11 +238,19 @@ impl Tree {
         let mut folders: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
         for (i, s) in shown.iter().enumerate() {
             let parent = if s.conflict {
+                // The conflicting version's own folder, if it is shown and
+                // is a folder: a hostile writer may name a file (found by
+                // the `tree` fuzz target).
                 self.versions[s.version]
                     .state
                     .parent
                     .clone()
                     .filter(|p| shown_entries.contains(p))
+                    .filter(|p| {
+                        representative
+                            .get(p.as_str())
+                            .is_some_and(|&r| self.versions[r].state.kind == Kind::Dir)
+                    })
             } else {
                 effective_parent(&s.entry)
             };
@@ -514,6 +522,68 @@ mod tests {
                 .map(|x| (x.path.clone(), x.entry.clone()))
                 .collect(),
         )
+    }
+
+    /// Found by the `tree` fuzz target: a signed writer's concurrent
+    /// version of a file naming another *file* as its folder must not put
+    /// the conflict copy inside that file.
+    #[test]
+    fn a_conflict_copy_never_lands_inside_a_file() {
+        let file =
+            |entry: &str, parents: Vec<String>, parent: Option<&str>, name: &str, b: u8| Op {
+                entry: entry.into(),
+                parents,
+                state: EntryState {
+                    parent: parent.map(str::to_owned),
+                    name: name.into(),
+                    kind: Kind::File,
+                    status: Status::Live,
+                    content: Some(Content {
+                        blob: format!("blob{b}"),
+                        size: 1,
+                        sha256: format!("{b:064}"),
+                        mtime: None,
+                    }),
+                    collection: None,
+                },
+            };
+        let rec = |i: usize, device: &str, op: Op| {
+            let hash = format!("{:032x}{:032x}", i, 0);
+            let body = RecordBody {
+                format: 1,
+                place: None,
+                vault: "v".into(),
+                device: device.into(),
+                device_name: device.into(),
+                author: "m".into(),
+                seq: 1,
+                prev: None,
+                // Device b's version is the older head: the conflict copy.
+                time: if device == "b" { 0 } else { i as i64 },
+                ops: vec![op],
+                sig: None,
+            };
+            (
+                format!("r/{i}"),
+                OpenedRecord {
+                    body,
+                    hash,
+                    signed: None,
+                },
+            )
+        };
+        let first = RecordBody::version_id(&format!("{:032x}{:032x}", 2, 0), 0);
+        let recs = vec![
+            rec(1, "a", file("f", vec![], None, "notes.txt", 1)),
+            rec(2, "a", file("x", vec![], None, "x.txt", 2)),
+            rec(3, "a", file("x", vec![first.clone()], None, "x.txt", 3)),
+            rec(4, "b", file("x", vec![first], Some("f"), "y.txt", 4)),
+        ];
+        let t = Tree::build(&recs);
+        assert_eq!(t.nodes.len(), 3, "{:?}", shape(&t));
+        for n in &t.nodes {
+            assert!(!n.path.contains('/'), "{} is inside a file", n.path);
+        }
     }
 
     proptest! {
