@@ -15,7 +15,7 @@ LOCKED := $(if $(wildcard Cargo.lock),--locked,)
 # this feature; `make build` and `make run` build the binaries without them.
 KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
-.PHONY: all deps build test run bench fuzz clean
+.PHONY: all deps build test run bench fuzz stress clean
 
 all: build
 
@@ -73,6 +73,13 @@ bench:
 # into the committed, minimised corpus.
 fuzz:
 	bash scripts/fuzz.sh
+
+# Crash trials at scale: CHARTSAFE_STRESS_TRIALS per operation (default 50,
+# 300 in all) of six operations killed at random points; a table of outcomes.
+stress: deps
+	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe
+	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test e2e \
+		crash_trials_at_scale -- --ignored --nocapture 2>/dev/null | grep '^|'
 
 clean:
 	$(CARGO) clean

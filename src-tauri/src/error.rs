@@ -318,6 +318,11 @@ impl From<AddError> for AppError {
                 "The file was moved or deleted while it was being added, so nothing of it was stored.",
                 e,
             ),
+            AddError::SourceChanged(_) => AppError::new(
+                Kind::Storage,
+                "The file changed while it was being added (it may still be being saved), so nothing of it was stored. Add it again once it is saved.",
+                e,
+            ),
             AddError::SourceNotRegular(_) => AppError::new(
                 Kind::InvalidName,
                 "This is not an ordinary file, so it cannot be added.",

@@ -200,7 +200,7 @@ impl From<AddError> for Failure {
             AddError::SourceMissing(_)
             | AddError::SourceName(..)
             | AddError::SourceNotRegular(_) => Failure::new(code::PATH, e.to_string(), None),
-            AddError::SourceVanished(_) => Failure::new(
+            AddError::SourceVanished(_) | AddError::SourceChanged(_) => Failure::new(
                 code::PATH,
                 e.to_string(),
                 Some("run the same command again: files already stored are skipped"),

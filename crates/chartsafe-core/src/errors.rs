@@ -393,6 +393,10 @@ pub enum AddError {
     /// A source file vanished or changed type while being added.
     #[error("{}: the file disappeared while it was being added; nothing of it was stored", .0.display())]
     SourceVanished(PathBuf),
+    /// A source file changed (grew, shrank or was replaced) while being
+    /// added: what was read is not a file that ever existed whole.
+    #[error("{}: the file changed while it was being added (still being written?); nothing of it was stored", .0.display())]
+    SourceChanged(PathBuf),
     /// A source is neither a regular file nor a folder (a pipe, socket or device).
     #[error("{}: not a regular file or folder (a pipe, socket or device); nothing was added", .0.display())]
     SourceNotRegular(PathBuf),

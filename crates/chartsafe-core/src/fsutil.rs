@@ -10,6 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tempfile::{NamedTempFile, TempPath};
 
 use crate::errors::StorageError;
+use crate::failpoint::step;
 use crate::format::TEMP_PREFIX;
 
 /// Every file we write gets this modification time (2000-01-01 UTC), so file
@@ -22,6 +23,7 @@ fn fixed_time() -> std::time::SystemTime {
 
 /// A new temporary file in `dir` (created if missing).
 pub(crate) fn temp_in(dir: &Path) -> Result<NamedTempFile, StorageError> {
+    step("create temporary file").map_err(|e| StorageError::write(dir, e))?;
     let make = || {
         tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -49,6 +51,7 @@ impl Staged {
     /// Its time is set to the fixed one; off Linux it is also synced here,
     /// while its handle is still open (on Linux one `syncfs` per batch does it).
     pub(crate) fn new(temp: NamedTempFile, dest: PathBuf) -> Result<Self, StorageError> {
+        step("close staged file").map_err(|e| StorageError::write(&dest, e))?;
         let f = temp.as_file();
         f.set_times(
             FileTimes::new()
@@ -73,6 +76,7 @@ impl Staged {
 pub(crate) fn place(staged: Vec<Staged>) -> Result<(), StorageError> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for s in staged {
+        step("rename into place").map_err(|e| StorageError::write(&s.dest, e))?;
         s.temp
             .persist(&s.dest)
             .map_err(|e| StorageError::write(&s.dest, e.error))?;
@@ -109,6 +113,7 @@ pub(crate) fn place(staged: Vec<Staged>) -> Result<(), StorageError> {
 pub(crate) fn commit(root: &Path, last: Staged) -> Result<(), StorageError> {
     sync_fs(root)?;
     let dest = last.dest;
+    step("commit rename").map_err(|e| StorageError::write(&dest, e))?;
     last.temp
         .persist_noclobber(&dest)
         .map_err(|e| StorageError::write(&dest, e.error))?;
@@ -146,6 +151,7 @@ pub(crate) fn replace_all(root: &Path, staged: Vec<Staged>) -> Result<(), Storag
         if !s.dest.exists() {
             continue;
         }
+        step("replace with re-encrypted copy").map_err(|e| StorageError::write(&s.dest, e))?;
         s.temp
             .persist(&s.dest)
             .map_err(|e| StorageError::write(&s.dest, e.error))?;
@@ -169,6 +175,7 @@ pub(crate) fn replace_all(root: &Path, staged: Vec<Staged>) -> Result<(), Storag
 pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = dest.parent().expect("destination has a folder");
     let mut temp = temp_in(dir)?;
+    step("write new file").map_err(|e| StorageError::write(dest, e))?;
     temp.write_all(bytes)
         .map_err(|e| StorageError::write(dest, e))?;
     temp.flush().map_err(|e| StorageError::write(dest, e))?;
@@ -181,8 +188,10 @@ pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), St
 pub(crate) fn write_replace(dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = dest.parent().expect("destination has a folder");
     let mut temp = temp_in(dir)?;
+    step("write local state").map_err(|e| StorageError::write(dest, e))?;
     temp.write_all(bytes)
         .map_err(|e| StorageError::write(dest, e))?;
+    step("replace local state").map_err(|e| StorageError::write(dest, e))?;
     temp.persist(dest)
         .map_err(|e| StorageError::write(dest, e.error))?;
     Ok(())
@@ -190,6 +199,7 @@ pub(crate) fn write_replace(dest: &Path, bytes: &[u8]) -> Result<(), StorageErro
 
 #[cfg(target_os = "linux")]
 fn sync_fs(root: &Path) -> Result<(), StorageError> {
+    step("sync").map_err(|e| StorageError::write(root, e))?;
     let f = File::open(root).map_err(|e| StorageError::write(root, e))?;
     rustix::fs::syncfs(&f).map_err(|e| StorageError::write(root, io::Error::from(e)))
 }
@@ -230,6 +240,7 @@ impl<'a> WriteBehind<'a> {
 
 impl Write for WriteBehind<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        step("write content")?;
         let n = (&mut &*self.file).write(buf)?;
         self.pos += n as u64;
         if self.pos - self.started >= 16 << 20 {

@@ -25,6 +25,7 @@
 
 mod crypt;
 pub mod errors;
+mod failpoint;
 pub mod format;
 mod fsutil;
 #[cfg(any(test, feature = "fuzzing"))]

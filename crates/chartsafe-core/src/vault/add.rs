@@ -92,6 +92,7 @@ impl AddError {
             self,
             AddError::SourceMissing(_)
                 | AddError::SourceVanished(_)
+                | AddError::SourceChanged(_)
                 | AddError::SourceNotRegular(_)
                 | AddError::SourceName(..)
                 | AddError::SourceUnreadable(..)
@@ -227,6 +228,16 @@ fn scan_one(
     Ok(())
 }
 
+/// A file's size, modification time and identity: any write or
+/// replacement changes at least one of them.
+fn stamp(m: &std::fs::Metadata) -> (u64, Option<std::time::SystemTime>, u64) {
+    #[cfg(unix)]
+    let id = std::os::unix::fs::MetadataExt::ino(m);
+    #[cfg(not(unix))]
+    let id = 0;
+    (m.len(), m.modified().ok(), id)
+}
+
 impl Vault {
     /// Encrypts one source file into a temporary file beside its blob's final name.
     fn stage_blob(
@@ -239,7 +250,15 @@ impl Vault {
         progress: &dyn Progress,
     ) -> Result<(tempfile::NamedTempFile, crypt::Digested), AddError> {
         let blob_path = layout.blob(blob);
-        let source = match std::fs::File::open(local) {
+        let file = std::fs::File::open(local);
+        // What the file was when reading began: compared with what it is
+        // after, so a file still being written is refused, not stored torn.
+        let before = file
+            .as_ref()
+            .ok()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| stamp(&m));
+        let source = match file {
             Ok(f) => Cancellable {
                 inner: f,
                 source: local,
@@ -259,7 +278,13 @@ impl Vault {
             .and_then(|d| writer.flush().map(|()| d).map_err(StreamError::Write));
         drop(writer);
         match digest {
-            Ok(d) => Ok((temp, d)),
+            Ok(d) => {
+                let after = std::fs::metadata(local).ok().map(|m| stamp(&m));
+                if d.size != size || before.is_none() || after != before {
+                    return Err(AddError::SourceChanged(local.to_owned()));
+                }
+                Ok((temp, d))
+            }
             Err(StreamError::Read(_)) if progress.cancelled() => Err(AddError::Cancelled),
             Err(StreamError::Read(e)) => Err(AddError::SourceUnreadable(local.to_owned(), e)),
             Err(StreamError::Write(e)) => Err(StorageError::write(&blob_path, e).into()),

@@ -503,6 +503,8 @@ impl Vault {
                 continue;
             }
             let path = snap.blob_path(&self.layout, blob);
+            crate::failpoint::step("delete content file")
+                .map_err(|e| StorageError::write(&path, e))?;
             match std::fs::remove_file(&path) {
                 Ok(()) => report.deleted += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

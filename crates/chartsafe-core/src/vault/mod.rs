@@ -790,10 +790,39 @@ impl Vault {
         // Contents go in place first; the record's commit makes them durable
         // before the record itself appears, so a record never refers to a
         // blob that a crash lost (docs/FORMAT.md §1.2).
-        fsutil::place(staged)?;
+        let contents: Vec<std::path::PathBuf> = staged.iter().map(|s| s.dest.clone()).collect();
+        let records_before = fsutil::list_dir(
+            &self
+                .layout
+                .for_collection(coll)
+                .device_records(&self.device.device),
+        )
+        .unwrap_or_default();
+        if let Err(e) = fsutil::place(staged) {
+            remove_contents(&contents);
+            return Err(e);
+        }
         if ops.is_empty() {
             return Ok(());
         }
+        let result = self.write_record(ops, coll);
+        // A failed write (a full disk, a folder turned read-only) leaves no
+        // content behind that no record names, unless the record did get
+        // in place (only its last sync failed): then they are its.
+        if result.is_err() {
+            let dir = self
+                .layout
+                .for_collection(coll)
+                .device_records(&self.device.device);
+            if fsutil::list_dir(&dir).unwrap_or_default() == records_before {
+                remove_contents(&contents);
+            }
+        }
+        result
+    }
+
+    /// Writes the next record of this device's chain holding `ops`.
+    fn write_record(&mut self, ops: Vec<Op>, coll: Option<&str>) -> Result<(), StorageError> {
         // Continue after the newest record this device ever wrote or saw of
         // itself (kept up to date by `load`): numbers are never reused.
         let chain = collections::scoped(coll, &self.device.device);
@@ -860,6 +889,19 @@ impl Vault {
             .known
             .insert(chain, KnownHead { seq, hash, name });
         self.local.save(&self.device)
+    }
+}
+
+/// Deletes contents a failed write placed (best effort: what cannot be
+/// deleted now is an orphan that `verify` reports and `verify --repair`
+/// removes, FORMAT.md §1.2).
+fn remove_contents(contents: &[std::path::PathBuf]) {
+    for path in contents {
+        if std::fs::remove_file(path).is_ok() {
+            if let Some(shard) = path.parent() {
+                let _ = std::fs::remove_dir(shard); // only if now empty
+            }
+        }
     }
 }
 
