@@ -15,7 +15,7 @@ LOCKED := $(if $(wildcard Cargo.lock),--locked,)
 # this feature; `make build` and `make run` build the binaries without them.
 KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
-.PHONY: all deps build test run bench fuzz stress clean
+.PHONY: all deps build test run bench fuzz stress scale clean
 
 all: build
 
@@ -80,6 +80,13 @@ stress: deps
 	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe
 	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test e2e \
 		crash_trials_at_scale -- --ignored --nocapture 2>/dev/null | grep '^|'
+
+# Scale: 1k, 10k and 100k-file vaults written by 10 devices, and a 20 GiB
+# file (SCALE_SIZES, SCALE_BIG_GIB, SCALE_DIR; see scripts/scale.sh).
+scale:
+	@bash scripts/deps.sh bench
+	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe
+	bash scripts/with-keyring.sh bash scripts/scale.sh
 
 clean:
 	$(CARGO) clean
