@@ -50,6 +50,9 @@ pub(crate) struct Tree {
     /// Entries whose every head is in the trash and whose parent is not.
     pub trash: Vec<Trashed>,
     heads: HashMap<String, Vec<usize>>,
+    /// Every version of each entry: [`Tree::versions_of`] in constant time
+    /// (a scan per entry made `verify` of 100,000 files quadratic).
+    by_entry: HashMap<String, Vec<usize>>,
 }
 
 fn newest_first(a: &Version, b: &Version) -> std::cmp::Ordering {
@@ -99,6 +102,9 @@ impl Tree {
     }
 
     fn compute(&mut self) {
+        for (i, v) in self.versions.iter().enumerate() {
+            self.by_entry.entry(v.entry.clone()).or_default().push(i);
+        }
         // A version supersedes only versions of its own entry: an
         // operation cannot hide another entry's version (one of another
         // collection, FORMAT.md §14.3) by naming it.
@@ -404,9 +410,7 @@ impl Tree {
 
     /// Every version of an entry, newest first.
     pub fn versions_of(&self, entry: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = (0..self.versions.len())
-            .filter(|&i| self.versions[i].entry == entry)
-            .collect();
+        let mut out = self.by_entry.get(entry).cloned().unwrap_or_default();
         out.sort_by(|&a, &b| newest_first(&self.versions[a], &self.versions[b]));
         out
     }
