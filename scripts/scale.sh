@@ -75,7 +75,8 @@ for N in $SIZES; do
     for dev in $(seq 0 $((DEVICES - 1))); do
         edit="$DIR/edit-$N/dev$dev"
         mkdir -p "$edit"
-        ls "$src/dev$dev" | head -n $(( (N / DEVICES / PER_FOLDER + 9) / 10 )) \
+        # (awk reads all of ls's output: head would end it with SIGPIPE)
+        ls "$src/dev$dev" | awk -v k=$(( (N / DEVICES / PER_FOLDER + 9) / 10 )) 'NR <= k' \
             | while IFS= read -r f; do
                 cp -r "$src/dev$dev/$f" "$edit/"
                 for g in "$edit/$f"/*; do echo "edited" >> "$g"; done

@@ -1,6 +1,6 @@
 //! Faults of the disk, the vault folder and the source files: each ends in
 //! a clear error naming the file and what to do, loses nothing and leaves
-//! nothing half-written visible (docs/THREAT_MODEL.md §6).
+//! nothing half-written visible (docs/THREAT_MODEL.md §9.3).
 //!
 //! A full disk is injected at every step of an add, a key rotation and an
 //! audit write (`CHARTSAFE_FAIL_AT`, crates/chartsafe-core/src/failpoint.rs),

@@ -1,5 +1,5 @@
 //! Crash trials: the `chartsafe` command killed at random points of six
-//! operations, then checked (docs/THREAT_MODEL.md §6, FORMAT.md §1.2).
+//! operations, then checked (docs/THREAT_MODEL.md §9.2, FORMAT.md §1.2).
 //!
 //! Half the trials stop the process at an injected failpoint: step N of
 //! the operation's changes to files, N drawn from all of them (the binary

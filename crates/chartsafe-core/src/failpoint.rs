@@ -1,5 +1,6 @@
 //! Injected crashes and write failures, for the crash and fault trials
-//! (`make stress`, tests/e2e/crash.rs, tests/e2e/faults.rs).
+//! (docs/THREAT_MODEL.md §9.2, §9.3: `make stress`, tests/e2e/stress.rs,
+//! tests/e2e/faults.rs).
 //!
 //! Every step that changes files (a temporary file made, a write, a rename
 //! into place, a sync, a deletion) calls [`step`]. Built without the

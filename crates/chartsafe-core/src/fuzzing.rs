@@ -1,4 +1,4 @@
-//! Entry points for the fuzz targets in `fuzz/` (docs/THREAT_MODEL.md §6).
+//! Entry points for the fuzz targets in `fuzz/` (docs/THREAT_MODEL.md §9.1).
 //!
 //! One function per decoder of bytes that come from the vault folder or from
 //! a person. Each takes whatever the fuzzer made, feeds it to the decoder the
