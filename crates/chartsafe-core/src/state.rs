@@ -353,6 +353,12 @@ impl Tree {
             });
         }
         nodes.sort_by(|a, b| a.path.cmp(&b.path));
+        // Trash: trashed entries whose parent is not itself in the trash,
+        // the parent being the effective one (steps 4 and 5): folders moved
+        // into each other and then trashed are listed at the entry where
+        // the cycle is cut, not lost (found by the convergence test).
+        let effective: Vec<Option<String>> =
+            trashed.iter().map(|(e, _)| effective_parent(e)).collect();
         self.by_path = nodes
             .iter()
             .enumerate()
@@ -360,11 +366,9 @@ impl Tree {
             .collect();
         self.nodes = nodes;
 
-        // Trash: trashed entries whose parent is not itself in the trash.
         let trashed_set: HashSet<&str> = trashed.iter().map(|(e, _)| e.as_str()).collect();
         let mut trash = Vec::new();
-        for (entry, version) in &trashed {
-            let parent = self.versions[*version].state.parent.clone();
+        for ((entry, version), parent) in trashed.iter().zip(effective) {
             if parent.as_deref().is_some_and(|p| trashed_set.contains(p)) {
                 continue;
             }

@@ -491,10 +491,21 @@ impl Vault {
                             continue;
                         }
                     }
-                    let (parent_path, name) = super::change::split_parent(&path);
-                    let parent = match folders.get(parent_path) {
-                        Some(p) => p.clone(),
-                        None => snap.folder(parent_path)?,
+                    // A new version stays where its file is, under its own
+                    // name (FORMAT.md §5.3): the path it is shown at may be
+                    // a clash's conflict name, or the top level while its
+                    // folder's record has not arrived (§6.1 step 4), and
+                    // an edit must not move or rename it.
+                    let (parent, name) = match old {
+                        Some(v) => (v.state.parent.clone(), v.state.name.clone()),
+                        None => {
+                            let (parent_path, name) = super::change::split_parent(&path);
+                            let parent = match folders.get(parent_path) {
+                                Some(p) => p.clone(),
+                                None => snap.folder(parent_path)?,
+                            };
+                            (parent, name.to_owned())
+                        }
                     };
                     let (entry, parents) = match (existing, old) {
                         (Some(n), Some(v)) => (Some(n.entry.clone()), vec![v.id.clone()]),
@@ -506,7 +517,7 @@ impl Vault {
                         size,
                         mtime,
                         parent,
-                        name: name.to_owned(),
+                        name,
                         entry,
                         parents,
                         old_content,

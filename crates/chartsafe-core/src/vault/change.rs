@@ -335,6 +335,8 @@ impl Vault {
     ) -> Vec<(String, usize, String)> {
         let mut out = Vec::new();
         let mut frontier = vec![(entry.to_owned(), path.to_owned())];
+        // Folders moved into each other form a cycle: each is walked once.
+        let mut seen: std::collections::HashSet<String> = [entry.to_owned()].into();
         let trashed: Vec<(String, usize)> = snap
             .tree
             .trashed_entries()
@@ -343,7 +345,7 @@ impl Vault {
         while let Some((parent, parent_path)) = frontier.pop() {
             for (e, v) in &trashed {
                 let state = &snap.tree.versions[*v].state;
-                if state.parent.as_deref() == Some(parent.as_str()) {
+                if state.parent.as_deref() == Some(parent.as_str()) && seen.insert(e.clone()) {
                     let inside = names::join(&parent_path, &state.name);
                     out.push((e.clone(), *v, inside.clone()));
                     frontier.push((e.clone(), inside));

@@ -432,3 +432,45 @@ fn revert_makes_an_older_version_current_and_keeps_the_newer_one() {
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[1].size, "two, longer".len() as u64);
 }
+
+/// Found by the convergence model (issue 13): a file whose folder's record
+/// has not arrived yet is shown at the top level (FORMAT.md §6.1 step 4).
+/// Saving a new version of it there must not move it out of its folder for
+/// good, nor rename it: a new version keeps its own folder and name.
+#[test]
+fn an_edit_before_the_folders_record_arrives_keeps_the_file_in_its_folder() {
+    let w = World::new();
+    let (mut a, phrase) = w.create();
+    let mut b = w.recover(&phrase, "b");
+    a.mkdir("Labs").unwrap();
+    let src = w.tmp.path().join("cbc.txt");
+    std::fs::write(&src, "first").unwrap();
+    a.add(std::slice::from_ref(&src), "Labs", &NoProgress)
+        .unwrap();
+    // b has the file's record but not yet the folder's (a sync client at
+    // work): it shows the file at the top level and saves an edit there.
+    let records = a.layout.device_records(&a.device.device);
+    let folder_record = records.join(Layout::record_name(1));
+    let held = w.tmp.path().join("held-back");
+    std::fs::rename(&folder_record, &held).unwrap();
+    assert!(b
+        .list()
+        .unwrap()
+        .entries
+        .iter()
+        .any(|e| e.path == "cbc.txt"));
+    std::fs::write(&src, "second").unwrap();
+    b.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    // The folder's record arrives: the edited file is in its folder.
+    std::fs::rename(&held, &folder_record).unwrap();
+    for v in [&mut a, &mut b] {
+        let listing = v.list().unwrap();
+        let paths: Vec<&str> = listing.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["Labs", "Labs/cbc.txt"], "{:?}", listing.problems);
+        assert!(listing.problems.is_empty(), "{:?}", listing.problems);
+        let mut out = Vec::new();
+        v.get_to_writer("Labs/cbc.txt", None, &mut out, Access::Exported)
+            .unwrap();
+        assert_eq!(out, b"second");
+    }
+}
