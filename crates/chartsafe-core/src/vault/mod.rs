@@ -12,6 +12,8 @@ mod change;
 mod collections;
 #[cfg(test)]
 mod collections_tests;
+#[cfg(test)]
+mod convergence_tests;
 mod get;
 mod join;
 mod load;
