@@ -331,7 +331,7 @@ impl Vault {
                 }
                 // Judged once the whole chain is read: cutoffs follow `prev`
                 // (FORMAT.md §11.6).
-                let all: Vec<OpenedRecord> = candidates.iter().map(|(_, _, r)| r.clone()).collect();
+                let all: Vec<&OpenedRecord> = candidates.iter().map(|(_, _, r)| r).collect();
                 let cuts = self.cuts_for(&device, coll, &all);
                 for (file, seq, rec) in candidates {
                     match self.judge_record(&rec, &cuts, coll) {
@@ -421,7 +421,10 @@ impl Vault {
                     );
                 }
                 for (seq, recs) in by_seq {
-                    for r in recs {
+                    for mut r in recs {
+                        // Judged: the signed text is not needed again, and
+                        // is as big as the record (memory at 100k files).
+                        r.signed = None;
                         let r = match coll {
                             None => r,
                             Some(c) => super::collections::scope_record(r, c),

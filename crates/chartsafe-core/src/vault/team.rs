@@ -344,14 +344,14 @@ impl Vault {
         &self,
         device: &str,
         collection: Option<&str>,
-        recs: &[OpenedRecord],
+        recs: &[&OpenedRecord],
     ) -> Cuts {
         let Some(team) = &self.team.status.team else {
             return Cuts::default();
         };
         let chain = |c: &Cutoff| {
             let by_hash: std::collections::HashMap<&str, &OpenedRecord> =
-                recs.iter().map(|r| (r.hash.as_str(), r)).collect();
+                recs.iter().map(|r| (r.hash.as_str(), *r)).collect();
             let mut allowed = std::collections::HashSet::new();
             let mut complete = false;
             let mut cur = Some(c.hash.clone());
