@@ -313,3 +313,31 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// Copies of the vault folder and the device's state, to start every trial
+/// from the same place (the keychain entry does not change).
+pub struct Snapshot {
+    dir: PathBuf,
+}
+
+impl Snapshot {
+    pub fn take(w: &World, d: &Device, name: &str) -> Self {
+        let dir = w.path(&format!("snapshot-{name}"));
+        sh(&format!(
+            "mkdir -p '{s}' && cp -a '{v}' '{s}/vault' && cp -a '{t}' '{s}/state'",
+            s = dir.display(),
+            v = d.vault.display(),
+            t = d.state.display()
+        ));
+        Self { dir }
+    }
+
+    pub fn restore(&self, d: &Device) {
+        sh(&format!(
+            "rm -rf '{v}' '{t}' && cp -a '{s}/vault' '{v}' && cp -a '{s}/state' '{t}'",
+            s = self.dir.display(),
+            v = d.vault.display(),
+            t = d.state.display()
+        ));
+    }
+}

@@ -109,24 +109,7 @@ fn a_full_disk_at_every_step_of_add_rotation_and_audit_write_fails_cleanly() {
         std::fs::write(src.join(format!("sub/n{i}.txt")), format!("new {i}")).unwrap();
     }
     std::fs::write(src.join("scan.bin"), vec![3u8; 3 << 20]).unwrap();
-    let snapshot = w.path("snapshot");
-    let save = |to: &Path| {
-        sh(&format!(
-            "rm -rf '{s}' && mkdir -p '{s}' && cp -a '{v}' '{s}/vault' && cp -a '{t}' '{s}/state'",
-            s = to.display(),
-            v = d.vault.display(),
-            t = d.state.display()
-        ))
-    };
-    let restore = |from: &Path| {
-        sh(&format!(
-            "rm -rf '{v}' '{t}' && cp -a '{s}/vault' '{v}' && cp -a '{s}/state' '{t}'",
-            s = from.display(),
-            v = d.vault.display(),
-            t = d.state.display()
-        ))
-    };
-    save(&snapshot);
+    let snapshot = Snapshot::take(&w, &d, "start");
     let before = folder_files(&d.vault);
     let src_arg = src.to_str().unwrap().to_owned();
     let out_file = w.path("out.txt");
@@ -141,11 +124,11 @@ fn a_full_disk_at_every_step_of_add_rotation_and_audit_write_fails_cleanly() {
     ];
     let mut summary = Vec::new();
     for (name, args) in &ops {
-        restore(&snapshot);
+        snapshot.restore(&d);
         let steps = count_steps(&w, &d, args);
         let mut failed = 0;
         for at in points(steps) {
-            restore(&snapshot);
+            snapshot.restore(&d);
             let _ = std::fs::remove_file(&out_file);
             let ok = run_full_from(&d, args, at);
             if !ok {

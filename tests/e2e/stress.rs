@@ -18,7 +18,7 @@
 //! prints a table (CHARTSAFE_STRESS_TRIALS per operation, default 50).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -90,34 +90,6 @@ impl Earlier {
             let p = keys[rng.gen_range(0..keys.len())];
             assert_eq!(&d.get(p), &self.0[p], "{p} changed");
         }
-    }
-}
-
-/// Copies of the vault folder and the device's state, to start every trial
-/// from the same place (the keychain entry does not change).
-struct Snapshot {
-    dir: PathBuf,
-}
-
-impl Snapshot {
-    fn take(w: &World, d: &Device, name: &str) -> Self {
-        let dir = w.path(&format!("snapshot-{name}"));
-        sh(&format!(
-            "mkdir -p '{s}' && cp -a '{v}' '{s}/vault' && cp -a '{t}' '{s}/state'",
-            s = dir.display(),
-            v = d.vault.display(),
-            t = d.state.display()
-        ));
-        Self { dir }
-    }
-
-    fn restore(&self, d: &Device) {
-        sh(&format!(
-            "rm -rf '{v}' '{t}' && cp -a '{s}/vault' '{v}' && cp -a '{s}/state' '{t}'",
-            s = self.dir.display(),
-            v = d.vault.display(),
-            t = d.state.display()
-        ));
     }
 }
 

@@ -369,21 +369,9 @@ fn check_merge(records: &[(String, OpenedRecord)]) {
     let mut reversed = records.to_vec();
     reversed.reverse();
     let again = Tree::build(&reversed);
-    let shape = |t: &Tree| {
-        t.nodes
-            .iter()
-            .map(|n| {
-                (
-                    n.path.clone(),
-                    n.entry.clone(),
-                    t.versions[n.version].id.clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        shape(&tree),
-        shape(&again),
+        tree.shape(),
+        again.shape(),
         "merge depends on arrival order"
     );
     let mut paths = BTreeSet::new();

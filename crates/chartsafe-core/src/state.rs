@@ -40,6 +40,10 @@ pub(crate) struct Trashed {
     pub path: String,
 }
 
+/// Items and trash as [`Tree::shape`] lists them.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) type Shape = (Vec<(String, String, String, bool)>, Vec<(String, String)>);
+
 /// The merged tree.
 #[derive(Debug, Default)]
 pub(crate) struct Tree {
@@ -389,6 +393,30 @@ impl Tree {
         self.heads = heads;
     }
 
+    /// What two devices with the same records must agree on: every item's
+    /// path, entry, version and conflict flag, then the trash's paths and
+    /// entries (the property tests and the fuzz targets compare these).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn shape(&self) -> Shape {
+        (
+            self.nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n.path.clone(),
+                        n.entry.clone(),
+                        self.versions[n.version].id.clone(),
+                        n.conflict,
+                    )
+                })
+                .collect(),
+            self.trash
+                .iter()
+                .map(|x| (x.path.clone(), x.entry.clone()))
+                .collect(),
+        )
+    }
+
     /// The visible node at a path (already normalised).
     pub fn node(&self, path: &str) -> Option<&Node> {
         self.by_path.get(path).map(|&i| &self.nodes[i])
@@ -510,26 +538,8 @@ mod tests {
         out
     }
 
-    type Shape = (Vec<(String, String, String, bool)>, Vec<(String, String)>);
-
     fn shape(t: &Tree) -> Shape {
-        (
-            t.nodes
-                .iter()
-                .map(|n| {
-                    (
-                        n.path.clone(),
-                        n.entry.clone(),
-                        t.versions[n.version].id.clone(),
-                        n.conflict,
-                    )
-                })
-                .collect(),
-            t.trash
-                .iter()
-                .map(|x| (x.path.clone(), x.entry.clone()))
-                .collect(),
-        )
+        t.shape()
     }
 
     /// Found by the `tree` fuzz target: a signed writer's concurrent
