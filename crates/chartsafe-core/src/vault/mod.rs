@@ -793,13 +793,13 @@ impl Vault {
         // before the record itself appears, so a record never refers to a
         // blob that a crash lost (docs/FORMAT.md §1.2).
         let contents: Vec<std::path::PathBuf> = staged.iter().map(|s| s.dest.clone()).collect();
-        let records_before = fsutil::list_dir(
-            &self
-                .layout
-                .for_collection(coll)
-                .device_records(&self.device.device),
-        )
-        .unwrap_or_default();
+        // This device's newest record before this write: only the error
+        // path below lists the folder to see whether a newer one got in.
+        let head_before = self
+            .device
+            .known
+            .get(&collections::scoped(coll, &self.device.device))
+            .map_or(0, |h| h.seq);
         if let Err(e) = fsutil::place(staged) {
             remove_contents(&contents);
             return Err(e);
@@ -816,7 +816,12 @@ impl Vault {
                 .layout
                 .for_collection(coll)
                 .device_records(&self.device.device);
-            if fsutil::list_dir(&dir).unwrap_or_default() == records_before {
+            let placed = fsutil::list_dir(&dir)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|n| crate::format::chain_position(n))
+                .any(|seq| seq > head_before);
+            if !placed {
                 remove_contents(&contents);
             }
         }
