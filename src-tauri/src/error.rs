@@ -4,11 +4,7 @@
 //! technical description for IT (it names the file concerned). Neither ever
 //! holds key material; both stay inside the app (nothing is logged).
 
-use chartsafe_core::{
-    AddError, AuditWriteError, CreateError, GetError, ListError, MkdirError, MoveError, PathError,
-    RecoverError, RemoveError, RestoreError, RevertError, SecretStoreError, StorageError,
-    UnlockError, VerifyError, VersionsError,
-};
+use chartsafe_core::{Classify, ErrorKind};
 use serde::Serialize;
 
 /// What kind of failure, for the UI to choose what to offer next.
@@ -25,6 +21,16 @@ pub enum Kind {
     WeakPassphrase,
     /// The passphrase does not open the vault on this computer.
     WrongPassphrase,
+    /// A verification code or invitation does not match.
+    WrongCode,
+    /// An administrator has not approved this computer yet.
+    AwaitingApproval,
+    /// The vault was made by a newer ChartSafe.
+    NewerFormat,
+    /// A file changed or moved while it was being added.
+    SourceChanged,
+    /// There is nothing to do.
+    NothingToDo,
     /// The recovery phrase is mistyped or belongs to another vault.
     WrongPhrase,
     /// This computer has not been set up for the vault (recovery needed).
@@ -103,324 +109,104 @@ impl AppError {
     }
 }
 
-fn storage(e: &StorageError) -> AppError {
-    if e.is_disk_full() {
-        AppError::new(
-            Kind::DiskFull,
-            "The disk is full. Nothing was lost; free some space and try again.",
-            e,
-        )
-    } else if e.is_read_only() {
-        AppError::new(
-            Kind::Storage,
-            "ChartSafe may not write to this folder. Ask IT to check its permissions.",
-            e,
-        )
-    } else {
-        AppError::new(
-            Kind::Storage,
-            "A file could not be read or written. Check that the folder is still there, then try again.",
-            e,
-        )
+/// What each kind of core failure means in the window: the UI's kind and a
+/// sentence a receptionist understands. One exhaustive `match`: a new kind
+/// does not compile until it is decided here (and in the CLI's exit codes).
+fn meaning(kind: ErrorKind, what: &str) -> (Kind, String) {
+    use ErrorKind as K;
+    let (kind, sentence) = match kind {
+        K::WrongPassphrase => (Kind::WrongPassphrase, "That passphrase is not right. Check Caps Lock and try again."),
+        K::WrongPhrase => (Kind::WrongPhrase, "Those words do not open this vault. Check each word and its order."),
+        K::WrongCode => (Kind::WrongCode, "That code does not match. Type it again exactly as given; if it still differs, do not go on: it is not theirs."),
+        K::NotEnrolled => (Kind::NotEnrolled, "This computer is not set up for this vault yet. Use the recovery phrase, or ask an administrator for an invitation."),
+        K::AwaitingApproval => (Kind::AwaitingApproval, "An administrator has not approved this computer yet, or the approval has not synced. Show them the code from your request, then try again."),
+        K::NotAVault => (Kind::NotAVault, "This folder is not a ChartSafe vault. Choose the folder that holds chartsafe-vault.json."),
+        K::NewerFormat => (Kind::NewerFormat, "This vault was made by a newer ChartSafe. Install the newest version to open it."),
+        K::NotEmpty => (Kind::NotEmpty, "This folder already holds other files. Choose an empty folder, or a new name for one."),
+        K::WeakPassphrase => (Kind::WeakPassphrase, "Use a few unrelated words."),
+        K::Busy => (Kind::Busy, "This vault is already open in another ChartSafe window or program on this computer. Close it there first."),
+        K::NotFound => (Kind::NotFound, "That is no longer there. It may have been moved or removed on another computer."),
+        K::AlreadyExists => (Kind::AlreadyExists, "There is already one with that name here. Choose another name."),
+        K::Ambiguous => (Kind::InvalidName, "More than one person or computer has that name. Choose them from the team list."),
+        K::InvalidName => (Kind::InvalidName, "That name or file cannot be used. Names cannot contain / or be empty, . or .., and only ordinary files can be added."),
+        K::SourceChanged => (Kind::SourceChanged, "The file changed or moved while it was being added, so nothing of it was stored. Add it again once it is saved."),
+        K::WaitingForSync => (Kind::WaitingForSync, "This has not finished arriving from the other computer. Wait for the cloud folder to finish syncing, then try again."),
+        K::Damaged => (Kind::Damaged, "A file in the cloud folder is damaged or was changed outside ChartSafe, so it was not used. An older version may still open; tell IT."),
+        K::Refused => (Kind::NotAllowed, "This was not done: the team list does not allow it."),
+        K::NothingToDo => (Kind::NothingToDo, "There is nothing to do."),
+        K::DiskFull => (Kind::DiskFull, "The disk is full. Nothing was lost; free some space and try again."),
+        K::ReadOnly => (Kind::Storage, "ChartSafe may not write to this folder. Ask IT to check its permissions."),
+        K::Storage => (Kind::Storage, "A file could not be read or written. Check that the folder is still there, then try again."),
+        K::AuditLog => (Kind::AuditLog, "ChartSafe records every use of the vault in its activity log, and the log could not be written, so this was not done. Check that the cloud folder is there, has space and may be written to."),
+        K::Keychain => (Kind::Keychain, "The computer's keychain did not answer. Log out and back in, or ask IT to check it."),
+        K::Cancelled => (Kind::Cancelled, "Stopped."),
+    };
+    // For these kinds the core's own sentence (the reason for a refusal,
+    // the passphrase's minimum length) is what the person needs to read.
+    let message = match kind {
+        Kind::NotAllowed => format!("{sentence} {}", capitalised(what)),
+        Kind::WeakPassphrase => format!("{} {sentence}", capitalised(what)),
+        _ => sentence.to_owned(),
+    };
+    (kind, message)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.extend(chars);
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+impl AppError {
+    /// A core error: the sentence of its kind, its own text as details.
+    pub fn of(e: &dyn Classify) -> Self {
+        let details = e.to_string();
+        let (kind, message) = meaning(e.kind(), &details);
+        Self::new(kind, message, details)
     }
 }
 
-fn refused(e: &chartsafe_core::WriteRefused) -> AppError {
-    AppError::new(
-        Kind::NotAllowed,
-        format!("This change was not made: {e}."),
-        "change refused by the team log",
-    )
-}
-
-fn audit(e: &AuditWriteError) -> AppError {
-    AppError::new(
-        if e.is_disk_full() { Kind::DiskFull } else { Kind::AuditLog },
-        "ChartSafe records every use of the vault in its activity log, and the log could not be written, so this was not done. Check that the cloud folder is there, has space and may be written to.",
-        e,
-    )
-}
-
-impl From<AuditWriteError> for AppError {
-    fn from(e: AuditWriteError) -> Self {
-        audit(&e)
-    }
-}
-
-impl From<VerifyError> for AppError {
-    fn from(e: VerifyError) -> Self {
-        match e {
-            VerifyError::List(l) => l.into(),
-            VerifyError::Storage(s) => storage(&s),
-            VerifyError::Audit(a) => audit(&a),
-            VerifyError::Cancelled => {
-                AppError::new(Kind::Cancelled, "The check was stopped.", "cancelled")
-            }
-            other => AppError::internal(other),
-        }
-    }
-}
-
-fn keychain(e: &SecretStoreError) -> AppError {
-    AppError::new(
-        Kind::Keychain,
-        "The computer's keychain did not answer. Log out and back in, or ask IT to check it.",
-        e,
-    )
-}
-
-impl From<PathError> for AppError {
-    fn from(e: PathError) -> Self {
-        match &e {
-            PathError::NotFound { .. } => AppError::new(
-                Kind::NotFound,
-                "That file or folder is no longer in the vault. It may have been moved on another computer.",
-                e,
-            ),
-            PathError::AlreadyExists { .. } => AppError::new(
-                Kind::AlreadyExists,
-                "There is already a file or folder with that name here. Choose another name.",
-                e,
-            ),
-            PathError::InvalidName { .. } => AppError::new(
-                Kind::InvalidName,
-                "That name cannot be used. Names cannot contain / or be empty, . or ..",
-                e,
-            ),
-            PathError::IntoItself { .. } => AppError::new(
-                Kind::InvalidName,
-                "A folder cannot be moved into itself.",
-                e,
-            ),
-            _ => AppError::new(
-                Kind::InvalidName,
-                "That cannot be done here: a file and a folder have the same name.",
-                e,
-            ),
-        }
-    }
-}
-
-impl From<ListError> for AppError {
-    fn from(e: ListError) -> Self {
-        match e {
-            ListError::Storage(s) => storage(&s),
-            other => AppError::internal(other),
-        }
-    }
-}
-
-impl From<UnlockError> for AppError {
-    fn from(e: UnlockError) -> Self {
-        match &e {
-            UnlockError::NotAVault(_) | UnlockError::Header(..) => AppError::new(
-                Kind::NotAVault,
-                "This folder is not a ChartSafe vault. Choose the folder that holds chartsafe-vault.json.",
-                e,
-            ),
-            UnlockError::NotEnrolled(_) | UnlockError::IdentityNotAccepted => AppError::new(
-                Kind::NotEnrolled,
-                "This computer is not set up for this vault yet. Use the recovery phrase to set it up.",
-                e,
-            ),
-            UnlockError::WrongPassphrase => AppError::new(
-                Kind::WrongPassphrase,
-                "That passphrase is not right. Check Caps Lock and try again.",
-                e,
-            ),
-            UnlockError::KeyslotMissing(_) | UnlockError::KeyslotCorrupt(_) => AppError::new(
-                Kind::Damaged,
-                "This computer's key file in the vault is missing or damaged. Use the recovery phrase to set this computer up again.",
-                e,
-            ),
-            UnlockError::KeychainEntryDamaged => AppError::new(
-                Kind::NotEnrolled,
-                "This computer's keychain entry for the vault is damaged. Use the recovery phrase to set this computer up again.",
-                e,
-            ),
-            UnlockError::Busy => AppError::new(
-                Kind::Busy,
-                "This vault is already open in another ChartSafe window or program on this computer. Close it there first.",
-                e,
-            ),
-            UnlockError::Storage(s) => storage(s),
-            UnlockError::Audit(a) => audit(a),
-            UnlockError::Keychain(k) => keychain(k),
-            _ => AppError::internal(e),
-        }
-    }
-}
-
-impl From<CreateError> for AppError {
-    fn from(e: CreateError) -> Self {
-        match &e {
-            CreateError::NotEmpty(_) => AppError::new(
-                Kind::NotEmpty,
-                "This folder already holds other files. Choose an empty folder, or a new name for one.",
-                e,
-            ),
-            CreateError::WeakPassphrase(n) => AppError::new(
-                Kind::WeakPassphrase,
-                format!("The passphrase must have at least {n} characters."),
-                e,
-            ),
-            CreateError::Storage(s) => storage(s),
-            CreateError::Audit(a) => audit(a),
-            CreateError::Keychain(k) => keychain(k),
-            _ => AppError::internal(e),
-        }
-    }
-}
-
-impl From<RecoverError> for AppError {
-    fn from(e: RecoverError) -> Self {
-        match e {
-            RecoverError::Open(u) => u.into(),
-            RecoverError::TeamNotReady => AppError::new(
-                Kind::WaitingForSync,
-                "The vault's team list has not finished syncing to this computer. Wait until the cloud folder is up to date, then try again.",
-                "team log not ready",
-            ),
-            RecoverError::WrongPhrase => AppError::new(
-                Kind::WrongPhrase,
-                "Those words do not open this vault. Check each word and its order.",
-                "no recovery keyslot opens with this phrase",
-            ),
-            RecoverError::WeakPassphrase(n) => AppError::new(
-                Kind::WeakPassphrase,
-                format!("The new passphrase must have at least {n} characters."),
-                "passphrase too short",
-            ),
-            RecoverError::Storage(s) => storage(&s),
-            RecoverError::Audit(a) => audit(&a),
-            RecoverError::Keychain(k) => keychain(&k),
-            other => AppError::internal(other),
-        }
-    }
-}
-
-impl From<AddError> for AppError {
-    fn from(e: AddError) -> Self {
-        match e {
-            AddError::List(l) => l.into(),
-            AddError::Path(p) => p.into(),
-            AddError::Storage(s) => storage(&s),
-            AddError::Audit(a) => audit(&a),
-            AddError::Refused(r) => refused(&r),
-            AddError::Cancelled => AppError::new(Kind::Cancelled, "Cancelled.", "cancelled"),
-            AddError::SourceMissing(_) => AppError::new(
-                Kind::NotFound,
-                "The file is not on this computer any more (it was moved or deleted).",
-                e,
-            ),
-            AddError::SourceVanished(_) => AppError::new(
-                Kind::NotFound,
-                "The file was moved or deleted while it was being added, so nothing of it was stored.",
-                e,
-            ),
-            AddError::SourceChanged(_) => AppError::new(
-                Kind::Storage,
-                "The file changed while it was being added (it may still be being saved), so nothing of it was stored. Add it again once it is saved.",
-                e,
-            ),
-            AddError::SourceNotRegular(_) => AppError::new(
-                Kind::InvalidName,
-                "This is not an ordinary file, so it cannot be added.",
-                e,
-            ),
-            AddError::SourceName(..) => AppError::new(
-                Kind::InvalidName,
-                "The file's name cannot be used in the vault (it is too long or has odd characters). Rename it and try again.",
-                e,
-            ),
-            AddError::SourceUnreadable(..) => AppError::new(
-                Kind::Storage,
-                "The file could not be read. It may be open in another program or you may not have access to it.",
-                e,
-            ),
-            other => AppError::internal(other),
-        }
-    }
-}
-
-impl From<GetError> for AppError {
-    fn from(e: GetError) -> Self {
-        match e {
-            GetError::List(l) => l.into(),
-            GetError::Path(p) => p.into(),
-            GetError::Storage(s) => storage(&s),
-            GetError::Audit(a) => audit(&a),
-            GetError::WaitingForSync { .. } => AppError::new(
-                Kind::WaitingForSync,
-                "This file has not finished arriving from the other computer. Wait for the cloud folder to finish syncing, then try again.",
-                e,
-            ),
-            GetError::BlobMissing { .. } => AppError::new(
-                Kind::Damaged,
-                "This file's encrypted content is missing from the cloud folder. An older version may still open.",
-                e,
-            ),
-            GetError::BlobCorrupt { .. }
-            | GetError::BlobSubstituted { .. }
-            | GetError::NotOurKey { .. } => AppError::new(
-                Kind::Damaged,
-                "This file is damaged or was changed outside ChartSafe, so it was not opened. An older version may still open; tell IT.",
-                e,
-            ),
-            GetError::Output(..) => AppError::new(
-                Kind::Storage,
-                "The file could not be saved on this computer. Check the disk has space and the folder can be written.",
-                e,
-            ),
-            GetError::NoSuchVersion { .. } => AppError::new(
-                Kind::NotFound,
-                "That version no longer exists.",
-                e,
-            ),
-            other => AppError::internal(other),
-        }
-    }
-}
-
-macro_rules! change_error {
-    ($($t:ident),*) => {$(
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                match e {
-                    $t::List(l) => l.into(),
-                    $t::Path(p) => p.into(),
-                    $t::Storage(s) => storage(&s),
-                    $t::Audit(a) => audit(&a),
-                    $t::Refused(r) => refused(&r),
-                    other => AppError::internal(other),
-                }
+macro_rules! classified {
+    ($($t:ident),* $(,)?) => {$(
+        impl From<chartsafe_core::$t> for AppError {
+            fn from(e: chartsafe_core::$t) -> Self {
+                Self::of(&e)
             }
         }
     )*};
 }
-change_error!(
+
+classified!(
+    AddError,
+    AuditWriteError,
+    CreateError,
+    GetError,
+    JoinRequestError,
+    ListError,
     MkdirError,
     MoveError,
+    PathError,
+    PhraseError,
+    PurgeError,
+    RecoverError,
+    RekeyError,
     RemoveError,
     RestoreError,
-    VersionsError
+    RevertError,
+    SecretStoreError,
+    StorageError,
+    TeamActionError,
+    UnlockError,
+    VerifyError,
+    VersionsError,
 );
-
-impl From<RevertError> for AppError {
-    fn from(e: RevertError) -> Self {
-        match e {
-            RevertError::List(l) => l.into(),
-            RevertError::Path(p) => p.into(),
-            RevertError::Storage(s) => storage(&s),
-            RevertError::Audit(a) => audit(&a),
-            RevertError::Refused(r) => refused(&r),
-            RevertError::NoSuchVersion { .. } => {
-                AppError::new(Kind::NotFound, "That version no longer exists.", e)
-            }
-            other => AppError::internal(other),
-        }
-    }
-}
 
 impl From<tauri::Error> for AppError {
     fn from(e: tauri::Error) -> Self {
@@ -441,6 +227,12 @@ mod tests {
             (Kind::NotEmpty, "not_empty"),
             (Kind::WeakPassphrase, "weak_passphrase"),
             (Kind::WrongPassphrase, "wrong_passphrase"),
+            (Kind::WrongCode, "wrong_code"),
+            (Kind::AwaitingApproval, "awaiting_approval"),
+            (Kind::NewerFormat, "newer_format"),
+            (Kind::SourceChanged, "source_changed"),
+            (Kind::NothingToDo, "nothing_to_do"),
+            (Kind::NotAllowed, "not_allowed"),
             (Kind::WrongPhrase, "wrong_phrase"),
             (Kind::NotEnrolled, "not_enrolled"),
             (Kind::Busy, "busy"),
@@ -468,6 +260,7 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_plain_sentences_naming_the_file_in_details() {
+        use chartsafe_core::{AddError, PathError, UnlockError};
         let e: AppError = UnlockError::WrongPassphrase.into();
         assert_eq!(e.kind, Kind::WrongPassphrase);
         let e: AppError = AddError::SourceUnreadable(
@@ -484,5 +277,14 @@ mod tests {
         .into();
         assert_eq!(e.kind, Kind::NotFound);
         assert!(e.message.ends_with('.'));
+    }
+
+    /// The drift this module was rewritten for: a computer waiting for its
+    /// approval was shown "something went wrong inside ChartSafe".
+    #[test]
+    fn a_computer_awaiting_approval_is_told_so() {
+        let e: AppError = chartsafe_core::UnlockError::AwaitingApproval.into();
+        assert_eq!(e.kind, Kind::AwaitingApproval);
+        assert!(e.message.contains("approved"), "{}", e.message);
     }
 }

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
 
-use crate::error::{AppError, Kind};
+use crate::error::AppError;
 use crate::state::{AppState, Session};
 
 type Result<T> = std::result::Result<T, AppError>;
@@ -516,33 +516,4 @@ pub async fn rekey_progress(state: State<'_, AppState>) -> Result<RekeyOut> {
         files_total: r.files_total.load(Ordering::SeqCst),
         message,
     })
-}
-
-impl From<chartsafe_core::TeamActionError> for AppError {
-    fn from(e: chartsafe_core::TeamActionError) -> Self {
-        use chartsafe_core::TeamActionError as T;
-        match &e {
-            T::CodeMismatch => AppError::new(
-                Kind::NotAllowed,
-                "That code does not match this request, so it was not approved. Ask the person to read the code on their screen again. If it still differs, the request is not theirs: do not approve it.",
-                "code mismatch",
-            ),
-            T::NotAdmin => AppError::new(
-                Kind::NotAllowed,
-                "Only an administrator can invite, approve or remove people.",
-                "not admin",
-            ),
-            T::NoSuchRequest(_) => AppError::new(
-                Kind::NotFound,
-                "That request is gone: it was approved already, or its invitation expired.",
-                "no such request",
-            ),
-            T::NotAccepted(_) => AppError::new(
-                Kind::NotAllowed,
-                format!("The team list would not accept this: {e}."),
-                "not accepted",
-            ),
-            _ => AppError::new(Kind::NotAllowed, format!("{e}."), "team action refused"),
-        }
-    }
 }

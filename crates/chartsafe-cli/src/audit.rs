@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use chartsafe_core::{
-    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault, VerifyError,
+    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault,
 };
 
 use crate::exit::{code, Failure};
@@ -212,12 +212,10 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
             "JSON"
         };
         let now = vault.now_ms();
-        vault
-            .record(
-                Event::new(now, Action::AuditExported)
-                    .detail(format!("{} entries, {kind}, command line", shown.len())),
-            )
-            .map_err(|e| crate::exit::audit(&e))?;
+        vault.record(
+            Event::new(now, Action::AuditExported)
+                .detail(format!("{} entries, {kind}, command line", shown.len())),
+        )?;
     }
     let shown = shown.into_iter();
     match args.format {
@@ -247,18 +245,6 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
     } else {
         code::PROBLEMS
     })
-}
-
-impl From<VerifyError> for Failure {
-    fn from(e: VerifyError) -> Self {
-        match e {
-            VerifyError::List(l) => l.into(),
-            VerifyError::Storage(s) => s.into(),
-            VerifyError::Audit(a) => crate::exit::audit(&a),
-            VerifyError::Cancelled => Failure::new(code::OTHER, "the check was stopped", None),
-            other => Failure::new(code::OTHER, other.to_string(), None),
-        }
-    }
 }
 
 /// `chartsafe verify [--repair [--yes]]`.

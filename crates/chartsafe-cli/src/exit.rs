@@ -1,19 +1,22 @@
 //! Errors as the user sees them: a message naming the file, a hint saying
 //! what to try next, and a documented exit code.
+//!
+//! The core decides what kind of failure an error is ([`ErrorKind`]); this
+//! module decides, in one exhaustive `match`, what each kind means on the
+//! command line. A new kind does not compile until it is given a code here.
 
-use chartsafe_core::{
-    AddError, AuditWriteError, CreateError, GetError, ListError, MkdirError, MoveError, PathError,
-    PhraseError, PurgeError, RecoverError, RemoveError, RestoreError, StorageError, UnlockError,
-    VersionsError,
-};
+use chartsafe_core::{Classify, ErrorKind};
 
 /// Exit codes, as listed in `chartsafe --help`.
 pub mod code {
     /// Some other error.
     pub const OTHER: u8 = 1;
+    /// A usage error (as clap's own).
+    pub const USAGE: u8 = 2;
     /// The vault has problems (shown as warnings); the command itself completed.
     pub const PROBLEMS: u8 = 3;
-    /// Wrong passphrase, recovery phrase or identity, or device not enrolled.
+    /// Wrong passphrase, recovery phrase, code or identity, device not
+    /// enrolled, or the change is not allowed.
     pub const AUTH: u8 = 4;
     /// No such path in the vault or on disk, or a name that is not allowed.
     pub const PATH: u8 = 5;
@@ -29,14 +32,16 @@ pub mod code {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  other error
+  1  other error (a newer vault format, a busy vault, a weak passphrase, ...)
   2  usage error
   3  the vault has problems (printed as warnings); the command itself completed
-  4  wrong passphrase, recovery phrase or identity, this device is not enrolled,
-     or it may not make this change (its role, or an identity-file session)
-  5  no such path, or a name that is not allowed
+  4  wrong passphrase, recovery phrase, code or identity, this device is not
+     enrolled or its keychain failed, or it may not make this change (its
+     role, a removed device, or an identity-file session)
+  5  no such path, member or version, a name that is not allowed or taken,
+     or a source file that changed while it was read
   6  content damaged, replaced or deleted in the vault folder
-  7  content not synced to this device yet
+  7  content not synced to this device yet, or a join not yet approved
   8  disk full, read-only folder, or another file-system error";
 
 /// An error ready to show.
@@ -55,269 +60,152 @@ impl Failure {
             hint: hint.map(str::to_owned),
         }
     }
-}
 
-fn storage(e: &StorageError) -> Failure {
-    let hint = if e.is_disk_full() {
-        Some("free some space on that disk and run the same command again; nothing was changed")
-    } else if e.is_read_only() {
-        Some("the folder is read-only: check its permissions or the sync client's state")
-    } else {
-        None
-    };
-    Failure::new(code::STORAGE, e.to_string(), hint)
-}
-
-/// The audit log could not be written: the action was refused (FORMAT.md §10.4).
-pub fn audit(e: &AuditWriteError) -> Failure {
-    let hint = if e.is_disk_full() {
-        "free some space on that disk and run the same command again; nothing was read or changed"
-    } else if e.0.is_read_only() {
-        "every access is recorded in the vault folder, so it must be writable: check its permissions or the sync client's state"
-    } else {
-        "every access is recorded in the vault folder; nothing was read or changed"
-    };
-    Failure::new(code::STORAGE, e.to_string(), Some(hint))
-}
-
-fn path(e: &PathError) -> Failure {
-    let hint = match e {
-        PathError::NotFound { .. } => Some("list the vault with `chartsafe ls`"),
-        PathError::InvalidName { .. } => {
-            Some("names cannot hold / \\ or control characters, be . or .., or exceed 255 bytes")
-        }
-        _ => None,
-    };
-    Failure::new(code::PATH, e.to_string(), hint)
-}
-
-fn list(e: &ListError) -> Failure {
-    match e {
-        ListError::Storage(s) => storage(s),
-        other => Failure::new(code::OTHER, other.to_string(), None),
+    /// A core error: its message, with the code and hint of its kind.
+    pub fn of(e: &dyn Classify) -> Self {
+        let (code, hint) = meaning(e.kind());
+        Self::new(code, e.to_string(), hint)
     }
 }
 
-impl From<StorageError> for Failure {
-    fn from(e: StorageError) -> Self {
-        storage(&e)
+/// What each kind of failure means on the command line: its exit code and
+/// the next step, naming the command that takes it.
+fn meaning(kind: ErrorKind) -> (u8, Option<&'static str>) {
+    use code::*;
+    use ErrorKind as K;
+    match kind {
+        K::WrongPassphrase => (
+            AUTH,
+            Some("type it again; if it is lost, use `chartsafe recover` with the recovery phrase"),
+        ),
+        K::WrongPhrase => (
+            AUTH,
+            Some("type the 24 words printed when this vault was created, in order, separated by spaces"),
+        ),
+        K::WrongCode => (
+            AUTH,
+            Some("type it again exactly as given; if it still differs, ask the person to read it from their screen"),
+        ),
+        K::NotEnrolled => (
+            AUTH,
+            Some("enrol this computer with `chartsafe recover` and the recovery phrase, `chartsafe join` and an invitation, or use --identity FILE"),
+        ),
+        K::Refused => (
+            AUTH,
+            Some("ask an admin (`chartsafe members` lists them); a session opened with --identity cannot sign changes: enrol with `chartsafe recover`"),
+        ),
+        K::Keychain => (
+            AUTH,
+            Some("unlock the desktop keyring (log out and in again), or check the Secret Service is running"),
+        ),
+        K::AwaitingApproval => (
+            WAITING,
+            Some("show the admin the code `chartsafe join` printed; once they approve and it syncs, run this again"),
+        ),
+        K::WaitingForSync => (
+            WAITING,
+            Some("let the sync client finish on both devices, then run the same command again"),
+        ),
+        K::NotAVault => (
+            PATH,
+            Some("name the vault folder (the one holding chartsafe-vault.json) with --vault DIR or CHARTSAFE_VAULT"),
+        ),
+        K::NotEmpty => (PATH, Some("choose a new folder inside the synced folder")),
+        K::NotFound => (
+            PATH,
+            Some("list the vault with `chartsafe ls`, versions with `chartsafe versions PATH`, the team with `chartsafe members`"),
+        ),
+        K::AlreadyExists => (PATH, Some("choose another name, or remove the existing one first")),
+        K::Ambiguous => (PATH, Some("use the id `chartsafe members` shows")),
+        K::InvalidName => (
+            PATH,
+            Some("names cannot hold / \\ or control characters, be . or .., or exceed 255 bytes"),
+        ),
+        K::SourceChanged => (
+            PATH,
+            Some("run the same command again once the file is saved: files already stored are skipped"),
+        ),
+        K::Damaged => (
+            INTEGRITY,
+            Some("run `chartsafe verify`; restore an older version with `chartsafe versions`, or the file from the sync service's history"),
+        ),
+        K::DiskFull => (
+            STORAGE,
+            Some("free some space on that disk and run the same command again; nothing was changed"),
+        ),
+        K::ReadOnly => (
+            STORAGE,
+            Some("the folder is read-only: check its permissions or the sync client's state"),
+        ),
+        K::Storage => (STORAGE, None),
+        K::AuditLog => (
+            STORAGE,
+            Some("every access is recorded in the vault folder, so it must be there and writable; nothing was read or changed"),
+        ),
+        K::NewerFormat => (OTHER, Some("install the newest ChartSafe")),
+        K::WeakPassphrase => (OTHER, Some("choose a longer passphrase: a few unrelated words")),
+        K::Busy => (OTHER, Some("close the ChartSafe app or the other command using this vault")),
+        K::NothingToDo => (OTHER, None),
+        K::Cancelled => (OTHER, None),
     }
 }
 
-impl From<ListError> for Failure {
-    fn from(e: ListError) -> Self {
-        list(&e)
-    }
-}
-
-impl From<PathError> for Failure {
-    fn from(e: PathError) -> Self {
-        path(&e)
-    }
-}
-
-impl From<CreateError> for Failure {
-    fn from(e: CreateError) -> Self {
-        match &e {
-            CreateError::Storage(s) => storage(s),
-            CreateError::Audit(a) => audit(a),
-            CreateError::NotEmpty(_) => Failure::new(
-                code::PATH,
-                e.to_string(),
-                Some("choose a new folder inside the synced folder"),
-            ),
-            _ => Failure::new(code::OTHER, e.to_string(), None),
-        }
-    }
-}
-
-impl From<UnlockError> for Failure {
-    fn from(e: UnlockError) -> Self {
-        match &e {
-            UnlockError::Storage(s) => storage(s),
-            UnlockError::Audit(a) => audit(a),
-            UnlockError::WrongPassphrase => {
-                Failure::new(code::AUTH, e.to_string(), Some("type it again; if it is lost, use `chartsafe recover` with the recovery phrase"))
-            }
-            UnlockError::NotEnrolled(_)
-            | UnlockError::IdentityNotAccepted
-            | UnlockError::KeychainEntryDamaged => {
-                Failure::new(code::AUTH, e.to_string(), None)
-            }
-            UnlockError::AwaitingApproval => Failure::new(code::WAITING, e.to_string(), None),
-            UnlockError::NotInvitedVault => Failure::new(code::INTEGRITY, e.to_string(), None),
-            UnlockError::NotAVault(_) => Failure::new(
-                code::PATH,
-                e.to_string(),
-                Some("name the vault folder with --vault DIR or CHARTSAFE_VAULT"),
-            ),
-            UnlockError::KeyslotMissing(_) | UnlockError::KeyslotCorrupt(_) => Failure::new(
-                code::INTEGRITY,
-                e.to_string(),
-                Some("wait for the sync client to finish, or re-enrol with `chartsafe recover`"),
-            ),
-            _ => Failure::new(code::OTHER, e.to_string(), None),
-        }
-    }
-}
-
-impl From<RecoverError> for Failure {
-    fn from(e: RecoverError) -> Self {
-        match e {
-            RecoverError::Open(u) => u.into(),
-            RecoverError::Storage(s) => storage(&s),
-            RecoverError::Audit(a) => audit(&a),
-            RecoverError::WrongPhrase => Failure::new(
-                code::AUTH,
-                RecoverError::WrongPhrase.to_string(),
-                Some("check that this is the phrase printed when this vault was created"),
-            ),
-            RecoverError::TeamNotReady => {
-                Failure::new(code::WAITING, RecoverError::TeamNotReady.to_string(), None)
-            }
-            other => Failure::new(code::OTHER, other.to_string(), None),
-        }
-    }
-}
-
-impl From<PhraseError> for Failure {
-    fn from(e: PhraseError) -> Self {
-        Failure::new(
-            code::AUTH,
-            e.to_string(),
-            Some("type the 24 words in order, separated by spaces"),
-        )
-    }
-}
-
-impl From<AddError> for Failure {
-    fn from(e: AddError) -> Self {
-        match &e {
-            AddError::List(l) => list(l),
-            AddError::Path(p) => path(p),
-            AddError::Storage(s) => storage(s),
-            AddError::Audit(a) => audit(a),
-            AddError::SourceMissing(_)
-            | AddError::SourceName(..)
-            | AddError::SourceNotRegular(_) => Failure::new(code::PATH, e.to_string(), None),
-            AddError::SourceVanished(_) | AddError::SourceChanged(_) => Failure::new(
-                code::PATH,
-                e.to_string(),
-                Some("run the same command again: files already stored are skipped"),
-            ),
-            AddError::Refused(_) => refused(&e),
-            _ => Failure::new(code::OTHER, e.to_string(), None),
-        }
-    }
-}
-
-impl From<GetError> for Failure {
-    fn from(e: GetError) -> Self {
-        match &e {
-            GetError::List(l) => list(l),
-            GetError::Path(p) => path(p),
-            GetError::Storage(s) => storage(s),
-            GetError::Audit(a) => audit(a),
-            GetError::NoSuchVersion { .. } => {
-                Failure::new(code::PATH, e.to_string(), Some("list versions with `chartsafe versions PATH`"))
-            }
-            GetError::WaitingForSync { .. } => Failure::new(
-                code::WAITING,
-                e.to_string(),
-                Some("let the sync client finish on both devices, then try again"),
-            ),
-            GetError::BlobMissing { .. }
-            | GetError::BlobCorrupt { .. }
-            | GetError::BlobSubstituted { .. }
-            | GetError::NotOurKey { .. } => Failure::new(
-                code::INTEGRITY,
-                e.to_string(),
-                Some("restore an older version with `chartsafe versions`, or the file from the sync service's history"),
-            ),
-            GetError::Output(..) => Failure::new(code::STORAGE, e.to_string(), None),
-            _ => Failure::new(code::OTHER, e.to_string(), None),
-        }
-    }
-}
-
-macro_rules! change_failure {
-    ($($t:ident),*) => {$(
-        impl From<$t> for Failure {
-            fn from(e: $t) -> Self {
-                match &e {
-                    $t::List(l) => list(l),
-                    $t::Path(p) => path(p),
-                    $t::Storage(s) => storage(s),
-                    $t::Audit(a) => audit(a),
-                    $t::Refused(_) => refused(&e),
-                    _ => Failure::new(code::OTHER, e.to_string(), None),
-                }
+macro_rules! classified {
+    ($($t:ident),* $(,)?) => {$(
+        impl From<chartsafe_core::$t> for Failure {
+            fn from(e: chartsafe_core::$t) -> Self {
+                Self::of(&e)
             }
         }
     )*};
 }
-change_failure!(
+
+classified!(
+    AddError,
+    AuditWriteError,
+    CreateError,
+    GetError,
+    JoinRequestError,
+    ListError,
     MkdirError,
     MoveError,
+    PathError,
+    PhraseError,
+    PurgeError,
+    RecoverError,
+    RekeyError,
     RemoveError,
     RestoreError,
-    PurgeError,
-    VersionsError
+    RevertError,
+    SecretStoreError,
+    StorageError,
+    TeamActionError,
+    UnlockError,
+    VerifyError,
+    VersionsError,
 );
 
-impl From<chartsafe_core::TeamActionError> for Failure {
-    fn from(e: chartsafe_core::TeamActionError) -> Self {
-        use chartsafe_core::TeamActionError as T;
-        match &e {
-            T::Storage(s) => storage(s),
-            T::Audit(a) => audit(a),
-            T::NoSuchTarget(_) | T::Ambiguous(_) => Failure::new(
-                code::PATH,
-                e.to_string(),
-                Some("list the team with `chartsafe members`"),
-            ),
-            T::NoSuchRequest(_) => Failure::new(
-                code::PATH,
-                e.to_string(),
-                Some("list them with `chartsafe requests`"),
-            ),
-            _ => refused(&e),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exit codes of the commonest kinds are part of the scripting
+    /// contract (`chartsafe --help`).
+    #[test]
+    fn kinds_keep_their_documented_exit_codes() {
+        for (kind, code) in [
+            (ErrorKind::WrongPassphrase, 4),
+            (ErrorKind::NotEnrolled, 4),
+            (ErrorKind::Refused, 4),
+            (ErrorKind::NotFound, 5),
+            (ErrorKind::InvalidName, 5),
+            (ErrorKind::Damaged, 6),
+            (ErrorKind::WaitingForSync, 7),
+            (ErrorKind::AwaitingApproval, 7),
+            (ErrorKind::DiskFull, 8),
+            (ErrorKind::AuditLog, 8),
+        ] {
+            assert_eq!(meaning(kind).0, code, "{kind:?}");
         }
     }
-}
-
-impl From<chartsafe_core::RekeyError> for Failure {
-    fn from(e: chartsafe_core::RekeyError) -> Self {
-        use chartsafe_core::RekeyError as R;
-        match e {
-            R::KeyNotHere => Failure::new(
-                code::WAITING,
-                e.to_string(),
-                Some("let the folder sync, then run `chartsafe rotate --resume` again"),
-            ),
-            other => Failure::new(code::OTHER, other.to_string(), None),
-        }
-    }
-}
-
-impl From<chartsafe_core::JoinRequestError> for Failure {
-    fn from(e: chartsafe_core::JoinRequestError) -> Self {
-        use chartsafe_core::JoinRequestError as J;
-        match e {
-            J::Open(u) => u.into(),
-            J::Storage(s) => storage(&s),
-            J::Invite(_) => Failure::new(
-                code::AUTH,
-                e.to_string(),
-                Some("type the invitation again, exactly as the admin gave it"),
-            ),
-            other => Failure::new(code::OTHER, other.to_string(), None),
-        }
-    }
-}
-
-/// This device may not change the vault (exit 4, as for other questions of
-/// who may do what).
-fn refused(e: &dyn std::fmt::Display) -> Failure {
-    Failure::new(code::AUTH, e.to_string(), None)
 }

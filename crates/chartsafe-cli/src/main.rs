@@ -445,7 +445,7 @@ fn warn_planted(vault: &Vault) {
 fn vault_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     cli.vault.clone().ok_or_else(|| {
         Failure::new(
-            2,
+            code::USAGE,
             "no vault folder given",
             Some("pass --vault DIR or set CHARTSAFE_VAULT"),
         )
@@ -466,11 +466,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
     let store = OnceStore::new(Keychain::from_env());
     // Fail early, before asking for a passphrase, if this device has no key.
     let info = chartsafe_core::public_info(&dir)?;
-    if store
-        .get(&keychain_key(&info.id))
-        .map_err(|e| Failure::new(code::AUTH, e.to_string(), None))?
-        .is_none()
-    {
+    if store.get(&keychain_key(&info.id))?.is_none() {
         return Err(Failure::new(
             code::AUTH,
             format!(
@@ -664,7 +660,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 (Some(w), false) => PurgeTarget::One(w.clone()),
                 (None, false) if *now => PurgeTarget::Expired,
                 (None, false) => {
-                    return Err(Failure::new(2, "name what to purge, or pass --all", None))
+                    return Err(Failure::new(
+                        code::USAGE,
+                        "name what to purge, or pass --all",
+                        None,
+                    ))
                 }
             };
             let mut vault = open(&cli)?;

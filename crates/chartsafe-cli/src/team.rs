@@ -371,9 +371,7 @@ fn rekey(vault: &mut Vault) -> Result<u8, Failure> {
     let job = vault.rekey_job()?;
     let bar = RekeyProgress::default();
     let report = job.run(&bar)?;
-    vault
-        .finish_rekey(&job, &report)
-        .map_err(|e| crate::exit::audit(&e))?;
+    vault.finish_rekey(&job, &report)?;
     eprintln!(
         "Re-encrypted {} file(s) ({} MiB); {} were under the current key already.",
         report.rewritten,

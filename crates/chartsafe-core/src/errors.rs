@@ -1,10 +1,16 @@
 //! Error types, one enum per public operation (docs/FORMAT.md for the terms).
 //!
-//! Messages name the file or vault path concerned and never hold key material.
+//! Messages name the file or vault path concerned, say what to do next
+//! without naming a command of either shell, and never hold key material.
 //! Vault-folder files are named by their relative path, made only of random
 //! identifiers; vault paths (which can be patient names) appear only in errors
 //! returned to the unlocked user, never in the vault folder (docs/THREAT_MODEL.md §6).
+//!
+//! Every error says what kind of failure it is through [`Classify`]: the
+//! shells turn an [`ErrorKind`] into an exit code or a sentence with an
+//! exhaustive `match`, so a new kind does not compile until both decide.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -12,17 +18,134 @@ use crate::format::header::HeaderError;
 use crate::names::NameError;
 use crate::traits::SecretStoreError;
 
+/// What kind of failure an error is, as [`std::io::ErrorKind`] is for I/O.
+///
+/// Deliberately exhaustive: a shell matches on every kind, so adding one is
+/// a decision each shell must make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The passphrase does not open this computer's key.
+    WrongPassphrase,
+    /// The recovery phrase is malformed or belongs to another vault.
+    WrongPhrase,
+    /// A verification code or invitation does not match.
+    WrongCode,
+    /// This computer has no usable key for the vault: it must be set up
+    /// with the recovery phrase, an identity file, or an invitation.
+    NotEnrolled,
+    /// This computer asked to join and has not been approved yet.
+    AwaitingApproval,
+    /// The folder is not a vault, or not the vault expected.
+    NotAVault,
+    /// The vault was written by a newer ChartSafe.
+    NewerFormat,
+    /// A new vault's folder already holds files.
+    NotEmpty,
+    /// The passphrase is too short.
+    WeakPassphrase,
+    /// Another ChartSafe process is using the vault on this computer.
+    Busy,
+    /// Nothing is at that path, version, member or request.
+    NotFound,
+    /// The name is taken, or the thing is already done.
+    AlreadyExists,
+    /// A name matches more than one member or device.
+    Ambiguous,
+    /// A name or a source file cannot be used.
+    InvalidName,
+    /// A source file changed or vanished while it was read.
+    SourceChanged,
+    /// Content written elsewhere has not synced to this computer yet.
+    WaitingForSync,
+    /// A file in the vault folder is damaged, replaced, planted or missing.
+    Damaged,
+    /// The team log does not allow this device or member to do it.
+    Refused,
+    /// There is nothing to do.
+    NothingToDo,
+    /// The disk is full.
+    DiskFull,
+    /// The folder may not be written (permissions, read-only file system).
+    ReadOnly,
+    /// Another file-system failure.
+    Storage,
+    /// The audit log could not be written, so nothing was done.
+    AuditLog,
+    /// The OS keychain failed.
+    Keychain,
+    /// The person stopped the operation.
+    Cancelled,
+}
+
+/// An error that knows what kind of failure it is.
+pub trait Classify: std::error::Error {
+    /// The kind of failure.
+    fn kind(&self) -> ErrorKind;
+}
+
 /// A file-system failure while reading or writing a file.
 #[derive(Debug, thiserror::Error)]
-#[error("{action} {}: {}", printable(file), describe(source))]
+#[error("{action} {}: {cause}", printable(file))]
 pub struct StorageError {
-    /// What was being done ("could not write", "could not read", …).
-    pub action: &'static str,
-    /// The file or folder concerned.
-    pub file: PathBuf,
-    /// The underlying error.
+    action: &'static str,
+    file: PathBuf,
     #[source]
-    pub source: io::Error,
+    cause: StorageCause,
+}
+
+/// Why a file could not be read or written.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StorageCause {
+    /// The operating system refused.
+    Io(io::Error),
+    /// A folder holds far more names than ChartSafe writes: files were
+    /// planted in it to slow every reader down (docs/THREAT_MODEL.md §4).
+    TooManyNames(usize),
+    /// Every position this device could write next is taken by files it did
+    /// not write (docs/FORMAT.md §6.2).
+    PositionsTaken,
+}
+
+impl fmt::Display for StorageCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) if is_full(e) => f.write_str("the disk is full"),
+            Self::Io(e) if is_read_only_fs(e) => f.write_str("the file system is read-only"),
+            Self::Io(e) => e.fmt(f),
+            Self::TooManyNames(max) => write!(
+                f,
+                "this folder holds more than {max} names, far more than ChartSafe writes: \
+                 files were planted in it to slow every reader down; move them away"
+            ),
+            Self::PositionsTaken => f.write_str(
+                "a thousand positions of this device's chain are taken by files it did not write",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StorageCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn is_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+fn is_read_only_fs(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ReadOnlyFilesystem || e.raw_os_error() == Some(30)
+}
+
+/// Read-only in the person's sense: the file system, or the folder's
+/// permissions.
+fn is_read_only(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied || is_read_only_fs(e)
 }
 
 impl StorageError {
@@ -30,26 +153,49 @@ impl StorageError {
         Self {
             action: "could not read",
             file: file.into(),
-            source,
+            cause: StorageCause::Io(source),
         }
     }
     pub(crate) fn write(file: impl Into<PathBuf>, source: io::Error) -> Self {
         Self {
             action: "could not write",
             file: file.into(),
-            source,
+            cause: StorageCause::Io(source),
         }
+    }
+    pub(crate) fn planted(file: impl Into<PathBuf>, cause: StorageCause) -> Self {
+        Self {
+            action: "could not use",
+            file: file.into(),
+            cause,
+        }
+    }
+    /// The file or folder concerned.
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+    /// Why it failed.
+    pub fn cause(&self) -> &StorageCause {
+        &self.cause
+    }
+    /// Whether the file was already there (a name taken by another writer).
+    pub(crate) fn already_exists(&self) -> bool {
+        matches!(&self.cause, StorageCause::Io(e) if e.kind() == io::ErrorKind::AlreadyExists)
     }
     /// Whether the disk is full.
     pub fn is_disk_full(&self) -> bool {
-        self.source.kind() == io::ErrorKind::StorageFull || self.source.raw_os_error() == Some(28)
+        matches!(&self.cause, StorageCause::Io(e) if is_full(e))
     }
-    /// Whether the folder is read-only or not writable by this user.
-    pub fn is_read_only(&self) -> bool {
-        matches!(
-            self.source.kind(),
-            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-        ) || self.source.raw_os_error() == Some(30)
+}
+
+impl Classify for StorageError {
+    fn kind(&self) -> ErrorKind {
+        match &self.cause {
+            StorageCause::Io(e) if is_full(e) => ErrorKind::DiskFull,
+            StorageCause::Io(e) if is_read_only(e) => ErrorKind::ReadOnly,
+            StorageCause::Io(_) => ErrorKind::Storage,
+            StorageCause::TooManyNames(_) | StorageCause::PositionsTaken => ErrorKind::Damaged,
+        }
     }
 }
 
@@ -57,16 +203,6 @@ impl StorageError {
 /// vault folder could hold) are escaped.
 fn printable(path: &std::path::Path) -> String {
     crate::names::printable(&path.to_string_lossy())
-}
-
-fn describe(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
-        "the disk is full".into()
-    } else if e.raw_os_error() == Some(30) || e.kind() == io::ErrorKind::ReadOnlyFilesystem {
-        "the file system is read-only".into()
-    } else {
-        e.to_string()
-    }
 }
 
 /// A vault path that cannot be used.
@@ -153,7 +289,7 @@ impl AuditWriteError {
 pub enum WriteRefused {
     /// The session has no signing key: opened with an identity file, or the
     /// device enrolled before the team log.
-    #[error("this session cannot sign changes (opened with an identity file, or enrolled before the team log); enrol this computer with the recovery phrase (`chartsafe recover`) to make changes")]
+    #[error("this session cannot sign changes (opened with an identity file, or enrolled before the team log); set this computer up again with the recovery phrase to make changes")]
     NoSigningKey,
     /// The team log is missing or has not synced, so nobody could check the
     /// change.
@@ -180,6 +316,10 @@ pub enum WriteRefused {
     /// The member's role does not allow changes.
     #[error("your role ({0}) does not allow changes")]
     Role(&'static str),
+    /// This computer has not received the key of the collection the change
+    /// is in yet (its keyslot has not synced).
+    #[error("this computer has not received this collection's key yet: wait for the cloud folder to sync, then try again")]
+    KeyNotHere,
 }
 
 /// Errors of the team operations of an admin: [`crate::Vault::invite`],
@@ -207,7 +347,7 @@ pub enum TeamActionError {
     #[error("no member or device of the team is called {0}")]
     NoSuchTarget(String),
     /// The name matches several members or devices.
-    #[error("{0} names more than one member or device: use the id from `chartsafe members`")]
+    #[error("{0} names more than one member or device: use the id shown in the team list")]
     Ambiguous(String),
     /// The team log would refuse it (the last admin, for instance).
     #[error("the team log would not accept this: {0}")]
@@ -266,6 +406,12 @@ pub enum CreateError {
     /// The passphrase is too short.
     #[error("the passphrase must have at least {0} characters")]
     WeakPassphrase(usize),
+    /// Another ChartSafe process holds this computer's lock for the vault.
+    #[error("another ChartSafe process is using this vault on this computer")]
+    Busy,
+    /// The new vault's team log or audit collection could not be set up.
+    #[error("the new vault's team log could not be written: {0}")]
+    Team(TeamActionError),
     /// Writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -288,7 +434,7 @@ pub enum UnlockError {
     #[error("{}: {}", .0.display(), .1)]
     Header(PathBuf, HeaderError),
     /// This device has no key for the vault.
-    #[error("this device is not enrolled in vault {0}: use the recovery phrase (chartsafe recover) or an identity file")]
+    #[error("this computer is not set up for vault {0}: set it up with the recovery phrase, an identity file, or an invitation")]
     NotEnrolled(String),
     /// The passphrase does not open this device's keyslot.
     #[error("wrong passphrase for this vault")]
@@ -300,7 +446,7 @@ pub enum UnlockError {
     KeyslotMissing(String),
     /// The device secret in the keychain, or the local KDF parameters, are malformed.
     #[error(
-        "this device's keychain entry for the vault is damaged: re-enrol with `chartsafe recover`"
+        "this computer's keychain entry for the vault is damaged: set it up again with the recovery phrase"
     )]
     KeychainEntryDamaged,
     /// A keyslot decrypted but is not valid.
@@ -314,7 +460,7 @@ pub enum UnlockError {
     Busy,
     /// This computer asked to join and no admin has approved it yet (or the
     /// approval has not synced).
-    #[error("this computer's request to join has not been approved yet (or the approval has not synced); show the admin the code from `chartsafe join`")]
+    #[error("this computer's request to join has not been approved yet (or the approval has not synced); show the admin the code that was shown when you asked to join")]
     AwaitingApproval,
     /// The team log of the folder is not the one of the invitation: a
     /// counterfeit vault, refused.
@@ -350,13 +496,16 @@ pub enum RecoverError {
     WeakPassphrase(usize),
     /// The member to recover as is not an active member of the team log
     /// (FORMAT.md §4.2); the name or id asked for, escaped.
-    #[error("no active member of the team is named \"{0}\": pick a name `chartsafe members` shows, or recover as a new admin")]
+    #[error("no active member of the team is named \"{0}\": pick a name from the team list, or recover as a new admin")]
     NoSuchMember(String),
     /// Several active members have that name: give the member id instead.
     #[error(
-        "several members are named \"{0}\": give the member id `chartsafe members` shows instead"
+        "several members are named \"{0}\": give the member id shown in the team list instead"
     )]
     AmbiguousMember(String),
+    /// The recovered device could not sign its entry in the team log.
+    #[error(transparent)]
+    Refused(WriteRefused),
     /// Writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -512,6 +661,18 @@ macro_rules! change_error {
             #[error(transparent)]
             Refused(#[from] WriteRefused),
         }
+
+        impl Classify for $name {
+            fn kind(&self) -> ErrorKind {
+                match self {
+                    Self::List(l) => l.kind(),
+                    Self::Path(p) => p.kind(),
+                    Self::Storage(s) => s.kind(),
+                    Self::Audit(a) => a.kind(),
+                    Self::Refused(r) => r.kind(),
+                }
+            }
+        }
     };
 }
 
@@ -567,6 +728,222 @@ pub enum RevertError {
     /// This device may not change the vault; nothing was done.
     #[error(transparent)]
     Refused(#[from] WriteRefused),
+}
+
+// Each error's kind, decided here once for both shells.
+
+impl Classify for PathError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Self::InvalidName { .. }
+            | Self::NotAFolder { .. }
+            | Self::NotAFile { .. }
+            | Self::IntoItself { .. } => ErrorKind::InvalidName,
+        }
+    }
+}
+
+impl Classify for AuditWriteError {
+    fn kind(&self) -> ErrorKind {
+        match self.0.kind() {
+            ErrorKind::DiskFull => ErrorKind::DiskFull,
+            _ => ErrorKind::AuditLog,
+        }
+    }
+}
+
+impl Classify for WriteRefused {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::KeyNotHere => ErrorKind::WaitingForSync,
+            // A missing or rolled-back team log could be sync lag or an
+            // attack; either way this device may not write until it is back.
+            Self::NoTeam
+            | Self::KeysReplaced
+            | Self::KeysRolledBack
+            | Self::NoSigningKey
+            | Self::OtherCollection
+            | Self::NoCollectionAccess
+            | Self::NotMember
+            | Self::Role(_) => ErrorKind::Refused,
+        }
+    }
+}
+
+impl Classify for TeamActionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Refused(r) => r.kind(),
+            Self::NotAdmin | Self::NotAccepted(_) => ErrorKind::Refused,
+            Self::NoSuchRequest(_) | Self::NoSuchMember | Self::NoSuchTarget(_) => {
+                ErrorKind::NotFound
+            }
+            Self::CodeMismatch => ErrorKind::WrongCode,
+            Self::Ambiguous(_) => ErrorKind::Ambiguous,
+            Self::Storage(s) => s.kind(),
+            Self::Audit(a) => a.kind(),
+        }
+    }
+}
+
+impl Classify for RekeyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NeverRotated => ErrorKind::NothingToDo,
+            Self::KeyNotHere => ErrorKind::WaitingForSync,
+        }
+    }
+}
+
+impl Classify for JoinRequestError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Open(u) => u.kind(),
+            Self::Invite(_) => ErrorKind::WrongCode,
+            Self::WeakPassphrase(_) => ErrorKind::WeakPassphrase,
+            Self::AlreadyEnrolled => ErrorKind::AlreadyExists,
+            Self::Storage(s) => s.kind(),
+            Self::Keychain(_) => ErrorKind::Keychain,
+        }
+    }
+}
+
+impl Classify for CreateError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotEmpty(_) => ErrorKind::NotEmpty,
+            Self::WeakPassphrase(_) => ErrorKind::WeakPassphrase,
+            Self::Busy => ErrorKind::Busy,
+            Self::Team(t) => t.kind(),
+            Self::Storage(s) => s.kind(),
+            Self::Keychain(_) => ErrorKind::Keychain,
+            Self::Audit(a) => a.kind(),
+        }
+    }
+}
+
+impl Classify for HeaderError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Malformed(_) => ErrorKind::NotAVault,
+            Self::UnsupportedVersion(_) => ErrorKind::NewerFormat,
+        }
+    }
+}
+
+impl Classify for UnlockError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotAVault(_) | Self::NotInvitedVault => ErrorKind::NotAVault,
+            Self::Header(_, h) => h.kind(),
+            Self::NotEnrolled(_) | Self::KeychainEntryDamaged | Self::IdentityNotAccepted => {
+                ErrorKind::NotEnrolled
+            }
+            Self::WrongPassphrase => ErrorKind::WrongPassphrase,
+            Self::KeyslotMissing(_) | Self::KeyslotCorrupt(_) => ErrorKind::Damaged,
+            Self::Busy => ErrorKind::Busy,
+            Self::AwaitingApproval => ErrorKind::AwaitingApproval,
+            Self::Storage(s) => s.kind(),
+            Self::Keychain(_) => ErrorKind::Keychain,
+            Self::Audit(a) => a.kind(),
+        }
+    }
+}
+
+impl Classify for RecoverError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Open(u) => u.kind(),
+            Self::WrongPhrase => ErrorKind::WrongPhrase,
+            Self::TeamNotReady => ErrorKind::WaitingForSync,
+            Self::WeakPassphrase(_) => ErrorKind::WeakPassphrase,
+            Self::NoSuchMember(_) => ErrorKind::NotFound,
+            Self::AmbiguousMember(_) => ErrorKind::Ambiguous,
+            Self::Refused(r) => r.kind(),
+            Self::Storage(s) => s.kind(),
+            Self::Keychain(_) => ErrorKind::Keychain,
+            Self::Audit(a) => a.kind(),
+        }
+    }
+}
+
+impl Classify for ListError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Storage(s) => s.kind(),
+        }
+    }
+}
+
+impl Classify for AddError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::List(l) => l.kind(),
+            Self::Path(p) => p.kind(),
+            Self::SourceMissing(_) => ErrorKind::NotFound,
+            Self::SourceVanished(_) | Self::SourceChanged(_) => ErrorKind::SourceChanged,
+            Self::SourceNotRegular(_) | Self::SourceName(..) => ErrorKind::InvalidName,
+            Self::SourceUnreadable(_, e) if is_read_only(e) => ErrorKind::ReadOnly,
+            Self::SourceUnreadable(..) => ErrorKind::Storage,
+            Self::Storage(s) => s.kind(),
+            Self::Cancelled => ErrorKind::Cancelled,
+            Self::Audit(a) => a.kind(),
+            Self::Refused(r) => r.kind(),
+        }
+    }
+}
+
+impl Classify for GetError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::List(l) => l.kind(),
+            Self::Path(p) => p.kind(),
+            Self::NoSuchVersion { .. } => ErrorKind::NotFound,
+            Self::WaitingForSync { .. } => ErrorKind::WaitingForSync,
+            Self::BlobMissing { .. }
+            | Self::BlobCorrupt { .. }
+            | Self::BlobSubstituted { .. }
+            | Self::NotOurKey { .. } => ErrorKind::Damaged,
+            Self::Output(_, e) if is_full(e) => ErrorKind::DiskFull,
+            Self::Output(_, e) if is_read_only(e) => ErrorKind::ReadOnly,
+            Self::Output(..) => ErrorKind::Storage,
+            Self::Storage(s) => s.kind(),
+            Self::Audit(a) => a.kind(),
+        }
+    }
+}
+
+impl Classify for RevertError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::List(l) => l.kind(),
+            Self::Path(p) => p.kind(),
+            Self::NoSuchVersion { .. } => ErrorKind::NotFound,
+            Self::Storage(s) => s.kind(),
+            Self::Audit(a) => a.kind(),
+            Self::Refused(r) => r.kind(),
+        }
+    }
+}
+
+impl Classify for SecretStoreError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Keychain
+    }
+}
+
+impl Classify for crate::keys::PhraseError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::WrongPhrase
+    }
+}
+
+impl Classify for crate::format::join::InviteError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::WrongCode
+    }
 }
 
 #[cfg(test)]

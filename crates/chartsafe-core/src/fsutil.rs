@@ -312,12 +312,9 @@ pub(crate) fn list_dir_max(dir: &Path, max: usize) -> Result<Vec<String>, Storag
     let mut out = Vec::new();
     for (n, entry) in entries.enumerate() {
         if n >= max {
-            return Err(StorageError::read(
+            return Err(StorageError::planted(
                 dir,
-                io::Error::other(format!(
-                    "this folder holds more than {max} names, far more than ChartSafe writes: \
-                     files were planted in it to slow every reader down; move them away"
-                )),
+                crate::errors::StorageCause::TooManyNames(max),
             ));
         }
         let entry = entry.map_err(|e| StorageError::read(dir, e))?;

@@ -82,6 +82,20 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
+/// The person stopped the work: what a reader or writer inside a long
+/// operation returns once [`Progress::cancelled`] is true. Its kind is
+/// `Other`, never `Interrupted`, which `read_to_end` and `write_all` retry
+/// forever; callers tell a stop from a failure by asking the progress sink.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped")]
+pub(crate) struct Stopped;
+
+impl From<Stopped> for std::io::Error {
+    fn from(stopped: Stopped) -> Self {
+        std::io::Error::other(stopped)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod memory {
     //! An in-memory [`SecretStore`] for the core's unit tests only.

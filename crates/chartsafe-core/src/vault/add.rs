@@ -113,7 +113,7 @@ struct Cancellable<'a, R> {
 impl<R: io::Read> io::Read for Cancellable<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.progress.cancelled() {
-            return Err(io::Error::other("cancelled"));
+            return Err(crate::traits::Stopped.into());
         }
         let n = self.inner.read(buf)?;
         self.done += n as u64;

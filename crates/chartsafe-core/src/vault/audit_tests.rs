@@ -820,6 +820,29 @@ fn a_cancelled_check_stops_and_a_planted_pipe_does_not_hang_it() {
     );
 }
 
+/// Regression: the check's sink signalled a stop as `Interrupted`, which
+/// `write_all` retries forever, so a stop inside a big file (a lock during
+/// the check) spun instead of returning.
+#[test]
+fn a_check_stopped_inside_a_big_file_returns() {
+    struct StopAfterFirstChunk(std::sync::atomic::AtomicBool);
+    impl crate::traits::Progress for StopAfterFirstChunk {
+        fn advance(&self, _: u64) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+    let w = World::new();
+    let (mut a, _) = w.create();
+    let src = w.tmp.path().join("scan.pdf");
+    std::fs::write(&src, vec![7u8; 4 << 20]).unwrap();
+    a.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
+    let stop = StopAfterFirstChunk(Default::default());
+    assert!(matches!(a.verify(&stop), Err(VerifyError::Cancelled)));
+}
+
 #[test]
 fn pending_events_from_the_local_folder_are_limited_to_what_goes_there() {
     let w = World::new();

@@ -380,7 +380,7 @@ impl Vault {
         match write_keyslot(&self.layout, &b.slot, &plain, &recipient) {
             Ok(()) => {}
             // Written by an earlier attempt that stopped before the end.
-            Err(e) if done && e.source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) if done && e.already_exists() => {}
             Err(e) => return Err(e.into()),
         }
         let _ = std::fs::remove_file(self.layout.root().join(JOIN_DIR).join(request));

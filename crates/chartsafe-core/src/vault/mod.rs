@@ -258,9 +258,7 @@ impl Vault {
         // The recovery keyslot: the phrase alone re-enrols a device (§4.2).
         write_keyslot(&layout, &ids::random_id(), &plain, &recovery.recipient())?;
         let local = LocalDir::new(&options.state_dir, &header.id);
-        let lock = local.lock()?.ok_or_else(|| {
-            StorageError::write(&options.state_dir, std::io::Error::other("vault is busy"))
-        })?;
+        let lock = local.lock()?.ok_or(CreateError::Busy)?;
         drop(plain);
         let slot = ids::random_id();
         let kdf_log_n = options.kdf_log_n;
@@ -278,13 +276,7 @@ impl Vault {
         vault.append_team(genesis, Some(&root))?;
         // The audit log gets its own key, which only admins hold
         // (FORMAT.md §14.4).
-        vault.ensure_audit_collection().map_err(|e| match e {
-            crate::errors::TeamActionError::Storage(s) => CreateError::Storage(s),
-            other => CreateError::Storage(StorageError::write(
-                dir,
-                std::io::Error::other(other.to_string()),
-            )),
-        })?;
+        vault.ensure_audit_collection().map_err(CreateError::Team)?;
         // The creation's own first batch goes under that key too.
         if let Ok(job) = vault.rekey_job() {
             let report = job.run(&crate::traits::NoProgress)?;
@@ -780,7 +772,7 @@ impl Vault {
                 .collect();
             let _ = self.append_audit(failed);
         }
-        Ok(result?)
+        result
     }
 
     fn commit_record(
@@ -788,7 +780,7 @@ impl Vault {
         ops: Vec<Op>,
         staged: Vec<fsutil::Staged>,
         coll: Option<&str>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), CommitError> {
         // Contents go in place first; the record's commit makes them durable
         // before the record itself appears, so a record never refers to a
         // blob that a crash lost (docs/FORMAT.md §1.2).
@@ -802,7 +794,7 @@ impl Vault {
             .map_or(0, |h| h.seq);
         if let Err(e) = fsutil::place(staged) {
             remove_contents(&contents);
-            return Err(e);
+            return Err(e.into());
         }
         if ops.is_empty() {
             return Ok(());
@@ -829,7 +821,7 @@ impl Vault {
     }
 
     /// Writes the next record of this device's chain holding `ops`.
-    fn write_record(&mut self, ops: Vec<Op>, coll: Option<&str>) -> Result<(), StorageError> {
+    fn write_record(&mut self, ops: Vec<Op>, coll: Option<&str>) -> Result<(), CommitError> {
         // Continue after the newest record this device ever wrote or saw of
         // itself (kept up to date by `load`): numbers are never reused.
         let chain = collections::scoped(coll, &self.device.device);
@@ -841,15 +833,11 @@ impl Vault {
             .for_collection(coll)
             .device_records(&self.device.device);
         let own = self.device.device.clone();
-        let recipients = self.keys.recipients_for(coll).ok_or_else(|| {
-            StorageError::write(
-                &dir,
-                std::io::Error::other("this computer has no key for this collection yet"),
-            )
-        })?;
-        let signing = self
-            .signing_for_write()
-            .map_err(|e| StorageError::write(&dir, std::io::Error::other(e.to_string())))?;
+        let recipients = self
+            .keys
+            .recipients_for(coll)
+            .ok_or(crate::errors::WriteRefused::KeyNotHere)?;
+        let signing = self.signing_for_write()?;
         let (seq, hash) = self.append_chain(
             &dir,
             seq,
@@ -895,7 +883,7 @@ impl Vault {
         self.device
             .known
             .insert(chain, KnownHead { seq, hash, name });
-        self.local.save(&self.device)
+        Ok(self.local.save(&self.device)?)
     }
 }
 
@@ -946,7 +934,7 @@ impl Vault {
             let dest = dir.join(Layout::record_name(seq));
             match fsutil::write_new(self.layout.root(), &dest, &bytes) {
                 Ok(()) => return Ok((seq, hash)),
-                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(e) if e.already_exists() => {
                     prev = self
                         .plaintext_at(&dest, max)
                         .and_then(|p| own_hash(&p, seq));
@@ -955,20 +943,21 @@ impl Vault {
                 Err(e) => return Err(e),
             }
         }
-        Err(StorageError::write(
+        Err(StorageError::planted(
             dir,
-            std::io::Error::other(
-                "a thousand positions of this device's chain are taken by files it did not write",
-            ),
+            crate::errors::StorageCause::PositionsTaken,
         ))
     }
 }
 
 /// Why a change could not be committed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum CommitError {
+    #[error(transparent)]
     Storage(StorageError),
+    #[error(transparent)]
     Audit(AuditWriteError),
+    #[error(transparent)]
     Refused(crate::errors::WriteRefused),
 }
 
@@ -1160,25 +1149,20 @@ impl From<EnrolError> for RecoverError {
     }
 }
 
-impl TeamWriteError {
-    fn into_storage(self, dir: &Path) -> StorageError {
-        match self {
-            TeamWriteError::Storage(e) => e,
-            TeamWriteError::NoKey => StorageError::write(
-                dir,
-                std::io::Error::other("this device has no signing key for the team log"),
-            ),
-        }
-    }
-}
 impl From<TeamWriteError> for CreateError {
     fn from(e: TeamWriteError) -> Self {
-        Self::Storage(e.into_storage(Path::new(crate::format::TEAM_DIR)))
+        match e {
+            TeamWriteError::Storage(e) => Self::Storage(e),
+            TeamWriteError::NoKey => Self::Team(crate::errors::WriteRefused::NoSigningKey.into()),
+        }
     }
 }
 impl From<TeamWriteError> for RecoverError {
     fn from(e: TeamWriteError) -> Self {
-        Self::Storage(e.into_storage(Path::new(crate::format::TEAM_DIR)))
+        match e {
+            TeamWriteError::Storage(e) => Self::Storage(e),
+            TeamWriteError::NoKey => Self::Refused(crate::errors::WriteRefused::NoSigningKey),
+        }
     }
 }
 

@@ -849,7 +849,7 @@ struct StopRead<'p, R> {
 impl<R: Read> Read for StopRead<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.progress.cancelled() {
-            return Err(io::Error::other("stopped"));
+            return Err(crate::traits::Stopped.into());
         }
         self.inner.read(buf)
     }

@@ -607,7 +607,7 @@ impl Vault {
                     written = Some(hash);
                     break;
                 }
-                Err(e) if e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(e) if e.already_exists() => {
                     let mine = self
                         .plaintext_at(&dest, ENTRY_MAX)
                         .and_then(|p| fmt::open(&p).ok())
@@ -624,13 +624,9 @@ impl Vault {
             }
         }
         let Some(hash) = written else {
-            return Err(StorageError::write(
-                &dir,
-                std::io::Error::other(
-                    "a thousand positions of this device's team chain are taken by files it did not write",
-                ),
-            )
-            .into());
+            return Err(
+                StorageError::planted(&dir, crate::errors::StorageCause::PositionsTaken).into(),
+            );
         };
         self.load_team()?;
         Ok(hash)

@@ -179,6 +179,19 @@ pub enum VerifyError {
     Cancelled,
 }
 
+use crate::errors::Classify;
+
+impl Classify for VerifyError {
+    fn kind(&self) -> crate::errors::ErrorKind {
+        match self {
+            Self::List(l) => l.kind(),
+            Self::Storage(s) => s.kind(),
+            Self::Audit(a) => a.kind(),
+            Self::Cancelled => crate::errors::ErrorKind::Cancelled,
+        }
+    }
+}
+
 /// Discards plaintext, failing once the work is cancelled, so that even a
 /// single huge file stops promptly (a lock must not wait for a check).
 struct CancelSink<'a>(&'a dyn Progress);
@@ -186,7 +199,7 @@ struct CancelSink<'a>(&'a dyn Progress);
 impl io::Write for CancelSink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.0.cancelled() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+            return Err(crate::traits::Stopped.into());
         }
         Ok(buf.len())
     }
@@ -422,7 +435,7 @@ impl Vault {
                                     .relative(&snap.blob_path(&self.layout, &c.src.content.blob))
                                     .into_owned(),
                                 error: match other {
-                                    GetError::Storage(e) => e.source.to_string(),
+                                    GetError::Storage(e) => e.cause().to_string(),
                                     e => e.to_string(),
                                 },
                             },
