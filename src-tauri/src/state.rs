@@ -81,30 +81,7 @@ pub struct AppState {
 /// The same local state folder as the `chartsafe` command, so the app and
 /// the command are one device.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("CHARTSAFE_STATE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|p| p.join("chartsafe"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/chartsafe"))
-        })
-        .unwrap_or_else(|| PathBuf::from("chartsafe-state"))
-}
-
-fn device_name() -> String {
-    std::env::var("CHARTSAFE_DEVICE_NAME")
-        .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_owned())
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "this computer".to_owned())
+    chartsafe_api::default_state_dir()
 }
 
 impl AppState {
@@ -125,20 +102,15 @@ impl AppState {
         })
     }
 
-    /// Options for opening a vault on this device.
+    /// Options for opening a vault on this device: the same setup as the
+    /// `chartsafe` command's (chartsafe_api::Setup).
     pub fn options(&self) -> Options {
-        let mut o = Options::new(&self.state_dir, device_name());
-        o.app = format!("ChartSafe app {}", env!("CARGO_PKG_VERSION"));
-        // Tests only: a cheaper passphrase KDF (docs/FORMAT.md §2.4), in
-        // builds with the `test-knobs` feature, never in release binaries.
-        #[cfg(feature = "test-knobs")]
-        if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
-            .ok()
-            .and_then(|v| v.parse::<u8>().ok())
-        {
-            o.kdf_log_n = n.clamp(10, 22);
-        }
-        o
+        let mut setup = chartsafe_api::Setup::for_this_computer(format!(
+            "ChartSafe app {}",
+            env!("CARGO_PKG_VERSION")
+        ));
+        setup.state_dir = self.state_dir.clone();
+        setup.options()
     }
 
     /// The unlocked session, or the "locked" error.

@@ -388,31 +388,11 @@ impl Progress for Rekey {
 pub fn start_rekey(app: &AppHandle, session: &Arc<Session>) {
     let job = {
         let mut vault = session.vault.lock().unwrap_or_else(|p| p.into_inner());
-        // A rotation a removal left owed (a crash between the two) first.
-        let is_admin = vault
-            .team()
-            .team
-            .as_ref()
-            .and_then(|t| t.role_of_device(vault.device_id()))
-            == Some(Role::Admin);
-        if is_admin && !vault.rotation_owed().is_empty() {
-            if let Err(e) = vault.rotate_owed() {
-                tracing::warn!(kind = ?std::mem::discriminant(&e), "owed rotation failed");
-            }
-        }
-        let status = vault.rekey_status();
-        let admin = vault
-            .team()
-            .team
-            .as_ref()
-            .and_then(|t| t.role_of_device(vault.device_id()))
-            == Some(Role::Admin);
-        if !status.due() || !status.holds_key || !admin {
-            return;
-        }
-        match vault.rekey_job() {
-            Ok(job) => job,
-            Err(_) => return,
+        match chartsafe_api::rekey_if_due(&mut vault) {
+            Ok(Some(job)) => job,
+            // Not an admin's computer, nothing due, or the key has not
+            // synced here yet: the next unlock or change tries again.
+            Ok(None) | Err(_) => return,
         }
     };
     let rekey = session.rekey.clone();

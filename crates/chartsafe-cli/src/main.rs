@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chartsafe_core::{
-    keychain_key, names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoverAs,
-    RecoveryPhrase, SecretStore, SyncState, Vault,
+    names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoverAs, RecoveryPhrase, SecretStore,
+    SyncState, Vault,
 };
 use chartsafe_keychain::Keychain;
 use clap::{Parser, Subcommand};
@@ -345,30 +345,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn state_dir(cli: &Cli) -> PathBuf {
-    if let Some(d) = &cli.state_dir {
-        return d.clone();
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("chartsafe")
-}
-
-fn device_name(cli: &Cli) -> String {
-    cli.device_name
-        .clone()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_owned())
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "this device".to_owned())
-}
-
 /// A store that reads each key from the keychain at most once per process.
 /// Every keychain call is a new D-Bus connection on Linux; fewer calls are
 /// faster and give gnome-keyring fewer chances to hit its disconnect race.
@@ -412,23 +388,23 @@ impl SecretStore for OnceStore {
     }
 }
 
+/// This computer's setup: the flags and their environment variables, else
+/// the defaults the desktop app uses too (chartsafe_api::Setup).
+fn setup(cli: &Cli) -> chartsafe_api::Setup {
+    let mut setup =
+        chartsafe_api::Setup::for_this_computer(format!("chartsafe {}", env!("CARGO_PKG_VERSION")));
+    if let Some(dir) = &cli.state_dir {
+        setup.state_dir = dir.clone();
+    }
+    if let Some(name) = cli.device_name.as_ref().filter(|n| !n.trim().is_empty()) {
+        setup.device_name = name.clone();
+    }
+    setup.member_name = cli.name.clone();
+    setup
+}
+
 fn options(cli: &Cli) -> Options {
-    let mut o = Options::new(state_dir(cli), device_name(cli));
-    o.app = format!("chartsafe {}", env!("CARGO_PKG_VERSION"));
-    if let Some(name) = &cli.name {
-        o.member_name = name.clone();
-    }
-    // Tests only: a lower passphrase KDF cost (docs/FORMAT.md §2.4). The
-    // knob exists only in builds with the `test-knobs` feature, never in
-    // the release binaries people run (docs/THREAT_MODEL.md §4.5).
-    #[cfg(feature = "test-knobs")]
-    if let Some(n) = std::env::var("CHARTSAFE_KDF_LOG_N")
-        .ok()
-        .and_then(|v| v.parse::<u8>().ok())
-    {
-        o.kdf_log_n = n.clamp(10, 22);
-    }
-    o
+    setup(cli).options()
 }
 
 /// Keyslots the recovery identity opened that the team log does not vouch
@@ -465,19 +441,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
     // One keychain read per command: the secret is kept for Vault::unlock.
     let store = OnceStore::new(Keychain::from_env());
     // Fail early, before asking for a passphrase, if this device has no key.
-    let info = chartsafe_core::public_info(&dir)?;
-    if store.get(&keychain_key(&info.id))?.is_none() {
-        return Err(Failure::new(
-            code::AUTH,
-            format!(
-                "this device is not enrolled in the vault at {}",
-                dir.display()
-            ),
-            Some(
-                "enrol it with `chartsafe recover` and the recovery phrase, or use --identity FILE",
-            ),
-        ));
-    }
+    chartsafe_api::check_enrolled(&dir, &store)?;
     let passphrase = input::passphrase(cli.passphrase_file.as_deref(), "Passphrase: ", false)?;
     Ok(Vault::unlock(&dir, &store, &passphrase, options(cli))?)
 }

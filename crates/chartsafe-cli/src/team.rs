@@ -366,9 +366,13 @@ pub fn rotate(
     rekey(vault)
 }
 
-/// Re-encrypts the vault folder to the current key, with progress.
+/// Re-encrypts the vault folder to the current key, with progress, when a
+/// pass is due (the same decision as the app's: chartsafe_api::rekey_if_due).
 fn rekey(vault: &mut Vault) -> Result<u8, Failure> {
-    let job = vault.rekey_job()?;
+    let Some(job) = chartsafe_api::rekey_if_due(vault)? else {
+        eprintln!("Every file this computer can read is under the current key already.");
+        return Ok(0);
+    };
     let bar = RekeyProgress::default();
     let report = job.run(&bar)?;
     vault.finish_rekey(&job, &report)?;

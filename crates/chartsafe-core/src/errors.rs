@@ -434,7 +434,7 @@ pub enum UnlockError {
     #[error("{}: {}", .0.display(), .1)]
     Header(PathBuf, HeaderError),
     /// This device has no key for the vault.
-    #[error("this computer is not set up for vault {0}: set it up with the recovery phrase, an identity file, or an invitation")]
+    #[error("this computer is not enrolled in vault {0}: set it up with the recovery phrase, an identity file, or an invitation")]
     NotEnrolled(String),
     /// The passphrase does not open this device's keyslot.
     #[error("wrong passphrase for this vault")]

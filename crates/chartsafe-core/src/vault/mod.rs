@@ -718,6 +718,16 @@ impl Vault {
         &self.device.device
     }
 
+    /// Whether this computer is an active admin's in the team log
+    /// (docs/FORMAT.md §11.5).
+    pub fn is_admin(&self) -> bool {
+        self.team()
+            .team
+            .as_ref()
+            .and_then(|t| t.role_of_device(self.device_id()))
+            == Some(crate::format::team::Role::Admin)
+    }
+
     /// This device's name.
     pub fn device_name(&self) -> &str {
         &self.device.device_name
