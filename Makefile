@@ -29,6 +29,7 @@ build:
 # (tests/app) open the real window under Xvfb through tauri-driver.
 test: deps
 	$(CARGO) fmt --all -- --check
+	bash scripts/deny.sh
 	$(CARGO) clippy --workspace --all-targets --release $(LOCKED) $(KNOBS) -- -D warnings
 	node --test ui/tests
 	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app

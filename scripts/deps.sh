@@ -6,7 +6,8 @@
 #   build  packages needed to build the CLI and the desktop app (WebKitGTK,
 #          libdbus for the keychain) and run them
 #   test   packages for `make test` (keyring session, sync peers, Xvfb and
-#          WebKitWebDriver for the app tests) and `tauri-driver` (cargo install)
+#          WebKitWebDriver for the app tests), `tauri-driver` and `cargo-deny`
+#          (cargo install)
 #   bench  test group + rclone and hyperfine, and `rage` (cargo install)
 set -euo pipefail
 
@@ -26,7 +27,7 @@ cargo_tools=()
 for group in "$@"; do
     case "$group" in
         build) want+=("${BUILD_PKGS[@]}") ;;
-        test)  want+=("${TEST_PKGS[@]}"); cargo_tools+=(tauri-driver) ;;
+        test)  want+=("${TEST_PKGS[@]}"); cargo_tools+=(tauri-driver cargo-deny) ;;
         bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
         *)     die "unknown group '$group' (groups: build, test, bench)" ;;
     esac
