@@ -14,6 +14,7 @@ mod faults;
 mod interop;
 mod leaks;
 mod people;
+mod readme;
 mod stress;
 mod sync;
 mod tamper;

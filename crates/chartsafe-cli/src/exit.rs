@@ -119,7 +119,7 @@ fn meaning(kind: ErrorKind) -> (u8, Option<&'static str>) {
         K::Ambiguous => (PATH, Some("use the id `chartsafe members` shows")),
         K::InvalidName => (
             PATH,
-            Some("names cannot hold / \\ or control characters, be . or .., or exceed 255 bytes"),
+            Some("names cannot hold slashes or control characters, be . or .., or exceed 255 bytes"),
         ),
         K::SourceChanged => (
             PATH,

@@ -32,7 +32,12 @@ struct Cli {
     #[arg(long, global = true, env = "CHARTSAFE_VAULT", value_name = "DIR")]
     vault: Option<PathBuf>,
     /// Read the passphrase from the first line of FILE instead of prompting.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CHARTSAFE_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
     passphrase_file: Option<PathBuf>,
     /// Unlock with the recovery identity (a file written by `chartsafe recovery
     /// identity`) instead of the keychain and passphrase.
