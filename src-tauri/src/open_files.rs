@@ -154,7 +154,8 @@ impl OpenFiles {
             }
         }
         private_dir(&self.dir).map_err(|e| AppError::internal(format!("private folder: {e}")))?;
-        let folder = self.dir.join(chartsafe_core::ids::random_id());
+        // A random name: the folder says nothing about the file inside.
+        let folder = self.dir.join(format!("{:032x}", rand::random::<u128>()));
         private_dir(&folder).map_err(|e| AppError::internal(format!("private folder: {e}")))?;
         let local = folder.join(&name);
         vault

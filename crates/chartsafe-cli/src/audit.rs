@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use chartsafe_core::{
-    ids, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault,
+    is_id, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault,
 };
 
 use crate::exit::{code, Failure};
@@ -187,7 +187,7 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
         ..AuditFilter::default()
     };
     if let Some(entry) = &args.entry {
-        if ids::is_id(entry) {
+        if is_id(entry) {
             filter.entries.push(entry.clone());
         } else {
             let path = names::split_path(entry)

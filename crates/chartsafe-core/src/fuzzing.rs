@@ -22,7 +22,7 @@ use crate::format::record::{
 use crate::format::team::{self as team_format, Cutoff, Entry, Role, TeamBody};
 use crate::keys::{AgeIdentity, KeyslotPlain, MacKey, VaultKeys};
 use crate::sign::SigningKey;
-use crate::state::Tree;
+use crate::tree::Tree;
 use crate::{ids, names};
 
 /// Every target, by the name of its folder under `fuzz/corpus/`.

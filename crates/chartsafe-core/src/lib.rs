@@ -21,30 +21,42 @@
 //! ```
 
 #![forbid(unsafe_code)]
-#![deny(missing_docs)]
+#![deny(missing_docs, unreachable_pub)]
 
+// The format's building blocks are public only for the test vectors
+// (FORMAT.md §9), the attack tests that forge what an insider could, the
+// benchmarks and the fuzz targets: hidden from the documentation, not part
+// of the API, and never used by the shells.
 mod crypt;
-pub mod errors;
+mod errors;
 mod failpoint;
+#[doc(hidden)]
 pub mod format;
 mod fsutil;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
 pub mod ids;
+#[doc(hidden)]
 pub mod keys;
 mod local;
 pub mod names;
+#[doc(hidden)]
 pub mod sign;
-mod state;
+#[doc(hidden)]
 pub mod team;
 mod traits;
+mod tree;
 mod vault;
 
 pub use errors::*;
 pub use format::audit::{Action, Event, Outcome};
+pub use format::header::HeaderError;
+pub use format::join::InviteError;
 pub use format::record::{Kind, Status};
 pub use format::team::Role;
+pub use ids::is_id;
 pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
 pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
 pub use vault::{

@@ -30,7 +30,7 @@ pub(crate) struct KnownHead {
 
 impl KnownHead {
     /// The cutoff naming this record (FORMAT.md §11.3): the newest one seen.
-    pub fn cutoff(&self) -> crate::format::team::Cutoff {
+    pub(crate) fn cutoff(&self) -> crate::format::team::Cutoff {
         crate::format::team::Cutoff {
             seq: self.seq,
             hash: self.hash.clone(),
@@ -88,7 +88,7 @@ pub(crate) struct KeySeen {
 
 impl DeviceState {
     /// A new device (a fresh id) not enrolled yet.
-    pub fn new(device_name: &str) -> Self {
+    pub(crate) fn new(device_name: &str) -> Self {
         Self {
             device: crate::ids::random_id(),
             device_name: device_name.to_owned(),
@@ -112,7 +112,7 @@ pub(crate) struct LocalDir {
 }
 
 impl LocalDir {
-    pub fn new(state_dir: &Path, vault_id: &str) -> Self {
+    pub(crate) fn new(state_dir: &Path, vault_id: &str) -> Self {
         Self {
             dir: state_dir.join(vault_id),
         }
@@ -123,16 +123,16 @@ impl LocalDir {
     }
 
     /// Another file of this vault's local state.
-    pub fn file_named(&self, name: &str) -> PathBuf {
+    pub(crate) fn file_named(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// Creates the folder if missing.
-    pub fn ensure_dir(&self) -> Result<(), StorageError> {
+    pub(crate) fn ensure_dir(&self) -> Result<(), StorageError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))
     }
 
-    pub fn load(&self) -> Result<Option<DeviceState>, StorageError> {
+    pub(crate) fn load(&self) -> Result<Option<DeviceState>, StorageError> {
         let path = self.file();
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -146,7 +146,7 @@ impl LocalDir {
         }
     }
 
-    pub fn save(&self, state: &DeviceState) -> Result<(), StorageError> {
+    pub(crate) fn save(&self, state: &DeviceState) -> Result<(), StorageError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(state).expect("device state serialises");
         fsutil::write_replace(&self.file(), &bytes)
@@ -163,7 +163,7 @@ impl LocalDir {
     /// The file is outside the vault folder and unauthenticated: only the
     /// three kinds of event that go there are taken from it, without any
     /// entry, and at most [`PENDING_MAX`] of them.
-    pub fn pending(&self) -> Vec<Event> {
+    pub(crate) fn pending(&self) -> Vec<Event> {
         let all: Vec<Event> = std::fs::read(self.pending_file())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -190,7 +190,7 @@ impl LocalDir {
     }
 
     /// Adds an event to the pending list.
-    pub fn push_pending(&self, event: Event) -> Result<(), StorageError> {
+    pub(crate) fn push_pending(&self, event: Event) -> Result<(), StorageError> {
         let mut list = self.pending();
         if list.len() >= PENDING_MAX {
             // Many refused unlocks on one computer: the first ones and the
@@ -204,7 +204,7 @@ impl LocalDir {
     }
 
     /// Forgets the pending events once they are in the vault folder.
-    pub fn clear_pending(&self) {
+    pub(crate) fn clear_pending(&self) {
         let _ = std::fs::remove_file(self.pending_file());
     }
 
@@ -215,7 +215,7 @@ impl LocalDir {
     /// When this device first saw each stray file of the vault folder (path
     /// relative to it → ms): the health check's repair counts its waiting
     /// period from then, not from file times (FORMAT.md §10.5).
-    pub fn strays_seen(&self) -> BTreeMap<String, i64> {
+    pub(crate) fn strays_seen(&self) -> BTreeMap<String, i64> {
         std::fs::read(self.strays_file())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -223,14 +223,17 @@ impl LocalDir {
     }
 
     /// Saves the first-seen times.
-    pub fn save_strays_seen(&self, seen: &BTreeMap<String, i64>) -> Result<(), StorageError> {
+    pub(crate) fn save_strays_seen(
+        &self,
+        seen: &BTreeMap<String, i64>,
+    ) -> Result<(), StorageError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let bytes = serde_json::to_vec_pretty(seen).expect("times serialise");
         fsutil::write_replace(&self.strays_file(), &bytes)
     }
 
     /// Takes this device's lock on the vault; `None` if another process holds it.
-    pub fn lock(&self) -> Result<Option<File>, StorageError> {
+    pub(crate) fn lock(&self) -> Result<Option<File>, StorageError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| StorageError::write(&self.dir, e))?;
         let path = self.dir.join("lock");
         let file = File::options()

@@ -105,7 +105,7 @@ pub(crate) mod memory {
     use std::sync::Mutex;
 
     #[derive(Default)]
-    pub struct MemoryStore(Mutex<HashMap<String, String>>);
+    pub(crate) struct MemoryStore(Mutex<HashMap<String, String>>);
 
     impl SecretStore for MemoryStore {
         fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {

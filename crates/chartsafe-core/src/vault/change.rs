@@ -13,7 +13,7 @@ use crate::format::audit::{Action, Event};
 use crate::format::record::{EntryState, Kind, Op, Status};
 use crate::ids;
 use crate::names;
-use crate::state::Node;
+use crate::tree::Node;
 
 /// One version of a file, as listed by [`Vault::versions`].
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //! replaced, and knows which record files each computer's folder holds.
 //! From that alone it predicts what any set of records shows: the heads of
 //! each entry, which is shown, where, and which are conflict copies. It
-//! never calls the tree code (`state.rs`). Before every change the
+//! never calls the tree code (`tree.rs`). Before every change the
 //! computer's listing and trash are compared with the model's prediction for
 //! the records in its folder, and the record the change writes must hold
 //! exactly the versions the model expects (FORMAT.md §5.3's table).

@@ -12,7 +12,7 @@ use crate::format::record::{self, Kind, OpenedRecord, RecordError};
 use crate::format::{self as layout, Layout};
 use crate::fsutil;
 use crate::local::KnownHead;
-use crate::state::{Node, Tree};
+use crate::tree::{Node, Tree};
 
 /// A file name from the vault folder, safe to print (control characters escaped).
 fn escape(name: &str) -> String {
@@ -206,13 +206,13 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     /// The file of blob `blob`.
-    pub fn blob_path(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
+    pub(crate) fn blob_path(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
         let home = self.blob_home.get(blob).cloned().flatten();
         layout.for_collection(home.as_deref()).blob(blob)
     }
 
     /// The shard folder of blob `blob`.
-    pub fn blob_shard(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
+    pub(crate) fn blob_shard(&self, layout: &Layout, blob: &str) -> std::path::PathBuf {
         let home = self.blob_home.get(blob).cloned().flatten();
         layout.for_collection(home.as_deref()).blob_shard(blob)
     }

@@ -68,7 +68,7 @@ fn newest_first(a: &Version, b: &Version) -> std::cmp::Ordering {
 
 impl Tree {
     /// Builds the tree from opened records (in any order).
-    pub fn build(records: &[(String, OpenedRecord)]) -> Self {
+    pub(crate) fn build(records: &[(String, OpenedRecord)]) -> Self {
         let mut versions = Vec::new();
         let mut seen = HashSet::new();
         for (_file, rec) in records {
@@ -418,22 +418,22 @@ impl Tree {
     }
 
     /// The visible node at a path (already normalised).
-    pub fn node(&self, path: &str) -> Option<&Node> {
+    pub(crate) fn node(&self, path: &str) -> Option<&Node> {
         self.by_path.get(path).map(|&i| &self.nodes[i])
     }
 
     /// Every entry with its head versions (newest first).
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &[usize])> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&String, &[usize])> {
         self.heads.iter().map(|(e, h)| (e, h.as_slice()))
     }
 
     /// Head versions of an entry, newest first.
-    pub fn heads(&self, entry: &str) -> &[usize] {
+    pub(crate) fn heads(&self, entry: &str) -> &[usize] {
         self.heads.get(entry).map_or(&[], Vec::as_slice)
     }
 
     /// Visible nodes below a folder path (not the folder itself).
-    pub fn descendants<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+    pub(crate) fn descendants<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
         let prefix = format!("{path}/");
         self.nodes
             .iter()
@@ -441,14 +441,14 @@ impl Tree {
     }
 
     /// Every version of an entry, newest first.
-    pub fn versions_of(&self, entry: &str) -> Vec<usize> {
+    pub(crate) fn versions_of(&self, entry: &str) -> Vec<usize> {
         let mut out = self.by_entry.get(entry).cloned().unwrap_or_default();
         out.sort_by(|&a, &b| newest_first(&self.versions[a], &self.versions[b]));
         out
     }
 
     /// Entries (with their head version) whose heads are all in the trash.
-    pub fn trashed_entries(&self) -> impl Iterator<Item = (&String, usize)> {
+    pub(crate) fn trashed_entries(&self) -> impl Iterator<Item = (&String, usize)> {
         self.heads.iter().filter_map(|(e, list)| {
             let all_trash = list
                 .iter()
