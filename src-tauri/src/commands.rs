@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chartsafe_core::{
-    names, Access, AddOptions, EntryInfo, Kind as EntryKind, NoProgress, OnExisting, Progress,
-    RecoveryPhrase, SyncState, Vault,
+    Access, AddOptions, EntryInfo, Kind as EntryKind, OnExisting, Progress, RecoveryPhrase,
+    SyncState, Vault,
 };
 use rand::seq::index::sample;
 use secrecy::{ExposeSecret, SecretString};
@@ -613,91 +613,43 @@ pub async fn preview(state: State<'_, AppState>, path: String) -> Result<Respons
     .await
 }
 
-/// "name", else "name (2)", "name (3)", … : the first that does not exist.
-fn free_local(dir: &Path, name: &str) -> PathBuf {
-    let first = dir.join(name);
-    if !first.exists() {
-        return first;
+/// Says stop once the session that started the work is no longer the
+/// unlocked one (the vault locked, or another was opened).
+struct UntilLocked<'a> {
+    app: &'a AppHandle,
+    session: &'a Arc<crate::state::Session>,
+}
+
+impl Progress for UntilLocked<'_> {
+    fn cancelled(&self) -> bool {
+        !self
+            .app
+            .state::<AppState>()
+            .session
+            .lock()
+            .expect("session lock")
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, self.session))
     }
-    (2..)
-        .map(|n| dir.join(chartsafe_core::names::suffixed_name(name, &n.to_string())))
-        .find(|p| !p.exists())
-        .expect("some name is free")
 }
 
 /// Decrypts files and folders into a folder on this computer; existing
-/// files there are never overwritten.
+/// files there are never overwritten (chartsafe_api::export).
 #[tauri::command]
 pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<usize> {
     let session = app.state::<AppState>().session()?;
     blocking(move || {
-        // Stops as soon as the vault locks.
-        let still_unlocked = || {
-            app.state::<AppState>()
-                .session
-                .lock()
-                .expect("session lock")
-                .as_ref()
-                .is_some_and(|s| Arc::ptr_eq(s, &session))
-        };
         let mut vault = session.vault.lock().expect("vault lock");
-        let entries = vault.list()?.entries;
-        let mut count = 0;
-        for path in &paths {
-            let Some(top) = entries.iter().find(|e| &e.path == path) else {
-                return Err(chartsafe_core::PathError::NotFound { path: path.clone() }.into());
-            };
-            // Names special on Windows or macOS (CON, a:stream, "x.") are
-            // written under safe look-alikes (THREAT_MODEL.md §4.5).
-            let name = names::local_file_name(path.rsplit('/').next().unwrap_or(path));
-            let target = free_local(Path::new(&dest), &name);
-            if !still_unlocked() {
-                return Err(AppError::locked());
-            }
-            if top.kind != EntryKind::Dir {
-                vault.get(path, None, &target, Access::Exported, &NoProgress)?;
-                count += 1;
-                continue;
-            }
-            let prefix = format!("{path}/");
-            std::fs::create_dir_all(&target).map_err(|e| storage_out(&target, e))?;
-            for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
-                if !still_unlocked() {
-                    return Err(AppError::locked());
-                }
-                // Each name made safe for this disk: the output stays
-                // inside `target` (FORMAT.md §5.5, THREAT_MODEL.md §4.5).
-                let out = target.join(names::local_relative_path(&e.path[prefix.len()..]));
-                if e.kind == EntryKind::Dir {
-                    std::fs::create_dir_all(&out).map_err(|err| storage_out(&out, err))?;
-                } else {
-                    let parent = out.parent().unwrap_or(&target).to_owned();
-                    std::fs::create_dir_all(&parent).map_err(|err| storage_out(&parent, err))?;
-                    // Never over an existing file (a case-insensitive disk
-                    // can make two vault names one).
-                    let name = names::local_file_name(e.path.rsplit('/').next().unwrap_or(&e.path));
-                    vault.get(
-                        &e.path,
-                        None,
-                        &free_local(&parent, &name),
-                        Access::Exported,
-                        &NoProgress,
-                    )?;
-                    count += 1;
-                }
-            }
-        }
-        Ok(count)
+        let stop = UntilLocked {
+            app: &app,
+            session: &session,
+        };
+        chartsafe_api::export(&mut vault, &paths, Path::new(&dest), &stop).map_err(|e| match e {
+            chartsafe_api::ExportError::Cancelled => AppError::locked(),
+            other => AppError::of(&other),
+        })
     })
     .await
-}
-
-fn storage_out(p: &Path, e: std::io::Error) -> AppError {
-    AppError::new(
-        Kind::Storage,
-        "The folder could not be written. Check the disk has space and you may write there.",
-        format!("{}: {e}", p.display()),
-    )
 }
 
 macro_rules! vault_op {

@@ -6,7 +6,8 @@
 //! [`chartsafe_core::ErrorKind`]. What both shells must decide the same
 //! way lives here: where this computer keeps its state, what it is called,
 //! whether this computer is set up for a vault before asking for a
-//! passphrase, and when to re-encrypt after a change of keys. GitButler's
+//! passphrase, when to re-encrypt after a change of keys, and how files
+//! leave the vault for a folder on this computer. GitButler's
 //! `but-api`, shared by its desktop app and its `but` command, is the model.
 //!
 //! ```no_run
@@ -27,8 +28,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+mod export;
 mod rekey;
 mod setup;
 
+pub use export::{export, ExportError};
 pub use rekey::rekey_if_due;
 pub use setup::{check_enrolled, default_device_name, default_state_dir, Setup};

@@ -150,6 +150,12 @@ fn meaning(kind: ErrorKind) -> (u8, Option<&'static str>) {
     }
 }
 
+impl From<chartsafe_api::ExportError> for Failure {
+    fn from(e: chartsafe_api::ExportError) -> Self {
+        Self::of(&e)
+    }
+}
+
 macro_rules! classified {
     ($($t:ident),* $(,)?) => {$(
         impl From<chartsafe_core::$t> for Failure {

@@ -4,22 +4,19 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod enrol;
 mod exit;
+mod files;
 mod input;
 mod output;
 mod team;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chartsafe_core::{
-    names, Access, AgeIdentity, Kind, Options, PurgeTarget, RecoverAs, RecoveryPhrase, SecretStore,
-    SyncState, Vault,
-};
+use chartsafe_core::{names, Options, SecretStore, Vault};
 use chartsafe_keychain::Keychain;
 use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
 
 use exit::{code, Failure};
 
@@ -193,6 +190,16 @@ enum Command {
         /// Version number from `chartsafe versions` (1 = current).
         #[arg(long)]
         version: Option<usize>,
+    },
+    /// Decrypt files and folders into the folder TO on this computer, never
+    /// over a file already there ("name (2)" instead).
+    Export {
+        /// Files and folders in the vault.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// The folder to write them in.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
     },
     /// Create a folder (and missing folders above it).
     Mkdir {
@@ -451,317 +458,90 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
     Ok(Vault::unlock(&dir, &store, &passphrase, options(cli))?)
 }
 
+/// Parses nothing and prints nothing itself: each command is a function of
+/// `files`, `enrol`, `team` or `audit` that calls the core or
+/// chartsafe_api and renders the result.
 fn run(cli: Cli) -> Result<u8, Failure> {
     let mut out = std::io::stdout().lock();
+    let cli = &cli;
     match &cli.command {
-        Command::Init { dir } => {
-            let passphrase =
-                input::passphrase(cli.passphrase_file.as_deref(), "New passphrase: ", true)?;
-            let store = Keychain::from_env();
-            let (vault, phrase) = Vault::create(dir, &store, &passphrase, options(&cli))?;
-            eprintln!("Created vault {} in {}.", vault.id(), dir.display());
-            eprintln!(
-                "Write down this recovery phrase and keep it offline. It is shown only once,"
-            );
-            eprintln!("and it alone recovers every file if this computer is lost:");
-            writeln!(out, "{}", phrase.words().expose_secret()).map_err(output::broken)?;
-            Ok(0)
-        }
-        Command::Add { sources, to } => {
-            let mut vault = open(&cli)?;
-            let bar = output::Bar::new();
-            let report = vault.add(sources, to, &bar)?;
-            drop(bar);
-            eprintln!(
-                "added {} file(s), replaced {}, unchanged {}, {} folder(s) created",
-                report.added, report.replaced, report.unchanged, report.folders
-            );
-            Ok(0)
-        }
-        Command::Ls { path, json } => {
-            let mut vault = open(&cli)?;
-            let listing = vault.list()?;
-            let prefix = names::split_path(path)
-                .map_err(|e| Failure::new(code::PATH, format!("\"{path}\": {e}"), None))?
-                .join("/");
-            let shown: Vec<_> = listing
-                .entries
-                .iter()
-                .filter(|e| {
-                    prefix.is_empty()
-                        || e.path == prefix
-                        || e.path.starts_with(&format!("{prefix}/"))
-                })
-                .collect();
-            if !prefix.is_empty() && shown.is_empty() {
-                return Err(Failure::new(
-                    code::PATH,
-                    format!("\"{prefix}\" is not in the vault"),
-                    None,
-                ));
-            }
-            for e in shown {
-                if *json {
-                    writeln!(out, "{}", output::entry_json(e)).map_err(output::broken)?;
-                } else {
-                    writeln!(out, "{}", output::entry_line(e)).map_err(output::broken)?;
-                }
-            }
-            Ok(output::problems(&listing.problems))
-        }
+        Command::Init { dir } => enrol::init(cli, dir, &mut out),
+        Command::Join { invite } => enrol::join(cli, invite.as_deref(), &mut out),
+        Command::Recover {
+            as_member,
+            new_admin,
+        } => enrol::recover(cli, as_member.as_deref(), *new_admin),
+        Command::Recovery {
+            command: RecoveryCommand::Identity,
+        } => enrol::recovery_identity(&mut out),
+        Command::Add { sources, to } => files::add(&mut open(cli)?, sources, to),
+        Command::Ls { path, json } => files::ls(&mut open(cli)?, path, *json, &mut out),
         Command::Get {
             path,
-            output: out_path,
+            output: to,
             version,
         } => {
-            let mut vault = open(&cli)?;
-            match out_path {
-                Some(p) if p != Path::new("-") => {
-                    let bar = output::Bar::new();
-                    vault.get(path, *version, p, Access::Exported, &bar)?;
-                }
-                _ => {
-                    drop(out);
-                    let mut stdout = std::io::stdout();
-                    vault.get_to_writer(path, *version, &mut stdout, Access::Exported)?;
-                    stdout.flush().map_err(output::broken)?;
-                    return Ok(0);
-                }
-            }
-            Ok(0)
+            // `get` streams to standard output from a writer thread, which
+            // must be able to take the lock this thread holds.
+            drop(out);
+            files::get(&mut open(cli)?, path, to.as_deref(), *version)
         }
+        Command::Export { paths, to } => files::export(&mut open(cli)?, paths, to),
         Command::Mkdir { path } => {
-            open(&cli)?.mkdir(path)?;
+            open(cli)?.mkdir(path)?;
             Ok(0)
         }
         Command::Mv { from, to } => {
-            open(&cli)?.rename(from, to)?;
+            open(cli)?.rename(from, to)?;
             Ok(0)
         }
-        Command::Rm { path } => {
-            open(&cli)?.remove(path)?;
-            eprintln!("moved to the trash; `chartsafe restore` brings it back");
+        Command::Rm { path } => files::rm(&mut open(cli)?, path),
+        Command::Trash => files::trash(&mut open(cli)?, &mut out),
+        Command::Restore { what } => {
+            open(cli)?.restore(what)?;
             Ok(0)
         }
-        Command::Members { json } => team::members(&open(&cli)?, *json, &mut out),
-        Command::Invite => team::invite(&mut open(&cli)?, &mut out),
-        Command::Remove { who } => team::remove(&mut open(&cli)?, who),
+        Command::Purge { what, all, now } => files::purge(cli, what.as_deref(), *all, *now),
+        Command::Versions { path } => files::versions(&mut open(cli)?, path, &mut out),
+        Command::Info => files::info(cli, &mut out),
+        Command::Members { json } => team::members(&open(cli)?, *json, &mut out),
+        Command::Invite => team::invite(&mut open(cli)?, &mut out),
+        Command::Remove { who } => team::remove(&mut open(cli)?, who),
         Command::Collections { command } => match command {
-            None => team::collections(&mut open(&cli)?, &mut out),
-            Some(CollectionsCommand::Add { name }) => team::add_collection(&mut open(&cli)?, name),
+            None => team::collections(&mut open(cli)?, &mut out),
+            Some(CollectionsCommand::Add { name }) => team::add_collection(&mut open(cli)?, name),
         },
         Command::Grant {
             collection,
             who,
             write,
-        } => team::grant(&mut open(&cli)?, collection, who, *write),
-        Command::Revoke { collection, who } => team::revoke(&mut open(&cli)?, collection, who),
+        } => team::grant(&mut open(cli)?, collection, who, *write),
+        Command::Revoke { collection, who } => team::revoke(&mut open(cli)?, collection, who),
         Command::Rotate { resume, status } => {
-            team::rotate(&mut open(&cli)?, *resume, *status, &mut out)
+            team::rotate(&mut open(cli)?, *resume, *status, &mut out)
         }
-        Command::Requests => team::requests(&mut open(&cli)?, &mut out),
+        Command::Requests => team::requests(&mut open(cli)?, &mut out),
         Command::Approve {
             request,
             code,
             role,
             computer_of,
         } => match computer_of {
-            Some(who) => team::approve_computer(&mut open(&cli)?, request, code, who),
+            Some(who) => team::approve_computer(&mut open(cli)?, request, code, who),
             None => {
                 let role = team::role(role)?;
-                team::approve(&mut open(&cli)?, request, code, role)
+                team::approve(&mut open(cli)?, request, code, role)
             }
         },
-        Command::Join { invite } => {
-            let dir = vault_dir(&cli)?;
-            let Some(name) = cli.name.clone() else {
-                return Err(Failure::new(
-                    2,
-                    "give your name with --name \"Your Name\"",
-                    None,
-                ));
-            };
-            let invite = match invite {
-                Some(i) => secrecy::SecretString::from(i.clone()),
-                None => input::invitation()?,
-            };
-            let passphrase = input::passphrase(
-                cli.passphrase_file.as_deref(),
-                "New passphrase for this device: ",
-                true,
-            )?;
-            team::join(
-                &dir,
-                invite.expose_secret(),
-                &name,
-                &passphrase,
-                options(&cli),
-                &mut out,
-            )
-        }
-        Command::Trash => {
-            for t in open(&cli)?.trash()? {
-                let size = if t.kind == Kind::Dir {
-                    "folder".to_owned()
-                } else {
-                    t.size.to_string()
-                };
-                writeln!(
-                    out,
-                    "{}  {:>12}  {}  {:<16}  {}",
-                    t.id,
-                    size,
-                    names::date_time(t.trashed),
-                    output::clip(&t.trashed_by, 16),
-                    t.path
-                )
-                .map_err(output::broken)?;
-            }
-            Ok(0)
-        }
-        Command::Restore { what } => {
-            open(&cli)?.restore(what)?;
-            Ok(0)
-        }
-        Command::Purge { what, all, now } => {
-            let target = match (what, all) {
-                (_, true) => PurgeTarget::All,
-                (Some(w), false) => PurgeTarget::One(w.clone()),
-                (None, false) if *now => PurgeTarget::Expired,
-                (None, false) => {
-                    return Err(Failure::new(
-                        code::USAGE,
-                        "name what to purge, or pass --all",
-                        None,
-                    ))
-                }
-            };
-            let mut vault = open(&cli)?;
-            if *now {
-                vault.set_purge_grace_ms(0);
-            }
-            let r = vault.purge(target)?;
-            eprintln!(
-                "purged {} entr{}; deleted {} content file(s); {} kept for the 7-day grace period",
-                r.entries,
-                if r.entries == 1 { "y" } else { "ies" },
-                r.deleted,
-                r.waiting
-            );
-            Ok(0)
-        }
-        Command::Versions { path } => {
-            for v in open(&cli)?.versions(path)? {
-                writeln!(
-                    out,
-                    "{:>3}  {:>12}  {}  {:<16}  {}",
-                    v.number,
-                    v.size,
-                    names::date_time(v.changed),
-                    output::clip(&v.changed_by, 16),
-                    v.name
-                )
-                .map_err(output::broken)?;
-            }
-            Ok(0)
-        }
-        Command::Recover {
-            ref as_member,
-            new_admin,
-        } => {
-            let dir = vault_dir(&cli)?;
-            let phrase = RecoveryPhrase::parse(input::phrase()?.expose_secret())?;
-            let passphrase = input::passphrase(
-                cli.passphrase_file.as_deref(),
-                "New passphrase for this device: ",
-                true,
-            )?;
-            let mut options = options(&cli);
-            options.recover_as = match (as_member, new_admin) {
-                (Some(m), _) => RecoverAs::Member(m.clone()),
-                (None, true) => RecoverAs::NewAdmin,
-                (None, false) => RecoverAs::Founder,
-            };
-            let vault = Vault::recover(&dir, &phrase, &Keychain::from_env(), &passphrase, options)?;
-            warn_planted(&vault);
-            eprintln!(
-                "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
-                vault.device_name(),
-                vault.id()
-            );
-            Ok(0)
-        }
-        Command::Recovery {
-            command: RecoveryCommand::Identity,
-        } => {
-            let phrase = RecoveryPhrase::parse(input::phrase()?.expose_secret())?;
-            let identity: AgeIdentity = phrase.identity();
-            writeln!(
-                out,
-                "# ChartSafe recovery identity; public key: {}",
-                identity.recipient()
-            )
-            .map_err(output::broken)?;
-            writeln!(
-                out,
-                "{}{}",
-                input::ROOT_PREFIX,
-                phrase.root_signing_key().public()
-            )
-            .map_err(output::broken)?;
-            writeln!(out, "{}", identity.to_secret_text().expose_secret())
-                .map_err(output::broken)?;
-            Ok(0)
-        }
-        Command::Audit(args) => audit::run(&mut open(&cli)?, args, &mut out),
+        Command::Audit(args) => audit::run(&mut open(cli)?, args, &mut out),
         Command::Verify {
             repair,
             yes,
             orphan_days,
         } => {
-            let mut vault = open(&cli)?;
+            let mut vault = open(cli)?;
             vault.set_orphan_grace_ms(i64::from(*orphan_days) * 86_400_000);
             audit::verify(&mut vault, *repair, *yes, &mut out)
-        }
-        Command::Info => {
-            let dir = vault_dir(&cli)?;
-            let public = chartsafe_core::public_info(&dir)?;
-            writeln!(out, "vault:       {}", public.id).map_err(output::broken)?;
-            writeln!(out, "format:      {}", public.version).map_err(output::broken)?;
-            writeln!(out, "folder:      {}", dir.display()).map_err(output::broken)?;
-            let mut vault = open(&cli)?;
-            let listing = vault.list()?;
-            let files: Vec<_> = listing
-                .entries
-                .iter()
-                .filter(|e| e.kind == Kind::File)
-                .collect();
-            let bytes: u64 = files.iter().map(|e| e.size).sum();
-            let waiting = files
-                .iter()
-                .filter(|e| e.sync == SyncState::WaitingForSync)
-                .count();
-            let missing = files
-                .iter()
-                .filter(|e| e.sync == SyncState::Missing)
-                .count();
-            let conflicts = listing.entries.iter().filter(|e| e.conflict).count();
-            writeln!(
-                out,
-                "this device: {} ({})",
-                vault.device_name(),
-                vault.device_id()
-            )
-            .map_err(output::broken)?;
-            writeln!(out, "files:       {} ({} bytes)", files.len(), bytes)
-                .map_err(output::broken)?;
-            writeln!(out, "folders:     {}", listing.entries.len() - files.len())
-                .map_err(output::broken)?;
-            writeln!(out, "conflicts:   {conflicts}").map_err(output::broken)?;
-            writeln!(out, "waiting:     {waiting}").map_err(output::broken)?;
-            writeln!(out, "missing:     {missing}").map_err(output::broken)?;
-            writeln!(out, "problems:    {}", listing.problems.len()).map_err(output::broken)?;
-            Ok(output::problems(&listing.problems))
         }
     }
 }

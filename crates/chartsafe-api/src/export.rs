@@ -1,0 +1,231 @@
+//! Exporting: decrypting vault files and folders into a folder on this
+//! computer, under names that are safe there and never over a file that is
+//! already there (docs/FORMAT.md §5.5, docs/THREAT_MODEL.md §4.5).
+
+use std::path::{Path, PathBuf};
+
+use chartsafe_core::{
+    names, Access, Classify, ErrorKind, GetError, Kind, ListError, NoProgress, PathError, Progress,
+    Vault,
+};
+
+/// Errors of [`export`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// Reading the vault failed.
+    #[error(transparent)]
+    List(#[from] ListError),
+    /// A path asked for is not in the vault.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A file could not be decrypted or written out; what was written
+    /// before it stays.
+    #[error(transparent)]
+    Get(#[from] GetError),
+    /// [`Progress::cancelled`] said stop (the vault locked); what was
+    /// written before stays.
+    #[error("the export was stopped")]
+    Cancelled,
+}
+
+impl Classify for ExportError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::List(e) => e.kind(),
+            Self::Path(e) => e.kind(),
+            Self::Get(e) => e.kind(),
+            Self::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+}
+
+/// Decrypts the files and folders at `paths` into the folder `dest`, each
+/// read recorded as an export in the audit log; returns how many files
+/// were written. A folder comes out with everything under it.
+///
+/// Names special on Windows or macOS (`CON`, `a:stream`, `x.`) are written
+/// under safe look-alikes, and every output stays inside `dest`. An
+/// existing file is never overwritten: the export takes "name (2)",
+/// "name (3)", … (a case-insensitive disk can make two vault names one).
+/// `progress` is asked before each file whether to stop.
+///
+/// # Errors
+///
+/// The first failure stops the export; the files written before it stay.
+pub fn export(
+    vault: &mut Vault,
+    paths: &[String],
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<usize, ExportError> {
+    let entries = vault.list()?.entries;
+    let mut count = 0;
+    for path in paths {
+        let Some(top) = entries.iter().find(|e| &e.path == path) else {
+            return Err(PathError::NotFound { path: path.clone() }.into());
+        };
+        let target = free_name(dest, &names::local_file_name(last_name(path)));
+        if progress.cancelled() {
+            return Err(ExportError::Cancelled);
+        }
+        if top.kind != Kind::Dir {
+            vault.get(path, None, &target, Access::Exported, &NoProgress)?;
+            count += 1;
+            continue;
+        }
+        let prefix = format!("{path}/");
+        create_dir(&target)?;
+        for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
+            if progress.cancelled() {
+                return Err(ExportError::Cancelled);
+            }
+            let out = target.join(names::local_relative_path(&e.path[prefix.len()..]));
+            if e.kind == Kind::Dir {
+                create_dir(&out)?;
+                continue;
+            }
+            let parent = out.parent().unwrap_or(&target).to_owned();
+            create_dir(&parent)?;
+            let file = free_name(&parent, &names::local_file_name(last_name(&e.path)));
+            vault.get(&e.path, None, &file, Access::Exported, &NoProgress)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn last_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn create_dir(dir: &Path) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|e| GetError::Output(dir.to_owned(), e).into())
+}
+
+/// "name", else "name (2)", "name (3)", …: the first that does not exist.
+fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(names::suffixed_name(name, &n.to_string())))
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use chartsafe_core::{SecretStore, SecretStoreError};
+    use secrecy::{ExposeSecret, SecretString};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, String>>);
+
+    impl SecretStore for Memory {
+        fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(key)
+                .cloned()
+                .map(SecretString::from))
+        }
+        fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
+            let value = secret.expose_secret().to_owned();
+            self.0.lock().unwrap().insert(key.to_owned(), value);
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_folder_comes_out_whole_twice_without_overwriting_and_each_file_is_audited() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
+        options.kdf_log_n = 4;
+        let pass = SecretString::from("correct horse battery".to_owned());
+        let store = Memory::default();
+        let (mut vault, _) =
+            Vault::create(&tmp.path().join("vault"), &store, &pass, options).unwrap();
+        let src = tmp.path().join("Doe");
+        std::fs::create_dir_all(src.join("Labs")).unwrap();
+        std::fs::write(src.join("referral.pdf"), b"referral").unwrap();
+        std::fs::write(src.join("Labs/CON.txt"), b"cbc").unwrap();
+        vault.add(&[src], "", &NoProgress).unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let paths = ["Doe".to_owned()];
+        assert_eq!(export(&mut vault, &paths, &out, &NoProgress).unwrap(), 2);
+        assert_eq!(export(&mut vault, &paths, &out, &NoProgress).unwrap(), 2);
+        assert_eq!(
+            std::fs::read(out.join("Doe/referral.pdf")).unwrap(),
+            b"referral"
+        );
+        assert_eq!(
+            std::fs::read(out.join("Doe (2)/referral.pdf")).unwrap(),
+            b"referral"
+        );
+        // CON is a device on Windows: written under a look-alike.
+        let labs: Vec<_> = std::fs::read_dir(out.join("Doe/Labs")).unwrap().collect();
+        assert_eq!(labs.len(), 1);
+        let audit = vault.audit_log().unwrap();
+        let exported = audit
+            .entries
+            .iter()
+            .filter(|e| e.action == "exported")
+            .count();
+        assert_eq!(exported, 4, "every file written is recorded");
+    }
+
+    #[test]
+    fn a_stop_and_a_missing_path_write_nothing() {
+        struct Stop;
+        impl Progress for Stop {
+            fn cancelled(&self) -> bool {
+                true
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
+        options.kdf_log_n = 4;
+        let pass = SecretString::from("correct horse battery".to_owned());
+        let (mut vault, _) = Vault::create(
+            &tmp.path().join("vault"),
+            &Memory::default(),
+            &pass,
+            options,
+        )
+        .unwrap();
+        vault.mkdir("Empty").unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let e = export(&mut vault, &["Empty".to_owned()], &out, &Stop).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Cancelled);
+        let e = export(&mut vault, &["Nobody".to_owned()], &out, &NoProgress).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_taken_name_gets_the_next_free_number() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("scan.pdf"), b"x").unwrap();
+        std::fs::write(dir.path().join("scan (2).pdf"), b"x").unwrap();
+        assert_eq!(
+            free_name(dir.path(), "scan.pdf"),
+            dir.path().join("scan (3).pdf")
+        );
+        assert_eq!(free_name(dir.path(), "new.pdf"), dir.path().join("new.pdf"));
+    }
+}

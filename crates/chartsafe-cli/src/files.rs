@@ -1,0 +1,197 @@
+//! The file commands: add, list, get, export, move, trash, purge,
+//! versions and the vault's summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chartsafe_core::{names, Access, Kind, PurgeTarget, SyncState, Vault};
+
+use crate::exit::{code, Failure};
+use crate::{open, output, vault_dir, Cli};
+
+/// `chartsafe add SOURCE... [--to FOLDER]`.
+pub fn add(vault: &mut Vault, sources: &[PathBuf], to: &str) -> Result<u8, Failure> {
+    let bar = output::Bar::new();
+    let report = vault.add(sources, to, &bar)?;
+    drop(bar);
+    eprintln!(
+        "added {} file(s), replaced {}, unchanged {}, {} folder(s) created",
+        report.added, report.replaced, report.unchanged, report.folders
+    );
+    Ok(0)
+}
+
+/// `chartsafe ls [PATH] [--json]`.
+pub fn ls(vault: &mut Vault, path: &str, json: bool, out: &mut impl Write) -> Result<u8, Failure> {
+    let listing = vault.list()?;
+    let prefix = names::split_path(path)
+        .map_err(|e| Failure::new(code::PATH, format!("\"{path}\": {e}"), None))?
+        .join("/");
+    let shown: Vec<_> = listing
+        .entries
+        .iter()
+        .filter(|e| {
+            prefix.is_empty() || e.path == prefix || e.path.starts_with(&format!("{prefix}/"))
+        })
+        .collect();
+    if !prefix.is_empty() && shown.is_empty() {
+        return Err(Failure::new(
+            code::PATH,
+            format!("\"{prefix}\" is not in the vault"),
+            None,
+        ));
+    }
+    for e in shown {
+        let line = if json {
+            output::entry_json(e)
+        } else {
+            output::entry_line(e)
+        };
+        writeln!(out, "{line}").map_err(output::broken)?;
+    }
+    Ok(output::problems(&listing.problems))
+}
+
+/// `chartsafe get PATH [-o OUT] [--version N]`: to OUT, or to standard
+/// output (also for `-o -`).
+pub fn get(
+    vault: &mut Vault,
+    path: &str,
+    to: Option<&Path>,
+    version: Option<usize>,
+) -> Result<u8, Failure> {
+    match to {
+        Some(p) if p != Path::new("-") => {
+            let bar = output::Bar::new();
+            vault.get(path, version, p, Access::Exported, &bar)?;
+        }
+        _ => {
+            let mut stdout = std::io::stdout();
+            vault.get_to_writer(path, version, &mut stdout, Access::Exported)?;
+            stdout.flush().map_err(output::broken)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `chartsafe export PATH... --to DIR` (chartsafe_api::export, as the
+/// app's Export).
+pub fn export(vault: &mut Vault, paths: &[String], to: &Path) -> Result<u8, Failure> {
+    let count = chartsafe_api::export(vault, paths, to, &chartsafe_core::NoProgress)?;
+    eprintln!("exported {count} file(s) to {}", to.display());
+    Ok(0)
+}
+
+/// `chartsafe rm PATH`.
+pub fn rm(vault: &mut Vault, path: &str) -> Result<u8, Failure> {
+    vault.remove(path)?;
+    eprintln!("moved to the trash; `chartsafe restore` brings it back");
+    Ok(0)
+}
+
+/// `chartsafe trash`.
+pub fn trash(vault: &mut Vault, out: &mut impl Write) -> Result<u8, Failure> {
+    for t in vault.trash()? {
+        let size = if t.kind == Kind::Dir {
+            "folder".to_owned()
+        } else {
+            t.size.to_string()
+        };
+        writeln!(
+            out,
+            "{}  {:>12}  {}  {:<16}  {}",
+            t.id,
+            size,
+            names::date_time(t.trashed),
+            output::clip(&t.trashed_by, 16),
+            t.path
+        )
+        .map_err(output::broken)?;
+    }
+    Ok(0)
+}
+
+/// `chartsafe purge [WHAT | --all] [--now]`.
+pub fn purge(cli: &Cli, what: Option<&str>, all: bool, now: bool) -> Result<u8, Failure> {
+    let target = match (what, all) {
+        (_, true) => PurgeTarget::All,
+        (Some(w), false) => PurgeTarget::One(w.to_owned()),
+        (None, false) if now => PurgeTarget::Expired,
+        (None, false) => {
+            return Err(Failure::new(
+                code::USAGE,
+                "name what to purge, or pass --all",
+                None,
+            ))
+        }
+    };
+    let mut vault = open(cli)?;
+    if now {
+        vault.set_purge_grace_ms(0);
+    }
+    let r = vault.purge(target)?;
+    eprintln!(
+        "purged {} entr{}; deleted {} content file(s); {} kept for the 7-day grace period",
+        r.entries,
+        if r.entries == 1 { "y" } else { "ies" },
+        r.deleted,
+        r.waiting
+    );
+    Ok(0)
+}
+
+/// `chartsafe versions PATH`.
+pub fn versions(vault: &mut Vault, path: &str, out: &mut impl Write) -> Result<u8, Failure> {
+    for v in vault.versions(path)? {
+        writeln!(
+            out,
+            "{:>3}  {:>12}  {}  {:<16}  {}",
+            v.number,
+            v.size,
+            names::date_time(v.changed),
+            output::clip(&v.changed_by, 16),
+            v.name
+        )
+        .map_err(output::broken)?;
+    }
+    Ok(0)
+}
+
+/// `chartsafe info`: the public header first (it needs no key), then the
+/// counts.
+pub fn info(cli: &Cli, out: &mut impl Write) -> Result<u8, Failure> {
+    let dir = vault_dir(cli)?;
+    let public = chartsafe_core::public_info(&dir)?;
+    let mut vault = open(cli)?;
+    let listing = vault.list()?;
+    let files: Vec<_> = listing
+        .entries
+        .iter()
+        .filter(|e| e.kind == Kind::File)
+        .collect();
+    let bytes: u64 = files.iter().map(|e| e.size).sum();
+    let count = |state| files.iter().filter(|e| e.sync == state).count();
+    let lines = [
+        format!("vault:       {}", public.id),
+        format!("format:      {}", public.version),
+        format!("folder:      {}", dir.display()),
+        format!(
+            "this device: {} ({})",
+            vault.device_name(),
+            vault.device_id()
+        ),
+        format!("files:       {} ({} bytes)", files.len(), bytes),
+        format!("folders:     {}", listing.entries.len() - files.len()),
+        format!(
+            "conflicts:   {}",
+            listing.entries.iter().filter(|e| e.conflict).count()
+        ),
+        format!("waiting:     {}", count(SyncState::WaitingForSync)),
+        format!("missing:     {}", count(SyncState::Missing)),
+        format!("problems:    {}", listing.problems.len()),
+    ];
+    for line in lines {
+        writeln!(out, "{line}").map_err(output::broken)?;
+    }
+    Ok(output::problems(&listing.problems))
+}
