@@ -1,9 +1,9 @@
 //! The audit log: appending this device's batches and reading and checking
 //! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.7).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use super::audit_sign::unsigned_problems;
+use super::audit_sign::{unsigned_problems, Chains};
 use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, ListError, StorageError};
@@ -11,6 +11,7 @@ use crate::format as layout;
 use crate::format::audit::{self as fmt, Action, AuditBatchError, AuditBody, Event, Head};
 use crate::fsutil;
 use crate::local::KnownHead;
+use crate::team::Team;
 
 /// Largest audit batch read; a bigger file is not one of ours.
 const BATCH_MAX: u64 = 64 << 20;
@@ -608,29 +609,85 @@ impl Vault {
         if let (Some(c), Some(team)) = (self.audit_collection(), self.team().team.as_ref()) {
             if !team.may_read(self.device_id(), &c) {
                 return Ok(AuditLog {
-                    entries: Vec::new(),
-                    chains: Vec::new(),
-                    problems: Vec::new(),
                     restricted: true,
+                    ..AuditLog::default()
                 });
             }
         }
-        let identities = self.keys.identities();
-        let root = self.layout.audit();
-        let mut problems = Vec::new();
         // With a team log, batches are judged by it (FORMAT.md §10.6).
         let team = match self.pinned_root() {
             Some(_) => self.team().team.clone(),
             None => None,
         };
-        let removed_at = self.removal_times();
-        // Device id -> its accepted batches by position.
-        let mut chains: BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>> = BTreeMap::new();
-        // Problems found per file before the chain's name is known:
-        // (device, position, file, what).
-        let mut deferred: Vec<(String, u64, String, Bad)> = Vec::new();
-        let folders = layout::device_folders(&root)?;
-        for (device, copies) in &folders {
+        let (chains, rejected) = self.read_audit_chains(team.as_ref())?;
+        let remembered = self.remembered_chain_names();
+        let name_of = |device: &str, chains: &Chains| chain_name(device, chains, &remembered);
+        let occupied = occupied_positions(&chains, &rejected);
+        let mut problems = rejected_problems(rejected, &chains, &name_of);
+        let claims = self.head_claims(&chains);
+        let vouch = match &team {
+            Some(t) => self.vouch_candidates(t, &chains),
+            None => BTreeMap::new(),
+        };
+        let unverified = match &team {
+            Some(t) => self.signature_problems(t, &chains, &vouch, &name_of, &mut problems),
+            None => HashSet::new(),
+        };
+        let mut out = AuditLog::default();
+        let mut learned = false;
+        let mut devices: Vec<&String> = chains.keys().chain(claims.keys()).collect();
+        devices.sort();
+        devices.dedup();
+        let empty = BTreeMap::new();
+        for device in devices {
+            let by_seq = chains.get(device).unwrap_or(&empty);
+            let chain = name_of(device, &chains);
+            let at = Place {
+                chain: &chain,
+                dir: &dir_of(device),
+            };
+            problems.extend(gaps(&at, occupied.get(device.as_str())));
+            problems.extend(links(&at, by_seq));
+            problems.extend(truncation(&at, by_seq, claims.get(device)));
+            if by_seq.is_empty() {
+                continue;
+            }
+            let head = by_seq.keys().next_back().copied().unwrap_or(0);
+            out.chains.push(AuditChain {
+                device: device.clone(),
+                device_name: chain.clone(),
+                batches: by_seq.values().map(|b| b.len() as u64).sum(),
+                head,
+            });
+            out.entries.extend(entries(by_seq, &unverified));
+            learned |= self.remember_head(device, &chain, head, by_seq);
+        }
+        if learned {
+            // Best effort: losing it only weakens truncation detection.
+            let _ = self.local.save(&self.device);
+        }
+        self.write_vouch(vouch);
+        // A stable order: time, then device, then position (entries of one
+        // batch keep their order: the sort is stable).
+        out.entries.sort_by(|a, b| {
+            a.time
+                .cmp(&b.time)
+                .then_with(|| a.device.cmp(&b.device))
+                .then_with(|| a.seq.cmp(&b.seq))
+        });
+        out.problems = problems;
+        Ok(out)
+    }
+
+    /// Every batch file of `a/`, opened and checked one by one: the
+    /// accepted batches by device and position, and the files refused with
+    /// why (their chain's name is known only once every file is read).
+    fn read_audit_chains(&self, team: Option<&Team>) -> Result<(Chains, Vec<Rejected>), ListError> {
+        let identities = self.keys.identities();
+        let root = self.layout.audit();
+        let mut chains = Chains::new();
+        let mut rejected = Vec::new();
+        for (device, copies) in &layout::device_folders(&root)? {
             let by_seq = chains.entry(device.clone()).or_default();
             for folder in copies {
                 let dir = root.join(folder);
@@ -639,45 +696,14 @@ impl Vault {
                         continue;
                     };
                     let file = format!("a/{}/{}", escape(folder), escape(&name));
-                    let Some(bytes) = fsutil::read_limited(&dir.join(&name), BATCH_MAX)? else {
-                        deferred.push((device.clone(), seq, file, Bad::Unreadable));
-                        continue;
-                    };
-                    let plain = match crypt::decrypt_bytes(&bytes, &identities) {
-                        Ok(p) => p,
-                        Err(DecryptFailure::Io(e)) => {
-                            return Err(StorageError::read(dir.join(&name), e).into())
-                        }
-                        Err(_) => {
-                            deferred.push((device.clone(), seq, file, Bad::Unreadable));
-                            continue;
-                        }
-                    };
-                    let batch = match fmt::open(&plain, &self.keys.mac) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let bad = match e {
-                                AuditBatchError::BadMac => Bad::Forged,
-                                AuditBatchError::NewerFormat(f) => Bad::Newer(f),
-                                _ => Bad::Unreadable,
-                            };
-                            deferred.push((device.clone(), seq, file, bad));
-                            continue;
-                        }
-                    };
-                    if batch.body.vault != self.header.id {
-                        deferred.push((device.clone(), seq, file, Bad::OtherVault));
-                        continue;
-                    }
-                    if batch.body.device != *device || batch.body.seq != seq {
-                        let bad = Bad::Misplaced(batch.body.device_name.clone(), batch.body.seq);
-                        deferred.push((device.clone(), seq, file, bad));
-                        continue;
-                    }
-                    if let Some(reason) = team.as_ref().and_then(|t| refuse_batch(t, &batch)) {
-                        deferred.push((device.clone(), seq, file, Bad::Refused(reason)));
-                        continue;
-                    }
+                    let batch =
+                        match self.open_batch(&dir.join(&name), &identities, device, seq, team)? {
+                            Ok(batch) => batch,
+                            Err(bad) => {
+                                rejected.push((device.clone(), seq, file, bad));
+                                continue;
+                            }
+                        };
                     let same = by_seq.entry(seq).or_default();
                     if !same.iter().any(|b| b.hash == batch.hash) {
                         same.push(batch);
@@ -685,48 +711,223 @@ impl Vault {
                 }
             }
         }
+        Ok((chains, rejected))
+    }
 
-        // Names of chains, for messages: from their own batches, else from
-        // what this device remembers.
-        let remembered: BTreeMap<String, String> = self
-            .device
+    /// One batch file at position `seq` of `device`'s chain: the batch, or
+    /// why it does not count. Only a failure to read the folder is an error.
+    fn open_batch(
+        &self,
+        path: &std::path::Path,
+        identities: &[&dyn age::Identity],
+        device: &str,
+        seq: u64,
+        team: Option<&Team>,
+    ) -> Result<Result<fmt::OpenedBatch, Bad>, ListError> {
+        let Some(bytes) = fsutil::read_limited(path, BATCH_MAX)? else {
+            return Ok(Err(Bad::Unreadable));
+        };
+        let plain = match crypt::decrypt_bytes(&bytes, identities) {
+            Ok(p) => p,
+            Err(DecryptFailure::Io(e)) => return Err(StorageError::read(path, e).into()),
+            Err(_) => return Ok(Err(Bad::Unreadable)),
+        };
+        let batch = match fmt::open(&plain, &self.keys.mac) {
+            Ok(b) => b,
+            Err(AuditBatchError::BadMac) => return Ok(Err(Bad::Forged)),
+            Err(AuditBatchError::NewerFormat(f)) => return Ok(Err(Bad::Newer(f))),
+            Err(_) => return Ok(Err(Bad::Unreadable)),
+        };
+        if batch.body.vault != self.header.id {
+            return Ok(Err(Bad::OtherVault));
+        }
+        if batch.body.device != device || batch.body.seq != seq {
+            let bad = Bad::Misplaced(batch.body.device_name.clone(), batch.body.seq);
+            return Ok(Err(bad));
+        }
+        if let Some(reason) = team.and_then(|t| refuse_batch(t, &batch)) {
+            return Ok(Err(Bad::Refused(reason)));
+        }
+        Ok(Ok(batch))
+    }
+
+    /// Chain names this device remembers, for chains whose batches are all
+    /// gone.
+    fn remembered_chain_names(&self) -> BTreeMap<String, String> {
+        self.device
             .known
             .iter()
             .chain(self.device.audit_known.iter())
             .filter(|(_, k)| !k.name.is_empty())
             .map(|(d, k)| (d.clone(), k.name.clone()))
-            .collect();
-        let name_of =
-            |device: &str, chains: &BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>>| {
-                chains
-                    .get(device)
-                    .and_then(|c| c.values().next_back())
-                    .map(|b| b[0].body.device_name.clone())
-                    .or_else(|| remembered.get(device).cloned())
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| "unknown device".to_owned())
-            };
-        let dir_of = |device: &str| format!("a/{device}");
+            .collect()
+    }
 
-        // Positions where some file was found, good or bad: a bad file is
-        // reported for itself, not also as a gap.
-        let mut occupied: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
-        for (device, position, _, _) in &deferred {
-            occupied
-                .entry(device.clone())
-                .or_default()
-                .insert(*position);
+    /// Heads announced by others, and by this device's memory (§10.3): by
+    /// device, (position, hash, who claims it).
+    fn head_claims(&self, chains: &Chains) -> BTreeMap<String, Vec<Claim>> {
+        let mut claims: BTreeMap<String, Vec<Claim>> = BTreeMap::new();
+        for (device, known) in &self.device.audit_known {
+            claims.entry(device.clone()).or_default().push((
+                known.seq,
+                known.hash.clone(),
+                "this device".to_owned(),
+            ));
         }
-        for (device, by_seq) in &chains {
-            occupied
-                .entry(device.clone())
-                .or_default()
-                .extend(by_seq.keys().copied());
+        for b in chains.values().flat_map(|c| c.values()).flatten() {
+            for (device, head) in &b.body.seen {
+                if *device != b.body.device {
+                    claims.entry(device.clone()).or_default().push((
+                        head.seq,
+                        head.hash.clone(),
+                        format!("\"{}\"", b.body.device_name),
+                    ));
+                }
+            }
         }
-        for (device, position, file, bad) in deferred {
-            let chain = name_of(&device, &chains);
+        claims
+    }
+
+    /// Signatures (FORMAT.md §10.6): batches a removed computer wrote after
+    /// its removal, unsigned batches no signed batch or admin vouches for,
+    /// and signed batches naming team entries this device lacks. Returns
+    /// the hashes of the batches no signature vouches for.
+    fn signature_problems(
+        &self,
+        team: &Team,
+        chains: &Chains,
+        vouch: &BTreeMap<String, Head>,
+        name_of: &dyn Fn(&str, &Chains) -> String,
+        problems: &mut Vec<AuditProblem>,
+    ) -> HashSet<String> {
+        let removed_at = self.removal_times();
+        let mut unverified = HashSet::new();
+        let mut late = HashSet::new();
+        for (device, by_seq) in chains {
+            for (&position, batches) in by_seq {
+                for b in batches.iter().filter(|b| after_removal(&removed_at, b)) {
+                    unverified.insert(b.hash.clone());
+                    late.insert(b.hash.clone());
+                    problems.push(AuditProblem::AfterRemoval {
+                        chain: name_of(device, chains),
+                        dir: dir_of(device),
+                        position,
+                    });
+                }
+            }
+        }
+        let (found, loose) = unsigned_problems(team, chains, vouch, &late, name_of, &dir_of);
+        problems.extend(found);
+        unverified.extend(loose);
+        let known: HashSet<&str> = self.team_entries().map(|e| e.hash.as_str()).collect();
+        for (device, by_seq) in chains {
+            let ahead = by_seq.iter().rev().find(|(_, bs)| {
+                bs.iter().any(|b| {
+                    b.is_signed() && b.body.team.iter().any(|h| !known.contains(h.as_str()))
+                })
+            });
+            if let Some((&position, _)) = ahead {
+                problems.push(AuditProblem::TeamAhead {
+                    chain: name_of(device, chains),
+                    dir: dir_of(device),
+                    position,
+                });
+            }
+        }
+        unverified
+    }
+
+    /// Remembers the head of `device`'s chain verified now, for later
+    /// truncation checks; whether it is newer than what was remembered.
+    fn remember_head(
+        &mut self,
+        device: &str,
+        chain: &str,
+        head: u64,
+        by_seq: &BTreeMap<u64, Vec<fmt::OpenedBatch>>,
+    ) -> bool {
+        let Some(batches) = by_seq.get(&head) else {
+            return false;
+        };
+        let newer = self
+            .device
+            .audit_known
+            .get(device)
+            .is_none_or(|k| head > k.seq);
+        if newer {
+            self.device.audit_known.insert(
+                device.to_owned(),
+                KnownHead {
+                    seq: head,
+                    hash: batches[0].hash.clone(),
+                    name: chain.to_owned(),
+                },
+            );
+            self.announced = false;
+        }
+        newer
+    }
+}
+
+/// A refused batch file: (device, position, file, why).
+type Rejected = (String, u64, String, Bad);
+
+/// A claim about a chain's head: (position, hash, who claims it).
+type Claim = (u64, String, String);
+
+/// A chain as messages name it: its device's name and its folder.
+struct Place<'a> {
+    chain: &'a str,
+    dir: &'a str,
+}
+
+/// A chain's name for messages: from its own newest batch, else from what
+/// this device remembers.
+fn chain_name(device: &str, chains: &Chains, remembered: &BTreeMap<String, String>) -> String {
+    chains
+        .get(device)
+        .and_then(|c| c.values().next_back())
+        .map(|b| b[0].body.device_name.clone())
+        .or_else(|| remembered.get(device).cloned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "unknown device".to_owned())
+}
+
+fn dir_of(device: &str) -> String {
+    format!("a/{device}")
+}
+
+/// Positions where some file was found, good or bad: a bad file is
+/// reported for itself, not also as a gap.
+fn occupied_positions(chains: &Chains, rejected: &[Rejected]) -> BTreeMap<String, BTreeSet<u64>> {
+    let mut occupied: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for (device, position, _, _) in rejected {
+        occupied
+            .entry(device.clone())
+            .or_default()
+            .insert(*position);
+    }
+    for (device, by_seq) in chains {
+        occupied
+            .entry(device.clone())
+            .or_default()
+            .extend(by_seq.keys().copied());
+    }
+    occupied
+}
+
+/// One problem per refused file, named by its chain.
+fn rejected_problems(
+    rejected: Vec<Rejected>,
+    chains: &Chains,
+    name_of: &dyn Fn(&str, &Chains) -> String,
+) -> Vec<AuditProblem> {
+    rejected
+        .into_iter()
+        .map(|(device, position, file, bad)| {
+            let chain = name_of(&device, chains);
             let dir = dir_of(&device);
-            problems.push(match bad {
+            match bad {
                 Bad::Unreadable => AuditProblem::Unreadable {
                     chain,
                     dir,
@@ -767,233 +968,130 @@ impl Vault {
                     file,
                     reason,
                 },
+            }
+        })
+        .collect()
+}
+
+/// One problem per gap in a chain's positions, however long (a forged
+/// number must not make a list of billions).
+fn gaps(at: &Place<'_>, occupied: Option<&BTreeSet<u64>>) -> Vec<AuditProblem> {
+    let mut problems = Vec::new();
+    let mut expected = 1u64;
+    for &seq in occupied.into_iter().flatten() {
+        if seq > expected {
+            problems.push(AuditProblem::Missing {
+                chain: at.chain.to_owned(),
+                dir: at.dir.to_owned(),
+                first: expected,
+                last: seq - 1,
             });
         }
-
-        // Heads announced by others, and by this device's memory (§10.3).
-        let mut claims: BTreeMap<String, Vec<(u64, String, String)>> = BTreeMap::new();
-        for (device, known) in &self.device.audit_known {
-            claims.entry(device.clone()).or_default().push((
-                known.seq,
-                known.hash.clone(),
-                "this device".to_owned(),
-            ));
-        }
-        for by_seq in chains.values() {
-            for batches in by_seq.values() {
-                for b in batches {
-                    for (device, head) in &b.body.seen {
-                        if *device != b.body.device {
-                            claims.entry(device.clone()).or_default().push((
-                                head.seq,
-                                head.hash.clone(),
-                                format!("\"{}\"", b.body.device_name),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-
-        // Signatures (FORMAT.md §10.6): unsigned batches count only on a
-        // signed batch's `prev` chain or under an admin's vouch.
-        let vouch = match &team {
-            Some(t) => self.vouch_candidates(t, &chains),
-            None => BTreeMap::new(),
-        };
-        let mut unverified = std::collections::HashSet::new();
-        let mut late = std::collections::HashSet::new();
-        if team.is_some() {
-            for (device, by_seq) in &chains {
-                for (&position, batches) in by_seq {
-                    for b in batches.iter().filter(|b| after_removal(&removed_at, b)) {
-                        unverified.insert(b.hash.clone());
-                        late.insert(b.hash.clone());
-                        problems.push(AuditProblem::AfterRemoval {
-                            chain: name_of(device, &chains),
-                            dir: dir_of(device),
-                            position,
-                        });
-                    }
-                }
-            }
-        }
-        if let Some(t) = &team {
-            let (found, loose) = unsigned_problems(t, &chains, &vouch, &late, &name_of, &dir_of);
-            problems.extend(found);
-            unverified.extend(loose);
-            let known: std::collections::HashSet<&str> =
-                self.team_entries().map(|e| e.hash.as_str()).collect();
-            for (device, by_seq) in &chains {
-                let ahead = by_seq.iter().rev().find(|(_, bs)| {
-                    bs.iter().any(|b| {
-                        b.is_signed() && b.body.team.iter().any(|h| !known.contains(h.as_str()))
-                    })
-                });
-                if let Some((&position, _)) = ahead {
-                    problems.push(AuditProblem::TeamAhead {
-                        chain: name_of(device, &chains),
-                        dir: dir_of(device),
-                        position,
-                    });
-                }
-            }
-        }
-
-        let mut out = AuditLog::default();
-        let mut learned = false;
-        let mut devices: Vec<&String> = chains.keys().chain(claims.keys()).collect();
-        devices.sort();
-        devices.dedup();
-        for device in devices {
-            let empty = BTreeMap::new();
-            let by_seq = chains.get(device).unwrap_or(&empty);
-            let chain = name_of(device, &chains);
-            let dir = dir_of(device);
-            // One problem per gap, however long (a forged number must not
-            // make a list of billions).
-            let mut expected = 1u64;
-            for &seq in occupied.get(device.as_str()).into_iter().flatten() {
-                if seq > expected {
-                    problems.push(AuditProblem::Missing {
-                        chain: chain.clone(),
-                        dir: dir.clone(),
-                        first: expected,
-                        last: seq - 1,
-                    });
-                }
-                expected = seq.saturating_add(1);
-            }
-            let mut previous: Option<(u64, &Vec<fmt::OpenedBatch>)> = None;
-            for (&seq, batches) in by_seq {
-                if batches.len() > 1 {
-                    problems.push(AuditProblem::Forked {
-                        chain: chain.clone(),
-                        dir: dir.clone(),
-                        position: seq,
-                        by: "another device".into(),
-                    });
-                }
-                if let Some((prev_seq, prev)) = previous {
-                    let follows = |b: &fmt::OpenedBatch| {
-                        prev.iter()
-                            .any(|p| b.body.prev.as_deref() == Some(p.hash.as_str()))
-                    };
-                    if prev_seq + 1 == seq && !batches.iter().any(follows) {
-                        problems.push(AuditProblem::Broken {
-                            chain: chain.clone(),
-                            dir: dir.clone(),
-                            position: seq,
-                        });
-                    }
-                } else if seq == 1 && batches.iter().any(|b| b.body.prev.is_some()) {
-                    problems.push(AuditProblem::Broken {
-                        chain: chain.clone(),
-                        dir: dir.clone(),
-                        position: seq,
-                    });
-                }
-                previous = Some((seq, batches));
-            }
-            let found = by_seq.keys().next_back().copied().unwrap_or(0);
-            // The strongest claim first: the highest position, then this device.
-            let mut reported_truncation = false;
-            let mut list = claims.get(device).cloned().unwrap_or_default();
-            list.sort_by(|a, b| {
-                b.0.cmp(&a.0)
-                    .then_with(|| (a.2 != "this device").cmp(&(b.2 != "this device")))
-            });
-            for (seq, hash, by) in list {
-                if found < seq {
-                    if !reported_truncation {
-                        problems.push(AuditProblem::Truncated {
-                            chain: chain.clone(),
-                            dir: dir.clone(),
-                            expected: seq,
-                            found,
-                            by,
-                        });
-                        reported_truncation = true;
-                    }
-                } else if let Some(batches) = by_seq.get(&seq) {
-                    if !batches.iter().any(|b| b.hash == hash) {
-                        problems.push(AuditProblem::Forked {
-                            chain: chain.clone(),
-                            dir: dir.clone(),
-                            position: seq,
-                            by,
-                        });
-                    }
-                }
-            }
-            if by_seq.is_empty() {
-                continue;
-            }
-            out.chains.push(AuditChain {
-                device: device.clone(),
-                device_name: chain.clone(),
-                batches: by_seq.values().map(|b| b.len() as u64).sum(),
-                head: found,
-            });
-            for batches in by_seq.values() {
-                for b in batches {
-                    let body = &b.body;
-                    for e in &body.events {
-                        out.entries.push(AuditEntry {
-                            time: e.time,
-                            member: body.member.clone(),
-                            device: body.device.clone(),
-                            device_name: body.device_name.clone(),
-                            app: body.app.clone(),
-                            action: e.action.clone(),
-                            entry: e.entry.clone(),
-                            path: e.path.clone(),
-                            outcome: e.outcome.clone(),
-                            reason: e.reason.clone(),
-                            detail: e.detail.clone(),
-                            seq: body.seq,
-                            unverified: unverified.contains(&b.hash),
-                        });
-                    }
-                }
-            }
-            // Remember the head verified now, for later truncation checks.
-            if let Some(batches) = by_seq.get(&found) {
-                let newer = self
-                    .device
-                    .audit_known
-                    .get(device)
-                    .is_none_or(|k| found > k.seq);
-                if newer {
-                    self.device.audit_known.insert(
-                        device.clone(),
-                        KnownHead {
-                            seq: found,
-                            hash: batches[0].hash.clone(),
-                            name: chain.clone(),
-                        },
-                    );
-                    self.announced = false;
-                    learned = true;
-                }
-            }
-        }
-        if learned {
-            // Best effort: losing it only weakens truncation detection.
-            let _ = self.local.save(&self.device);
-        }
-        self.write_vouch(vouch);
-        // A stable order: time, then device, then position (entries of one
-        // batch keep their order: the sort is stable).
-        out.entries.sort_by(|a, b| {
-            a.time
-                .cmp(&b.time)
-                .then_with(|| a.device.cmp(&b.device))
-                .then_with(|| a.seq.cmp(&b.seq))
-        });
-        out.problems = problems;
-        Ok(out)
+        expected = seq.saturating_add(1);
     }
+    problems
+}
+
+/// Two batches at one position, and batches that do not follow the one
+/// before them (or a first batch that claims a predecessor).
+fn links(at: &Place<'_>, by_seq: &BTreeMap<u64, Vec<fmt::OpenedBatch>>) -> Vec<AuditProblem> {
+    let mut problems = Vec::new();
+    let broken = |position| AuditProblem::Broken {
+        chain: at.chain.to_owned(),
+        dir: at.dir.to_owned(),
+        position,
+    };
+    let mut previous: Option<(u64, &Vec<fmt::OpenedBatch>)> = None;
+    for (&seq, batches) in by_seq {
+        if batches.len() > 1 {
+            problems.push(AuditProblem::Forked {
+                chain: at.chain.to_owned(),
+                dir: at.dir.to_owned(),
+                position: seq,
+                by: "another device".into(),
+            });
+        }
+        if let Some((prev_seq, prev)) = previous {
+            let follows = |b: &fmt::OpenedBatch| {
+                prev.iter()
+                    .any(|p| b.body.prev.as_deref() == Some(p.hash.as_str()))
+            };
+            if prev_seq + 1 == seq && !batches.iter().any(follows) {
+                problems.push(broken(seq));
+            }
+        } else if seq == 1 && batches.iter().any(|b| b.body.prev.is_some()) {
+            problems.push(broken(seq));
+        }
+        previous = Some((seq, batches));
+    }
+    problems
+}
+
+/// A chain shorter than a head someone announced (reported once, for the
+/// strongest claim: the highest position, then this device's), and a
+/// claimed head that is not the batch found at its position.
+fn truncation(
+    at: &Place<'_>,
+    by_seq: &BTreeMap<u64, Vec<fmt::OpenedBatch>>,
+    claims: Option<&Vec<Claim>>,
+) -> Vec<AuditProblem> {
+    let mut problems = Vec::new();
+    let found = by_seq.keys().next_back().copied().unwrap_or(0);
+    let mut reported_truncation = false;
+    let mut list = claims.cloned().unwrap_or_default();
+    list.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| (a.2 != "this device").cmp(&(b.2 != "this device")))
+    });
+    for (seq, hash, by) in list {
+        if found < seq {
+            if !reported_truncation {
+                problems.push(AuditProblem::Truncated {
+                    chain: at.chain.to_owned(),
+                    dir: at.dir.to_owned(),
+                    expected: seq,
+                    found,
+                    by,
+                });
+                reported_truncation = true;
+            }
+        } else if let Some(batches) = by_seq.get(&seq) {
+            if !batches.iter().any(|b| b.hash == hash) {
+                problems.push(AuditProblem::Forked {
+                    chain: at.chain.to_owned(),
+                    dir: at.dir.to_owned(),
+                    position: seq,
+                    by,
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// The events of a chain's batches, as entries.
+fn entries<'a>(
+    by_seq: &'a BTreeMap<u64, Vec<fmt::OpenedBatch>>,
+    unverified: &'a HashSet<String>,
+) -> impl Iterator<Item = AuditEntry> + 'a {
+    by_seq.values().flatten().flat_map(move |b| {
+        let body = &b.body;
+        body.events.iter().map(move |e| AuditEntry {
+            time: e.time,
+            member: body.member.clone(),
+            device: body.device.clone(),
+            device_name: body.device_name.clone(),
+            app: body.app.clone(),
+            action: e.action.clone(),
+            entry: e.entry.clone(),
+            path: e.path.clone(),
+            outcome: e.outcome.clone(),
+            reason: e.reason.clone(),
+            detail: e.detail.clone(),
+            seq: body.seq,
+            unverified: unverified.contains(&b.hash),
+        })
+    })
 }
 
 #[cfg(test)]
