@@ -105,291 +105,41 @@ impl Tree {
         tree
     }
 
+    /// FORMAT.md §6.1, step by step: heads, the version shown for each
+    /// entry, effective parents, folders kept for what they hold, names in
+    /// each folder, paths, and the trash.
     fn compute(&mut self) {
         for (i, v) in self.versions.iter().enumerate() {
             self.by_entry.entry(v.entry.clone()).or_default().push(i);
         }
-        // A version supersedes only versions of its own entry: an
-        // operation cannot hide another entry's version (one of another
-        // collection, FORMAT.md §14.3) by naming it.
-        let superseded: HashSet<(&str, &str)> = self
-            .versions
-            .iter()
-            .flat_map(|v| {
-                v.parents
-                    .iter()
-                    .map(move |p| (v.entry.as_str(), p.as_str()))
-            })
-            .collect();
-        let mut heads: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, v) in self.versions.iter().enumerate() {
-            if !superseded.contains(&(v.entry.as_str(), v.id.as_str())) {
-                heads.entry(v.entry.clone()).or_default().push(i);
-            }
-        }
-        for list in heads.values_mut() {
-            list.sort_by(|&a, &b| newest_first(&self.versions[a], &self.versions[b]));
-        }
-
-        // Primary live head, conflicting live heads, and trash status per entry.
-        struct Shown {
-            entry: String,
-            version: usize,
-            conflict: bool,
-        }
-        let mut shown: Vec<Shown> = Vec::new();
-        let mut representative: HashMap<&str, usize> = HashMap::new();
-        let mut trashed: Vec<(String, usize)> = Vec::new();
-        let mut entries: Vec<&String> = heads.keys().collect();
-        entries.sort();
-        for entry in entries {
-            let list = &heads[entry];
-            representative.insert(entry.as_str(), list[0]);
-            let live: Vec<usize> = list
-                .iter()
-                .copied()
-                .filter(|&i| self.versions[i].state.status == Status::Live)
-                .collect();
-            if let Some(&primary) = live.first() {
-                representative.insert(entry.as_str(), primary);
-                shown.push(Shown {
-                    entry: entry.clone(),
-                    version: primary,
-                    conflict: false,
-                });
-                let p = &self.versions[primary].state;
-                if p.kind == Kind::File {
-                    for &other in &live[1..] {
-                        let o = &self.versions[other].state;
-                        let same = o.name == p.name
-                            && o.parent == p.parent
-                            && o.content.as_ref().map(|c| &c.sha256)
-                                == p.content.as_ref().map(|c| &c.sha256);
-                        if !same {
-                            shown.push(Shown {
-                                entry: entry.clone(),
-                                version: other,
-                                conflict: true,
-                            });
-                        }
-                    }
-                }
-            } else if let Some(&t) = list
-                .iter()
-                .find(|&&i| self.versions[i].state.status == Status::Trash)
-            {
-                representative.insert(entry.as_str(), t);
-                trashed.push((entry.clone(), t));
-            }
-        }
-
-        // Effective parents: unknown or non-folder parents mean the top level;
-        // cycles (from concurrent moves) are broken at their smallest entry id.
-        let parent_of = |entry: &str| -> Option<String> {
-            let v = &self.versions[*representative.get(entry)?];
-            let parent = v.state.parent.as_ref()?;
-            let pv = &self.versions[*representative.get(parent.as_str())?];
-            (pv.state.kind == Kind::Dir).then(|| parent.clone())
-        };
-        let mut cut: HashSet<String> = HashSet::new();
-        let mut all: Vec<&str> = representative.keys().copied().collect();
-        all.sort();
-        for start in all {
-            let mut path = vec![start.to_owned()];
-            let mut cur = start.to_owned();
-            while let Some(p) = if cut.contains(&cur) {
-                None
-            } else {
-                parent_of(&cur)
-            } {
-                if let Some(pos) = path.iter().position(|x| *x == p) {
-                    let min = path[pos..].iter().min().expect("non-empty cycle").clone();
-                    cut.insert(min);
-                    break;
-                }
-                path.push(p.clone());
-                cur = p;
-            }
-        }
-        let effective_parent = |entry: &str| -> Option<String> {
-            if cut.contains(entry) {
-                None
-            } else {
-                parent_of(entry)
-            }
-        };
-
-        // Folders shown: live ones, plus any ancestor of something shown
-        // (a folder deleted while another device added into it stays visible).
-        let mut shown_entries: HashSet<String> = shown.iter().map(|s| s.entry.clone()).collect();
-        let mut extra_dirs: Vec<String> = Vec::new();
-        for s in &shown {
-            let mut cur = s.entry.clone();
-            while let Some(p) = effective_parent(&cur) {
-                if !shown_entries.insert(p.clone()) {
-                    break;
-                }
-                extra_dirs.push(p.clone());
-                cur = p;
-            }
-        }
-        extra_dirs.sort();
-        for d in extra_dirs {
-            let version = representative[d.as_str()];
-            shown.push(Shown {
-                entry: d,
-                version,
-                conflict: false,
-            });
-        }
-
-        // Names within each folder: conflict copies are labelled, then any
-        // remaining clash is resolved with the newest keeping the name.
-        let mut folders: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
-        for (i, s) in shown.iter().enumerate() {
-            let parent = if s.conflict {
-                // The conflicting version's own folder, if it is shown and
-                // is a folder: a hostile writer may name a file (found by
-                // the `tree` fuzz target).
-                self.versions[s.version]
-                    .state
-                    .parent
-                    .clone()
-                    .filter(|p| shown_entries.contains(p))
-                    .filter(|p| {
-                        representative
-                            .get(p.as_str())
-                            .is_some_and(|&r| self.versions[r].state.kind == Kind::Dir)
-                    })
-            } else {
-                effective_parent(&s.entry)
-            };
-            folders.entry(parent).or_default().push(i);
-        }
-        let mut display: Vec<String> = vec![String::new(); shown.len()];
-        let mut parent_index: Vec<Option<String>> = vec![None; shown.len()];
-        for (parent, members) in &folders {
-            let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-            for &i in members {
-                let v = &self.versions[shown[i].version];
-                let name = if shown[i].conflict {
-                    names::conflict_name(&v.state.name, &v.device_name, &names::date(v.time))
-                } else {
-                    v.state.name.clone()
-                };
-                by_name.entry(name).or_default().push(i);
-                parent_index[i] = parent.clone();
-            }
-            let mut taken: HashSet<String> = by_name.keys().cloned().collect();
-            for (name, mut group) in by_name {
-                group.sort_by(|&a, &b| {
-                    newest_first(
-                        &self.versions[shown[a].version],
-                        &self.versions[shown[b].version],
-                    )
-                });
-                display[group[0]] = name.clone();
-                for &i in &group[1..] {
-                    let v = &self.versions[shown[i].version];
-                    let mut candidate =
-                        names::conflict_name(&name, &v.device_name, &names::date(v.time));
-                    // Same device, same day: add more of the entry id until unique.
-                    let mut len = 6;
-                    while taken.contains(&candidate) {
-                        let id = &shown[i].entry;
-                        let short = id.get(..len.min(id.len())).unwrap_or(id);
-                        let base =
-                            names::conflict_name(&name, &v.device_name, &names::date(v.time));
-                        candidate = names::suffixed_name(&base, short);
-                        if len >= id.len() {
-                            candidate =
-                                names::suffixed_name(&candidate, &format!("{}", shown[i].version));
-                            break;
-                        }
-                        len += 2;
-                    }
-                    taken.insert(candidate.clone());
-                    display[i] = candidate;
-                }
-            }
-        }
-
-        // Paths.
-        let index_of_entry: HashMap<&str, usize> = shown
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.conflict)
-            .map(|(i, s)| (s.entry.as_str(), i))
-            .collect();
-        let mut paths: Vec<Option<String>> = vec![None; shown.len()];
-        fn path_of(
-            i: usize,
-            paths: &mut Vec<Option<String>>,
-            display: &[String],
-            parent_index: &[Option<String>],
-            index_of_entry: &HashMap<&str, usize>,
-            depth: usize,
-        ) -> String {
-            if let Some(p) = &paths[i] {
-                return p.clone();
-            }
-            let parent_path = match &parent_index[i] {
-                Some(p) if depth < 4096 => match index_of_entry.get(p.as_str()) {
-                    Some(&pi) => {
-                        path_of(pi, paths, display, parent_index, index_of_entry, depth + 1)
-                    }
-                    None => String::new(),
-                },
-                _ => String::new(),
-            };
-            let path = names::join(&parent_path, &display[i]);
-            paths[i] = Some(path.clone());
-            path
-        }
-        let mut nodes = Vec::with_capacity(shown.len());
-        for (i, s) in shown.iter().enumerate() {
-            let path = path_of(i, &mut paths, &display, &parent_index, &index_of_entry, 0);
-            nodes.push(Node {
-                entry: s.entry.clone(),
-                version: s.version,
-                path,
-                conflict: s.conflict,
-            });
-        }
-        nodes.sort_by(|a, b| a.path.cmp(&b.path));
-        // Trash: trashed entries whose parent is not itself in the trash,
-        // the parent being the effective one (steps 4 and 5): folders moved
-        // into each other and then trashed are listed at the entry where
-        // the cycle is cut, not lost (found by the convergence test).
-        let effective: Vec<Option<String>> =
-            trashed.iter().map(|(e, _)| effective_parent(e)).collect();
+        let heads = heads(&self.versions);
+        let picked = pick(&self.versions, &heads);
+        let parents = Parents::new(&self.versions, &picked.representative);
+        let mut shown = picked.shown;
+        let shown_entries = add_ancestors(&mut shown, &parents, &picked.representative);
+        let folders = folders(
+            &self.versions,
+            &shown,
+            &parents,
+            &picked.representative,
+            &shown_entries,
+        );
+        let (display, parent_index) = display_names(&self.versions, &shown, &folders);
+        let (nodes, paths, index_of_entry) = place(&shown, &display, &parent_index);
+        self.trash = trash(
+            &self.versions,
+            &picked.trashed,
+            &parents,
+            &index_of_entry,
+            &paths,
+        );
         self.by_path = nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.path.clone(), i))
             .collect();
         self.nodes = nodes;
-
-        let trashed_set: HashSet<&str> = trashed.iter().map(|(e, _)| e.as_str()).collect();
-        let mut trash = Vec::new();
-        for ((entry, version), parent) in trashed.iter().zip(effective) {
-            if parent.as_deref().is_some_and(|p| trashed_set.contains(p)) {
-                continue;
-            }
-            let parent_path = parent
-                .as_deref()
-                .and_then(|p| index_of_entry.get(p))
-                .map(|&i| paths[i].clone().unwrap_or_default())
-                .unwrap_or_default();
-            let path = names::join(&parent_path, &self.versions[*version].state.name);
-            trash.push(Trashed {
-                entry: entry.clone(),
-                version: *version,
-                path,
-            });
-        }
-        trash.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.entry.cmp(&b.entry)));
-        self.trash = trash;
+        drop(picked.representative);
         self.heads = heads;
     }
 
@@ -460,6 +210,361 @@ impl Tree {
             all_trash.then_some((e, t))
         })
     }
+}
+
+/// The heads of each entry: its versions no version of the same entry
+/// supersedes, newest first. A version supersedes only versions of its own
+/// entry: an operation cannot hide another entry's version (one of another
+/// collection, FORMAT.md §14.3) by naming it.
+fn heads(versions: &[Version]) -> HashMap<String, Vec<usize>> {
+    let superseded: HashSet<(&str, &str)> = versions
+        .iter()
+        .flat_map(|v| {
+            v.parents
+                .iter()
+                .map(move |p| (v.entry.as_str(), p.as_str()))
+        })
+        .collect();
+    let mut heads: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, v) in versions.iter().enumerate() {
+        if !superseded.contains(&(v.entry.as_str(), v.id.as_str())) {
+            heads.entry(v.entry.clone()).or_default().push(i);
+        }
+    }
+    for list in heads.values_mut() {
+        list.sort_by(|&a, &b| newest_first(&versions[a], &versions[b]));
+    }
+    heads
+}
+
+/// A version to show: an entry's primary live head, or a conflicting one.
+struct Shown {
+    entry: String,
+    version: usize,
+    conflict: bool,
+}
+
+/// What [`pick`] chose for each entry.
+struct Picked<'a> {
+    shown: Vec<Shown>,
+    /// The version that stands for each entry (its primary live head, else
+    /// its trashed head, else its newest head).
+    representative: HashMap<&'a str, usize>,
+    /// Entries whose every head is in the trash, with the trashed head.
+    trashed: Vec<(String, usize)>,
+}
+
+/// The primary live head of each entry, its conflicting live heads (files
+/// only, and only if they differ in name, folder or content), and the
+/// entries in the trash.
+fn pick<'a>(versions: &[Version], heads: &'a HashMap<String, Vec<usize>>) -> Picked<'a> {
+    let mut picked = Picked {
+        shown: Vec::new(),
+        representative: HashMap::new(),
+        trashed: Vec::new(),
+    };
+    let mut entries: Vec<&String> = heads.keys().collect();
+    entries.sort();
+    for entry in entries {
+        let list = &heads[entry];
+        picked.representative.insert(entry.as_str(), list[0]);
+        let live: Vec<usize> = list
+            .iter()
+            .copied()
+            .filter(|&i| versions[i].state.status == Status::Live)
+            .collect();
+        if let Some(&primary) = live.first() {
+            picked.representative.insert(entry.as_str(), primary);
+            picked.shown.push(Shown {
+                entry: entry.clone(),
+                version: primary,
+                conflict: false,
+            });
+            let p = &versions[primary].state;
+            if p.kind != Kind::File {
+                continue;
+            }
+            for &other in &live[1..] {
+                let o = &versions[other].state;
+                let same = o.name == p.name
+                    && o.parent == p.parent
+                    && o.content.as_ref().map(|c| &c.sha256)
+                        == p.content.as_ref().map(|c| &c.sha256);
+                if !same {
+                    picked.shown.push(Shown {
+                        entry: entry.clone(),
+                        version: other,
+                        conflict: true,
+                    });
+                }
+            }
+        } else if let Some(&t) = list
+            .iter()
+            .find(|&&i| versions[i].state.status == Status::Trash)
+        {
+            picked.representative.insert(entry.as_str(), t);
+            picked.trashed.push((entry.clone(), t));
+        }
+    }
+    picked
+}
+
+/// Effective parents: an unknown or non-folder parent means the top level;
+/// cycles (from concurrent moves) are broken at their smallest entry id.
+struct Parents<'a> {
+    versions: &'a [Version],
+    representative: &'a HashMap<&'a str, usize>,
+    cut: HashSet<String>,
+}
+
+impl<'a> Parents<'a> {
+    fn new(versions: &'a [Version], representative: &'a HashMap<&'a str, usize>) -> Self {
+        let mut parents = Self {
+            versions,
+            representative,
+            cut: HashSet::new(),
+        };
+        let mut all: Vec<&str> = representative.keys().copied().collect();
+        all.sort();
+        for start in all {
+            let mut path = vec![start.to_owned()];
+            let mut cur = start.to_owned();
+            while let Some(p) = parents.effective(&cur) {
+                if let Some(pos) = path.iter().position(|x| *x == p) {
+                    let min = path[pos..].iter().min().expect("non-empty cycle").clone();
+                    parents.cut.insert(min);
+                    break;
+                }
+                path.push(p.clone());
+                cur = p;
+            }
+        }
+        parents
+    }
+
+    /// The parent as recorded, if it is a known folder.
+    fn recorded(&self, entry: &str) -> Option<String> {
+        let v = &self.versions[*self.representative.get(entry)?];
+        let parent = v.state.parent.as_ref()?;
+        let pv = &self.versions[*self.representative.get(parent.as_str())?];
+        (pv.state.kind == Kind::Dir).then(|| parent.clone())
+    }
+
+    /// The parent the tree uses: none where a cycle was cut.
+    fn effective(&self, entry: &str) -> Option<String> {
+        if self.cut.contains(entry) {
+            None
+        } else {
+            self.recorded(entry)
+        }
+    }
+}
+
+/// Adds the folders above everything shown that are not shown themselves
+/// (a folder deleted while another device added into it stays visible);
+/// returns every entry shown.
+fn add_ancestors(
+    shown: &mut Vec<Shown>,
+    parents: &Parents<'_>,
+    representative: &HashMap<&str, usize>,
+) -> HashSet<String> {
+    let mut shown_entries: HashSet<String> = shown.iter().map(|s| s.entry.clone()).collect();
+    let mut extra_dirs: Vec<String> = Vec::new();
+    for s in shown.iter() {
+        let mut cur = s.entry.clone();
+        while let Some(p) = parents.effective(&cur) {
+            if !shown_entries.insert(p.clone()) {
+                break;
+            }
+            extra_dirs.push(p.clone());
+            cur = p;
+        }
+    }
+    extra_dirs.sort();
+    for d in extra_dirs {
+        let version = representative[d.as_str()];
+        shown.push(Shown {
+            entry: d,
+            version,
+            conflict: false,
+        });
+    }
+    shown_entries
+}
+
+/// The shown items of each folder (`None`: the top level), by index into
+/// `shown`.
+fn folders(
+    versions: &[Version],
+    shown: &[Shown],
+    parents: &Parents<'_>,
+    representative: &HashMap<&str, usize>,
+    shown_entries: &HashSet<String>,
+) -> BTreeMap<Option<String>, Vec<usize>> {
+    let mut folders: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+    for (i, s) in shown.iter().enumerate() {
+        let parent = if s.conflict {
+            // The conflicting version's own folder, if it is shown and is a
+            // folder: a hostile writer may name a file (found by the `tree`
+            // fuzz target).
+            versions[s.version]
+                .state
+                .parent
+                .clone()
+                .filter(|p| shown_entries.contains(p))
+                .filter(|p| {
+                    representative
+                        .get(p.as_str())
+                        .is_some_and(|&r| versions[r].state.kind == Kind::Dir)
+                })
+        } else {
+            parents.effective(&s.entry)
+        };
+        folders.entry(parent).or_default().push(i);
+    }
+    folders
+}
+
+/// Names within each folder: conflict copies are labelled, then any
+/// remaining clash is resolved with the newest keeping the name. Returns
+/// each shown item's name and folder.
+fn display_names(
+    versions: &[Version],
+    shown: &[Shown],
+    folders: &BTreeMap<Option<String>, Vec<usize>>,
+) -> (Vec<String>, Vec<Option<String>>) {
+    let mut display: Vec<String> = vec![String::new(); shown.len()];
+    let mut parent_index: Vec<Option<String>> = vec![None; shown.len()];
+    for (parent, members) in folders {
+        let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &i in members {
+            let v = &versions[shown[i].version];
+            let name = if shown[i].conflict {
+                names::conflict_name(&v.state.name, &v.device_name, &names::date(v.time))
+            } else {
+                v.state.name.clone()
+            };
+            by_name.entry(name).or_default().push(i);
+            parent_index[i] = parent.clone();
+        }
+        let mut taken: HashSet<String> = by_name.keys().cloned().collect();
+        for (name, mut group) in by_name {
+            group.sort_by(|&a, &b| {
+                newest_first(&versions[shown[a].version], &versions[shown[b].version])
+            });
+            display[group[0]] = name.clone();
+            for &i in &group[1..] {
+                let candidate =
+                    unique_conflict_name(&name, &versions[shown[i].version], &shown[i], &taken);
+                taken.insert(candidate.clone());
+                display[i] = candidate;
+            }
+        }
+    }
+    (display, parent_index)
+}
+
+/// A conflict name for a version that lost `name` to a newer one; on the
+/// same device and day, more of the entry id until it is unique.
+fn unique_conflict_name(name: &str, v: &Version, shown: &Shown, taken: &HashSet<String>) -> String {
+    let base = names::conflict_name(name, &v.device_name, &names::date(v.time));
+    let mut candidate = base.clone();
+    let mut len = 6;
+    while taken.contains(&candidate) {
+        let id = &shown.entry;
+        let short = id.get(..len.min(id.len())).unwrap_or(id);
+        candidate = names::suffixed_name(&base, short);
+        if len >= id.len() {
+            candidate = names::suffixed_name(&candidate, &format!("{}", shown.version));
+            break;
+        }
+        len += 2;
+    }
+    candidate
+}
+
+/// Each shown item at its path, sorted by path; also each item's path and
+/// where each entry's (non-conflict) item is.
+fn place<'a>(
+    shown: &'a [Shown],
+    display: &[String],
+    parent_index: &[Option<String>],
+) -> (Vec<Node>, Vec<Option<String>>, HashMap<&'a str, usize>) {
+    let index_of_entry: HashMap<&str, usize> = shown
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.conflict)
+        .map(|(i, s)| (s.entry.as_str(), i))
+        .collect();
+    let mut paths: Vec<Option<String>> = vec![None; shown.len()];
+    fn path_of(
+        i: usize,
+        paths: &mut Vec<Option<String>>,
+        display: &[String],
+        parent_index: &[Option<String>],
+        index_of_entry: &HashMap<&str, usize>,
+        depth: usize,
+    ) -> String {
+        if let Some(p) = &paths[i] {
+            return p.clone();
+        }
+        let parent_path = match &parent_index[i] {
+            Some(p) if depth < 4096 => match index_of_entry.get(p.as_str()) {
+                Some(&pi) => path_of(pi, paths, display, parent_index, index_of_entry, depth + 1),
+                None => String::new(),
+            },
+            _ => String::new(),
+        };
+        let path = names::join(&parent_path, &display[i]);
+        paths[i] = Some(path.clone());
+        path
+    }
+    let mut nodes = Vec::with_capacity(shown.len());
+    for (i, s) in shown.iter().enumerate() {
+        let path = path_of(i, &mut paths, display, parent_index, &index_of_entry, 0);
+        nodes.push(Node {
+            entry: s.entry.clone(),
+            version: s.version,
+            path,
+            conflict: s.conflict,
+        });
+    }
+    nodes.sort_by(|a, b| a.path.cmp(&b.path));
+    (nodes, paths, index_of_entry)
+}
+
+/// The trash: trashed entries whose parent is not itself in the trash, the
+/// parent being the effective one (steps 4 and 5): folders moved into each
+/// other and then trashed are listed at the entry where the cycle is cut,
+/// not lost (found by the convergence test).
+fn trash(
+    versions: &[Version],
+    trashed: &[(String, usize)],
+    parents: &Parents<'_>,
+    index_of_entry: &HashMap<&str, usize>,
+    paths: &[Option<String>],
+) -> Vec<Trashed> {
+    let trashed_set: HashSet<&str> = trashed.iter().map(|(e, _)| e.as_str()).collect();
+    let mut trash = Vec::new();
+    for (entry, version) in trashed {
+        let parent = parents.effective(entry);
+        if parent.as_deref().is_some_and(|p| trashed_set.contains(p)) {
+            continue;
+        }
+        let parent_path = parent
+            .as_deref()
+            .and_then(|p| index_of_entry.get(p))
+            .map(|&i| paths[i].clone().unwrap_or_default())
+            .unwrap_or_default();
+        let path = names::join(&parent_path, &versions[*version].state.name);
+        trash.push(Trashed {
+            entry: entry.clone(),
+            version: *version,
+            path,
+        });
+    }
+    trash.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.entry.cmp(&b.entry)));
+    trash
 }
 
 #[cfg(test)]
