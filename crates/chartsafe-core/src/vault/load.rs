@@ -218,225 +218,293 @@ impl Snapshot {
     }
 }
 
+/// Where a record file was found: its chain (collection and device) and
+/// position. A record must name the same (FORMAT.md §5.7).
+struct Position<'a> {
+    coll: Option<&'a str>,
+    device: &'a str,
+    seq: u64,
+}
+
+/// Each chain's newest record: chain -> (position, hash, device name).
+type Heads = BTreeMap<String, (u64, String, String)>;
+
+/// What [`Vault::load`] gathers while reading the chains.
+#[derive(Default)]
+struct Read {
+    problems: Vec<Problem>,
+    opened: Vec<(String, OpenedRecord)>,
+    heads: Heads,
+}
+
+/// A chain's own problems: gaps (one per gap, however long: a forged
+/// number must not make a list of billions), forks, records that do not
+/// name the one before them (FORMAT.md §5.1), and a record this device saw
+/// that is no longer the same one.
+fn record_chain_problems(
+    rel: &str,
+    by_seq: &BTreeMap<u64, Vec<OpenedRecord>>,
+    known: Option<&KnownHead>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let device_name = by_seq
+        .values()
+        .next_back()
+        .map(|recs| recs[0].body.device_name.clone())
+        .unwrap_or_default();
+    let mut expected = 1;
+    let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
+    for (&seq, recs) in by_seq {
+        let name = recs[0].body.device_name.clone();
+        if seq > expected {
+            problems.push(Problem::RecordMissing {
+                dir: rel.to_owned(),
+                device_name: name.clone(),
+                first: expected,
+                last: seq - 1,
+            });
+        }
+        if recs.len() > 1 {
+            problems.push(Problem::RecordForked {
+                dir: rel.to_owned(),
+                device_name: name,
+                seq,
+            });
+        }
+        expected = seq.saturating_add(1);
+    }
+    for (&seq, recs) in by_seq {
+        if let Some((prev_seq, prev_recs)) = previous {
+            let follows = |r: &OpenedRecord| {
+                prev_recs
+                    .iter()
+                    .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
+            };
+            if prev_seq.checked_add(1) == Some(seq) && !recs.iter().any(follows) {
+                problems.push(Problem::ChainBroken {
+                    file: format!("{rel}/{}", Layout::record_name(seq)),
+                    device_name: device_name.clone(),
+                    prev_seq,
+                });
+            }
+        }
+        previous = Some((seq, recs));
+    }
+    if let Some(known) = known {
+        if let Some(recs) = by_seq.get(&known.seq) {
+            if !recs.iter().any(|r| r.hash == known.hash) {
+                problems.push(Problem::RecordForked {
+                    dir: rel.to_owned(),
+                    device_name,
+                    seq: known.seq,
+                });
+            }
+        }
+    }
+    problems
+}
+
 impl Vault {
     /// Reads and checks every record.
     pub(crate) fn load(&mut self) -> Result<Snapshot, ListError> {
         // Who may write, as the team log says now (FORMAT.md §11.6).
         self.load_team()?;
-        let mut problems: Vec<Problem> = self
-            .team()
-            .rolled_back
-            .iter()
-            .map(|what| Problem::TeamRolledBack { what: what.clone() })
-            .collect();
-        let mut opened: Vec<(String, OpenedRecord)> = Vec::new();
-        let mut heads: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
+        let mut read = Read {
+            problems: self
+                .team()
+                .rolled_back
+                .iter()
+                .map(|what| Problem::TeamRolledBack { what: what.clone() })
+                .collect(),
+            ..Read::default()
+        };
         // Every collection this device may read: its record chains are read
         // the same way, each under its own folder (FORMAT.md §14.3).
         let collections = self.readable_collections();
         for coll in &collections {
-            let coll = coll.as_deref();
-            // Only this collection's keys: a record copied here from another
-            // collection's folder does not open (FORMAT.md §14.3).
-            let identities = self.keys.identities_only(coll);
-            let place = record::RecordBody::place_of(coll);
-            let records_dir = self.layout.for_collection(coll).records();
-            let prefix = match coll {
-                None => "r".to_owned(),
-                Some(c) => format!("c/{c}/r"),
-            };
             // A sync client may copy a whole device folder (`<id> (1)`): its
             // records are read as the device's own (FORMAT.md §6.3).
-            let folders = layout::device_folders(&records_dir)?;
-            for (device, copies) in folders {
-                let chain = super::collections::scoped(coll, &device);
-                let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
-                let files = copies
-                    .iter()
-                    .map(|folder| {
-                        let dir = records_dir.join(folder);
-                        fsutil::list_dir(&dir).map(|names| {
-                            names
-                                .into_iter()
-                                .map(move |n| (dir.clone(), folder.clone(), n))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut candidates: Vec<(String, u64, OpenedRecord)> = Vec::new();
-                for (dir, folder, name) in files.into_iter().flatten() {
-                    let Some(seq) = layout::chain_position(&name) else {
-                        continue;
-                    };
-                    // Names read from the folder are untrusted: escaped for messages.
-                    let file = format!("{prefix}/{}/{}", escape(&folder), escape(&name));
-                    let Some(bytes) = fsutil::read_limited(&dir.join(&name), RECORD_MAX)? else {
-                        problems.push(Problem::RecordUnreadable { file });
-                        continue;
-                    };
-                    let plain = match crypt::decrypt_bytes(&bytes, &identities) {
-                        Ok(p) => p,
-                        Err(DecryptFailure::Io(e)) => {
-                            return Err(crate::errors::StorageError::read(dir.join(&name), e).into())
-                        }
-                        Err(_) => {
-                            problems.push(Problem::RecordUnreadable { file });
-                            continue;
-                        }
-                    };
-                    let rec = match record::open(&plain, &self.keys.mac) {
-                        Ok(r) => r,
-                        Err(RecordError::BadMac) => {
-                            problems.push(Problem::RecordForged { file });
-                            continue;
-                        }
-                        Err(RecordError::NewerFormat(format)) => {
-                            problems.push(Problem::RecordFromNewerVersion { file, format });
-                            continue;
-                        }
-                        Err(_) => {
-                            problems.push(Problem::RecordUnreadable { file });
-                            continue;
-                        }
-                    };
-                    if rec.body.vault != self.header.id {
-                        problems.push(Problem::RecordFromOtherVault { file });
-                        continue;
-                    }
-                    // A signed record names where it belongs (§5.7): one
-                    // copied from elsewhere is refused.
-                    if rec.body.place.as_ref().is_some_and(|p| *p != place) {
-                        problems.push(Problem::RecordMisplaced {
-                            file,
-                            belongs: escape(rec.body.place.as_deref().unwrap_or_default()),
-                        });
-                        continue;
-                    }
-                    if rec.body.device != device || rec.body.seq != seq {
-                        let entries = rec
-                            .body
-                            .ops
-                            .iter()
-                            .map(|o| format!("\"{}\"", o.state.name))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        problems.push(Problem::RecordReplayed {
-                            file,
-                            claims_device: rec.body.device_name.clone(),
-                            claims_seq: rec.body.seq,
-                            entries,
-                        });
-                        continue;
-                    }
-                    candidates.push((file, seq, rec));
-                }
-                // Judged once the whole chain is read: cutoffs follow `prev`
-                // (FORMAT.md §11.6).
-                let all: Vec<&OpenedRecord> = candidates.iter().map(|(_, _, r)| r).collect();
-                let cuts = self.cuts_for(&device, coll, &all);
-                for (file, seq, rec) in candidates {
-                    match self.judge_record(&rec, &cuts, coll) {
-                        RecordVerdict::Stands => {}
-                        RecordVerdict::Waiting(reason) => {
-                            problems.push(Problem::RecordWaiting {
-                                file,
-                                device_name: rec.body.device_name.clone(),
-                                reason,
-                            });
-                            continue;
-                        }
-                        RecordVerdict::Refused(reason) => {
-                            problems.push(Problem::RecordRefused {
-                                file,
-                                device_name: rec.body.device_name.clone(),
-                                reason,
-                            });
-                            continue;
-                        }
-                    }
-                    let same = by_seq.entry(seq).or_default();
-                    if !same.iter().any(|r| r.hash == rec.hash) {
-                        same.push(rec);
-                    }
-                }
-                // Chain checks: gaps and forks.
-                let rel = format!("{prefix}/{device}");
-                let mut expected = 1;
-                let mut device_name = String::new();
-                for (&seq, recs) in &by_seq {
-                    device_name = recs[0].body.device_name.clone();
-                    // One problem per gap, however long (a forged number must
-                    // not make a list of billions).
-                    if seq > expected {
-                        problems.push(Problem::RecordMissing {
-                            dir: rel.clone(),
-                            device_name: device_name.clone(),
-                            first: expected,
-                            last: seq - 1,
-                        });
-                    }
-                    if recs.len() > 1 {
-                        problems.push(Problem::RecordForked {
-                            dir: rel.clone(),
-                            device_name: device_name.clone(),
-                            seq,
-                        });
-                    }
-                    expected = seq.saturating_add(1);
-                }
-                // Each record names the hash of the one before it (FORMAT.md §5.1).
-                let mut previous: Option<(u64, &Vec<OpenedRecord>)> = None;
-                for (&seq, recs) in &by_seq {
-                    if let Some((prev_seq, prev_recs)) = previous {
-                        let follows = |r: &OpenedRecord| {
-                            prev_recs
-                                .iter()
-                                .any(|p| r.body.prev.as_deref() == Some(p.hash.as_str()))
-                        };
-                        if prev_seq.checked_add(1) == Some(seq) && !recs.iter().any(follows) {
-                            problems.push(Problem::ChainBroken {
-                                file: format!("{rel}/{}", Layout::record_name(seq)),
-                                device_name: device_name.clone(),
-                                prev_seq,
-                            });
-                        }
-                    }
-                    previous = Some((seq, recs));
-                }
-                // A record this device saw before must still be the same one.
-                if let Some(known) = self.device.known.get(&chain) {
-                    if let Some(recs) = by_seq.get(&known.seq) {
-                        if !recs.iter().any(|r| r.hash == known.hash) {
-                            problems.push(Problem::RecordForked {
-                                dir: rel.clone(),
-                                device_name: device_name.clone(),
-                                seq: known.seq,
-                            });
-                        }
-                    }
-                }
-                if let Some((&seq, recs)) = by_seq.iter().next_back() {
-                    heads.insert(
-                        chain.clone(),
-                        (seq, recs[0].hash.clone(), device_name.clone()),
-                    );
-                }
-                for (seq, recs) in by_seq {
-                    for mut r in recs {
-                        // Judged: the signed text is not needed again, and
-                        // is as big as the record (memory at 100k files).
-                        r.signed = None;
-                        let r = match coll {
-                            None => r,
-                            Some(c) => super::collections::scope_record(r, c),
-                        };
-                        opened.push((format!("{rel}/{}", Layout::record_name(seq)), r));
-                    }
-                }
+            let records_dir = self.layout.for_collection(coll.as_deref()).records();
+            for (device, copies) in layout::device_folders(&records_dir)? {
+                self.read_chain(coll.as_deref(), &device, &copies, &mut read)?;
             }
         }
         let reading: HashSet<Option<&str>> = collections.iter().map(|c| c.as_deref()).collect();
+        read.problems
+            .extend(self.rolled_back_chains(&read.heads, &reading));
+        self.remember_record_heads(&read.heads);
+        let blobs = self.blob_ids(&collections)?;
+        self.flag_refused(&read.problems);
+        let tree = Tree::build(&read.opened);
+        // Where each blob a version names lives: its entry's collection.
+        let mut blob_home = HashMap::new();
+        for v in &tree.versions {
+            if let Some(c) = &v.state.content {
+                let (coll, _) = super::collections::split_key(&v.entry);
+                blob_home.insert(c.blob.clone(), coll.map(str::to_owned));
+            }
+        }
+        Ok(Snapshot {
+            tree,
+            problems: read.problems,
+            blobs,
+            blob_home,
+        })
+    }
 
-        // Rollback detection against what this device saw before.
+    /// Reads one device's record chain in collection `coll` (its folder and
+    /// any sync-client copies of it), checks each record, then the chain.
+    fn read_chain(
+        &self,
+        coll: Option<&str>,
+        device: &str,
+        copies: &[String],
+        read: &mut Read,
+    ) -> Result<(), ListError> {
+        let records_dir = self.layout.for_collection(coll).records();
+        let prefix = match coll {
+            None => "r".to_owned(),
+            Some(c) => format!("c/{c}/r"),
+        };
+        // Only this collection's keys: a record copied here from another
+        // collection's folder does not open (FORMAT.md §14.3).
+        let identities = self.keys.identities_only(coll);
+        let mut candidates: Vec<(String, u64, OpenedRecord)> = Vec::new();
+        for folder in copies {
+            let dir = records_dir.join(folder);
+            for name in fsutil::list_dir(&dir)? {
+                let Some(seq) = layout::chain_position(&name) else {
+                    continue;
+                };
+                // Names read from the folder are untrusted: escaped for messages.
+                let file = format!("{prefix}/{}/{}", escape(folder), escape(&name));
+                let at = Position { coll, device, seq };
+                match self.open_record(&dir.join(&name), &identities, &at, &file)? {
+                    Ok(rec) => candidates.push((file, seq, rec)),
+                    Err(problem) => read.problems.push(problem),
+                }
+            }
+        }
+        // Judged once the whole chain is read: cutoffs follow `prev`
+        // (FORMAT.md §11.6).
+        let all: Vec<&OpenedRecord> = candidates.iter().map(|(_, _, r)| r).collect();
+        let cuts = self.cuts_for(device, coll, &all);
+        let mut by_seq: BTreeMap<u64, Vec<OpenedRecord>> = BTreeMap::new();
+        for (file, seq, rec) in candidates {
+            let device_name = rec.body.device_name.clone();
+            match self.judge_record(&rec, &cuts, coll) {
+                RecordVerdict::Stands => {}
+                RecordVerdict::Waiting(reason) => {
+                    read.problems.push(Problem::RecordWaiting {
+                        file,
+                        device_name,
+                        reason,
+                    });
+                    continue;
+                }
+                RecordVerdict::Refused(reason) => {
+                    read.problems.push(Problem::RecordRefused {
+                        file,
+                        device_name,
+                        reason,
+                    });
+                    continue;
+                }
+            }
+            let same = by_seq.entry(seq).or_default();
+            if !same.iter().any(|r| r.hash == rec.hash) {
+                same.push(rec);
+            }
+        }
+        let rel = format!("{prefix}/{device}");
+        let chain = super::collections::scoped(coll, device);
+        let known = self.device.known.get(&chain);
+        read.problems
+            .extend(record_chain_problems(&rel, &by_seq, known));
+        if let Some((&seq, recs)) = by_seq.iter().next_back() {
+            let device_name = recs[0].body.device_name.clone();
+            read.heads
+                .insert(chain, (seq, recs[0].hash.clone(), device_name));
+        }
+        for (seq, recs) in by_seq {
+            for mut r in recs {
+                // Judged: the signed text is not needed again, and is as
+                // big as the record (memory at 100k files).
+                r.signed = None;
+                let r = match coll {
+                    None => r,
+                    Some(c) => super::collections::scope_record(r, c),
+                };
+                read.opened
+                    .push((format!("{rel}/{}", Layout::record_name(seq)), r));
+            }
+        }
+        Ok(())
+    }
+
+    /// One record file at position `at` of a chain: the record, or the
+    /// problem that keeps it out. Only a failure to read the
+    /// folder is an error.
+    fn open_record(
+        &self,
+        path: &std::path::Path,
+        identities: &[&dyn age::Identity],
+        at: &Position<'_>,
+        file: &str,
+    ) -> Result<Result<OpenedRecord, Problem>, ListError> {
+        let file = file.to_owned();
+        let Some(bytes) = fsutil::read_limited(path, RECORD_MAX)? else {
+            return Ok(Err(Problem::RecordUnreadable { file }));
+        };
+        let plain = match crypt::decrypt_bytes(&bytes, identities) {
+            Ok(p) => p,
+            Err(DecryptFailure::Io(e)) => {
+                return Err(crate::errors::StorageError::read(path, e).into())
+            }
+            Err(_) => return Ok(Err(Problem::RecordUnreadable { file })),
+        };
+        let rec = match record::open(&plain, &self.keys.mac) {
+            Ok(r) => r,
+            Err(RecordError::BadMac) => return Ok(Err(Problem::RecordForged { file })),
+            Err(RecordError::NewerFormat(format)) => {
+                return Ok(Err(Problem::RecordFromNewerVersion { file, format }))
+            }
+            Err(_) => return Ok(Err(Problem::RecordUnreadable { file })),
+        };
+        if rec.body.vault != self.header.id {
+            return Ok(Err(Problem::RecordFromOtherVault { file }));
+        }
+        // A signed record names where it belongs (§5.7): one copied from
+        // elsewhere is refused.
+        let place = record::RecordBody::place_of(at.coll);
+        if rec.body.place.as_ref().is_some_and(|p| *p != place) {
+            return Ok(Err(Problem::RecordMisplaced {
+                file,
+                belongs: escape(rec.body.place.as_deref().unwrap_or_default()),
+            }));
+        }
+        if rec.body.device != at.device || rec.body.seq != at.seq {
+            let entries = rec
+                .body
+                .ops
+                .iter()
+                .map(|o| format!("\"{}\"", o.state.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Ok(Err(Problem::RecordReplayed {
+                file,
+                claims_device: rec.body.device_name.clone(),
+                claims_seq: rec.body.seq,
+                entries,
+            }));
+        }
+        Ok(Ok(rec))
+    }
+
+    /// Chains shorter than this device saw them: rolled back by someone who
+    /// can write to the folder, or not synced back yet.
+    fn rolled_back_chains(&self, heads: &Heads, reading: &HashSet<Option<&str>>) -> Vec<Problem> {
+        let mut problems = Vec::new();
         for (chain, known) in &self.device.known {
             let (coll, device) = super::collections::split_key(chain);
             // A collection this device no longer reads is not rolled back.
@@ -460,8 +528,13 @@ impl Vault {
                 });
             }
         }
+        problems
+    }
+
+    /// Remembers the newest head of each chain, for rollback detection.
+    fn remember_record_heads(&mut self, heads: &Heads) {
         let mut changed = false;
-        for (device, (seq, hash, name)) in &heads {
+        for (device, (seq, hash, name)) in heads {
             let newer = self.device.known.get(device).is_none_or(|k| *seq > k.seq);
             if newer {
                 self.device.known.insert(
@@ -479,9 +552,13 @@ impl Vault {
             // Best effort: failing to remember heads only weakens rollback detection.
             let _ = self.local.save(&self.device);
         }
+    }
 
+    /// The content files present in the readable collections; a blob
+    /// counts only in its own shard (FORMAT.md §1).
+    fn blob_ids(&self, collections: &[Option<String>]) -> Result<HashSet<String>, ListError> {
         let mut blobs = HashSet::new();
-        for coll in &collections {
+        for coll in collections {
             let blob_dir = self.layout.for_collection(coll.as_deref()).blobs();
             for shard in fsutil::list_dir(&blob_dir)? {
                 if layout::is_ignorable(&shard) {
@@ -491,7 +568,6 @@ impl Vault {
                     if layout::is_ignorable(&name) {
                         continue;
                     }
-                    // A blob counts only in its own shard (FORMAT.md §1).
                     if let Some(base) = layout::strip_copy_marker(&name, 26) {
                         if base.get(..2) == Some(shard.as_str()) {
                             blobs.insert(base.to_owned());
@@ -500,22 +576,7 @@ impl Vault {
                 }
             }
         }
-        self.flag_refused(&problems);
-        let tree = Tree::build(&opened);
-        // Where each blob a version names lives: its entry's collection.
-        let mut blob_home = HashMap::new();
-        for v in &tree.versions {
-            if let Some(c) = &v.state.content {
-                let (coll, _) = super::collections::split_key(&v.entry);
-                blob_home.insert(c.blob.clone(), coll.map(str::to_owned));
-            }
-        }
-        Ok(Snapshot {
-            tree,
-            problems,
-            blobs,
-            blob_home,
-        })
+        Ok(blobs)
     }
 
     /// Records in this device's audit log, once each, every change it
