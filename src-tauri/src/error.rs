@@ -203,6 +203,7 @@ classified!(
     SecretStoreError,
     StorageError,
     TeamActionError,
+    TeamViewError,
     UnlockError,
     VerifyError,
     VersionsError,

@@ -86,38 +86,39 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
         let mut vault = session.vault.lock().expect("vault lock");
         // Re-read what synced in since the vault opened.
         vault.list()?;
-        let status = vault.team();
-        let Some(team) = &status.team else {
-            return Ok(TeamOut {
-                members: Vec::new(),
-                collections: Vec::new(),
-                admin: false,
-                requests: Vec::new(),
-                problems: vec![match &status.error {
-                    Some(e) => format!("The team list cannot be read: {e}."),
-                    None => "This vault has no team list yet. Using the recovery phrase on this computer starts one.".to_owned(),
-                }],
-            });
+        let team = match vault.team_view() {
+            Ok(team) => team,
+            Err(e) => {
+                return Ok(TeamOut {
+                    members: Vec::new(),
+                    collections: Vec::new(),
+                    admin: false,
+                    requests: Vec::new(),
+                    problems: vec![match &e {
+                        chartsafe_core::TeamViewError::NoTeam => "This vault has no team list yet. Using the recovery phrase on this computer starts one.".to_owned(),
+                        chartsafe_core::TeamViewError::Unreadable(why) => format!("The team list cannot be read: {why}."),
+                        _ => format!("The team list cannot be read: {e}."),
+                    }],
+                })
+            }
         };
-        let me = vault.device_id().to_owned();
-        let admin = team.role_of_device(&me) == Some(Role::Admin);
+        let admin = team.admin;
         let members = team
             .members
-            .values()
+            .into_iter()
             .map(|m| MemberOut {
-                id: m.id.clone(),
+                id: m.id,
                 name: names::printable(&m.name),
                 role: m.role.as_str(),
                 removed: m.removed,
-                devices: team
+                devices: m
                     .devices
-                    .values()
-                    .filter(|d| d.member == m.id)
+                    .into_iter()
                     .map(|d| DeviceOut {
-                        id: d.id.clone(),
+                        id: d.id,
                         name: names::printable(&d.name),
                         removed: d.removed,
-                        this_device: d.id == me,
+                        this_device: d.this_device,
                     })
                     .collect(),
             })
@@ -127,7 +128,7 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
             .iter()
             .map(|r| format!("A team change from device {} (#{}) does not count: {}.", r.device, r.seq, r.reason))
             .collect();
-        problems.extend(status.unreadable.iter().map(|(f, why)| format!("{f} is not a team entry this vault can read: {why}.")));
+        problems.extend(team.unreadable.iter().map(|(f, why)| format!("{f} is not a team entry this vault can read: {why}.")));
         let requests = if admin {
             vault
                 .join_requests()?

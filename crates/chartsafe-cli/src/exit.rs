@@ -186,6 +186,7 @@ classified!(
     SecretStoreError,
     StorageError,
     TeamActionError,
+    TeamViewError,
     UnlockError,
     VerifyError,
     VersionsError,

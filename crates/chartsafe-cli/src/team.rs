@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use chartsafe_core::{names, Role, Vault};
+use chartsafe_core::{names, Role, TeamView, Vault};
 use secrecy::ExposeSecret;
 
 use crate::exit::{code, Failure};
@@ -12,52 +12,11 @@ use crate::output;
 /// Prints the members, their roles and devices, then what in the team log
 /// does not count (to standard error). With `json`, one object.
 pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Failure> {
-    let status = vault.team();
-    let Some(team) = &status.team else {
-        return Err(match &status.error {
-            Some(e) => Failure::new(
-                code::INTEGRITY,
-                format!("no team: {e}"),
-                Some("the team log (t/ in the vault folder) was deleted, or has not synced yet"),
-            ),
-            None => Failure::new(
-                code::OTHER,
-                "this device knows no team for this vault",
-                Some("a vault made before the team log gets one when the recovery phrase is used (`chartsafe recover`)"),
-            ),
-        });
-    };
+    let team = vault.team_view()?;
     if json {
-        let members: Vec<_> = team
-            .members
-            .values()
-            .map(|m| {
-                serde_json::json!({
-                    "id": m.id, "name": m.name, "role": m.role.as_str(), "removed": m.removed,
-                    "devices": team.devices.values().filter(|d| d.member == m.id).map(|d| {
-                        serde_json::json!({"id": d.id, "name": d.name, "removed": d.removed,
-                                           "signing": d.signing.to_string(),
-                                           "this_device": d.id == vault.device_id()})
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let rejected: Vec<_> = team
-            .rejected
-            .iter()
-            .map(|r| {
-                serde_json::json!({"device": r.device, "seq": r.seq, "kind": r.kind,
-                                   "reason": r.reason.code(), "message": r.reason.to_string()})
-            })
-            .collect();
-        let value = serde_json::json!({
-            "members": members, "rejected": rejected, "pending": team.pending.len(),
-            "unreadable": status.unreadable.iter().map(|(f, _)| f).collect::<Vec<_>>(),
-            "rolled_back": status.rolled_back,
-        });
-        writeln!(out, "{value}").map_err(output::broken)?;
+        writeln!(out, "{}", members_json(&team)).map_err(output::broken)?;
     } else {
-        for m in team.members.values() {
+        for m in &team.members {
             let state = if m.removed { "  (removed)" } else { "" };
             writeln!(
                 out,
@@ -67,14 +26,11 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
                 m.id
             )
             .map_err(output::broken)?;
-            for d in team.devices.values().filter(|d| d.member == m.id) {
-                let mut notes = Vec::new();
-                if d.id == vault.device_id() {
-                    notes.push("this device");
-                }
-                if d.removed {
-                    notes.push("removed");
-                }
+            for d in &m.devices {
+                let notes: Vec<&str> = [(d.this_device, "this device"), (d.removed, "removed")]
+                    .into_iter()
+                    .filter_map(|(on, note)| on.then_some(note))
+                    .collect();
                 let notes = if notes.is_empty() {
                     String::new()
                 } else {
@@ -90,36 +46,78 @@ pub fn members(vault: &Vault, json: bool, out: &mut dyn Write) -> Result<u8, Fai
             }
         }
     }
+    warn_team_problems(&team);
+    Ok(if team.has_problems() {
+        code::PROBLEMS
+    } else {
+        0
+    })
+}
+
+/// `chartsafe members --json`: one object.
+fn members_json(team: &TeamView) -> serde_json::Value {
+    let members: Vec<_> = team
+        .members
+        .iter()
+        .map(|m| {
+            let devices: Vec<_> = m
+                .devices
+                .iter()
+                .map(|d| {
+                    serde_json::json!({"id": d.id, "name": d.name, "removed": d.removed,
+                                       "signing": d.signing, "this_device": d.this_device})
+                })
+                .collect();
+            serde_json::json!({
+                "id": m.id, "name": m.name, "role": m.role.as_str(), "removed": m.removed,
+                "devices": devices,
+            })
+        })
+        .collect();
+    let rejected: Vec<_> = team
+        .rejected
+        .iter()
+        .map(|r| {
+            serde_json::json!({"device": r.device, "seq": r.seq, "kind": r.kind,
+                               "reason": r.code, "message": r.reason})
+        })
+        .collect();
+    serde_json::json!({
+        "members": members, "rejected": rejected, "pending": team.pending,
+        "unreadable": team.unreadable.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+        "rolled_back": team.rolled_back,
+    })
+}
+
+/// What in the team log does not count, cannot be read, went back, or
+/// waits: to standard error.
+fn warn_team_problems(team: &TeamView) {
     for r in &team.rejected {
         eprintln!(
             "warning: team entry t/{}/{:010} ({}) does not count: {}",
             r.device, r.seq, r.kind, r.reason
         );
     }
-    for (file, why) in &status.unreadable {
+    for (file, why) in &team.unreadable {
         eprintln!(
             "warning: {} is not a team entry this vault can read: {}",
             names::printable(file),
             names::printable(why)
         );
     }
-    for what in &status.rolled_back {
+    for what in &team.rolled_back {
         eprintln!(
             "warning: the team log in the vault folder went back to an older state: {} had disappeared or been replaced; this computer still counts it (from its own copy) and wrote it back",
             names::printable(what)
         );
     }
-    let problems = !team.rejected.is_empty()
-        || !status.unreadable.is_empty()
-        || !status.rolled_back.is_empty();
-    if !team.pending.is_empty() {
+    if team.pending > 0 {
         eprintln!(
             "note: {} team entr{} wait for entries that have not synced yet",
-            team.pending.len(),
-            if team.pending.len() == 1 { "y" } else { "ies" }
+            team.pending,
+            if team.pending == 1 { "y" } else { "ies" }
         );
     }
-    Ok(if problems { code::PROBLEMS } else { 0 })
 }
 
 /// `chartsafe invite`: a new invitation, printed once.

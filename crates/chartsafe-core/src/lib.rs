@@ -67,7 +67,8 @@ pub use vault::{utc_time, write_csv, PendingEvents, CSV_HEADER};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
-    RepairReport, SyncState, TeamStatus, TrashEntry, VerifyError, VersionInfo,
+    RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
 };
 pub use vault::{CollectionInfo, RekeyJob, RekeyReport, RekeyStatus, Rotation};
+pub use vault::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};
 pub use vault::{Invitation, JoinRequestInfo, PendingJoin, Removal};

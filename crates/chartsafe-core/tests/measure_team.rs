@@ -76,7 +76,7 @@ fn measure_team_figures() {
         Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap()
     });
     let mut admin = Vault::unlock(&dir, &store, &pass(), options(tmp.path(), "admin")).unwrap();
-    let members = admin.team().team.as_ref().unwrap().members.len();
+    let members = admin.team_view().unwrap().members.len();
     let list_signed = best_of(3, || admin.list().unwrap());
     let l = admin.list().unwrap();
     assert!(l.problems.is_empty(), "{:?}", l.problems.first());

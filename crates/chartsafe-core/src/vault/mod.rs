@@ -23,6 +23,7 @@ mod rotate_tests;
 mod team;
 #[cfg(test)]
 mod team_tests;
+mod team_view;
 #[cfg(test)]
 mod tests;
 mod trust;
@@ -45,7 +46,7 @@ pub use get::Access;
 pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 pub use rotate::{RekeyJob, RekeyReport, RekeyStatus, Rotation};
-pub use team::TeamStatus;
+pub use team_view::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
 
 use crate::crypt::{self, DecryptFailure};

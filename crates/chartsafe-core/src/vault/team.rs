@@ -21,7 +21,7 @@ const ENTRY_MAX: u64 = 1 << 20;
 
 /// What this device knows of the team (FORMAT.md §11).
 #[derive(Debug, Clone, Default)]
-pub struct TeamStatus {
+pub(crate) struct TeamStatus {
     /// The team, when the log has a valid genesis under the root key this
     /// device pinned.
     pub team: Option<Team>,
@@ -101,7 +101,7 @@ impl From<StorageError> for TeamWriteError {
 
 impl Vault {
     /// The team as this device sees it.
-    pub fn team(&self) -> &TeamStatus {
+    pub(crate) fn team(&self) -> &TeamStatus {
         &self.team.status
     }
 
