@@ -9,7 +9,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest name, in UTF-8 bytes (the limit of ext4, NTFS and APFS).
-pub const MAX_NAME_BYTES: usize = 255;
+pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 /// Why a name was refused. The name itself is not repeated (it can be long or
 /// hold control characters); callers name the path.
@@ -28,7 +28,7 @@ pub enum NameError {
     /// Holds a control character (newline, tab, NUL, …).
     #[error("a name cannot hold control characters")]
     Control,
-    /// Longer than [`MAX_NAME_BYTES`].
+    /// Longer than 255 bytes of UTF-8.
     #[error("the name is {0} bytes long; at most 255 are allowed")]
     TooLong(usize),
     /// Not valid Unicode (a source file name in another encoding).
@@ -37,7 +37,7 @@ pub enum NameError {
 }
 
 /// Checks one name and returns its NFC form.
-pub fn normalise_name(name: &str) -> Result<String, NameError> {
+pub(crate) fn normalise_name(name: &str) -> Result<String, NameError> {
     let nfc: String = name.nfc().collect();
     if nfc.is_empty() {
         return Err(NameError::Empty);
@@ -68,7 +68,7 @@ pub fn split_path(path: &str) -> Result<Vec<String>, NameError> {
 }
 
 /// Joins names into a vault path.
-pub fn join(parent: &str, name: &str) -> String {
+pub(crate) fn join(parent: &str, name: &str) -> String {
     if parent.is_empty() {
         name.to_owned()
     } else {
@@ -81,7 +81,7 @@ pub fn join(parent: &str, name: &str) -> String {
 /// The device name comes from another device's record: separators and
 /// control characters are replaced and it is cut to 40 characters, so the
 /// result is still one valid name.
-pub fn conflict_name(name: &str, device: &str, date: &str) -> String {
+pub(crate) fn conflict_name(name: &str, device: &str, date: &str) -> String {
     let (stem, ext) = split_extension(name);
     let device: String = clean_device_name(device).chars().take(40).collect();
     fit(stem, &format!(" (conflict, {device}, {date}){ext}"))
@@ -95,7 +95,7 @@ pub fn suffixed_name(name: &str, suffix: &str) -> String {
 
 /// A device name as shown to people and stored in records: NFC, no control
 /// characters or separators, at most 64 characters (FORMAT.md §5.1).
-pub fn clean_device_name(name: &str) -> String {
+pub(crate) fn clean_device_name(name: &str) -> String {
     let cleaned: String = name
         .nfc()
         .map(|c| {
@@ -138,7 +138,7 @@ fn split_extension(name: &str) -> (&str, &str) {
 /// `report\u{202e}fdp.exe` read as `reportexe.pdf`), zero-width and other
 /// invisible format characters (so two different names look the same), and
 /// tag characters (docs/THREAT_MODEL.md §4.5).
-pub fn is_deceptive(c: char) -> bool {
+pub(crate) fn is_deceptive(c: char) -> bool {
     matches!(c,
         '\u{00ad}'                      // soft hyphen
         | '\u{034f}'                    // combining grapheme joiner
@@ -161,7 +161,7 @@ pub fn is_deceptive(c: char) -> bool {
 
 /// Text safe to show in a terminal, a log or a window: control characters
 /// (which a planted file name can hold, to drive a terminal) and the
-/// invisible characters of [`is_deceptive`] (which make a name masquerade as
+/// invisible characters of `is_deceptive` (which make a name masquerade as
 /// another) become escapes such as `\u{1b}` and `\u{202e}`. Names chosen by
 /// people (members, devices, join requests) and names read from the vault
 /// folder go through it before they are shown.
@@ -178,7 +178,8 @@ pub fn printable(text: &str) -> String {
 }
 
 /// Whether `text` holds a character [`printable`] escapes.
-pub fn needs_escaping(text: &str) -> bool {
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn needs_escaping(text: &str) -> bool {
     text.chars().any(|c| c.is_control() || is_deceptive(c))
 }
 
@@ -193,7 +194,7 @@ const WINDOWS_DEVICES: [&str; 6] = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOU
 /// on where it is exported (docs/THREAT_MODEL.md §4.5):
 ///
 /// - `<>:"|?*`, `/`, `\`, control characters and the invisible characters
-///   of [`is_deceptive`] become `_` (`a:stream` would write an NTFS
+///   of `is_deceptive` become `_` (`a:stream` would write an NTFS
 ///   alternate stream, `C:x` a drive-relative path; `:` is `/` to macOS's
 ///   Finder);
 /// - trailing dots and spaces, which Windows strips (so `x.` would write
@@ -260,7 +261,7 @@ pub fn local_relative_path(path: &str) -> std::path::PathBuf {
 }
 
 /// A UTC date `YYYY-MM-DD` from ms since the epoch (civil-from-days, H. Hinnant).
-pub fn date(ms: i64) -> String {
+pub(crate) fn date(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
