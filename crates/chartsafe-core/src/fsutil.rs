@@ -326,6 +326,29 @@ pub(crate) fn list_dir_max(dir: &Path, max: usize) -> Result<Vec<String>, Storag
     Ok(out)
 }
 
+/// The device folders under `dir` (`r/` or `a/`), by device id, each with
+/// the folder names that hold its files: its own and sync clients' copies
+/// of it (`<id> (1)`, FORMAT.md §6.3).
+pub(crate) fn device_folders(
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, StorageError> {
+    let mut folders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for name in list_dir(dir)? {
+        if crate::format::is_ignorable(&name) {
+            continue;
+        }
+        if let Some(base) =
+            crate::format::strip_copy_marker(&name, 26).filter(|b| crate::ids::is_id(b))
+        {
+            folders
+                .entry(base.to_owned())
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    Ok(folders)
+}
+
 #[cfg(test)]
 mod folder_tests {
     use super::*;

@@ -182,27 +182,6 @@ pub fn chain_position(name: &str) -> Option<u64> {
     base.parse().ok()
 }
 
-/// The device folders under `dir` (`r/` or `a/`), by device id, each with
-/// the folder names that hold its files: its own and sync clients' copies
-/// of it (`<id> (1)`, FORMAT.md §6.3).
-pub(crate) fn device_folders(
-    dir: &Path,
-) -> Result<std::collections::BTreeMap<String, Vec<String>>, crate::errors::StorageError> {
-    let mut folders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for name in crate::fsutil::list_dir(dir)? {
-        if is_ignorable(&name) {
-            continue;
-        }
-        if let Some(base) = strip_copy_marker(&name, 26).filter(|b| crate::ids::is_id(b)) {
-            folders
-                .entry(base.to_owned())
-                .or_default()
-                .push(name.clone());
-        }
-    }
-    Ok(folders)
-}
-
 /// Whether a file in a vault folder is a sync tool's or our own temporary file,
 /// or operating-system clutter, to be skipped when reading.
 pub fn is_ignorable(name: &str) -> bool {

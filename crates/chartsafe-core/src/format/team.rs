@@ -8,7 +8,7 @@
 //! `"chartsafe/v2 team\n" ‖ body`. `genesis` and `recovery_admin` entries also
 //! carry `root_sig`, the vault root key's signature over
 //! `"chartsafe/v2 team root\n" ‖ body` (§11.2). The signatures are checked by
-//! [`crate::team::evaluate`], which knows the devices' keys; this module only
+//! `team::evaluate` (crate::team), which knows the devices' keys; this module only
 //! checks the envelope and the shapes of ids and keys.
 
 use std::collections::BTreeMap;

@@ -687,7 +687,7 @@ impl Vault {
         let root = self.layout.audit();
         let mut chains = Chains::new();
         let mut rejected = Vec::new();
-        for (device, copies) in &layout::device_folders(&root)? {
+        for (device, copies) in &fsutil::device_folders(&root)? {
             let by_seq = chains.entry(device.clone()).or_default();
             for folder in copies {
                 let dir = root.join(folder);

@@ -325,7 +325,7 @@ impl Vault {
             // A sync client may copy a whole device folder (`<id> (1)`): its
             // records are read as the device's own (FORMAT.md §6.3).
             let records_dir = self.layout.for_collection(coll.as_deref()).records();
-            for (device, copies) in layout::device_folders(&records_dir)? {
+            for (device, copies) in fsutil::device_folders(&records_dir)? {
                 self.read_chain(coll.as_deref(), &device, &copies, &mut read)?;
             }
         }

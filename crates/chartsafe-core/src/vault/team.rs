@@ -241,7 +241,7 @@ impl Vault {
         let mut entries = Vec::new();
         let mut unreadable = Vec::new();
         let mut files = std::collections::HashMap::new();
-        for copies in layout::device_folders(&root_dir)?.values() {
+        for copies in fsutil::device_folders(&root_dir)?.values() {
             for folder in copies {
                 let dir = root_dir.join(folder);
                 for name in fsutil::list_dir(&dir)? {
