@@ -207,6 +207,34 @@ pub fn public_info(dir: &Path) -> Result<PublicInfo, UnlockError> {
     })
 }
 
+/// The keys of every keyslot the recovery identity opens that carries the
+/// phrase's own keys, merged, with where each key came from. A keyslot with
+/// them may still be planted by a key holder: its keys count only if the
+/// team log names them (FORMAT.md §4.2).
+fn recovery_keyslots(
+    layout: &Layout,
+    vault: &str,
+    recovery: &crate::keys::AgeIdentity,
+) -> Result<(Option<VaultKeys>, BTreeMap<String, String>), RecoverError> {
+    let mut found = None;
+    let mut origin = BTreeMap::new();
+    for slot in fsutil::list_dir(&layout.keyslots())? {
+        if crate::format::is_ignorable(&slot) {
+            continue;
+        }
+        let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
+            continue;
+        };
+        if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], vault) {
+            if k.matches_recovery(recovery) {
+                note_origin(&mut origin, &slot, &k);
+                merge_keys(&mut found, k);
+            }
+        }
+    }
+    Ok((found, origin))
+}
+
 fn check_passphrase(p: &SecretString) -> bool {
     p.expose_secret().chars().count() >= MIN_PASSPHRASE_CHARS
 }
@@ -442,25 +470,7 @@ impl Vault {
         let header = read_header(dir).map_err(RecoverError::Open)?;
         let layout = Layout::new(dir);
         let recovery = phrase.identity();
-        let mut found = None;
-        let mut origin = BTreeMap::new();
-        for slot in fsutil::list_dir(&layout.keyslots())? {
-            if crate::format::is_ignorable(&slot) {
-                continue;
-            }
-            let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
-                continue;
-            };
-            if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], &header.id) {
-                // A keyslot without the phrase's keys is skipped; one with
-                // them may still be planted by a key holder: its keys count
-                // only if the team log names them (FORMAT.md §4.2).
-                if k.matches_recovery(&recovery) {
-                    note_origin(&mut origin, &slot, &k);
-                    merge_keys(&mut found, k);
-                }
-            }
-        }
+        let (found, origin) = recovery_keyslots(&layout, &header.id, &recovery)?;
         let local = LocalDir::new(&options.state_dir, &header.id);
         let Some(mut keys) = found else {
             let event = Event::new(options.clock.now_ms(), Action::RecoveryFailed)
@@ -493,35 +503,8 @@ impl Vault {
         if vault.team().team.is_none() && !vault.has_team_entries() {
             vault.pick_format1_keys()?;
         }
-        // Who this device belongs to comes from the signed team log, never
-        // from a keyslot (FORMAT.md §4.2): the founder by default, another
-        // active member the person names, or a new admin. A removed member
-        // is never revived (§11.5).
-        if let Some(t) = vault.team().team.as_ref() {
-            vault.keys.member = match &recover_as {
-                RecoverAs::Founder => t
-                    .founder
-                    .as_deref()
-                    .filter(|m| t.active_member(m).is_some())
-                    .map_or_else(ids::random_id, str::to_owned),
-                RecoverAs::NewAdmin => ids::random_id(),
-                RecoverAs::Member(who) => {
-                    let by_id = t.active_member(who).map(|m| m.id.clone());
-                    let by_name: Vec<&str> = t
-                        .members
-                        .values()
-                        .filter(|m| !m.removed && m.name == *who)
-                        .map(|m| m.id.as_str())
-                        .collect();
-                    let shown = crate::names::printable(who);
-                    match (by_id, by_name.as_slice()) {
-                        (Some(id), _) => id,
-                        (None, [one]) => (*one).to_owned(),
-                        (None, []) => return Err(RecoverError::NoSuchMember(shown)),
-                        (None, _) => return Err(RecoverError::AmbiguousMember(shown)),
-                    }
-                }
-            };
+        if let Some(member) = vault.recovered_member(&recover_as)? {
+            vault.keys.member = member;
         }
         // A device id the team log already lists (this machine, enrolled
         // before) gets a new id with its new signing key; the old id is
@@ -538,65 +521,119 @@ impl Vault {
         let recipient = vault.record_and_enrol(used, store, new_passphrase, kdf_log_n, slot)?;
         vault.flag_planted_keyslots();
         if vault.team().team.is_some() {
-            // Emergency access re-establishes an admin (FORMAT.md §11.3).
-            let entry = Entry::RecoveryAdmin {
-                member: vault.keys.member.clone(),
-                name: vault.member_name.clone(),
-                device_name: vault.device.device_name.clone(),
-                recipient,
-                signing: vault.own_signing_public(),
-            };
-            vault.append_team(entry, Some(&root))?;
-            if let Some(old) = replaced {
-                if vault
-                    .team()
-                    .team
-                    .as_ref()
-                    .is_some_and(|t| t.active_device(&old).is_some())
-                {
-                    // Everything the old id wrote stands: its newest record
-                    // is in this machine's own state (FORMAT.md §7, §11.6).
-                    let cutoffs = vault
-                        .device
-                        .known
-                        .get(&old)
-                        .map(|k| (old.clone(), k.cutoff()))
-                        .into_iter()
-                        .collect();
-                    vault.append_team(
-                        Entry::DeviceRemove {
-                            device: old,
-                            cutoffs,
-                        },
-                        None,
-                    )?;
-                }
-            }
+            vault.rejoin_team(&root, recipient, replaced)?;
         } else if !vault.has_team_entries() {
-            // A vault from before the team log: the phrase starts it, and
-            // the unsigned records there now stand as its legacy
-            // (FORMAT.md §11.6). They are read without the pinned root, as
-            // a version 1 reader would.
-            let pinned = vault.device.root.take();
-            let read = vault.load();
-            vault.device.root = pinned;
-            vault.local.save(&vault.device)?;
-            read.map_err(|crate::errors::ListError::Storage(s)| RecoverError::Storage(s))?;
-            let legacy = vault
-                .device
-                .known
-                .iter()
-                .map(|(d, k)| (d.clone(), k.cutoff()))
-                .collect();
-            let genesis = vault.own_entry_genesis(&root, recipient, legacy);
-            vault.append_team(genesis, Some(&root))?;
-            // From now on the vault has a team log: the header says so, and
-            // version 1 programs refuse it instead of writing changes the
-            // team would refuse (FORMAT.md §1.1).
-            vault.header.version = crate::format::header::VERSION;
-            fsutil::write_replace(&vault.layout.header(), &vault.header.to_bytes())?;
+            vault.start_team_log(&root, recipient)?;
         }
         Ok(vault)
+    }
+
+    /// Who a recovered device belongs to, from the signed team log, never
+    /// from a keyslot (FORMAT.md §4.2): the founder by default, another
+    /// active member the person names, or a new admin. A removed member is
+    /// never revived (§11.5). `None` without a team log.
+    fn recovered_member(&self, recover_as: &RecoverAs) -> Result<Option<String>, RecoverError> {
+        let Some(t) = self.team().team.as_ref() else {
+            return Ok(None);
+        };
+        Ok(Some(match recover_as {
+            RecoverAs::Founder => t
+                .founder
+                .as_deref()
+                .filter(|m| t.active_member(m).is_some())
+                .map_or_else(ids::random_id, str::to_owned),
+            RecoverAs::NewAdmin => ids::random_id(),
+            RecoverAs::Member(who) => {
+                let by_id = t.active_member(who).map(|m| m.id.clone());
+                let by_name: Vec<&str> = t
+                    .members
+                    .values()
+                    .filter(|m| !m.removed && m.name == *who)
+                    .map(|m| m.id.as_str())
+                    .collect();
+                let shown = crate::names::printable(who);
+                match (by_id, by_name.as_slice()) {
+                    (Some(id), _) => id,
+                    (None, [one]) => (*one).to_owned(),
+                    (None, []) => return Err(RecoverError::NoSuchMember(shown)),
+                    (None, _) => return Err(RecoverError::AmbiguousMember(shown)),
+                }
+            }
+        }))
+    }
+
+    /// Emergency access re-establishes an admin (FORMAT.md §11.3); the
+    /// device id this machine had before (`replaced`) is removed, with
+    /// everything it wrote standing (FORMAT.md §7, §11.6).
+    fn rejoin_team(
+        &mut self,
+        root: &crate::sign::SigningKey,
+        recipient: String,
+        replaced: Option<String>,
+    ) -> Result<(), RecoverError> {
+        let entry = Entry::RecoveryAdmin {
+            member: self.keys.member.clone(),
+            name: self.member_name.clone(),
+            device_name: self.device.device_name.clone(),
+            recipient,
+            signing: self.own_signing_public(),
+        };
+        self.append_team(entry, Some(root))?;
+        let Some(old) = replaced else {
+            return Ok(());
+        };
+        let active = self
+            .team()
+            .team
+            .as_ref()
+            .is_some_and(|t| t.active_device(&old).is_some());
+        if active {
+            // Its newest record is in this machine's own state.
+            let cutoffs = self
+                .device
+                .known
+                .get(&old)
+                .map(|k| (old.clone(), k.cutoff()))
+                .into_iter()
+                .collect();
+            self.append_team(
+                Entry::DeviceRemove {
+                    device: old,
+                    cutoffs,
+                },
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A vault from before the team log: the phrase starts it, and the
+    /// unsigned records there now stand as its legacy (FORMAT.md §11.6).
+    /// They are read without the pinned root, as a version 1 reader would.
+    fn start_team_log(
+        &mut self,
+        root: &crate::sign::SigningKey,
+        recipient: String,
+    ) -> Result<(), RecoverError> {
+        let pinned = self.device.root.take();
+        let read = self.load();
+        self.device.root = pinned;
+        self.local.save(&self.device)?;
+        read.map_err(|crate::errors::ListError::Storage(s)| RecoverError::Storage(s))?;
+        let legacy = self
+            .device
+            .known
+            .iter()
+            .map(|(d, k)| (d.clone(), k.cutoff()))
+            .collect();
+        let genesis = self.own_entry_genesis(root, recipient, legacy);
+        self.append_team(genesis, Some(root))?;
+        // From now on the vault has a team log: the header says so, and
+        // version 1 programs refuse it instead of writing changes the team
+        // would refuse (FORMAT.md §1.1).
+        self.header.version = crate::format::header::VERSION;
+        fsutil::write_replace(&self.layout.header(), &self.header.to_bytes())?;
+        Ok(())
     }
 
     /// Records `first` and this device's enrolment, then enrols it with
