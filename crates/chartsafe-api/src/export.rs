@@ -117,36 +117,17 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    use chartsafe_core::{SecretStore, SecretStoreError};
-    use secrecy::{ExposeSecret, SecretString};
+    use secrecy::SecretString;
 
     use super::*;
 
-    #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, String>>);
-
-    impl SecretStore for Memory {
-        fn get(&self, key: &str) -> Result<Option<SecretString>, SecretStoreError> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .get(key)
-                .cloned()
-                .map(SecretString::from))
-        }
-        fn set(&self, key: &str, secret: &SecretString) -> Result<(), SecretStoreError> {
-            let value = secret.expose_secret().to_owned();
-            self.0.lock().unwrap().insert(key.to_owned(), value);
-            Ok(())
-        }
-        fn delete(&self, key: &str) -> Result<(), SecretStoreError> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
-        }
+    /// The real OS keychain (the Secret Service that `make test` starts),
+    /// in a namespace of this test run's own.
+    fn keychain() -> chartsafe_keychain::Keychain {
+        chartsafe_keychain::Keychain::with_service(&format!(
+            "chartsafe-api-tests-{}",
+            std::process::id()
+        ))
     }
 
     #[test]
@@ -155,9 +136,8 @@ mod tests {
         let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
         options.kdf_log_n = 4;
         let pass = SecretString::from("correct horse battery".to_owned());
-        let store = Memory::default();
         let (mut vault, _) =
-            Vault::create(&tmp.path().join("vault"), &store, &pass, options).unwrap();
+            Vault::create(&tmp.path().join("vault"), &keychain(), &pass, options).unwrap();
         let src = tmp.path().join("Doe");
         std::fs::create_dir_all(src.join("Labs")).unwrap();
         std::fs::write(src.join("referral.pdf"), b"referral").unwrap();
@@ -200,13 +180,8 @@ mod tests {
         let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
         options.kdf_log_n = 4;
         let pass = SecretString::from("correct horse battery".to_owned());
-        let (mut vault, _) = Vault::create(
-            &tmp.path().join("vault"),
-            &Memory::default(),
-            &pass,
-            options,
-        )
-        .unwrap();
+        let (mut vault, _) =
+            Vault::create(&tmp.path().join("vault"), &keychain(), &pass, options).unwrap();
         vault.mkdir("Empty").unwrap();
         let out = tmp.path().join("out");
         std::fs::create_dir(&out).unwrap();

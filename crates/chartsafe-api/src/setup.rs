@@ -121,28 +121,10 @@ mod tests {
 
     #[test]
     fn a_folder_that_is_not_a_vault_is_named_before_any_passphrase() {
-        struct Empty;
-        impl SecretStore for Empty {
-            fn get(
-                &self,
-                _: &str,
-            ) -> Result<Option<secrecy::SecretString>, chartsafe_core::SecretStoreError>
-            {
-                Ok(None)
-            }
-            fn set(
-                &self,
-                _: &str,
-                _: &secrecy::SecretString,
-            ) -> Result<(), chartsafe_core::SecretStoreError> {
-                Ok(())
-            }
-            fn delete(&self, _: &str) -> Result<(), chartsafe_core::SecretStoreError> {
-                Ok(())
-            }
-        }
+        // The real keychain (the Secret Service `make test` starts).
+        let keychain = chartsafe_keychain::Keychain::with_service("chartsafe-api-tests");
         let dir = tempfile::tempdir().unwrap();
-        let e = check_enrolled(dir.path(), &Empty).unwrap_err();
+        let e = check_enrolled(dir.path(), &keychain).unwrap_err();
         assert!(matches!(e, UnlockError::NotAVault(_)), "{e}");
     }
 }

@@ -166,31 +166,8 @@ macro_rules! classified {
     )*};
 }
 
-classified!(
-    AddError,
-    AuditWriteError,
-    CreateError,
-    GetError,
-    JoinRequestError,
-    ListError,
-    MkdirError,
-    MoveError,
-    PathError,
-    PhraseError,
-    PurgeError,
-    RecoverError,
-    RekeyError,
-    RemoveError,
-    RestoreError,
-    RevertError,
-    SecretStoreError,
-    StorageError,
-    TeamActionError,
-    TeamViewError,
-    UnlockError,
-    VerifyError,
-    VersionsError,
-);
+// Every core error converts by its kind; the list is the core's own.
+chartsafe_core::for_each_error!(classified);
 
 #[cfg(test)]
 mod tests {

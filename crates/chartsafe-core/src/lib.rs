@@ -72,3 +72,46 @@ pub use vault::{
 pub use vault::{CollectionInfo, RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use vault::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};
 pub use vault::{Invitation, JoinRequestInfo, PendingJoin, Removal};
+
+/// Calls the macro `$m` with the name of every public error type of this
+/// crate (all of them [`Classify`]), so that a shell converts each one, a
+/// new one included, without a list of its own.
+///
+/// ```
+/// macro_rules! count {
+///     ($($t:ident),* $(,)?) => { [$(stringify!($t)),*].len() };
+/// }
+/// assert!(chartsafe_core::for_each_error!(count) > 20);
+/// ```
+#[macro_export]
+macro_rules! for_each_error {
+    ($m:ident) => {
+        $m! {
+            AddError,
+            AuditWriteError,
+            CreateError,
+            GetError,
+            HeaderError,
+            InviteError,
+            JoinRequestError,
+            ListError,
+            MkdirError,
+            MoveError,
+            PathError,
+            PhraseError,
+            PurgeError,
+            RecoverError,
+            RekeyError,
+            RemoveError,
+            RestoreError,
+            RevertError,
+            SecretStoreError,
+            StorageError,
+            TeamActionError,
+            TeamViewError,
+            UnlockError,
+            VerifyError,
+            VersionsError,
+        }
+    };
+}

@@ -207,15 +207,18 @@ pub fn public_info(dir: &Path) -> Result<PublicInfo, UnlockError> {
     })
 }
 
-/// The keys of every keyslot the recovery identity opens that carries the
-/// phrase's own keys, merged, with where each key came from. A keyslot with
-/// them may still be planted by a key holder: its keys count only if the
-/// team log names them (FORMAT.md §4.2).
+/// The keys of every keyslot a recovery identity opens that carries the
+/// keys it derives, merged, with where each key came from. Anyone who knows
+/// the public recovery recipient can plant a keyslot with their own keys:
+/// one that does not carry the phrase's is skipped, and which keys of the
+/// others count is the team log's to say (FORMAT.md §4.2,
+/// `vouch_recovery_keys`).
 fn recovery_keyslots(
     layout: &Layout,
     vault: &str,
-    recovery: &crate::keys::AgeIdentity,
-) -> Result<(Option<VaultKeys>, BTreeMap<String, String>), RecoverError> {
+    identities: &[&crate::keys::AgeIdentity],
+) -> Result<(Option<VaultKeys>, BTreeMap<String, String>), crate::errors::StorageError> {
+    let refs: Vec<&dyn age::Identity> = identities.iter().map(|i| i.as_age() as _).collect();
     let mut found = None;
     let mut origin = BTreeMap::new();
     for slot in fsutil::list_dir(&layout.keyslots())? {
@@ -225,8 +228,8 @@ fn recovery_keyslots(
         let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
             continue;
         };
-        if let Ok(k) = open_keyslot(&bytes, &[recovery.as_age()], vault) {
-            if k.matches_recovery(recovery) {
+        if let Ok(k) = open_keyslot(&bytes, &refs, vault) {
+            if identities.iter().any(|i| k.matches_recovery(i)) {
                 note_origin(&mut origin, &slot, &k);
                 merge_keys(&mut found, k);
             }
@@ -386,31 +389,10 @@ impl Vault {
     ) -> Result<Vault, UnlockError> {
         let header = read_header(dir)?;
         let layout = Layout::new(dir);
-        let refs: Vec<&dyn age::Identity> = identities.iter().map(|i| i.as_age() as _).collect();
-        let mut keys = None;
-        let mut origin = BTreeMap::new();
-        for slot in fsutil::list_dir(&layout.keyslots())? {
-            if crate::format::is_ignorable(&slot) {
-                continue;
-            }
-            let Some(bytes) = fsutil::read_limited(&layout.keyslot(&slot), KEYSLOT_MAX)? else {
-                continue;
-            };
-            if let Ok(k) = open_keyslot(&bytes, &refs, &header.id) {
-                // Only the recovery identity unlocks this way, and the keyslot
-                // must carry what it derives: anyone who knows the public
-                // recovery recipient can plant a keyslot with their own keys
-                // (FORMAT.md §4.2). Which of its keys count is the team
-                // log's to say (`vouch_recovery_keys`).
-                let genuine = identities.iter().any(|i| {
-                    i.recipient().to_string() == k.recovery.to_string() && k.matches_recovery(i)
-                });
-                if genuine {
-                    note_origin(&mut origin, &slot, &k);
-                    merge_keys(&mut keys, k);
-                }
-            }
-        }
+        // Only the recovery identity unlocks this way, and only keyslots
+        // that carry what it derives (FORMAT.md §4.2).
+        let all: Vec<&AgeIdentity> = identities.iter().collect();
+        let (keys, origin) = recovery_keyslots(&layout, &header.id, &all)?;
         let mut keys = keys.ok_or(UnlockError::IdentityNotAccepted)?;
         // An identity-file session is no computer of the team: it signs
         // nothing, whatever a keyslot carries (FORMAT.md §10.6).
@@ -470,7 +452,7 @@ impl Vault {
         let header = read_header(dir).map_err(RecoverError::Open)?;
         let layout = Layout::new(dir);
         let recovery = phrase.identity();
-        let (found, origin) = recovery_keyslots(&layout, &header.id, &recovery)?;
+        let (found, origin) = recovery_keyslots(&layout, &header.id, &[&recovery])?;
         let local = LocalDir::new(&options.state_dir, &header.id);
         let Some(mut keys) = found else {
             let event = Event::new(options.clock.now_ms(), Action::RecoveryFailed)

@@ -412,7 +412,7 @@ impl Vault {
             // be: a signed record cannot be checked, and is not trusted.
             return if rec.is_signed() {
                 RecordVerdict::Refused(
-                    "it is signed, and this session has no root key to check signatures with: use an identity file made by a current `chartsafe recovery identity`, or enrol this computer with the recovery phrase".into(),
+                    "it is signed, and this session has no root key to check signatures with: use an identity file written from the recovery phrase by a current ChartSafe (it names the root key), or set this computer up with the recovery phrase".into(),
                 )
             } else {
                 RecordVerdict::Stands
