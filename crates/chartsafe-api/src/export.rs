@@ -130,14 +130,20 @@ mod tests {
         ))
     }
 
+    /// A new vault in `dir/vault`, this computer's state in `dir/state`.
+    fn new_vault(dir: &Path) -> Vault {
+        let mut options = chartsafe_core::Options::new(dir.join("state"), "desk");
+        options.kdf_log_n = 4;
+        let pass = SecretString::from("correct horse battery".to_owned());
+        Vault::create(&dir.join("vault"), &keychain(), &pass, options)
+            .unwrap()
+            .0
+    }
+
     #[test]
     fn a_folder_comes_out_whole_twice_without_overwriting_and_each_file_is_audited() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
-        options.kdf_log_n = 4;
-        let pass = SecretString::from("correct horse battery".to_owned());
-        let (mut vault, _) =
-            Vault::create(&tmp.path().join("vault"), &keychain(), &pass, options).unwrap();
+        let mut vault = new_vault(tmp.path());
         let src = tmp.path().join("Doe");
         std::fs::create_dir_all(src.join("Labs")).unwrap();
         std::fs::write(src.join("referral.pdf"), b"referral").unwrap();
@@ -177,11 +183,7 @@ mod tests {
             }
         }
         let tmp = tempfile::tempdir().unwrap();
-        let mut options = chartsafe_core::Options::new(tmp.path().join("state"), "desk");
-        options.kdf_log_n = 4;
-        let pass = SecretString::from("correct horse battery".to_owned());
-        let (mut vault, _) =
-            Vault::create(&tmp.path().join("vault"), &keychain(), &pass, options).unwrap();
+        let mut vault = new_vault(tmp.path());
         vault.mkdir("Empty").unwrap();
         let out = tmp.path().join("out");
         std::fs::create_dir(&out).unwrap();
