@@ -138,41 +138,78 @@ fn readable(log: chartsafe_core::AuditLog) -> Result<chartsafe_core::AuditLog, F
 /// `chartsafe audit` and `chartsafe audit verify`.
 pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     if matches!(args.command, Some(AuditCommand::Verify)) {
-        let log = readable(vault.audit_log()?)?;
-        for c in &log.chains {
-            writeln!(
-                out,
-                "chain of \"{}\" (a/{}): {} batches, up to position {}",
-                names::printable(&c.device_name),
-                c.device,
-                c.batches,
-                c.head
-            )
-            .map_err(broken)?;
-        }
-        for p in &log.problems {
-            writeln!(out, "problem: {}", names::printable(&p.to_string())).map_err(broken)?;
-        }
-        eprintln!(
-            "{} entries in {} chains: {}",
-            log.entries.len(),
-            log.chains.len(),
-            match log.problems.len() {
-                0 => "every chain is intact".to_owned(),
-                n => format!("{n} problem(s)"),
-            }
-        );
-        return Ok(if log.problems.is_empty() {
-            0
-        } else {
-            code::INTEGRITY
-        });
+        return verify_chains(vault, out);
     }
+    let filter = filter(vault, args)?;
+    let log = readable(vault.audit_log()?)?;
+    let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
+    if !matches!(args.format, AuditFormat::Table) {
+        // A copy of the log (with file names) for another program: recorded
+        // first, like every other way out of the vault (FORMAT.md §10.2).
+        let kind = if matches!(args.format, AuditFormat::Csv) {
+            "CSV"
+        } else {
+            "JSON"
+        };
+        let now = vault.now_ms();
+        vault.record(
+            Event::new(now, Action::AuditExported)
+                .detail(format!("{} entries, {kind}, command line", shown.len())),
+        )?;
+    }
+    print_entries(&args.format, shown, out)?;
+    for p in &log.problems {
+        eprintln!("warning: {}", names::printable(&p.to_string()));
+    }
+    Ok(if log.problems.is_empty() {
+        0
+    } else {
+        code::PROBLEMS
+    })
+}
+
+/// `chartsafe audit verify`: every chain, then its problems; exit 6 if any.
+fn verify_chains(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
+    let log = readable(vault.audit_log()?)?;
+    for c in &log.chains {
+        writeln!(
+            out,
+            "chain of \"{}\" (a/{}): {} batches, up to position {}",
+            names::printable(&c.device_name),
+            c.device,
+            c.batches,
+            c.head
+        )
+        .map_err(broken)?;
+    }
+    for p in &log.problems {
+        writeln!(out, "problem: {}", names::printable(&p.to_string())).map_err(broken)?;
+    }
+    eprintln!(
+        "{} entries in {} chains: {}",
+        log.entries.len(),
+        log.chains.len(),
+        match log.problems.len() {
+            0 => "every chain is intact".to_owned(),
+            n => format!("{n} problem(s)"),
+        }
+    );
+    Ok(if log.problems.is_empty() {
+        0
+    } else {
+        code::INTEGRITY
+    })
+}
+
+/// The filter the flags ask for. `--entry` takes an id, or a path: the
+/// entry now at that path (its whole history, under every name it had) and
+/// whatever was recorded under that path.
+fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
     let now = vault.now_ms();
     for a in &args.action {
         if Action::parse(a).is_none() {
             return Err(Failure::new(
-                2,
+                code::USAGE,
                 format!("--action {a:?}: no such action"),
                 Some("see `chartsafe audit --help` for the list"),
             ));
@@ -193,32 +230,22 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
             let path = names::split_path(entry)
                 .map_err(|e| Failure::new(code::PATH, format!("\"{entry}\": {e}"), None))?
                 .join("/");
-            // The entry now at that path: its whole history, under every
-            // name it had; and whatever was recorded under that path.
             if let Some(e) = vault.list()?.entries.into_iter().find(|e| e.path == path) {
                 filter.entries.push(e.id);
             }
             filter.paths.push(path);
         }
     }
-    let log = readable(vault.audit_log()?)?;
-    let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
-    if !matches!(args.format, AuditFormat::Table) {
-        // A copy of the log (with file names) for another program: recorded
-        // first, like every other way out of the vault (FORMAT.md §10.2).
-        let kind = if matches!(args.format, AuditFormat::Csv) {
-            "CSV"
-        } else {
-            "JSON"
-        };
-        let now = vault.now_ms();
-        vault.record(
-            Event::new(now, Action::AuditExported)
-                .detail(format!("{} entries, {kind}, command line", shown.len())),
-        )?;
-    }
-    let shown = shown.into_iter();
-    match args.format {
+    Ok(filter)
+}
+
+/// The entries as a table, CSV or JSON lines.
+fn print_entries(
+    format: &AuditFormat,
+    shown: Vec<&AuditEntry>,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    match format {
         AuditFormat::Csv => write_csv(shown, out).map_err(broken)?,
         AuditFormat::Json => {
             for e in shown {
@@ -237,14 +264,7 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
             }
         }
     }
-    for p in &log.problems {
-        eprintln!("warning: {}", names::printable(&p.to_string()));
-    }
-    Ok(if log.problems.is_empty() {
-        0
-    } else {
-        code::PROBLEMS
-    })
+    Ok(())
 }
 
 /// `chartsafe verify [--repair [--yes]]`.
