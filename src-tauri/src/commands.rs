@@ -301,12 +301,19 @@ impl From<EntryInfo> for Entry {
     }
 }
 
+/// One file open in another program.
+#[derive(Serialize)]
+pub struct OpenInfo {
+    /// Its path in the vault.
+    path: String,
+}
+
 /// The whole vault.
 #[derive(Serialize)]
 pub struct ListingOut {
     entries: Vec<Entry>,
     problems: Vec<String>,
-    open: Vec<crate::open_files::OpenInfo>,
+    open: Vec<OpenInfo>,
     /// Whether changes in the vault folder are noticed by themselves (else
     /// the window refreshes on a timer).
     watched: bool,
@@ -320,7 +327,12 @@ pub async fn list(state: State<'_, AppState>) -> Result<ListingOut> {
         Ok(ListingOut {
             entries: listing.entries.into_iter().map(Entry::from).collect(),
             problems: listing.problems.iter().map(ToString::to_string).collect(),
-            open: session.open.list(),
+            open: session
+                .open
+                .list()
+                .into_iter()
+                .map(|path| OpenInfo { path })
+                .collect(),
             watched: session.is_watched(),
         })
     })
@@ -553,10 +565,10 @@ pub async fn open_file(app: AppHandle, path: String) -> Result<()> {
     let session = app.state::<AppState>().session()?;
     blocking(move || {
         let notify = app.clone();
-        let hook: crate::open_files::SavedHook = Arc::new(move |path, result| {
+        let hook: chartsafe_api::SavedHook = Arc::new(move |path, result| {
             let _ = match result {
                 Ok(()) => notify.emit("file-saved", path),
-                Err(e) => notify.emit("file-save-failed", (path, e)),
+                Err(e) => notify.emit("file-save-failed", (path, AppError::from(e))),
             };
         });
         let local = session.open.open(&session.vault, &path, hook)?;

@@ -186,6 +186,15 @@ macro_rules! classified {
 // Every core error converts by its kind; the list is the core's own.
 chartsafe_core::for_each_error!(classified);
 
+impl From<chartsafe_api::EditError> for AppError {
+    fn from(e: chartsafe_api::EditError) -> Self {
+        match e {
+            chartsafe_api::EditError::Locked => AppError::locked(),
+            e => Self::of(&e),
+        }
+    }
+}
+
 impl From<tauri::Error> for AppError {
     fn from(e: tauri::Error) -> Self {
         AppError::internal(e)

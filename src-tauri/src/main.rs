@@ -3,7 +3,7 @@
 //! Each command takes the UI's arguments, runs the core off the UI thread,
 //! and maps failures to one [`AppError`] (`{kind, message, details}`).
 //! Decrypted bytes reach the web view only through [`commands::preview`],
-//! and the disk only inside the private open-files folder (open_files.rs).
+//! and the disk only inside the private open-files folder (chartsafe_api's edit.rs).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -13,7 +13,6 @@ mod commands;
 mod diag;
 mod error;
 mod lock_signals;
-mod open_files;
 mod places;
 mod settings;
 mod state;
@@ -36,7 +35,7 @@ fn main() {
                 )?;
             }
             let state = state::AppState::new(app.handle())?;
-            open_files::remove_leftovers(&state.open_root);
+            chartsafe_api::remove_leftovers(&state.open_root);
             app.manage(state);
             state::start_idle_timer(app.handle().clone());
             lock_signals::start(app.handle().clone());

@@ -11,7 +11,7 @@ use notify::Watcher;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::error::AppError;
-use crate::open_files::OpenFiles;
+use chartsafe_api::OpenFiles;
 use crate::settings::Settings;
 
 /// An unlocked vault and what hangs off it. Dropping it removes the decrypted
@@ -69,7 +69,7 @@ pub struct AppState {
     pub settings_file: PathBuf,
     /// This device's local state (shared with the `chartsafe` command).
     pub state_dir: PathBuf,
-    /// Where decrypted copies go (open_files.rs).
+    /// Where decrypted copies go (chartsafe_api::OpenFiles).
     pub open_root: PathBuf,
     /// Set to stop a running import.
     pub cancel: Arc<AtomicBool>,
@@ -95,7 +95,7 @@ impl AppState {
             settings: Mutex::new(Settings::load(&settings_file)),
             settings_file,
             state_dir: data_dir(),
-            open_root: crate::open_files::private_root(&cache),
+            open_root: chartsafe_api::private_root(&cache),
             cancel: Arc::new(AtomicBool::new(false)),
             last_activity: Mutex::new(Instant::now()),
             app: app.clone(),

@@ -117,28 +117,8 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::SecretString;
-
     use super::*;
-
-    /// The real OS keychain (the Secret Service that `make test` starts),
-    /// in a namespace of this test run's own.
-    fn keychain() -> chartsafe_keychain::Keychain {
-        chartsafe_keychain::Keychain::with_service(&format!(
-            "chartsafe-api-tests-{}",
-            std::process::id()
-        ))
-    }
-
-    /// A new vault in `dir/vault`, this computer's state in `dir/state`.
-    fn new_vault(dir: &Path) -> Vault {
-        let mut options = chartsafe_core::Options::new(dir.join("state"), "desk");
-        options.kdf_log_n = 4;
-        let pass = SecretString::from("correct horse battery".to_owned());
-        Vault::create(&dir.join("vault"), &keychain(), &pass, options)
-            .unwrap()
-            .0
-    }
+    use crate::test_support::new_vault;
 
     #[test]
     fn a_folder_comes_out_whole_twice_without_overwriting_and_each_file_is_audited() {

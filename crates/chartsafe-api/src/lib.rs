@@ -6,8 +6,9 @@
 //! [`chartsafe_core::ErrorKind`]. What both shells must decide the same
 //! way lives here: where this computer keeps its state, what it is called,
 //! whether this computer is set up for a vault before asking for a
-//! passphrase, when to re-encrypt after a change of keys, and how files
-//! leave the vault for a folder on this computer. GitButler's
+//! passphrase, when to re-encrypt after a change of keys, how a file is
+//! opened in another program and saved back, and how files leave the vault
+//! for a folder on this computer. GitButler's
 //! `but-api`, shared by its desktop app and its `but` command, is the model.
 //!
 //! ```no_run
@@ -28,10 +29,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+mod edit;
 mod export;
 mod rekey;
 mod setup;
+#[cfg(test)]
+mod test_support;
 
+pub use edit::{private_root, remove_leftovers, EditError, OpenFiles, SavedHook};
 pub use export::{export, ExportError};
 pub use rekey::rekey_if_due;
 pub use setup::{check_enrolled, default_device_name, default_state_dir, Setup};

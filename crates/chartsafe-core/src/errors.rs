@@ -77,6 +77,20 @@ pub enum ErrorKind {
     Cancelled,
 }
 
+impl ErrorKind {
+    /// The kind of a file-system failure: a full disk, a folder that may
+    /// not be written, or another storage failure.
+    pub fn of_io(e: &io::Error) -> Self {
+        if is_full(e) {
+            Self::DiskFull
+        } else if is_read_only(e) {
+            Self::ReadOnly
+        } else {
+            Self::Storage
+        }
+    }
+}
+
 /// An error that knows what kind of failure it is.
 pub trait Classify: std::error::Error {
     /// The kind of failure.
@@ -191,9 +205,7 @@ impl StorageError {
 impl Classify for StorageError {
     fn kind(&self) -> ErrorKind {
         match &self.cause {
-            StorageCause::Io(e) if is_full(e) => ErrorKind::DiskFull,
-            StorageCause::Io(e) if is_read_only(e) => ErrorKind::ReadOnly,
-            StorageCause::Io(_) => ErrorKind::Storage,
+            StorageCause::Io(e) => ErrorKind::of_io(e),
             StorageCause::TooManyNames(_) | StorageCause::PositionsTaken => ErrorKind::Damaged,
         }
     }

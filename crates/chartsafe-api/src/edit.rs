@@ -1,7 +1,8 @@
-//! Files opened in other programs: decrypted into a private folder, watched,
-//! saved back into the vault as a new version, and removed on lock, close and
-//! quit (docs/THREAT_MODEL.md §5: decrypted copies exist only while the vault
-//! is unlocked, in a folder only this user can enter).
+//! Opening a file for editing in another program, and saving it back: the
+//! file is decrypted into a private folder, watched, saved back into the
+//! vault as a new version, and removed on lock, close and quit
+//! (docs/THREAT_MODEL.md §5: decrypted copies exist only while the vault is
+//! unlocked, in a folder only this user can enter).
 //!
 //! Linux puts them under `$XDG_RUNTIME_DIR` (a per-user tmpfs, mode 0700,
 //! emptied at logout); other systems, or Linux without it, under the user's
@@ -13,11 +14,49 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use chartsafe_core::{Access, AddOptions, NoProgress, Vault};
+use chartsafe_core::{
+    names, Access, AddError, AddOptions, Classify, ErrorKind, GetError, NoProgress, Vault,
+};
 use notify::Watcher;
-use serde::Serialize;
 
-use crate::error::AppError;
+/// Errors of [`OpenFiles::open`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The vault locked: nothing may be opened any more.
+    #[error("the vault is locked")]
+    Locked,
+    /// The file could not be decrypted into the private folder.
+    #[error(transparent)]
+    Get(#[from] GetError),
+    /// The private folder could not be made.
+    #[error("private folder {}: {source}", folder.display())]
+    PrivateFolder {
+        /// The folder.
+        folder: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The private folder could not be watched for saves.
+    #[error("watching {} for saves: {source}", folder.display())]
+    Watch {
+        /// The folder.
+        folder: PathBuf,
+        /// Why.
+        source: notify::Error,
+    },
+}
+
+impl Classify for EditError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Locked => ErrorKind::Cancelled,
+            Self::Get(e) => e.kind(),
+            Self::PrivateFolder { source, .. } => ErrorKind::of_io(source),
+            Self::Watch { .. } => ErrorKind::Storage,
+        }
+    }
+}
 
 /// How long a file must stay unchanged before it is saved back (editors
 /// write in several steps).
@@ -73,13 +112,6 @@ pub fn remove_leftovers(root: &Path) {
     }
 }
 
-/// One open file, as the UI shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OpenInfo {
-    /// Its path in the vault.
-    pub path: String,
-}
-
 struct OpenFile {
     path: String,
     folder: PathBuf,
@@ -88,8 +120,8 @@ struct OpenFile {
     _watcher: notify::RecommendedWatcher,
 }
 
-/// Called after a file was saved back (path in the vault) or failed to.
-pub type SavedHook = Arc<dyn Fn(&str, Result<(), AppError>) + Send + Sync>;
+/// Called after a file was saved back (its path in the vault) or failed to.
+pub type SavedHook = Arc<dyn Fn(&str, Result<(), AddError>) + Send + Sync>;
 
 /// The files open in other programs for one unlocked vault.
 pub struct OpenFiles {
@@ -112,15 +144,13 @@ impl OpenFiles {
         }
     }
 
-    /// What is open.
-    pub fn list(&self) -> Vec<OpenInfo> {
+    /// The vault paths of what is open.
+    pub fn list(&self) -> Vec<String> {
         self.files
             .lock()
             .expect("open files lock")
             .iter()
-            .map(|f| OpenInfo {
-                path: f.path.clone(),
-            })
+            .map(|f| f.path.clone())
             .collect()
     }
 
@@ -131,14 +161,14 @@ impl OpenFiles {
         vault: &Arc<Mutex<Vault>>,
         path: &str,
         on_saved: SavedHook,
-    ) -> Result<PathBuf, AppError> {
+    ) -> Result<PathBuf, EditError> {
         let _one = self.opening.lock().expect("opening lock");
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(AppError::locked());
+            return Err(EditError::Locked);
         }
         // Under a name every desktop system takes as a plain file name
         // (THREAT_MODEL.md §4.5).
-        let name = chartsafe_core::names::local_file_name(path.rsplit('/').next().unwrap_or(path));
+        let name = names::local_file_name(path.rsplit('/').next().unwrap_or(path));
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
         // Already open: hand out the same copy again.
         if let Some(f) = self
@@ -153,10 +183,16 @@ impl OpenFiles {
                 return Ok(local);
             }
         }
-        private_dir(&self.dir).map_err(|e| AppError::internal(format!("private folder: {e}")))?;
+        private_dir(&self.dir).map_err(|e| EditError::PrivateFolder {
+            folder: self.dir.clone(),
+            source: e,
+        })?;
         // A random name: the folder says nothing about the file inside.
         let folder = self.dir.join(format!("{:032x}", rand::random::<u128>()));
-        private_dir(&folder).map_err(|e| AppError::internal(format!("private folder: {e}")))?;
+        private_dir(&folder).map_err(|e| EditError::PrivateFolder {
+            folder: folder.clone(),
+            source: e,
+        })?;
         let local = folder.join(&name);
         vault
             .lock()
@@ -166,11 +202,17 @@ impl OpenFiles {
                 let _ = std::fs::remove_dir_all(&folder);
             })?;
         let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-        let mut watcher = notify::recommended_watcher(tx)
-            .map_err(|e| AppError::internal(format!("watch: {e}")))?;
+        let watch = |e| {
+            remove_copy(&folder);
+            EditError::Watch {
+                folder: folder.clone(),
+                source: e,
+            }
+        };
+        let mut watcher = notify::recommended_watcher(tx).map_err(watch)?;
         watcher
             .watch(&folder, notify::RecursiveMode::NonRecursive)
-            .map_err(|e| AppError::internal(format!("watch: {e}")))?;
+            .map_err(watch)?;
         let job = Arc::new(Mutex::new(SaveBack {
             vault: Arc::downgrade(vault),
             local: local.clone(),
@@ -183,7 +225,13 @@ impl OpenFiles {
         std::thread::Builder::new()
             .name("save-back".into())
             .spawn(move || SaveBack::run(&runner, rx))
-            .map_err(|e| AppError::internal(format!("thread: {e}")))?;
+            .map_err(|e| {
+                remove_copy(&folder);
+                EditError::PrivateFolder {
+                    folder: folder.clone(),
+                    source: e,
+                }
+            })?;
         let mut files = self.files.lock().expect("open files lock");
         // Locked meanwhile (close_all sets this under this same lock): the
         // copy must not outlive the session.
@@ -191,7 +239,7 @@ impl OpenFiles {
             drop(files);
             drop(watcher);
             remove_copy(&folder);
-            return Err(AppError::locked());
+            return Err(EditError::Locked);
         }
         // An earlier copy whose file was gone is replaced; its folder goes.
         if let Some(i) = files.iter().position(|f| f.path == path) {
@@ -352,8 +400,7 @@ impl SaveBack {
                     },
                     &NoProgress,
                 )
-                .map(|_| ())
-                .map_err(AppError::from);
+                .map(|_| ());
             drop(vault);
             let ok = result.is_ok();
             if ok {
@@ -368,6 +415,103 @@ impl SaveBack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::new_vault;
+    use chartsafe_core::Kind;
+
+    /// Waits up to ten seconds for `done`.
+    fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        done()
+    }
+
+    fn versions(vault: &Mutex<Vault>, path: &str) -> usize {
+        vault.lock().unwrap().versions(path).unwrap().len()
+    }
+
+    #[test]
+    fn an_edit_is_saved_back_as_a_new_version_and_the_copy_goes_on_close() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = new_vault(tmp.path());
+        let src = tmp.path().join("note.txt");
+        std::fs::write(&src, b"first").unwrap();
+        vault.add(&[src], "Doe", &NoProgress).unwrap();
+        let vault = Arc::new(Mutex::new(vault));
+        let saved = Arc::new(Mutex::new(Vec::new()));
+        let hook: SavedHook = {
+            let saved = saved.clone();
+            Arc::new(move |path: &str, result: Result<(), AddError>| {
+                saved
+                    .lock()
+                    .unwrap()
+                    .push((path.to_owned(), result.is_ok()));
+            })
+        };
+        let open = OpenFiles::new(&tmp.path().join("private"));
+        let local = open.open(&vault, "Doe/note.txt", hook.clone()).unwrap();
+        assert_eq!(std::fs::read(&local).unwrap(), b"first");
+        assert_eq!(open.list(), ["Doe/note.txt"]);
+        // Opened twice: the same copy.
+        assert_eq!(open.open(&vault, "Doe/note.txt", hook).unwrap(), local);
+
+        std::fs::write(&local, b"second, longer").unwrap();
+        assert!(
+            eventually(|| !saved.lock().unwrap().is_empty()),
+            "the save was not noticed"
+        );
+        assert_eq!(*saved.lock().unwrap(), [("Doe/note.txt".to_owned(), true)]);
+        assert_eq!(versions(&vault, "Doe/note.txt"), 2);
+
+        assert_eq!(open.close_under("Doe", true), 0);
+        assert!(!local.exists());
+        assert!(open.list().is_empty());
+        let mut vault = vault.lock().unwrap();
+        let entry = vault.list().unwrap().entries;
+        let note = entry.iter().find(|e| e.path == "Doe/note.txt").unwrap();
+        assert_eq!((note.kind, note.size), (Kind::File, 14));
+        let log = vault.audit_log().unwrap();
+        let actions: Vec<_> = log.entries.iter().map(|e| e.action.as_str()).collect();
+        assert!(actions.contains(&"opened"), "{actions:?}");
+    }
+
+    #[test]
+    fn a_change_made_before_the_lock_is_saved_and_nothing_opens_after_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = new_vault(tmp.path());
+        let src = tmp.path().join("note.txt");
+        std::fs::write(&src, b"first").unwrap();
+        vault.add(&[src], "", &NoProgress).unwrap();
+        let vault = Arc::new(Mutex::new(vault));
+        let hook: SavedHook = Arc::new(|_: &str, _: Result<(), AddError>| {});
+        let open = OpenFiles::new(&tmp.path().join("private"));
+        let local = open.open(&vault, "note.txt", hook.clone()).unwrap();
+        // Saved and locked at once: close_all saves it, not the watcher.
+        std::fs::write(&local, b"changed just before the lock").unwrap();
+        assert_eq!(open.close_all(), 0);
+        assert!(!local.exists());
+        assert_eq!(versions(&vault, "note.txt"), 2);
+        assert!(matches!(
+            open.open(&vault, "note.txt", hook),
+            Err(EditError::Locked)
+        ));
+    }
+
+    #[test]
+    fn a_missing_file_leaves_no_private_folder_behind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vault = Arc::new(Mutex::new(new_vault(tmp.path())));
+        let hook: SavedHook = Arc::new(|_: &str, _: Result<(), AddError>| {});
+        let open = OpenFiles::new(&tmp.path().join("private"));
+        let e = open.open(&vault, "nobody.txt", hook).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        let left: Vec<_> = std::fs::read_dir(&open.dir).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 
     #[cfg(unix)]
     #[test]
