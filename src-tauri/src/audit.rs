@@ -2,16 +2,17 @@
 //! (docs/FORMAT.md §10): thin commands over the core's audit log and health
 //! check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chartsafe_core::{write_csv, Action, AuditEntry, AuditLog, Event, HealthReport, Progress};
+use chartsafe_api::ExportFormat;
+use chartsafe_core::{AuditEntry, AuditLog, HealthReport, Progress};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
 
-use crate::error::{AppError, Kind};
+use crate::error::AppError;
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, AppError>;
@@ -39,7 +40,7 @@ pub struct Shown {
 pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
     let session = state.session()?;
     tauri::async_runtime::spawn_blocking(move || {
-        let log = session.vault.lock().expect("vault lock").audit_log()?;
+        let log = chartsafe_api::read_log(&mut session.vault.lock().expect("vault lock"))?;
         let out = ActivityOut {
             rows: log.entries.clone(),
             problems: log.problems.iter().map(ToString::to_string).collect(),
@@ -92,35 +93,15 @@ pub async fn export_audit(
             .iter()
             .filter_map(|&i| log.entries.get(i as usize))
             .collect();
-        let mut vault = session.vault.lock().expect("vault lock");
-        // Recorded first: no copy of the log leaves the vault unrecorded.
-        let now = vault.now_ms();
-        vault.record(
-            Event::new(now, Action::AuditExported).detail(format!("{} entries", entries.len())),
+        let written = chartsafe_api::export_entries_to_file(
+            &mut session.vault.lock().expect("vault lock"),
+            &entries,
+            ExportFormat::Csv,
+            "app",
+            Path::new(&dest),
         )?;
-        let dest = PathBuf::from(dest);
-        let write = || -> std::io::Result<()> {
-            let mut temp = tempfile::NamedTempFile::new_in(
-                dest.parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(std::path::Path::new(".")),
-            )?;
-            write_csv(
-                entries.iter().copied(),
-                &mut std::io::BufWriter::new(temp.as_file_mut()),
-            )?;
-            temp.persist(&dest).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().map_err(|e| {
-            AppError::new(
-                Kind::Storage,
-                "The file could not be saved. Check the disk has space and you may write there.",
-                format!("{}: {e}", dest.display()),
-            )
-        })?;
-        tracing::info!(rows = entries.len(), "activity exported");
-        Ok(entries.len())
+        tracing::info!(rows = written, "activity exported");
+        Ok(written)
     })
     .await?
 }

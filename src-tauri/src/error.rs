@@ -195,6 +195,19 @@ impl From<chartsafe_api::EditError> for AppError {
     }
 }
 
+impl From<chartsafe_api::AuditError> for AppError {
+    fn from(e: chartsafe_api::AuditError) -> Self {
+        match e {
+            chartsafe_api::AuditError::AdminsOnly => Self::new(
+                Kind::NotAllowed,
+                "Only administrators can see the activity record: it has its own key, which only their computers hold.",
+                e,
+            ),
+            e => Self::of(&e),
+        }
+    }
+}
+
 impl From<tauri::Error> for AppError {
     fn from(e: tauri::Error) -> Self {
         AppError::internal(e)

@@ -11,8 +11,8 @@ use notify::Watcher;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::error::AppError;
-use chartsafe_api::OpenFiles;
 use crate::settings::Settings;
+use chartsafe_api::OpenFiles;
 
 /// An unlocked vault and what hangs off it. Dropping it removes the decrypted
 /// copies and, once running operations finish, the keys.

@@ -178,6 +178,40 @@ fn stderr_of(d: &Device, args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
+/// Attack (a staff member outside a collection): the audit log names every
+/// file of every collection, so reading it would tell the billing clerk
+/// which patients the clinical collection holds. The log has its own key,
+/// held by admins' computers only (FORMAT.md §14.4): the clerk's `audit`,
+/// `audit verify` and CSV export are refused, and writes nothing out.
+#[test]
+fn staff_member_reads_the_audit_log_for_a_collections_file_names() {
+    let w = World::new();
+    let (admin, _) = w.init("admin", "vault");
+    admin.ok(&["collections", "add", "Clinical"]);
+    write_tree(&w.path("src"), &[("Doe, Jane - biopsy.pdf", b"pathology")]);
+    admin.ok(&[
+        "add",
+        "--to",
+        "Clinical",
+        w.path("src/Doe, Jane - biopsy.pdf").to_str().unwrap(),
+    ]);
+    let clerk = join(&w, &admin, "clerk", "Front Desk", "staff");
+    for args in [
+        &["audit"][..],
+        &["audit", "verify"],
+        &["audit", "--format", "csv"],
+    ] {
+        let out = clerk.run_raw(args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("only admins read the audit log"), "{err}");
+        assert!(out.stdout.is_empty(), "{args:?} wrote {:?}", out.stdout);
+    }
+    // The admin reads it, and it names the file.
+    let csv = admin.ok(&["audit", "--format", "csv"]);
+    assert!(csv.contains("biopsy"), "{csv}");
+}
+
 /// Attack 1 (a staff member): a keyslot for the public recovery recipient,
 /// carrying the shared MAC key, naming himself and a key of his own. The
 /// owner's `recover` on a new laptop used to make the laptop his, and him

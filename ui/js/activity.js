@@ -82,6 +82,11 @@ async function load(keep) {
     view.dataset.state = 'failed';
     $('activity-grid').setAttribute('aria-busy', 'false');
     $('activity-count').textContent = '';
+    // A staff member's computer: the record has a key only administrators hold.
+    if (e.kind === 'not_allowed') {
+      showEmpty(e.message);
+      return;
+    }
     showEmpty('The activity record could not be read.');
     if (e.kind !== 'locked') dialogs.error(e, 'The activity could not be read');
     return;

@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+mod audit;
 mod edit;
 mod export;
 mod rekey;
@@ -36,6 +37,9 @@ mod setup;
 #[cfg(test)]
 mod test_support;
 
+pub use audit::{
+    entry_json, export_entries, export_entries_to_file, read_log, AuditError, ExportFormat,
+};
 pub use edit::{private_root, remove_leftovers, EditError, OpenFiles, SavedHook};
 pub use export::{export, ExportError};
 pub use rekey::rekey_if_due;

@@ -2,9 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use chartsafe_core::{
-    is_id, names, utc_time, write_csv, Action, AuditEntry, AuditFilter, Event, Vault,
-};
+use chartsafe_api::ExportFormat;
+use chartsafe_core::{is_id, names, Action, AuditEntry, AuditFilter, Vault};
 
 use crate::exit::{code, Failure};
 use crate::output::{self, broken};
@@ -72,25 +71,6 @@ fn time_arg(text: &Option<String>, now: i64, flag: &str) -> Result<Option<i64>, 
         .transpose()
 }
 
-fn entry_json(e: &AuditEntry) -> String {
-    serde_json::json!({
-        "time": utc_time(e.time),
-        "time_ms": e.time,
-        "member": e.member,
-        "device": e.device,
-        "device_name": e.device_name,
-        "action": e.action,
-        "entry": e.entry,
-        "path": e.path,
-        "outcome": e.outcome,
-        "reason": e.reason,
-        "detail": e.detail,
-        "app": e.app,
-        "unverified": e.unverified,
-    })
-    .to_string()
-}
-
 /// One row of the table. Text from the log is printed with control
 /// characters escaped (a file name or a planted event may hold them).
 fn entry_line(e: &AuditEntry) -> String {
@@ -123,54 +103,43 @@ fn entry_line(e: &AuditEntry) -> String {
     )
 }
 
-/// The log, or the refusal for a computer that may not read it.
-fn readable(log: chartsafe_core::AuditLog) -> Result<chartsafe_core::AuditLog, Failure> {
-    if log.restricted {
-        return Err(Failure::new(
-            code::AUTH,
-            "only admins read the audit log: it has its own key, which only admins' computers hold",
-            Some("ask an admin of the vault"),
-        ));
-    }
-    Ok(log)
-}
-
 /// `chartsafe audit` and `chartsafe audit verify`.
 pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     if matches!(args.command, Some(AuditCommand::Verify)) {
         return verify_chains(vault, out);
     }
     let filter = filter(vault, args)?;
-    let log = readable(vault.audit_log()?)?;
+    let log = chartsafe_api::read_log(vault)?;
     let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
-    if !matches!(args.format, AuditFormat::Table) {
-        // A copy of the log (with file names) for another program: recorded
-        // first, like every other way out of the vault (FORMAT.md §10.2).
-        let kind = if matches!(args.format, AuditFormat::Csv) {
-            "CSV"
-        } else {
-            "JSON"
-        };
-        let now = vault.now_ms();
-        vault.record(
-            Event::new(now, Action::AuditExported)
-                .detail(format!("{} entries, {kind}, command line", shown.len())),
-        )?;
-    }
-    print_entries(&args.format, shown, out)?;
+    // A copy of the log (with file names) for another program is recorded
+    // first, like every other way out of the vault (FORMAT.md §10.2).
+    let format = match args.format {
+        AuditFormat::Csv => ExportFormat::Csv,
+        AuditFormat::Json => ExportFormat::JsonLines,
+        AuditFormat::Table => {
+            print_table(&shown, out)?;
+            return Ok(problems(&log));
+        }
+    };
+    chartsafe_api::export_entries(vault, &shown, format, "command line", out)?;
+    Ok(problems(&log))
+}
+
+/// Warns of each problem of the log; exit 3 if any.
+fn problems(log: &chartsafe_core::AuditLog) -> u8 {
     for p in &log.problems {
         eprintln!("warning: {}", names::printable(&p.to_string()));
     }
-    Ok(if log.problems.is_empty() {
+    if log.problems.is_empty() {
         0
     } else {
         code::PROBLEMS
-    })
+    }
 }
 
 /// `chartsafe audit verify`: every chain, then its problems; exit 6 if any.
 fn verify_chains(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
-    let log = readable(vault.audit_log()?)?;
+    let log = chartsafe_api::read_log(vault)?;
     for c in &log.chains {
         writeln!(
             out,
@@ -239,30 +208,16 @@ fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
     Ok(filter)
 }
 
-/// The entries as a table, CSV or JSON lines.
-fn print_entries(
-    format: &AuditFormat,
-    shown: Vec<&AuditEntry>,
-    out: &mut dyn Write,
-) -> Result<(), Failure> {
-    match format {
-        AuditFormat::Csv => write_csv(shown, out).map_err(broken)?,
-        AuditFormat::Json => {
-            for e in shown {
-                writeln!(out, "{}", entry_json(e)).map_err(broken)?;
-            }
-        }
-        AuditFormat::Table => {
-            writeln!(
-                out,
-                "{:<19}  {:<16}  {:<8}  {:<16}  {:<10}  PATH (DETAIL)",
-                "TIME (UTC)", "DEVICE", "MEMBER", "ACTION", "OUTCOME"
-            )
-            .map_err(broken)?;
-            for e in shown {
-                writeln!(out, "{}", entry_line(e)).map_err(broken)?;
-            }
-        }
+/// The entries as a table.
+fn print_table(shown: &[&AuditEntry], out: &mut dyn Write) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "{:<19}  {:<16}  {:<8}  {:<16}  {:<10}  PATH (DETAIL)",
+        "TIME (UTC)", "DEVICE", "MEMBER", "ACTION", "OUTCOME"
+    )
+    .map_err(broken)?;
+    for e in shown {
+        writeln!(out, "{}", entry_line(e)).map_err(broken)?;
     }
     Ok(())
 }

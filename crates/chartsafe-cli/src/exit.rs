@@ -156,6 +156,18 @@ impl From<chartsafe_api::ExportError> for Failure {
     }
 }
 
+impl From<chartsafe_api::AuditError> for Failure {
+    fn from(e: chartsafe_api::AuditError) -> Self {
+        match e {
+            // The copy goes to standard output.
+            chartsafe_api::AuditError::Write { file: None, source } => {
+                crate::output::broken(source)
+            }
+            e => Self::of(&e),
+        }
+    }
+}
+
 macro_rules! classified {
     ($($t:ident),* $(,)?) => {$(
         impl From<chartsafe_core::$t> for Failure {
