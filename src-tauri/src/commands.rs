@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chartsafe_core::{
-    Access, AddOptions, EntryInfo, Kind as EntryKind, OnExisting, Progress, RecoveryPhrase,
-    SyncState, Vault,
+    Access, AddOptions, EntryInfo, Kind as EntryKind, OnExisting, Progress, RecoverAs,
+    RecoveryPhrase, SyncState, Vault,
 };
-use rand::seq::index::sample;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tauri::ipc::{Channel, Response};
@@ -129,22 +128,21 @@ pub async fn create_vault(app: AppHandle, path: String, passphrase: String) -> R
     blocking(move || {
         let state = app.state::<AppState>();
         state.lock_now("switched vault");
-        let (vault, phrase) = Vault::create(
+        let new = chartsafe_api::create(
             Path::new(&path),
             &Keychain::from_env(),
             &passphrase,
             state.options(),
         )?;
-        let words: Vec<String> = phrase
+        let words: Vec<String> = new
+            .phrase
             .words()
             .expose_secret()
             .split_whitespace()
             .map(str::to_owned)
             .collect();
-        let mut picked = sample(&mut rand::thread_rng(), words.len(), 3).into_vec();
-        picked.sort_unstable();
-        let ask = [picked[0], picked[1], picked[2]];
-        state.begin(vault, Some((phrase, ask)));
+        let ask = new.check.positions();
+        state.begin(new.vault, Some((new.phrase, new.check)));
         Ok(NewVault { words, ask })
     })
     .await
@@ -155,15 +153,10 @@ pub async fn create_vault(app: AppHandle, path: String, passphrase: String) -> R
 pub fn confirm_phrase(state: State<'_, AppState>, answers: Vec<String>) -> Result<()> {
     let session = state.session()?;
     let mut pending = session.phrase.lock().expect("phrase lock");
-    let Some((phrase, ask)) = pending.as_ref() else {
+    let Some((phrase, check)) = pending.as_ref() else {
         return Ok(());
     };
-    let words: Vec<&str> = phrase.words().expose_secret().split_whitespace().collect();
-    let right = answers.len() == 3
-        && ask
-            .iter()
-            .zip(&answers)
-            .all(|(&i, a)| words.get(i).is_some_and(|w| *w == a.trim().to_lowercase()));
+    let right = check.matches(phrase, &answers);
     if !right {
         return Err(AppError::new(
             Kind::WrongPhrase,
@@ -193,34 +186,41 @@ pub async fn unlock(app: AppHandle, path: String, passphrase: String) -> Result<
     .await
 }
 
+/// What a recovery found.
+#[derive(Serialize)]
+pub struct Recovered {
+    /// Keyslots that open with the phrase but that the team log does not
+    /// vouch for: planted in the vault folder, and ignored (FORMAT.md §4.2).
+    planted: usize,
+}
+
 #[tauri::command]
 pub async fn recover(
     app: AppHandle,
     path: String,
     words: String,
     passphrase: String,
-) -> Result<()> {
+) -> Result<Recovered> {
     let passphrase = secret(passphrase);
     let words = secret(words);
     blocking(move || {
         let state = app.state::<AppState>();
-        let phrase = RecoveryPhrase::parse(words.expose_secret()).map_err(|e| {
-            AppError::new(
-                Kind::WrongPhrase,
-                "The recovery phrase is not right: check each word and its order.",
-                e,
-            )
-        })?;
+        let phrase = RecoveryPhrase::parse(words.expose_secret())?;
         state.lock_now("switched vault");
-        let vault = Vault::recover(
+        let recovered = chartsafe_api::recover(
             Path::new(&path),
             &phrase,
+            RecoverAs::Founder,
             &Keychain::from_env(),
             &passphrase,
             state.options(),
         )?;
-        state.begin(vault, None);
-        Ok(())
+        let planted = recovered.planted.len();
+        if planted > 0 {
+            tracing::warn!(planted, "planted keyslots ignored at recovery");
+        }
+        state.begin(recovered.vault, None);
+        Ok(Recovered { planted })
     })
     .await
 }

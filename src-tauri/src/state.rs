@@ -12,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use crate::error::AppError;
 use crate::settings::Settings;
-use chartsafe_api::OpenFiles;
+use chartsafe_api::{OpenFiles, PhraseCheck};
 
 /// An unlocked vault and what hangs off it. Dropping it removes the decrypted
 /// copies and, once running operations finish, the keys.
@@ -24,7 +24,7 @@ pub struct Session {
     /// Files open in other programs.
     pub open: OpenFiles,
     /// The new vault's recovery phrase until the person confirms it.
-    pub phrase: Mutex<Option<(RecoveryPhrase, [usize; 3])>>,
+    pub phrase: Mutex<Option<(RecoveryPhrase, PhraseCheck)>>,
     /// The activity log and health report last shown.
     pub shown: crate::audit::Shown,
     /// Where a lock is recorded when the vault cannot be had in time.
@@ -123,7 +123,7 @@ impl AppState {
     }
 
     /// Starts a session for an unlocked vault.
-    pub fn begin(&self, vault: Vault, phrase: Option<(RecoveryPhrase, [usize; 3])>) {
+    pub fn begin(&self, vault: Vault, phrase: Option<(RecoveryPhrase, PhraseCheck)>) {
         let dir = vault.dir().to_owned();
         let pending = vault.pending_events();
         let watcher = watch_folder(&self.app, &dir);

@@ -229,6 +229,19 @@ export function ordinal(i) {
   return `${n}${s}`;
 }
 
+/**
+ * What to tell the person when a recovery found `n` keyslots that open with
+ * the phrase but that the team log does not name (FORMAT.md §4.2), or null.
+ */
+export function plantedWarning(n) {
+  if (!n) return null;
+  const what = n === 1 ? 'One key file opens' : `${n} key files open`;
+  const it = n === 1 ? 'it' : 'them';
+  return `${what} with the recovery phrase but ${n === 1 ? 'is' : 'are'} not on the team list: `
+    + `someone who can write to the cloud folder put ${it} there. ChartSafe ignored ${it}, and your files `
+    + 'are safe. Tell IT: the sharing of the cloud folder should be checked.';
+}
+
 /** The folder a vault path should open in after a refresh: the same, or its nearest surviving parent. */
 export function survivingFolder(folder, index) {
   let f = folder;

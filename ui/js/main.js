@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
-import { passphraseStrength, ordinal, baseName } from './logic.js';
+import { passphraseStrength, ordinal, baseName, plantedWarning } from './logic.js';
 import * as browser from './browser.js';
 
 const $ = (id) => document.getElementById(id);
@@ -237,10 +237,12 @@ async function recoverSubmit(ev) {
   const bad = checkNewPassphrase($('recover-pass'), $('recover-pass2'));
   if (bad) return formError(form, bad);
   try {
-    await busy($('recover-submit'), () => api.recover(path, words, $('recover-pass').value));
+    const recovered = await busy($('recover-submit'), () => api.recover(path, words, $('recover-pass').value));
     for (const id of ['recover-words', 'recover-pass', 'recover-pass2']) $(id).value = '';
     vaultPath = path;
     enterMain();
+    const warning = plantedWarning(recovered.planted);
+    if (warning) dialogs.message('Someone tampered with the vault folder', warning);
   } catch (e) {
     formError(form, e);
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   formatBytes, timeLeft, percent, formatTime, passphraseStrength, parentOf, baseName, joinPath,
   breadcrumbs, indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel,
-  previewKind, ordinal, survivingFolder, actionLabel, outcomeLabel, utcDateTime, utcDayStart, indexActivity,
+  previewKind, ordinal, plantedWarning, survivingFolder, actionLabel, outcomeLabel, utcDateTime, utcDayStart, indexActivity,
   filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS, visible, shownName,
 } from '../js/logic.js';
 
@@ -219,4 +219,11 @@ test('names that masquerade are shown with their invisible characters escaped', 
   assert.equal(visible('tag\u{e0041}'), 'tag\\u{e0041}');
   assert.equal(shownName('Patients/Doe/x\u202egnp.exe'), 'x\\u{202e}gnp.exe');
   for (const ok of ['José.pdf', 'שלום.txt', '中文', 'Zoë Müller', '']) assert.equal(visible(ok), ok);
+});
+
+test('a recovery that ignored planted keyslots says so, in the right number', () => {
+  assert.equal(plantedWarning(0), null);
+  assert.equal(plantedWarning(undefined), null);
+  assert.match(plantedWarning(1), /^One key file opens .* is not on the team list: .* put it there\. ChartSafe ignored it,/);
+  assert.match(plantedWarning(3), /^3 key files open .* are not on the team list: .* put them there\./);
 });

@@ -33,6 +33,7 @@ mod audit;
 mod edit;
 mod export;
 mod rekey;
+mod session;
 mod setup;
 #[cfg(test)]
 mod test_support;
@@ -43,4 +44,5 @@ pub use audit::{
 pub use edit::{private_root, remove_leftovers, EditError, OpenFiles, SavedHook};
 pub use export::{export, ExportError};
 pub use rekey::rekey_if_due;
+pub use session::{create, recover, NewVault, PhraseCheck, Recovered};
 pub use setup::{check_enrolled, default_device_name, default_state_dir, Setup};

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use chartsafe_core::{AgeIdentity, RecoverAs, RecoveryPhrase, Vault};
+use chartsafe_core::{AgeIdentity, RecoverAs, RecoveryPhrase};
 use chartsafe_keychain::Keychain;
 use secrecy::ExposeSecret;
 
@@ -15,7 +15,9 @@ use crate::{input, options, output, team, vault_dir, warn_planted, Cli};
 pub fn init(cli: &Cli, dir: &Path, out: &mut impl Write) -> Result<u8, Failure> {
     let passphrase = input::passphrase(cli.passphrase_file.as_deref(), "New passphrase: ", true)?;
     let store = Keychain::from_env();
-    let (vault, phrase) = Vault::create(dir, &store, &passphrase, options(cli))?;
+    // The words are not asked back here: scripts read them from stdout.
+    let chartsafe_api::NewVault { vault, phrase, .. } =
+        chartsafe_api::create(dir, &store, &passphrase, options(cli))?;
     eprintln!("Created vault {} in {}.", vault.id(), dir.display());
     eprintln!("Write down this recovery phrase and keep it offline. It is shown only once,");
     eprintln!("and it alone recovers every file if this computer is lost:");
@@ -61,14 +63,15 @@ pub fn recover(cli: &Cli, as_member: Option<&str>, new_admin: bool) -> Result<u8
         "New passphrase for this device: ",
         true,
     )?;
-    let mut options = options(cli);
-    options.recover_as = match (as_member, new_admin) {
+    let recover_as = match (as_member, new_admin) {
         (Some(m), _) => RecoverAs::Member(m.to_owned()),
         (None, true) => RecoverAs::NewAdmin,
         (None, false) => RecoverAs::Founder,
     };
-    let vault = Vault::recover(&dir, &phrase, &Keychain::from_env(), &passphrase, options)?;
-    warn_planted(&vault);
+    let store = Keychain::from_env();
+    let chartsafe_api::Recovered { vault, planted } =
+        chartsafe_api::recover(&dir, &phrase, recover_as, &store, &passphrase, options(cli))?;
+    warn_planted(&planted);
     eprintln!(
         "This device (\"{}\") is enrolled in vault {}; unlock it with the new passphrase.",
         vault.device_name(),

@@ -421,8 +421,8 @@ fn options(cli: &Cli) -> Options {
 
 /// Keyslots the recovery identity opened that the team log does not vouch
 /// for: planted in the folder, ignored (docs/FORMAT.md §4.2).
-fn warn_planted(vault: &Vault) {
-    for slot in vault.planted_keyslots() {
+fn warn_planted(planted: &[String]) {
+    for slot in planted {
         eprintln!(
             "warning: keyslot k/{} opens with the recovery phrase but carries keys the team log does not name: it was planted by someone who can write to the vault folder, and is ignored",
             names::printable(slot)
@@ -447,7 +447,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
         let mut options = options(cli);
         options.root = input::identity_file_root(file);
         let vault = Vault::unlock_with_identities(&dir, &identities, options)?;
-        warn_planted(&vault);
+        warn_planted(vault.planted_keyslots());
         return Ok(vault);
     }
     // One keychain read per command: the secret is kept for Vault::unlock.
