@@ -74,10 +74,6 @@ pub struct TeamOut {
     problems: Vec<String>,
 }
 
-fn role(text: &str) -> Result<Role> {
-    Role::parse(text).ok_or_else(|| AppError::internal(format!("unknown role {text:?}")))
-}
-
 /// The team as this device computes it, and the requests it can approve.
 #[tauri::command]
 pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
@@ -204,7 +200,7 @@ pub async fn approve_request(
     role_name: String,
 ) -> Result<()> {
     let session = state.session()?;
-    let role = role(&role_name)?;
+    let role: Role = role_name.parse()?;
     tauri::async_runtime::spawn_blocking(move || {
         session
             .vault

@@ -14,7 +14,7 @@ mod team;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chartsafe_core::{names, Options, SecretStore, Vault};
+use chartsafe_core::{names, Options, Role, SecretStore, Vault};
 use chartsafe_keychain::Keychain;
 use clap::{Parser, Subcommand};
 
@@ -115,7 +115,7 @@ enum Command {
         code: String,
         /// The new member's role: admin, staff or viewer.
         #[arg(long, default_value = "staff", conflicts_with = "computer_of")]
-        role: String,
+        role: Role,
         /// Not a new member: another computer of this existing member (name
         /// or id), who read you the code.
         #[arg(long, value_name = "MEMBER")]
@@ -528,10 +528,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             computer_of,
         } => match computer_of {
             Some(who) => team::approve_computer(&mut open(cli)?, request, code, who),
-            None => {
-                let role = team::role(role)?;
-                team::approve(&mut open(cli)?, request, code, role)
-            }
+            None => team::approve(&mut open(cli)?, request, code, *role),
         },
         Command::Audit(args) => audit::run(&mut open(cli)?, args, &mut out),
         Command::Verify {

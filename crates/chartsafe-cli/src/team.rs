@@ -158,20 +158,6 @@ pub fn requests(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// The role named on the command line.
-pub fn role(text: &str) -> Result<Role, Failure> {
-    Role::parse(text).ok_or_else(|| {
-        Failure::new(
-            2,
-            format!(
-                "\"{}\" is not a role: admin, staff or viewer",
-                names::printable(text)
-            ),
-            None,
-        )
-    })
-}
-
 /// `chartsafe approve ID --code CODE`.
 pub fn approve(vault: &mut Vault, request: &str, code: &str, role: Role) -> Result<u8, Failure> {
     vault.approve(request, code, role)?;

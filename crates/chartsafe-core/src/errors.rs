@@ -742,7 +742,18 @@ pub enum RevertError {
     Refused(#[from] WriteRefused),
 }
 
+/// A name that is not a role (`admin`, `staff` or `viewer`).
+#[derive(Debug, thiserror::Error)]
+#[error("\"{}\" is not a role: admin, staff or viewer", crate::names::printable(.0))]
+pub struct UnknownRole(pub String);
+
 // Each error's kind, decided here once for both shells.
+
+impl Classify for UnknownRole {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidName
+    }
+}
 
 impl Classify for PathError {
     fn kind(&self) -> ErrorKind {

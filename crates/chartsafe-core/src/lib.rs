@@ -109,6 +109,7 @@ macro_rules! for_each_error {
             StorageError,
             TeamActionError,
             TeamViewError,
+            UnknownRole,
             UnlockError,
             VerifyError,
             VersionsError,

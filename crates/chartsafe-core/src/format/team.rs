@@ -65,6 +65,16 @@ impl Role {
     }
 }
 
+/// A role named on the command line or by the window: `admin`, `staff` or
+/// `viewer`.
+impl std::str::FromStr for Role {
+    type Err = crate::errors::UnknownRole;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::parse(name).ok_or_else(|| crate::errors::UnknownRole(name.to_owned()))
+    }
+}
+
 /// The last record of a device's chain that stands when its write rights
 /// end (§11.6): the newest one the writer of the entry had accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
