@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chartsafe_core::{
-    utc_time, write_csv, Action, AuditEntry, AuditLog, AuditWriteError, Classify, ErrorKind, Event,
-    ListError, Vault,
+    utc_time, Action, AuditEntry, AuditLog, AuditWriteError, Classify, ErrorKind, Event, ListError,
+    Vault,
 };
 
 /// Errors of [`read_log`] and [`export_entries`].
@@ -64,7 +64,7 @@ pub fn read_log(vault: &mut Vault) -> Result<AuditLog, AuditError> {
 /// How a copy of the log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// CSV with the header [`chartsafe_core::CSV_HEADER`], CRLF lines.
+    /// CSV with the header [`CSV_HEADER`], CRLF lines.
     Csv,
     /// One JSON object per line (the fields of [`entry_json`]).
     JsonLines,
@@ -186,12 +186,70 @@ fn write_entries(
     }
 }
 
+/// The header line of the CSV export ([`ExportFormat::Csv`]).
+pub const CSV_HEADER: &str =
+    "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified";
+
+/// One CSV field (RFC 4180). A field a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return; a file name
+/// can) gets a leading `'` so that it is shown as text.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Writes entries as CSV: [`CSV_HEADER`], then one line per entry (CRLF
+/// line ends, as RFC 4180 says). The output holds file names: it is as
+/// sensitive as the files.
+fn write_csv<'a>(
+    entries: impl IntoIterator<Item = &'a AuditEntry>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    write!(out, "{CSV_HEADER}\r\n")?;
+    for e in entries {
+        let fields = [
+            utc_time(e.time),
+            e.member.clone(),
+            e.device.clone(),
+            e.device_name.clone(),
+            e.action.clone(),
+            e.entry.clone().unwrap_or_default(),
+            e.path.clone().unwrap_or_default(),
+            e.outcome.clone(),
+            e.reason.clone().unwrap_or_default(),
+            e.detail.clone().unwrap_or_default(),
+            e.app.clone(),
+            // "no": no signature vouches for it (FORMAT.md §10.6).
+            if e.unverified { "no" } else { "yes" }.to_owned(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        write!(out, "{}\r\n", line.join(","))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_support::new_vault;
     use chartsafe_core::Role;
     use secrecy::{ExposeSecret, SecretString};
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_field("plain.pdf"), "plain.pdf");
+        assert_eq!(csv_field("a,b \"c\".pdf"), "\"a,b \"\"c\"\".pdf\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-2+3,x"), "\"'-2+3,x\"");
+    }
 
     #[test]
     fn an_export_is_recorded_before_it_is_written_and_names_its_format() {

@@ -40,6 +40,7 @@ mod test_support;
 
 pub use audit::{
     entry_json, export_entries, export_entries_to_file, read_log, AuditError, ExportFormat,
+    CSV_HEADER,
 };
 pub use edit::{private_root, remove_leftovers, EditError, OpenFiles, SavedHook};
 pub use export::{export, ExportError};

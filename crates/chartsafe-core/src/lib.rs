@@ -63,7 +63,7 @@ pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, RecoverAs, Vault,
     MIN_PASSPHRASE_CHARS,
 };
-pub use vault::{utc_time, write_csv, PendingEvents, CSV_HEADER};
+pub use vault::{utc_time, PendingEvents};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
     AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,

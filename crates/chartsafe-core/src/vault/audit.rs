@@ -325,56 +325,6 @@ pub fn utc_time(ms: i64) -> String {
     )
 }
 
-/// The CSV header of [`write_csv`].
-pub const CSV_HEADER: &str =
-    "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified";
-
-/// One CSV field (RFC 4180). A field a spreadsheet would run as a formula
-/// (starting with `=`, `+`, `-`, `@`, tab or carriage return; a file name
-/// can) gets a leading `'` so that it is shown as text.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-/// Writes entries as CSV: [`CSV_HEADER`], then one line per entry (CRLF
-/// line ends, as RFC 4180 says). The output holds file names: it is as
-/// sensitive as the files.
-pub fn write_csv<'a>(
-    entries: impl IntoIterator<Item = &'a AuditEntry>,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    write!(out, "{CSV_HEADER}\r\n")?;
-    for e in entries {
-        let fields = [
-            utc_time(e.time),
-            e.member.clone(),
-            e.device.clone(),
-            e.device_name.clone(),
-            e.action.clone(),
-            e.entry.clone().unwrap_or_default(),
-            e.path.clone().unwrap_or_default(),
-            e.outcome.clone(),
-            e.reason.clone().unwrap_or_default(),
-            e.detail.clone().unwrap_or_default(),
-            e.app.clone(),
-            // "no": no signature vouches for it (FORMAT.md §10.6).
-            if e.unverified { "no" } else { "yes" }.to_owned(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        write!(out, "{}\r\n", line.join(","))?;
-    }
-    Ok(())
-}
-
 /// See [`Vault::pending_events`].
 #[derive(Clone)]
 pub struct PendingEvents(crate::local::LocalDir);
@@ -1095,15 +1045,11 @@ fn entries<'a>(
 }
 
 #[cfg(test)]
-mod csv_tests {
+mod time_tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain.pdf"), "plain.pdf");
-        assert_eq!(csv_field("a,b \"c\".pdf"), "\"a,b \"\"c\"\".pdf\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_field("-2+3,x"), "\"'-2+3,x\"");
+    fn times_are_rfc_3339_utc_with_milliseconds() {
         assert_eq!(utc_time(1_780_000_000_123), "2026-05-28T20:26:40.123Z");
     }
 }

@@ -37,8 +37,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use add::{AddFailure, AddOptions, AddReport, OnExisting};
 pub use audit::{
-    utc_time, write_csv, AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem,
-    PendingEvents, CSV_HEADER,
+    utc_time, AuditChain, AuditEntry, AuditFilter, AuditLog, AuditProblem, PendingEvents,
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use collections::CollectionInfo;
