@@ -279,7 +279,7 @@ pub struct Entry {
     conflict: bool,
     /// The entry id (stable across renames): "Who opened this?" filters the
     /// activity log by it.
-    id: String,
+    id: chartsafe_core::EntryId,
 }
 
 impl From<EntryInfo> for Entry {
@@ -706,7 +706,7 @@ pub async fn trash(state: State<'_, AppState>, paths: Vec<String>) -> Result<()>
 /// One entry in the trash.
 #[derive(Serialize)]
 pub struct Trashed {
-    id: String,
+    id: chartsafe_core::EntryId,
     path: String,
     folder: bool,
     size: u64,

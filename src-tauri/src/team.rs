@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chartsafe_core::{names, Progress, Role};
+use chartsafe_core::{names, CollectionId, DeviceId, MemberId, Progress, RequestId, Role};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
@@ -17,7 +17,7 @@ type Result<T> = std::result::Result<T, AppError>;
 /// A device, as the Team screen shows it.
 #[derive(Serialize)]
 pub struct DeviceOut {
-    id: String,
+    id: DeviceId,
     name: String,
     removed: bool,
     this_device: bool,
@@ -26,7 +26,7 @@ pub struct DeviceOut {
 /// A member, as the Team screen shows it.
 #[derive(Serialize)]
 pub struct MemberOut {
-    id: String,
+    id: MemberId,
     name: String,
     role: &'static str,
     removed: bool,
@@ -36,7 +36,7 @@ pub struct MemberOut {
 /// A join request waiting for approval.
 #[derive(Serialize)]
 pub struct RequestOut {
-    id: String,
+    id: RequestId,
     name: String,
     device_name: String,
     new_member: bool,
@@ -46,7 +46,7 @@ pub struct RequestOut {
 /// A collection this computer reads, as the Team screen shows it.
 #[derive(Serialize)]
 pub struct CollectionOut {
-    id: String,
+    id: CollectionId,
     /// Its folder; `None` until its first record has synced.
     name: Option<String>,
     /// Members granted it: id, name, may change it.
@@ -56,7 +56,7 @@ pub struct CollectionOut {
 /// A member granted a collection.
 #[derive(Serialize)]
 pub struct ReaderOut {
-    id: String,
+    id: MemberId,
     name: String,
     write: bool,
 }

@@ -217,11 +217,11 @@ fn write_csv<'a>(
     for e in entries {
         let fields = [
             utc_time(e.time),
-            e.member.clone(),
-            e.device.clone(),
+            e.member.to_string(),
+            e.device.to_string(),
             e.device_name.clone(),
             e.action.clone(),
-            e.entry.clone().unwrap_or_default(),
+            e.entry.as_ref().map(ToString::to_string).unwrap_or_default(),
             e.path.clone().unwrap_or_default(),
             e.outcome.clone(),
             e.reason.clone().unwrap_or_default(),

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use chartsafe_api::ExportFormat;
-use chartsafe_core::{is_id, names, Action, AuditEntry, AuditFilter, Vault};
+use chartsafe_core::{names, Action, AuditEntry, AuditFilter, EntryId, Vault};
 
 use crate::exit::{code, Failure};
 use crate::output::{self, broken};
@@ -193,8 +193,8 @@ fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
         ..AuditFilter::default()
     };
     if let Some(entry) = &args.entry {
-        if is_id(entry) {
-            filter.entries.push(entry.clone());
+        if let Some(id) = EntryId::parse(entry) {
+            filter.entries.push(id);
         } else {
             let path = names::split_path(entry)
                 .map_err(|e| Failure::new(code::PATH, format!("\"{entry}\": {e}"), None))?

@@ -118,3 +118,129 @@ mod tests {
         assert!(unhex("abc").is_none());
     }
 }
+
+/// Defines a typed identifier: a [`random_id`] that says what it names, so
+/// that a member's id cannot be passed where a device's is meant. It reads
+/// as a `&str` (`Deref`) and serialises as the plain string.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// `text` as this id, if it has the shape of one ([`is_id`]).
+            pub fn parse(text: &str) -> Option<Self> {
+                is_id(text).then(|| Self(text.to_owned()))
+            }
+
+            /// An id read from a checked file of the vault (each parser
+            /// checks the shape with [`is_id`]) or made by [`random_id`].
+            pub(crate) fn checked(text: impl Into<String>) -> Self {
+                Self(text.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Ids name folders and files of the vault (docs/FORMAT.md §1).
+        impl AsRef<std::path::Path> for $name {
+            fn as_ref(&self) -> &std::path::Path {
+                self.0.as_ref()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+id_type! {
+    /// A member of the team: a person, with one or more computers
+    /// (docs/FORMAT.md §11.3).
+    MemberId
+}
+
+id_type! {
+    /// A computer (device) of a member: its chains of records and audit
+    /// batches are named by it (docs/FORMAT.md §5, §10).
+    DeviceId
+}
+
+id_type! {
+    /// A file or folder of the vault, the same under every name and folder
+    /// it has had (docs/FORMAT.md §5.2).
+    EntryId
+}
+
+id_type! {
+    /// A collection: a top-level folder with its own key (docs/FORMAT.md §14).
+    CollectionId
+}
+
+id_type! {
+    /// A request to join the vault, made with an invitation
+    /// (docs/FORMAT.md §12).
+    RequestId
+}
+
+#[cfg(test)]
+mod id_type_tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_id_takes_only_the_shape_of_an_id_and_reads_as_text() {
+        let text = random_id();
+        let id = MemberId::parse(&text).unwrap();
+        assert_eq!(id, text);
+        assert_eq!(id, text.as_str());
+        assert_eq!(&id[..4], &text[..4]);
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{text}\""));
+        assert!(MemberId::parse("Dr Ana").is_none());
+        assert!(DeviceId::parse(&text.to_uppercase()).is_none());
+    }
+}

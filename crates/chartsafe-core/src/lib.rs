@@ -56,7 +56,7 @@ pub use format::header::HeaderError;
 pub use format::join::InviteError;
 pub use format::record::{Kind, Status};
 pub use format::team::Role;
-pub use ids::is_id;
+pub use ids::{CollectionId, DeviceId, EntryId, MemberId, RequestId};
 pub use keys::{AgeIdentity, PhraseError, RecoveryPhrase};
 pub use traits::{Clock, NoProgress, Progress, SecretStore, SecretStoreError, SystemClock};
 pub use vault::{

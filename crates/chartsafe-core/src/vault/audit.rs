@@ -1,6 +1,7 @@
 //! The audit log: appending this device's batches and reading and checking
 //! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.7).
 
+use crate::ids::{DeviceId, EntryId, MemberId};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::audit_sign::{unsigned_problems, Chains};
@@ -22,9 +23,9 @@ pub struct AuditEntry {
     /// When it happened (the writer's clock), ms since the Unix epoch (UTC).
     pub time: i64,
     /// The member id of the person using the vault.
-    pub member: String,
+    pub member: MemberId,
     /// The device id.
-    pub device: String,
+    pub device: DeviceId,
     /// The device's name.
     pub device_name: String,
     /// The program and version that wrote it.
@@ -32,7 +33,7 @@ pub struct AuditEntry {
     /// What was done (an [`Action`] name; newer writers may add others).
     pub action: String,
     /// The entry id, if an entry was concerned.
-    pub entry: Option<String>,
+    pub entry: Option<EntryId>,
     /// The entry's path at that moment.
     pub path: Option<String>,
     /// `ok`, `denied` or `failed`.
@@ -54,7 +55,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditChain {
     /// The device id (its folder `a/<id>`).
-    pub device: String,
+    pub device: DeviceId,
     /// Its name.
     pub device_name: String,
     /// Batches read and accepted.
@@ -272,7 +273,7 @@ pub struct AuditFilter {
     pub device: Option<String>,
     /// Entry ids; an entry also matches when its path at the time equals
     /// one of `paths` or lies below it.
-    pub entries: Vec<String>,
+    pub entries: Vec<EntryId>,
     /// Paths (see `entries`).
     pub paths: Vec<String>,
     /// Action names.
@@ -296,7 +297,7 @@ impl AuditFilter {
             && ((self.entries.is_empty() && self.paths.is_empty())
                 || e.entry
                     .as_ref()
-                    .is_some_and(|id| self.entries.iter().any(|x| x == id))
+                    .is_some_and(|id| self.entries.iter().any(|x| id == x))
                 || e.path.as_ref().is_some_and(|p| {
                     self.paths
                         .iter()
@@ -604,7 +605,7 @@ impl Vault {
             }
             let head = by_seq.keys().next_back().copied().unwrap_or(0);
             out.chains.push(AuditChain {
-                device: device.clone(),
+                device: DeviceId::checked(device.clone()),
                 device_name: chain.clone(),
                 batches: by_seq.values().map(|b| b.len() as u64).sum(),
                 head,
@@ -1028,12 +1029,13 @@ fn entries<'a>(
         let body = &b.body;
         body.events.iter().map(move |e| AuditEntry {
             time: e.time,
-            member: body.member.clone(),
-            device: body.device.clone(),
+            // The batch was checked with is_well_formed (FORMAT.md §10.1).
+            member: MemberId::checked(body.member.clone()),
+            device: DeviceId::checked(body.device.clone()),
             device_name: body.device_name.clone(),
             app: body.app.clone(),
             action: e.action.clone(),
-            entry: e.entry.clone(),
+            entry: e.entry.clone().map(EntryId::checked),
             path: e.path.clone(),
             outcome: e.outcome.clone(),
             reason: e.reason.clone(),

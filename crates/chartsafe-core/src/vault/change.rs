@@ -1,6 +1,7 @@
 //! Changing the tree: folders, moves, trash, restore, purge, and versions
 //! (docs/FORMAT.md §6).
 
+use crate::ids::EntryId;
 use std::collections::HashSet;
 
 use super::load::Snapshot;
@@ -24,7 +25,7 @@ pub struct VersionInfo {
     pub size: u64,
     /// When it was written.
     pub changed: i64,
-    /// The device that wrote it.
+    /// The name of the device that wrote it.
     pub changed_by: String,
     /// The name it had then.
     pub name: String,
@@ -34,7 +35,7 @@ pub struct VersionInfo {
 #[derive(Debug, Clone)]
 pub struct TrashEntry {
     /// The entry id (accepted by [`Vault::restore`] and [`Vault::purge`]).
-    pub id: String,
+    pub id: EntryId,
     /// Where it was.
     pub path: String,
     /// File or folder.
@@ -43,7 +44,7 @@ pub struct TrashEntry {
     pub size: u64,
     /// When it was moved to the trash.
     pub trashed: i64,
-    /// By which device.
+    /// The name of the device that moved it.
     pub trashed_by: String,
 }
 
@@ -293,7 +294,7 @@ impl Vault {
             .map(|t| {
                 let v = &snap.tree.versions[t.version];
                 TrashEntry {
-                    id: t.entry.clone(),
+                    id: EntryId::checked(t.entry.clone()),
                     path: t.path.clone(),
                     kind: v.state.kind,
                     size: v.state.content.as_ref().map_or(0, |c| c.size),

@@ -10,6 +10,7 @@
 //! cannot hop collections, and a folder of one cannot hold another's
 //! files: a parent in another collection is simply not found).
 
+use crate::ids::{CollectionId, MemberId};
 use crate::errors::{TeamActionError, WriteRefused};
 use crate::format::audit::{Action, Event};
 use crate::format::record::{Op, OpenedRecord};
@@ -111,13 +112,13 @@ impl Vault {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionInfo {
     /// Its id.
-    pub id: String,
+    pub id: CollectionId,
     /// Its folder at the top of the vault, when this computer reads it.
     pub name: Option<String>,
     /// Whether it is the audit log's (admins only).
     pub audit: bool,
     /// The members granted it: id, name, and whether they may change it.
-    pub readers: Vec<(String, String, bool)>,
+    pub readers: Vec<(MemberId, String, bool)>,
 }
 
 impl Vault {
@@ -146,11 +147,11 @@ impl Vault {
                 .iter()
                 .filter_map(|(m, w)| {
                     let member = team.active_member(m)?;
-                    Some((m.clone(), member.name.clone(), *w))
+                    Some((MemberId::checked(m.clone()), member.name.clone(), *w))
                 })
                 .collect();
             out.push(CollectionInfo {
-                id: c.id.clone(),
+                id: CollectionId::checked(c.id.clone()),
                 name,
                 audit: c.audit,
                 readers,
@@ -215,7 +216,7 @@ impl Vault {
     /// granted it ([`Vault::grant`]). Returns its id. An existing folder
     /// cannot become a collection: its names and contents are in the vault's
     /// first collection's history for good (FORMAT.md §14.1).
-    pub fn create_collection(&mut self, name: &str) -> Result<String, TeamActionError> {
+    pub fn create_collection(&mut self, name: &str) -> Result<CollectionId, TeamActionError> {
         self.admin_key()?;
         let name = crate::names::normalise_name(name)
             .map_err(|e| TeamActionError::NotAccepted(e.to_string()))?;
@@ -253,7 +254,7 @@ impl Vault {
                 super::CommitError::Audit(a) => TeamActionError::Audit(a),
                 super::CommitError::Refused(r) => TeamActionError::Refused(r),
             })?;
-        Ok(id)
+        Ok(CollectionId::checked(id))
     }
 
     /// The collection called `name` (its folder, or its id) that this
@@ -267,7 +268,7 @@ impl Vault {
             .filter(|c| !c.audit && (c.id == name || c.name.as_deref() == Some(name)))
             .collect();
         match found.as_slice() {
-            [c] => Ok(c.id.clone()),
+            [c] => Ok(c.id.to_string()),
             [] => Err(TeamActionError::NoSuchTarget(crate::names::printable(name))),
             _ => Err(TeamActionError::Ambiguous(crate::names::printable(name))),
         }

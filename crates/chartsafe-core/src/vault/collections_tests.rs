@@ -11,6 +11,7 @@ use super::*;
 use crate::crypt::DecryptFailure;
 use crate::errors::{MkdirError, MoveError, TeamActionError, WriteRefused};
 use crate::format::team::Role;
+use crate::ids::CollectionId;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
 
@@ -98,7 +99,7 @@ fn a_billing_clerk_reads_billing_and_nothing_of_the_clinical_collection() {
     );
     assert!(!seen.iter().any(|p| p.starts_with("Clinical")), "{seen:?}");
     assert_eq!(read(&mut clerk, &w, "Billing/claim-7781.txt"), "claim 7781");
-    let listed: Vec<String> = clerk
+    let listed: Vec<CollectionId> = clerk
         .collections()
         .unwrap()
         .into_iter()

@@ -562,7 +562,7 @@ impl Run {
             .map(|e| (e.path.as_str(), e.id.as_str()))
             .collect();
         let seen = |e: &EntryInfo| Seen {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             conflict: e.conflict,
             changed: e.changed,
             by: e.changed_by.clone(),
@@ -849,7 +849,7 @@ impl Run {
                 let v = &mut self.computers[on].vault;
                 v.restore(&t.id).map_err(|e| e.to_string())?;
                 let mut expect =
-                    self.taken_from_trash(&look.view, self.model.by_id[&t.id], Status::Live);
+                    self.taken_from_trash(&look.view, self.model.by_id[t.id.as_str()], Status::Live);
                 expect[0].restored_name = look.entries.iter().any(|e| e.path == t.path);
                 (on, expect)
             }
@@ -860,9 +860,9 @@ impl Run {
                     _ if look.trash.is_empty() => (PurgeTarget::Expired, Vec::new()),
                     Some(i) => {
                         let t = &look.trash[i % look.trash.len()];
-                        (PurgeTarget::One(t.id.clone()), vec![&t.id])
+                        (PurgeTarget::One(t.id.to_string()), vec![t.id.as_str()])
                     }
-                    None => (PurgeTarget::All, look.trash.iter().map(|t| &t.id).collect()),
+                    None => (PurgeTarget::All, look.trash.iter().map(|t| t.id.as_str()).collect()),
                 };
                 let expect = roots
                     .into_iter()
@@ -1008,7 +1008,7 @@ impl Run {
             let trash: Vec<(String, String)> = look
                 .trash
                 .iter()
-                .map(|t| (t.id.clone(), t.path.clone()))
+                .map(|t| (t.id.to_string(), t.path.clone()))
                 .collect();
             shows.push((name, look.entries, trash));
         }

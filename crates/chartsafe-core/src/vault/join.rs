@@ -2,6 +2,7 @@
 //! the joining device's request, the admin's approval after checking the
 //! code, and the joining device's first unlock.
 
+use crate::ids::RequestId;
 use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -42,7 +43,7 @@ pub struct Invitation {
 #[derive(Debug, Clone)]
 pub struct JoinRequestInfo {
     /// The request's file id (`j/<id>`), for [`Vault::approve`].
-    pub id: String,
+    pub id: RequestId,
     /// The person's name, as they typed it.
     pub name: String,
     /// The device's name.
@@ -59,7 +60,7 @@ pub struct PendingJoin {
     /// The code the person reads out to the admin.
     pub code: String,
     /// The request's file id.
-    pub request: String,
+    pub request: RequestId,
 }
 
 /// An invitation as the admin's device keeps it (encrypted, §7).
@@ -184,7 +185,7 @@ impl Vault {
             .open_requests()?
             .into_iter()
             .map(|(id, _, r)| JoinRequestInfo {
-                id,
+                id: RequestId::checked(id),
                 name: r.body.name.clone(),
                 device_name: r.body.device_name.clone(),
                 new_member: r.body.new_member,
@@ -461,7 +462,7 @@ impl Vault {
         local.save(&device)?;
         Ok(PendingJoin {
             code: join::join_code(&invite, &hash),
-            request,
+            request: RequestId::checked(request),
         })
     }
 

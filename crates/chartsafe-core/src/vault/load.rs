@@ -1,6 +1,7 @@
 //! Reading every record of the vault folder and checking it (docs/FORMAT.md §5,
 //! docs/THREAT_MODEL.md §4).
 
+use crate::ids::EntryId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::team::RecordVerdict;
@@ -174,14 +175,14 @@ pub struct EntryInfo {
     pub modified: Option<i64>,
     /// When this version was written (writer's clock).
     pub changed: i64,
-    /// The device that wrote this version.
+    /// The name of the device that wrote this version.
     pub changed_by: String,
     /// Whether the content is here.
     pub sync: SyncState,
     /// Shown as a conflict copy.
     pub conflict: bool,
     /// The entry id.
-    pub id: String,
+    pub id: EntryId,
 }
 
 /// The result of listing a vault.
@@ -687,7 +688,7 @@ impl Vault {
             changed_by: v.device_name.clone(),
             sync,
             conflict: node.conflict,
-            id: super::collections::split_key(&node.entry).1.to_owned(),
+            id: EntryId::checked(super::collections::split_key(&node.entry).1),
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::Vault;
 use crate::errors::{Classify, ErrorKind};
 use crate::format::team::Role;
+use crate::ids::{DeviceId, MemberId};
 
 /// The team as this computer computes it from the signed team log.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl TeamView {
 #[derive(Debug, Clone)]
 pub struct MemberView {
     /// The member id.
-    pub id: String,
+    pub id: MemberId,
     /// Their name as written in the team log (escape before printing).
     pub name: String,
     /// Their role.
@@ -52,7 +53,7 @@ pub struct MemberView {
 #[derive(Debug, Clone)]
 pub struct DeviceView {
     /// The device id.
-    pub id: String,
+    pub id: DeviceId,
     /// Its name (escape before printing).
     pub name: String,
     /// Whether it was removed.
@@ -122,7 +123,7 @@ impl Vault {
             .members
             .values()
             .map(|m| MemberView {
-                id: m.id.clone(),
+                id: MemberId::checked(m.id.clone()),
                 name: m.name.clone(),
                 role: m.role,
                 removed: m.removed,
@@ -131,7 +132,7 @@ impl Vault {
                     .values()
                     .filter(|d| d.member == m.id)
                     .map(|d| DeviceView {
-                        id: d.id.clone(),
+                        id: DeviceId::checked(d.id.clone()),
                         name: d.name.clone(),
                         removed: d.removed,
                         this_device: d.id == me,
