@@ -221,7 +221,10 @@ fn write_csv<'a>(
             e.device.to_string(),
             e.device_name.clone(),
             e.action.clone(),
-            e.entry.as_ref().map(ToString::to_string).unwrap_or_default(),
+            e.entry
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             e.path.clone().unwrap_or_default(),
             e.outcome.clone(),
             e.reason.clone().unwrap_or_default(),

@@ -1,42 +1,50 @@
 //! Unit tests of the vault with an in-memory secret store and a fake clock.
 
+// The vault's tests, by capability; this module holds the shared world.
+mod attacks;
+mod audit;
+mod collections;
+mod convergence;
+mod rotate;
+mod team;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::load::Snapshot;
-use super::*;
 use crate::errors::RevertError;
 use crate::format::record::EntryState;
 use crate::format::record::Kind;
 use crate::traits::memory::MemoryStore;
 use crate::traits::{NoProgress, Progress};
+use crate::vault::load::Snapshot;
+use crate::vault::*;
 
-pub(super) struct FakeClock(pub(super) Arc<AtomicI64>);
+pub(in crate::vault) struct FakeClock(pub(in crate::vault) Arc<AtomicI64>);
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.0.fetch_add(1000, Ordering::SeqCst)
     }
 }
 
-pub(super) const PASS: &str = "long enough";
+pub(in crate::vault) const PASS: &str = "long enough";
 
-pub(super) fn pass(s: &str) -> SecretString {
+pub(in crate::vault) fn pass(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
 
 /// A scratch folder with a vault folder in it, one clock, and the first
 /// device's keychain.
-pub(super) struct World {
-    pub(super) tmp: tempfile::TempDir,
-    pub(super) clock: Arc<AtomicI64>,
-    pub(super) store: MemoryStore,
-    pub(super) dir: PathBuf,
+pub(in crate::vault) struct World {
+    pub(in crate::vault) tmp: tempfile::TempDir,
+    pub(in crate::vault) clock: Arc<AtomicI64>,
+    pub(in crate::vault) store: MemoryStore,
+    pub(in crate::vault) dir: PathBuf,
 }
 
 impl World {
-    pub(super) fn new() -> Self {
+    pub(in crate::vault) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("vault");
         let clock = Arc::new(AtomicI64::new(1_780_000_000_000));
@@ -49,7 +57,7 @@ impl World {
     }
 
     /// Options of the device called `device` (its own local state folder).
-    pub(super) fn options(&self, device: &str) -> Options {
+    pub(in crate::vault) fn options(&self, device: &str) -> Options {
         let mut o = Options::new(self.tmp.path().join(format!("state-{device}")), device);
         o.kdf_log_n = 4;
         o.clock = Box::new(FakeClock(self.clock.clone()));
@@ -57,13 +65,17 @@ impl World {
     }
 
     /// Creates the vault on device "a".
-    pub(super) fn create(&self) -> (Vault, RecoveryPhrase) {
+    pub(in crate::vault) fn create(&self) -> (Vault, RecoveryPhrase) {
         Vault::create(&self.dir, &self.store, &pass(PASS), self.options("a")).unwrap()
     }
 
     /// Creates the vault on device "a" with one file `name` in it, and enrols
     /// device "b" on the same folder (as if synced instantly).
-    pub(super) fn two_devices_with(&self, name: &str, content: &str) -> (Vault, Vault, PathBuf) {
+    pub(in crate::vault) fn two_devices_with(
+        &self,
+        name: &str,
+        content: &str,
+    ) -> (Vault, Vault, PathBuf) {
         let (mut a, phrase) = self.create();
         let src = self.tmp.path().join(name);
         std::fs::write(&src, content).unwrap();
@@ -74,7 +86,7 @@ impl World {
 
     /// A person `name` joins through an invitation from `admin` with
     /// their computer `device`, is approved with `role`, and unlocks.
-    pub(super) fn join(
+    pub(in crate::vault) fn join(
         &self,
         admin: &mut Vault,
         name: &str,
@@ -112,7 +124,7 @@ impl World {
     }
 
     /// Enrols `device` (with its own empty keychain) from the phrase.
-    pub(super) fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
+    pub(in crate::vault) fn recover(&self, phrase: &RecoveryPhrase, device: &str) -> Vault {
         let store = MemoryStore::default();
         Vault::recover(
             &self.dir,
@@ -127,7 +139,7 @@ impl World {
 
 /// Writes, as `device`, a change to `path` made from an older view of the
 /// vault (as a device that was offline would).
-pub(super) fn change_offline(
+pub(in crate::vault) fn change_offline(
     device: &mut Vault,
     view: &Snapshot,
     path: &str,

@@ -12,9 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::change::normalise;
-use super::load::Snapshot;
-use super::Vault;
 use crate::crypt::{self, StreamError};
 use crate::errors::{AddError, PathError, StorageError};
 use crate::format::audit::{Action, Event};
@@ -24,6 +21,9 @@ use crate::fsutil::{self, Staged};
 use crate::ids;
 use crate::names;
 use crate::traits::Progress;
+use crate::vault::change::normalise;
+use crate::vault::load::Snapshot;
+use crate::vault::Vault;
 
 /// Files per batch (one record, two file-system syncs). Staged files are
 /// closed, so a batch holds no file handles.
@@ -414,7 +414,7 @@ impl Vault {
         // Everything goes into the destination's collection (FORMAT.md §14).
         let coll = dest_folder
             .as_deref()
-            .and_then(|k| super::collections::split_key(k).0)
+            .and_then(|k| crate::vault::collections::split_key(k).0)
             .map(str::to_owned);
         report.folders += ops.len();
         folders.insert(dest.to_owned(), dest_folder);
@@ -428,13 +428,13 @@ impl Vault {
                         folders.insert(path, Some(n.entry.clone()));
                         continue;
                     }
-                    let (parent_path, name) = super::change::split_parent(&path);
+                    let (parent_path, name) = crate::vault::change::split_parent(&path);
                     let parent = folders.get(parent_path).cloned().flatten();
                     // In its parent's collection (FORMAT.md §14.3).
-                    let entry = super::collections::scoped(
+                    let entry = crate::vault::collections::scoped(
                         parent
                             .as_deref()
-                            .and_then(|p| super::collections::split_key(p).0),
+                            .and_then(|p| crate::vault::collections::split_key(p).0),
                         &ids::random_id(),
                     );
                     events.push(
@@ -499,7 +499,7 @@ impl Vault {
                     let (parent, name) = match old {
                         Some(v) => (v.state.parent.clone(), v.state.name.clone()),
                         None => {
-                            let (parent_path, name) = super::change::split_parent(&path);
+                            let (parent_path, name) = crate::vault::change::split_parent(&path);
                             let parent = match folders.get(parent_path) {
                                 Some(p) => p.clone(),
                                 None => snap.folder(parent_path)?,
@@ -723,7 +723,7 @@ type StageResult = Result<(tempfile::NamedTempFile, crypt::Digested), AddError>;
 /// The first of "name (2).ext", "name (3).ext", … free in the vault and in
 /// this operation.
 fn free_path(snap: &Snapshot, taken: &HashSet<String>, path: &str) -> String {
-    let (parent, name) = super::change::split_parent(path);
+    let (parent, name) = crate::vault::change::split_parent(path);
     (2u64..)
         .map(|n| names::join(parent, &names::suffixed_name(name, &n.to_string())))
         .find(|p| snap.tree.node(p).is_none() && !taken.contains(p))

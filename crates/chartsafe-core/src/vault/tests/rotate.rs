@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use super::tests::{pass, World};
-use super::*;
 use crate::crypt::DecryptFailure;
 use crate::errors::WriteRefused;
 use crate::format::team::Role;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
+use crate::vault::tests::{pass, World};
+use crate::vault::*;
 
 /// Every encrypted file of the folder: blobs, records, audit batches,
 /// team entries.
@@ -54,7 +54,7 @@ fn is_rotation(path: &Path, ids: &[AgeIdentity]) -> bool {
         .is_some_and(|e| e.body.entry.kind() == "key_rotate")
 }
 
-pub(super) fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
+pub(in crate::vault) fn add(v: &mut Vault, w: &World, name: &str, content: &str) {
     let src = w.tmp.path().join(name);
     std::fs::write(&src, content).unwrap();
     let r = v.add(std::slice::from_ref(&src), "", &NoProgress).unwrap();
@@ -309,7 +309,13 @@ fn a_team_log_rolled_back_to_before_a_rotation_sends_nothing_to_the_old_key() {
     let id = public_info(&w.dir).unwrap().id;
     std::fs::remove_dir_all(w.tmp.path().join("state-a").join(id).join("team")).unwrap();
     let before = files(&w.dir);
-    let mut a = Vault::unlock(&w.dir, &w.store, &pass(super::tests::PASS), w.options("a")).unwrap();
+    let mut a = Vault::unlock(
+        &w.dir,
+        &w.store,
+        &pass(crate::vault::tests::PASS),
+        w.options("a"),
+    )
+    .unwrap();
     assert!(!a.team().keys_rolled_back.is_empty());
     let err = a.mkdir("Anything").unwrap_err();
     assert!(

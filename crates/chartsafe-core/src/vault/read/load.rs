@@ -4,8 +4,6 @@
 use crate::ids::EntryId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::team::RecordVerdict;
-use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::ListError;
 use crate::format::audit::{Action, Event, Outcome};
@@ -14,6 +12,8 @@ use crate::format::{self as layout, Layout};
 use crate::fsutil;
 use crate::local::KnownHead;
 use crate::tree::{Node, Tree};
+use crate::vault::team::RecordVerdict;
+use crate::vault::Vault;
 
 /// A file name from the vault folder, safe to print (control characters escaped).
 fn escape(name: &str) -> String {
@@ -341,7 +341,7 @@ impl Vault {
         let mut blob_home = HashMap::new();
         for v in &tree.versions {
             if let Some(c) = &v.state.content {
-                let (coll, _) = super::collections::split_key(&v.entry);
+                let (coll, _) = crate::vault::collections::split_key(&v.entry);
                 blob_home.insert(c.blob.clone(), coll.map(str::to_owned));
             }
         }
@@ -418,7 +418,7 @@ impl Vault {
             }
         }
         let rel = format!("{prefix}/{device}");
-        let chain = super::collections::scoped(coll, device);
+        let chain = crate::vault::collections::scoped(coll, device);
         let known = self.device.known.get(&chain);
         read.problems
             .extend(record_chain_problems(&rel, &by_seq, known));
@@ -434,7 +434,7 @@ impl Vault {
                 r.signed = None;
                 let r = match coll {
                     None => r,
-                    Some(c) => super::collections::scope_record(r, c),
+                    Some(c) => crate::vault::collections::scope_record(r, c),
                 };
                 read.opened
                     .push((format!("{rel}/{}", Layout::record_name(seq)), r));
@@ -507,7 +507,7 @@ impl Vault {
     fn rolled_back_chains(&self, heads: &Heads, reading: &HashSet<Option<&str>>) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (chain, known) in &self.device.known {
-            let (coll, device) = super::collections::split_key(chain);
+            let (coll, device) = crate::vault::collections::split_key(chain);
             // A collection this device no longer reads is not rolled back.
             if !reading.contains(&coll) {
                 continue;
@@ -688,7 +688,7 @@ impl Vault {
             changed_by: v.device_name.clone(),
             sync,
             conflict: node.conflict,
-            id: EntryId::checked(super::collections::split_key(&node.entry).1),
+            id: EntryId::checked(crate::vault::collections::split_key(&node.entry).1),
         }
     }
 }

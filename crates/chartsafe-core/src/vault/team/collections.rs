@@ -10,14 +10,14 @@
 //! cannot hop collections, and a folder of one cannot hold another's
 //! files: a parent in another collection is simply not found).
 
-use crate::ids::{CollectionId, MemberId};
 use crate::errors::{TeamActionError, WriteRefused};
 use crate::format::audit::{Action, Event};
 use crate::format::record::{Op, OpenedRecord};
 use crate::format::team::Entry;
+use crate::ids::{CollectionId, MemberId};
 use crate::keys::AgeIdentity;
 
-use super::Vault;
+use crate::vault::Vault;
 
 /// The tree's key of entry `id` of `collection`; also the key of a device's
 /// record chain in local state (FORMAT.md §7 `known`: the device id, or
@@ -54,7 +54,7 @@ impl Vault {
     /// one collection, and a parent folder in the same one; in a
     /// collection made with `collection_add`, the member must have write
     /// access (FORMAT.md §14.1).
-    pub(super) fn route_ops(
+    pub(in crate::vault) fn route_ops(
         &self,
         ops: Vec<Op>,
     ) -> Result<(Option<String>, Vec<Op>), WriteRefused> {
@@ -203,7 +203,7 @@ impl Vault {
     }
 
     /// An error if the entry `hash` this device just wrote does not count.
-    pub(super) fn refused_entry(&self, hash: &str) -> Result<(), TeamActionError> {
+    pub(in crate::vault) fn refused_entry(&self, hash: &str) -> Result<(), TeamActionError> {
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
         match team.rejected.iter().find(|r| r.hash == hash) {
             Some(r) => Err(TeamActionError::NotAccepted(r.reason.to_string())),
@@ -250,9 +250,9 @@ impl Vault {
         let event = Event::new(now, Action::FolderCreated).on(&entry, &name);
         self.commit_ops(vec![op], Vec::new(), vec![event])
             .map_err(|e| match e {
-                super::CommitError::Storage(s) => TeamActionError::Storage(s),
-                super::CommitError::Audit(a) => TeamActionError::Audit(a),
-                super::CommitError::Refused(r) => TeamActionError::Refused(r),
+                crate::vault::CommitError::Storage(s) => TeamActionError::Storage(s),
+                crate::vault::CommitError::Audit(a) => TeamActionError::Audit(a),
+                crate::vault::CommitError::Refused(r) => TeamActionError::Refused(r),
             })?;
         Ok(CollectionId::checked(id))
     }

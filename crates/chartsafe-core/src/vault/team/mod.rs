@@ -1,6 +1,15 @@
 //! The team log in the vault folder (docs/FORMAT.md §11): reading and
 //! checking it when the vault opens, and appending this device's entries.
 
+// The team's parts, each a section of docs/FORMAT.md: joining (§12),
+// collections (§14), rotation and re-encryption (§13), which recovery keys
+// the log vouches for (§4.2), and the read model the shells show (§11.5).
+pub(in crate::vault) mod collections;
+pub(in crate::vault) mod join;
+pub(in crate::vault) mod rotate;
+pub(in crate::vault) mod trust;
+pub(in crate::vault) mod view;
+
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{StorageError, WriteRefused};
 use crate::format as layout;
@@ -11,7 +20,7 @@ use crate::fsutil;
 use crate::sign::{PublicSigningKey, SigningKey};
 use crate::team::{self, Team, TeamError};
 
-use super::Vault;
+use crate::vault::Vault;
 
 /// Why a team entry this device's keys do not open is unusable.
 const UNREADABLE_KEYS: &str = "this vault's keys do not open it";
@@ -50,11 +59,11 @@ pub(crate) struct TeamStatus {
 
 /// The entries read, and what they say.
 #[derive(Debug, Default)]
-pub(super) struct TeamLog {
-    pub(super) entries: Vec<OpenedTeamEntry>,
-    pub(super) status: TeamStatus,
+pub(in crate::vault) struct TeamLog {
+    pub(in crate::vault) entries: Vec<OpenedTeamEntry>,
+    pub(in crate::vault) status: TeamStatus,
     /// The file bytes of each entry read from the folder (first copy).
-    pub(super) files: std::collections::HashMap<String, Vec<u8>>,
+    pub(in crate::vault) files: std::collections::HashMap<String, Vec<u8>>,
 }
 
 /// Whether a record stands under the team log (FORMAT.md §11.6).
@@ -86,7 +95,7 @@ pub(crate) struct Cuts {
 
 /// Why an entry could not be written.
 #[derive(Debug)]
-pub(super) enum TeamWriteError {
+pub(in crate::vault) enum TeamWriteError {
     Storage(StorageError),
     /// This device has no signing key (opened with the recovery identity,
     /// or enrolled before the team log).
@@ -106,7 +115,7 @@ impl Vault {
     }
 
     /// The root key this device pinned, if any.
-    pub(super) fn pinned_root(&self) -> Option<PublicSigningKey> {
+    pub(in crate::vault) fn pinned_root(&self) -> Option<PublicSigningKey> {
         PublicSigningKey::parse(self.device.root.as_deref()?).ok()
     }
 
@@ -115,7 +124,7 @@ impl Vault {
     /// (§13): an entry encrypted to a newer key can only be read once the
     /// rotation before it gave that key, so reading repeats while new keys
     /// arrive.
-    pub(super) fn load_team(&mut self) -> Result<(), StorageError> {
+    pub(in crate::vault) fn load_team(&mut self) -> Result<(), StorageError> {
         let mut tried = std::collections::HashSet::new();
         let mut fetched = Vec::new();
         let (entries, unreadable, files, missing) = loop {
@@ -158,7 +167,7 @@ impl Vault {
         // read writes it back, later reads find it in the folder again.
         let mut rolled_back = std::mem::take(&mut self.team.status.rolled_back);
         for k in missing.iter().filter(|k| k.gone) {
-            let what = super::trust::describe_entry(&k.entry.body.entry, team.as_ref());
+            let what = crate::vault::trust::describe_entry(&k.entry.body.entry, team.as_ref());
             if !rolled_back.contains(&what) {
                 rolled_back.push(what);
             }
@@ -279,7 +288,7 @@ impl Vault {
     /// The key this device signs its records with; `None` in a vault
     /// without a team log, where records are version 1; or why this device
     /// may not change the vault (FORMAT.md §11.6).
-    pub(super) fn signing_for_write(&self) -> Result<Option<&SigningKey>, WriteRefused> {
+    pub(in crate::vault) fn signing_for_write(&self) -> Result<Option<&SigningKey>, WriteRefused> {
         if self.pinned_root().is_none() {
             return if self.has_team_entries() {
                 Err(WriteRefused::NoSigningKey)
@@ -490,7 +499,7 @@ impl Vault {
     }
 
     /// This device's public signing key, as text (empty without a key).
-    pub(super) fn own_signing_public(&self) -> String {
+    pub(in crate::vault) fn own_signing_public(&self) -> String {
         self.keys
             .signing
             .as_ref()
@@ -499,7 +508,7 @@ impl Vault {
     }
 
     /// The genesis entry for this device as the vault's first admin's.
-    pub(super) fn own_entry_genesis(
+    pub(in crate::vault) fn own_entry_genesis(
         &self,
         root: &SigningKey,
         recipient: String,
@@ -526,24 +535,24 @@ impl Vault {
 
     /// Whether the folder holds a team entry with this hash (counted or
     /// not).
-    pub(super) fn has_team_entry(&self, hash: &str) -> bool {
+    pub(in crate::vault) fn has_team_entry(&self, hash: &str) -> bool {
         self.team.entries.iter().any(|e| e.hash == hash)
     }
 
     /// Every team entry read from the folder (unverified).
-    pub(super) fn team_entries(&self) -> impl Iterator<Item = &OpenedTeamEntry> {
+    pub(in crate::vault) fn team_entries(&self) -> impl Iterator<Item = &OpenedTeamEntry> {
         self.team.entries.iter()
     }
 
     /// Whether the folder holds any team entry at all (readable or not).
-    pub(super) fn has_team_entries(&self) -> bool {
+    pub(in crate::vault) fn has_team_entries(&self) -> bool {
         !self.team.entries.is_empty() || !self.team.status.unreadable.is_empty()
     }
 
     /// Signs and writes `entry` as this device's next team entry, having
     /// seen the current heads; `root` co-signs `genesis` and
     /// `recovery_admin`. Returns the entry's hash; the team is re-read.
-    pub(super) fn append_team(
+    pub(in crate::vault) fn append_team(
         &mut self,
         entry: Entry,
         root: Option<&SigningKey>,

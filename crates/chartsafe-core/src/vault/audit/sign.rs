@@ -5,14 +5,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::audit::AuditProblem;
-use super::Vault;
 use crate::format::audit::{self as fmt, Action, Event, Head};
 use crate::format::team::{Entry, Role};
 use crate::team::Team;
+use crate::vault::audit::AuditProblem;
+use crate::vault::Vault;
 
 /// Every accepted batch, by chain (device id) and position.
-pub(super) type Chains = BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>>;
+pub(in crate::vault) type Chains = BTreeMap<String, BTreeMap<u64, Vec<fmt::OpenedBatch>>>;
 
 /// The position of a chain's first signed batch (`u64::MAX` if none):
 /// unsigned batches count only before it. A device signs every batch once
@@ -53,7 +53,7 @@ fn cover(
 /// One problem per chain; and the hashes of those batches, whose events
 /// are marked. `late`: batches written after their computer's removal,
 /// which vouch for nothing.
-pub(super) fn unsigned_problems(
+pub(in crate::vault) fn unsigned_problems(
     team: &Team,
     chains: &Chains,
     vouch: &BTreeMap<String, Head>,
@@ -144,7 +144,7 @@ pub(super) fn unsigned_problems(
 impl Vault {
     /// When each removed device left the team: the time of the first
     /// counted entry that removed it or its member (FORMAT.md §10.6).
-    pub(super) fn removal_times(&self) -> HashMap<String, i64> {
+    pub(in crate::vault) fn removal_times(&self) -> HashMap<String, i64> {
         let mut out = HashMap::new();
         let Some(team) = self.team().team.as_ref() else {
             return out;
@@ -178,7 +178,11 @@ impl Vault {
     /// that signs and has not had its one chance yet: for each chain, its
     /// newest unsigned batch before the chain's first signed one (FORMAT.md
     /// §10.6).
-    pub(super) fn vouch_candidates(&self, team: &Team, chains: &Chains) -> BTreeMap<String, Head> {
+    pub(in crate::vault) fn vouch_candidates(
+        &self,
+        team: &Team,
+        chains: &Chains,
+    ) -> BTreeMap<String, Head> {
         if self.device.audit_vouched
             || self.keys.signing.is_none()
             || team.role_of_device(self.device_id()) != Some(Role::Admin)
@@ -209,7 +213,7 @@ impl Vault {
     /// this device had its chance. Nothing to vouch for: only remembered,
     /// for an admin's computer. Best effort: if the batch cannot be
     /// written, the next read tries again.
-    pub(super) fn write_vouch(&mut self, vouch: BTreeMap<String, Head>) {
+    pub(in crate::vault) fn write_vouch(&mut self, vouch: BTreeMap<String, Head>) {
         if self.device.audit_vouched || self.keys.signing.is_none() {
             return;
         }

@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::Vault;
 use crate::crypt;
 use crate::format::audit::{Action, Event, Outcome};
 use crate::format::team::{self as fmt, Entry, OpenedTeamEntry};
 use crate::format::Layout;
 use crate::fsutil;
+use crate::vault::Vault;
 
 impl Vault {
     /// Drops every collection key that came from a keyslot opened with the
@@ -25,7 +25,7 @@ impl Vault {
     /// that carried it.
     /// Without a team (a vault from before the team log) nothing can vouch
     /// for a key, and nothing is dropped.
-    pub(super) fn vouch_recovery_keys(&mut self, origin: &BTreeMap<String, String>) {
+    pub(in crate::vault) fn vouch_recovery_keys(&mut self, origin: &BTreeMap<String, String>) {
         let Some(team) = self.team().team.as_ref() else {
             return;
         };
@@ -71,7 +71,7 @@ impl Vault {
 
     /// Records each planted keyslot once in the audit log
     /// (`change_refused`), best effort like [`Vault::flag_refused`].
-    pub(super) fn flag_planted_keyslots(&mut self) {
+    pub(in crate::vault) fn flag_planted_keyslots(&mut self) {
         let now = self.clock.now_ms();
         let fresh: Vec<String> = self
             .planted
@@ -104,14 +104,14 @@ impl Vault {
 }
 
 /// A team entry this device kept a copy of and did not read from the folder.
-pub(super) struct KeptEntry {
-    pub(super) entry: OpenedTeamEntry,
-    pub(super) bytes: Vec<u8>,
+pub(in crate::vault) struct KeptEntry {
+    pub(in crate::vault) entry: OpenedTeamEntry,
+    pub(in crate::vault) bytes: Vec<u8>,
     /// The folder no longer holds it: no file at its name (deleted, or an
     /// older copy of `t/` restored), or a file this device should open
     /// (it holds the team log's current key) and does not: replaced.
     /// Otherwise its file is there and this device's keys no longer open it.
-    pub(super) gone: bool,
+    pub(in crate::vault) gone: bool,
 }
 
 /// Largest kept team entry read back (as in the folder, FORMAT.md §11).
@@ -119,7 +119,7 @@ const KEPT_MAX: u64 = 1 << 20;
 
 /// An entry as people read it, with names from `team` where it has them:
 /// what went back when the entry vanished from the folder.
-pub(super) fn describe_entry(entry: &Entry, team: Option<&crate::team::Team>) -> String {
+pub(in crate::vault) fn describe_entry(entry: &Entry, team: Option<&crate::team::Team>) -> String {
     let member = |id: &str| {
         team.and_then(|t| t.members.get(id))
             .map_or_else(|| format!("member {id}"), |m| format!("\"{}\"", m.name))
@@ -177,7 +177,7 @@ impl Vault {
     /// is there, but this device's keys no longer open it). Copies that do
     /// not open, or whose content is not the entry their name says, are
     /// skipped.
-    pub(super) fn kept_team_entries_missing(
+    pub(in crate::vault) fn kept_team_entries_missing(
         &self,
         files: &HashMap<String, Vec<u8>>,
     ) -> Vec<KeptEntry> {
@@ -226,7 +226,7 @@ impl Vault {
     /// their own names (when the name is free), so that other computers
     /// see them again. Best effort: local copies only strengthen rollback
     /// detection, and a folder that cannot be written is reported elsewhere.
-    pub(super) fn keep_team_entries(&mut self, missing: &[KeptEntry]) {
+    pub(in crate::vault) fn keep_team_entries(&mut self, missing: &[KeptEntry]) {
         let Some(team) = self.team.status.team.as_ref() else {
             return;
         };
@@ -275,7 +275,9 @@ impl Vault {
     /// planted by an enrolled device could); and the member is the author
     /// of those records (FORMAT.md §4.2). With no record yet, nothing is
     /// changed.
-    pub(super) fn pick_format1_keys(&mut self) -> Result<(), crate::errors::StorageError> {
+    pub(in crate::vault) fn pick_format1_keys(
+        &mut self,
+    ) -> Result<(), crate::errors::StorageError> {
         let dir = self.layout.records();
         let mut sample = None;
         'chains: for device in fsutil::list_dir(&dir)? {
@@ -286,9 +288,10 @@ impl Vault {
                 if crate::format::chain_position(&name).is_none() {
                     continue;
                 }
-                if let Some(bytes) =
-                    fsutil::read_limited(&dir.join(&device).join(&name), super::load::RECORD_MAX)?
-                {
+                if let Some(bytes) = fsutil::read_limited(
+                    &dir.join(&device).join(&name),
+                    crate::vault::load::RECORD_MAX,
+                )? {
                     sample = Some(bytes);
                     break 'chains;
                 }

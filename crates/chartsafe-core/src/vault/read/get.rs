@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 
 use subtle::ConstantTimeEq;
 
-use super::change::{normalise, versions_of};
-use super::load::Snapshot;
-use super::Vault;
 use crate::crypt::{self, DecryptFailure, Digested};
 use crate::errors::{GetError, PathError, StorageError};
 use crate::format::audit::{Action, Event, Outcome};
 use crate::format::record::{Content, Kind};
 use crate::ids;
 use crate::traits::Progress;
+use crate::vault::change::{normalise, versions_of};
+use crate::vault::load::Snapshot;
+use crate::vault::Vault;
 
 /// Why content is read: recorded in the audit log (docs/FORMAT.md §10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +38,12 @@ impl Access {
 }
 
 /// The content to read, and the facts needed to check it.
-pub(super) struct Source {
-    pub(super) path: String,
-    pub(super) entry: String,
-    pub(super) version: usize,
-    pub(super) content: Content,
-    pub(super) own: bool,
+pub(in crate::vault) struct Source {
+    pub(in crate::vault) path: String,
+    pub(in crate::vault) entry: String,
+    pub(in crate::vault) version: usize,
+    pub(in crate::vault) content: Content,
+    pub(in crate::vault) own: bool,
 }
 
 impl Vault {
@@ -82,7 +82,7 @@ impl Vault {
         ))
     }
 
-    pub(super) fn open_blob(
+    pub(in crate::vault) fn open_blob(
         &self,
         snap: &Snapshot,
         src: &Source,
@@ -163,7 +163,7 @@ impl Vault {
     }
 
     /// Checks a finished decryption against the record (docs/FORMAT.md §5.2).
-    pub(super) fn check(
+    pub(in crate::vault) fn check(
         src: &Source,
         rel: &str,
         result: Result<Digested, DecryptFailure>,

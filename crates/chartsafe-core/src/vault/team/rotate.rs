@@ -24,7 +24,7 @@ use crate::ids;
 use crate::keys::{AgeIdentity, CollectionKey, KeyslotPlain};
 use crate::traits::{NoProgress, Progress};
 
-use super::{open_keyslot, write_keyslot, Vault, KEYSLOT_MAX};
+use crate::vault::{open_keyslot, write_keyslot, Vault, KEYSLOT_MAX};
 
 /// Largest file re-encrypted in memory (records, audit batches, team
 /// entries); blobs are streamed.
@@ -138,7 +138,7 @@ fn slots_of(entry: &Entry) -> Option<Slots<'_>> {
 
 impl Vault {
     /// The id of the vault's first collection: its keys' id in keyslots.
-    pub(super) fn collection_id(&self) -> String {
+    pub(in crate::vault) fn collection_id(&self) -> String {
         self.keys.default_collection().to_owned()
     }
 
@@ -148,7 +148,7 @@ impl Vault {
     /// taken only if an entry names its recipient for its collection.
     /// Whether the entries count is decided later ([`Vault::settle_keys`]);
     /// until then the keys only read. Returns whether a key was gained.
-    pub(super) fn take_rotated_keys(
+    pub(in crate::vault) fn take_rotated_keys(
         &mut self,
         entries: &[OpenedTeamEntry],
         tried: &mut HashSet<String>,
@@ -231,7 +231,7 @@ impl Vault {
     /// count are dropped, and each collection's current key is the one the
     /// last counted `key_rotate` or `collection_add` names (FORMAT.md
     /// §13.2).
-    pub(super) fn settle_keys(&mut self, fetched: &[String]) {
+    pub(in crate::vault) fn settle_keys(&mut self, fetched: &[String]) {
         let counted: HashSet<String> = self
             .team()
             .team
@@ -351,7 +351,7 @@ impl Vault {
     /// Writes one keyslot per device in `to` (id, member, recipient) with
     /// `keys` of `collection`, and one for the recovery identity if
     /// `recovery`; returns the slot ids by device, and the recovery slot.
-    pub(super) fn write_slots(
+    pub(in crate::vault) fn write_slots(
         &self,
         collection: &str,
         keys: &[&AgeIdentity],
@@ -388,7 +388,7 @@ impl Vault {
 
     /// The active devices that may read `collection`, as (id, member,
     /// recipient).
-    pub(super) fn readers_of(&self, collection: &str) -> Vec<(String, String, String)> {
+    pub(in crate::vault) fn readers_of(&self, collection: &str) -> Vec<(String, String, String)> {
         let Some(team) = self.team().team.as_ref() else {
             return Vec::new();
         };
@@ -443,7 +443,7 @@ impl Vault {
     /// new key, a keyslot with it for every active device that may read the
     /// collection and for the recovery identity, and the signed
     /// `key_rotate` entry naming it.
-    pub(super) fn rotate_collection(
+    pub(in crate::vault) fn rotate_collection(
         &mut self,
         collection: Option<&str>,
         why: &str,

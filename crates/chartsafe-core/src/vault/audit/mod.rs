@@ -1,11 +1,12 @@
 //! The audit log: appending this device's batches and reading and checking
 //! every device's chain (docs/FORMAT.md §10, docs/THREAT_MODEL.md §4.7).
 
+/// Signing this device's batches and judging others' (FORMAT.md §10.6).
+pub(in crate::vault) mod sign;
+
 use crate::ids::{DeviceId, EntryId, MemberId};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use super::audit_sign::{unsigned_problems, Chains};
-use super::Vault;
 use crate::crypt::{self, DecryptFailure};
 use crate::errors::{AuditWriteError, ListError, StorageError};
 use crate::format as layout;
@@ -13,6 +14,8 @@ use crate::format::audit::{self as fmt, Action, AuditBatchError, AuditBody, Even
 use crate::fsutil;
 use crate::local::KnownHead;
 use crate::team::Team;
+use crate::vault::audit_sign::{unsigned_problems, Chains};
+use crate::vault::Vault;
 
 /// Largest audit batch read; a bigger file is not one of ours.
 const BATCH_MAX: u64 = 64 << 20;
@@ -1048,7 +1051,7 @@ fn entries<'a>(
 
 #[cfg(test)]
 mod time_tests {
-    use super::*;
+    use crate::vault::*;
 
     #[test]
     fn times_are_rfc_3339_utc_with_milliseconds() {

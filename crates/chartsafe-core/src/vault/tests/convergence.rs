@@ -22,13 +22,13 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use sha2::{Digest, Sha256};
 
-use super::collections_tests::all_files;
-use super::tests::{pass, World, PASS};
-use super::*;
 use crate::format::record::{self, Kind, OpenedRecord, Status};
 use crate::names;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
+use crate::vault::tests::collections::all_files;
+use crate::vault::tests::{pass, World, PASS};
+use crate::vault::*;
 
 /// One thing that happens in a run. Indexes pick among what the computer
 /// shows at that moment (modulo their number), so every script is valid.
@@ -848,8 +848,11 @@ impl Run {
                 let t = &look.trash[what % look.trash.len()];
                 let v = &mut self.computers[on].vault;
                 v.restore(&t.id).map_err(|e| e.to_string())?;
-                let mut expect =
-                    self.taken_from_trash(&look.view, self.model.by_id[t.id.as_str()], Status::Live);
+                let mut expect = self.taken_from_trash(
+                    &look.view,
+                    self.model.by_id[t.id.as_str()],
+                    Status::Live,
+                );
                 expect[0].restored_name = look.entries.iter().any(|e| e.path == t.path);
                 (on, expect)
             }
@@ -862,7 +865,10 @@ impl Run {
                         let t = &look.trash[i % look.trash.len()];
                         (PurgeTarget::One(t.id.to_string()), vec![t.id.as_str()])
                     }
-                    None => (PurgeTarget::All, look.trash.iter().map(|t| t.id.as_str()).collect()),
+                    None => (
+                        PurgeTarget::All,
+                        look.trash.iter().map(|t| t.id.as_str()).collect(),
+                    ),
                 };
                 let expect = roots
                     .into_iter()

@@ -2,12 +2,12 @@
 //! create, the signing key in the device's own keyslot, the phrase's
 //! `recovery_admin`, and planted entries.
 
-use super::tests::{pass, World, PASS};
-use super::*;
 use crate::errors::WriteRefused;
 use crate::format::team::{Cutoff, Role, TeamBody};
 use crate::sign::SigningKey;
 use crate::team::Rejection;
+use crate::vault::tests::{pass, World, PASS};
+use crate::vault::*;
 
 fn team(v: &Vault) -> &crate::team::Team {
     let status = v.team();
@@ -381,7 +381,9 @@ fn records_are_signed_and_checked_against_the_team() {
     )
     .unwrap();
     // b, offline, renames its file: written after its cutoff.
-    super::tests::change_offline(&mut b, &b_view, "b1.txt", |s| s.name = "renamed.txt".into());
+    crate::vault::tests::change_offline(&mut b, &b_view, "b1.txt", |s| {
+        s.name = "renamed.txt".into()
+    });
     let l = a.list().unwrap();
     let names: Vec<&str> = l.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(names, ["b1.txt", "labs.pdf"], "{:?}", l.problems);

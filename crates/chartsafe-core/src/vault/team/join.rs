@@ -20,7 +20,7 @@ use crate::local::{DeviceState, LocalDir};
 use crate::sign::{PublicSigningKey, SigningKey};
 use crate::traits::SecretStore;
 
-use super::{keychain_key, read_header, write_keyslot, Options, Vault};
+use crate::vault::{keychain_key, read_header, write_keyslot, Options, Vault};
 
 /// Folder of join requests (FORMAT.md §12).
 pub(crate) const JOIN_DIR: &str = "j";
@@ -104,7 +104,7 @@ fn join_file(local: &LocalDir) -> std::path::PathBuf {
 
 impl Vault {
     /// The admin's signing key, or why this device may not manage the team.
-    pub(super) fn admin_key(&self) -> Result<(), TeamActionError> {
+    pub(in crate::vault) fn admin_key(&self) -> Result<(), TeamActionError> {
         self.signing_for_write()?
             .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
@@ -400,9 +400,9 @@ impl Vault {
         passphrase: &SecretString,
         options: Options,
     ) -> Result<PendingJoin, JoinRequestError> {
-        if !super::check_passphrase(passphrase) {
+        if !crate::vault::check_passphrase(passphrase) {
             return Err(JoinRequestError::WeakPassphrase(
-                super::MIN_PASSPHRASE_CHARS,
+                crate::vault::MIN_PASSPHRASE_CHARS,
             ));
         }
         let invite = Invite::parse(invite_text)?;
@@ -470,7 +470,10 @@ impl Vault {
     /// log is the invitation's (its root key's fingerprint), pins that root,
     /// and writes this device's own keyslot with its signing key
     /// (FORMAT.md §12.3, §4).
-    pub(super) fn complete_join(&mut self, identity: &AgeIdentity) -> Result<(), UnlockError> {
+    pub(in crate::vault) fn complete_join(
+        &mut self,
+        identity: &AgeIdentity,
+    ) -> Result<(), UnlockError> {
         let path = join_file(&self.local);
         let Some(bytes) = fsutil::read_limited(&path, 1 << 20)? else {
             return Ok(());
@@ -541,7 +544,7 @@ pub struct Removal {
     pub unseen: Vec<String>,
     /// The key rotation that followed (FORMAT.md §13.1): what is written
     /// from now on is under a key the removed party never had.
-    pub rotation: Option<super::Rotation>,
+    pub rotation: Option<crate::vault::Rotation>,
 }
 
 impl Vault {
@@ -670,11 +673,11 @@ impl Vault {
     }
 }
 
-impl From<super::team::TeamWriteError> for TeamActionError {
-    fn from(e: super::team::TeamWriteError) -> Self {
+impl From<crate::vault::team::TeamWriteError> for TeamActionError {
+    fn from(e: crate::vault::team::TeamWriteError) -> Self {
         match e {
-            super::team::TeamWriteError::Storage(s) => Self::Storage(s),
-            super::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
+            crate::vault::team::TeamWriteError::Storage(s) => Self::Storage(s),
+            crate::vault::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
         }
     }
 }

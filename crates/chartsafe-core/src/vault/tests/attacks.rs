@@ -4,16 +4,16 @@
 //! refused and reported and that the honest data is intact. The same
 //! attacks through the `chartsafe` command are in tests/e2e/attacks.rs.
 
-use super::audit::AuditProblem;
-use super::collections_tests::all_files;
-use super::rotate_tests::add;
-use super::tests::{pass, World, PASS};
-use super::*;
 use crate::format::audit::Action;
 use crate::format::team::Role;
 use crate::keys::CollectionKey;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
+use crate::vault::audit::AuditProblem;
+use crate::vault::tests::collections::all_files;
+use crate::vault::tests::rotate::add;
+use crate::vault::tests::{pass, World, PASS};
+use crate::vault::*;
 
 /// A keyslot a member plants for the recovery recipient: it carries the
 /// MAC key and recovery recipient every member holds (so it passes the
@@ -205,7 +205,7 @@ fn restoring_an_old_team_log_does_not_undo_a_removal() {
     admin.remove_from_team("Nurse Joy").unwrap();
     // She keeps her keys and writes after her removal, from the view she
     // had: it does not count anywhere (FORMAT.md §11.6).
-    super::tests::change_offline(&mut nurse, &view, "chart.txt", |s| {
+    crate::vault::tests::change_offline(&mut nurse, &view, "chart.txt", |s| {
         s.name = "renamed by her.txt".into()
     });
     assert_eq!(names_listed(&mut admin), ["chart.txt"]);

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use super::tests::{pass, World};
-use super::*;
 use crate::crypt::DecryptFailure;
 use crate::errors::{MkdirError, MoveError, TeamActionError, WriteRefused};
 use crate::format::team::Role;
 use crate::ids::CollectionId;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
+use crate::vault::tests::{pass, World};
+use crate::vault::*;
 
 fn add(v: &mut Vault, w: &World, dest: &str, name: &str, content: &str) {
     let src = w.tmp.path().join(name);
@@ -46,7 +46,7 @@ fn paths(v: &mut Vault) -> Vec<String> {
 }
 
 /// Every file under `dir`, recursively.
-pub(super) fn all_files(dir: &Path) -> Vec<PathBuf> {
+pub(in crate::vault) fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;

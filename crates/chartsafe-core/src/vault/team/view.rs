@@ -2,10 +2,10 @@
 //! render, instead of reaching into [`crate::team::Team`]'s fields
 //! (docs/FORMAT.md §11.5).
 
-use super::Vault;
 use crate::errors::{Classify, ErrorKind};
 use crate::format::team::Role;
 use crate::ids::{DeviceId, MemberId};
+use crate::vault::Vault;
 
 /// The team as this computer computes it from the signed team log.
 #[derive(Debug, Clone)]

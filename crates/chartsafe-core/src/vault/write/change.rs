@@ -4,8 +4,6 @@
 use crate::ids::EntryId;
 use std::collections::HashSet;
 
-use super::load::Snapshot;
-use super::Vault;
 use crate::errors::{
     MkdirError, MoveError, PathError, PurgeError, RemoveError, RestoreError, RevertError,
     StorageError, VersionsError,
@@ -15,6 +13,8 @@ use crate::format::record::{EntryState, Kind, Op, Status};
 use crate::ids;
 use crate::names;
 use crate::tree::Node;
+use crate::vault::load::Snapshot;
+use crate::vault::Vault;
 
 /// One version of a file, as listed by [`Vault::versions`].
 #[derive(Debug, Clone)]
@@ -180,8 +180,8 @@ impl Vault {
             // so, for the changes that will name it as their folder.
             let coll = parent
                 .as_deref()
-                .and_then(|p| super::collections::split_key(p).0);
-            let entry = super::collections::scoped(coll, &ids::random_id());
+                .and_then(|p| crate::vault::collections::split_key(p).0);
+            let entry = crate::vault::collections::scoped(coll, &ids::random_id());
             events.push(Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &so_far));
             ops.push(Op {
                 entry: entry.clone(),
@@ -421,7 +421,7 @@ impl Vault {
     /// Deletes trash entries for good, with every version of their contents.
     ///
     /// The entries go at once; their content files are deleted only once the
-    /// purge is older than [`super::Options::purge_grace_ms`], and only if no
+    /// purge is older than [`crate::vault::Options::purge_grace_ms`], and only if no
     /// version that can still be shown or restored uses them: a device that
     /// has not synced yet may have renamed, restored or edited the entry
     /// meanwhile, and its version would otherwise come back without content

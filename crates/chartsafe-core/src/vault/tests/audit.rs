@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::tests::{pass, World, PASS};
-use super::*;
 use crate::errors::{AddError, GetError, MoveError};
 use crate::format::audit::AuditBody;
 use crate::traits::memory::MemoryStore;
 use crate::traits::NoProgress;
 use crate::traits::SecretStore;
+use crate::vault::tests::{pass, World, PASS};
+use crate::vault::*;
 
 fn count(log: &AuditLog) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
