@@ -1011,26 +1011,10 @@ impl<'c, 'a> Pass<'c, 'a> {
     }
 }
 
-/// Applies entry `h`, which counts; returns whose rights it reduced.
+/// Applies entry `h`, which counts; returns whose rights it reduced. One
+/// arm per kind of entry (§11.4), each a function below.
 fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
     let b = &e.body;
-    let key = |s: &str| PublicSigningKey::parse(s).expect("checked when opened");
-    let add_device = |team: &mut Team, id: &str, member: &str, name: &str, r: &str, s: &str| {
-        team.devices.insert(
-            id.to_owned(),
-            Device {
-                id: id.to_owned(),
-                member: member.to_owned(),
-                name: name.to_owned(),
-                recipient: r.to_owned(),
-                signing: key(s),
-                removed: false,
-                added_by: h.to_owned(),
-                cutoff: None,
-                chain_cutoffs: BTreeMap::new(),
-            },
-        );
-    };
     match &b.entry {
         Entry::Genesis {
             member,
@@ -1047,41 +1031,34 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             recipient,
             signing,
         } => {
-            let m = team.members.entry(member.clone()).or_insert(Member {
-                id: member.clone(),
-                name: name.clone(),
-                role: Role::Admin,
-                removed: false,
-            });
-            m.role = Role::Admin;
-            add_device(team, &b.device, member, device_name, recipient, signing);
+            let admin = NewDevice {
+                id: &b.device,
+                member,
+                name: device_name,
+                recipient,
+                signing,
+            };
+            add_admin(team, name, admin, h);
             if let Entry::Genesis { legacy, key, .. } = &b.entry {
                 team.founder = Some(member.clone());
                 team.legacy = legacy.clone();
                 if let Some(k) = key {
                     team.default_collection = Some(k.collection.clone());
-                    team.keys.push(KeyGeneration::new(
-                        h,
-                        b,
-                        &k.collection,
-                        &k.recipient,
-                        BTreeMap::new(),
-                        "",
-                    ));
+                    let first =
+                        KeyGeneration::new(h, b, &k.collection, &k.recipient, BTreeMap::new(), "");
+                    team.keys.push(first);
                 }
             }
             None
         }
         Entry::MemberAdd { member, name, role } => {
-            team.members.insert(
-                member.clone(),
-                Member {
-                    id: member.clone(),
-                    name: name.clone(),
-                    role: *role,
-                    removed: false,
-                },
-            );
+            let m = Member {
+                id: member.clone(),
+                name: name.clone(),
+                role: *role,
+                removed: false,
+            };
+            team.members.insert(member.clone(), m);
             None
         }
         Entry::DeviceAdd {
@@ -1092,44 +1069,23 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             signing,
             ..
         } => {
-            add_device(team, device, member, name, recipient, signing);
+            let new = NewDevice {
+                id: device,
+                member,
+                name,
+                recipient,
+                signing,
+            };
+            add_device(team, new, h);
             None
         }
         Entry::RoleSet {
             member,
             role,
             cutoffs,
-        } => {
-            let m = team.members.get_mut(member).expect("checked");
-            let lower = rank(*role) > rank(m.role);
-            let could_write = m.role != Role::Viewer;
-            m.role = *role;
-            // Write rights end at a demotion to viewer, and come back with a
-            // promotion for records after the cutoff (§11.6).
-            for d in team.devices.values_mut().filter(|d| &d.member == member) {
-                if *role == Role::Viewer && could_write {
-                    d.cutoff = Some(cutoffs.get(&d.id).cloned());
-                    d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
-                } else if *role != Role::Viewer && !d.removed {
-                    d.cutoff = None;
-                    d.chain_cutoffs.clear();
-                }
-            }
-            lower.then(|| Target::Member(member.clone()))
-        }
-        Entry::MemberRemove { member, cutoffs } => {
-            team.members.get_mut(member).expect("checked").removed = true;
-            for d in team.devices.values_mut().filter(|d| &d.member == member) {
-                if !d.removed {
-                    d.removed = true;
-                    if d.cutoff.is_none() {
-                        d.cutoff = Some(cutoffs.get(&d.id).cloned());
-                        d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
-                    }
-                }
-            }
-            Some(Target::Member(member.clone()))
-        }
+        } => set_role(team, member, *role, cutoffs),
+        Entry::MemberRemove { member, cutoffs } => remove_member(team, member, cutoffs),
+        Entry::DeviceRemove { device, cutoffs } => remove_device(team, device, cutoffs),
         Entry::KeyRotate {
             collection,
             recipient,
@@ -1137,14 +1093,8 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             recovery_slot,
         } => {
             team.owed.remove(collection);
-            team.keys.push(KeyGeneration::new(
-                h,
-                b,
-                collection,
-                recipient,
-                slots.clone(),
-                recovery_slot,
-            ));
+            let key = KeyGeneration::new(h, b, collection, recipient, slots.clone(), recovery_slot);
+            team.keys.push(key);
             None
         }
         Entry::CollectionAdd {
@@ -1154,23 +1104,15 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             slots,
             recovery_slot,
         } => {
-            team.collections.insert(
-                collection.clone(),
-                Collection {
-                    id: collection.clone(),
-                    audit: *audit,
-                    readers: BTreeMap::new(),
-                    cutoffs: BTreeMap::new(),
-                },
-            );
-            team.keys.push(KeyGeneration::new(
-                h,
-                b,
-                collection,
-                recipient,
-                slots.clone(),
-                recovery_slot,
-            ));
+            let c = Collection {
+                id: collection.clone(),
+                audit: *audit,
+                readers: BTreeMap::new(),
+                cutoffs: BTreeMap::new(),
+            };
+            team.collections.insert(collection.clone(), c);
+            let key = KeyGeneration::new(h, b, collection, recipient, slots.clone(), recovery_slot);
+            team.keys.push(key);
             None
         }
         Entry::Grant {
@@ -1178,44 +1120,147 @@ fn apply(team: &mut Team, e: &OpenedTeamEntry, h: &str) -> Option<Target> {
             member,
             write,
             ..
-        } => {
-            let devices = team.devices_of(member);
-            let c = team.collections.get_mut(collection).expect("checked");
-            c.readers.insert(member.clone(), *write);
-            if *write {
-                for d in devices {
-                    c.cutoffs.remove(&d);
-                }
-            }
-            None
-        }
+        } => grant(team, collection, member, *write),
         Entry::Revoke {
             collection,
             member,
             cutoffs,
-        } => {
-            let devices = team.devices_of(member);
-            let c = team.collections.get_mut(collection).expect("checked");
-            let could_write = c.readers.remove(member) == Some(true);
-            if could_write {
-                for d in devices {
-                    c.cutoffs
-                        .entry(d.clone())
-                        .or_insert_with(|| cutoffs.get(&d).cloned());
-                }
-            }
-            None
-        }
-        Entry::DeviceRemove { device, cutoffs } => {
-            let d = team.devices.get_mut(device).expect("checked");
-            d.removed = true;
-            if d.cutoff.is_none() {
-                d.cutoff = Some(cutoffs.get(device).cloned());
-                d.chain_cutoffs = chain_cutoffs(cutoffs, device);
-            }
-            Some(Target::Device(device.clone()))
+        } => revoke(team, collection, member, cutoffs),
+    }
+}
+
+/// A device an entry adds, as the entry names it.
+struct NewDevice<'a> {
+    id: &'a str,
+    member: &'a str,
+    name: &'a str,
+    recipient: &'a str,
+    signing: &'a str,
+}
+
+/// Adds the device `d`, which entry `h` added.
+fn add_device(team: &mut Team, d: NewDevice<'_>, h: &str) {
+    let device = Device {
+        id: d.id.to_owned(),
+        member: d.member.to_owned(),
+        name: d.name.to_owned(),
+        recipient: d.recipient.to_owned(),
+        signing: PublicSigningKey::parse(d.signing).expect("checked when opened"),
+        removed: false,
+        added_by: h.to_owned(),
+        cutoff: None,
+        chain_cutoffs: BTreeMap::new(),
+    };
+    team.devices.insert(d.id.to_owned(), device);
+}
+
+/// The genesis or a recovery makes `device`'s member (named `name` if new)
+/// an admin, and adds the device.
+fn add_admin(team: &mut Team, name: &str, device: NewDevice<'_>, h: &str) {
+    let member = device.member;
+    let m = team.members.entry(member.to_owned()).or_insert(Member {
+        id: member.to_owned(),
+        name: name.to_owned(),
+        role: Role::Admin,
+        removed: false,
+    });
+    m.role = Role::Admin;
+    add_device(team, device, h);
+}
+
+/// Sets `member`'s role. Write rights end at a demotion to viewer, and come
+/// back with a promotion for records after the cutoff (§11.6).
+fn set_role(
+    team: &mut Team,
+    member: &str,
+    role: Role,
+    cutoffs: &BTreeMap<String, Cutoff>,
+) -> Option<Target> {
+    let m = team.members.get_mut(member).expect("checked");
+    let lower = rank(role) > rank(m.role);
+    let could_write = m.role != Role::Viewer;
+    m.role = role;
+    for d in team.devices.values_mut().filter(|d| d.member == member) {
+        if role == Role::Viewer && could_write {
+            d.cutoff = Some(cutoffs.get(&d.id).cloned());
+            d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
+        } else if role != Role::Viewer && !d.removed {
+            d.cutoff = None;
+            d.chain_cutoffs.clear();
         }
     }
+    lower.then(|| Target::Member(member.to_owned()))
+}
+
+/// Removes `member` and every device of theirs, each cut off where the
+/// entry says unless an earlier entry already did (§11.6).
+fn remove_member(
+    team: &mut Team,
+    member: &str,
+    cutoffs: &BTreeMap<String, Cutoff>,
+) -> Option<Target> {
+    team.members.get_mut(member).expect("checked").removed = true;
+    for d in team.devices.values_mut().filter(|d| d.member == member) {
+        if !d.removed {
+            d.removed = true;
+            if d.cutoff.is_none() {
+                d.cutoff = Some(cutoffs.get(&d.id).cloned());
+                d.chain_cutoffs = chain_cutoffs(cutoffs, &d.id);
+            }
+        }
+    }
+    Some(Target::Member(member.to_owned()))
+}
+
+/// Removes one device, cut off where the entry says unless an earlier
+/// entry already did.
+fn remove_device(
+    team: &mut Team,
+    device: &str,
+    cutoffs: &BTreeMap<String, Cutoff>,
+) -> Option<Target> {
+    let d = team.devices.get_mut(device).expect("checked");
+    d.removed = true;
+    if d.cutoff.is_none() {
+        d.cutoff = Some(cutoffs.get(device).cloned());
+        d.chain_cutoffs = chain_cutoffs(cutoffs, device);
+    }
+    Some(Target::Device(device.to_owned()))
+}
+
+/// Grants `collection` to `member`; with `write`, their devices' earlier
+/// cutoffs in it end (§11.6, §14.1).
+fn grant(team: &mut Team, collection: &str, member: &str, write: bool) -> Option<Target> {
+    let devices = team.devices_of(member);
+    let c = team.collections.get_mut(collection).expect("checked");
+    c.readers.insert(member.to_owned(), write);
+    if write {
+        for d in devices {
+            c.cutoffs.remove(&d);
+        }
+    }
+    None
+}
+
+/// Takes `collection` from `member`; a writer's devices are cut off in it
+/// where the entry says (§11.6, §14.1).
+fn revoke(
+    team: &mut Team,
+    collection: &str,
+    member: &str,
+    cutoffs: &BTreeMap<String, Cutoff>,
+) -> Option<Target> {
+    let devices = team.devices_of(member);
+    let c = team.collections.get_mut(collection).expect("checked");
+    let could_write = c.readers.remove(member) == Some(true);
+    if could_write {
+        for d in devices {
+            c.cutoffs
+                .entry(d.clone())
+                .or_insert_with(|| cutoffs.get(&d).cloned());
+        }
+    }
+    None
 }
 
 /// The cutoffs of `device`'s chains in collections (keys
