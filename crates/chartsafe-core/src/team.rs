@@ -861,109 +861,42 @@ impl<'c, 'a> Pass<'c, 'a> {
             return Err(Rejection::RemovedDevice);
         }
         let is_admin = team.role_of_device(&b.device) == Some(Role::Admin);
-        let fresh_device = |id: &str, signing: &str| {
-            let k = PublicSigningKey::parse(signing).ok();
-            !team.devices.contains_key(id) && !team.devices.values().any(|d| Some(d.signing) == k)
-        };
+        if admins_only(&b.entry) && !is_admin {
+            return Err(Rejection::NotAdmin);
+        }
         match &b.entry {
             Entry::Genesis { .. } => Ok(()),
             Entry::MemberAdd { member, .. } => {
-                if !is_admin {
-                    Err(Rejection::NotAdmin)
-                } else if team.members.contains_key(member) {
-                    Err(Rejection::Reused)
-                } else {
-                    Ok(())
-                }
+                refuse_if(team.members.contains_key(member), Rejection::Reused)
             }
             Entry::DeviceAdd {
                 member,
                 device,
                 signing,
                 ..
-            } => {
-                if !is_admin {
-                    Err(Rejection::NotAdmin)
-                } else if team.active_member(member).is_none() {
-                    Err(Rejection::NoSuchTarget)
-                } else if !fresh_device(device, signing) {
-                    Err(Rejection::Reused)
-                } else {
-                    Ok(())
-                }
-            }
+            } => may_add_device(team, member, device, signing),
             Entry::RoleSet { member, role, .. } => {
-                if !is_admin {
-                    return Err(Rejection::NotAdmin);
-                }
                 let m = team.active_member(member).ok_or(Rejection::NoSuchTarget)?;
-                if m.role == Role::Admin
-                    && *role != Role::Admin
-                    && !team.admin_left(Some(member), None)
-                {
-                    Err(Rejection::LastAdmin)
-                } else {
-                    Ok(())
-                }
+                let last = m.role == Role::Admin && *role != Role::Admin;
+                refuse_if(
+                    last && !team.admin_left(Some(member), None),
+                    Rejection::LastAdmin,
+                )
             }
             Entry::MemberRemove { member, .. } => {
-                if !is_admin {
-                    return Err(Rejection::NotAdmin);
-                }
                 let m = team.active_member(member).ok_or(Rejection::NoSuchTarget)?;
-                if m.role == Role::Admin && !team.admin_left(Some(member), None) {
-                    Err(Rejection::LastAdmin)
-                } else {
-                    Ok(())
-                }
+                let last = m.role == Role::Admin && !team.admin_left(Some(member), None);
+                refuse_if(last, Rejection::LastAdmin)
             }
             Entry::DeviceRemove { device, .. } => {
-                let d = team.active_device(device).ok_or(Rejection::NoSuchTarget)?;
-                let own = team.devices.get(&b.device).map(|w| &w.member) == Some(&d.member);
-                if !is_admin && !own {
-                    Err(Rejection::NotAdmin)
-                } else if team.active_member(&d.member).map(|m| m.role) == Some(Role::Admin)
-                    && !team.admin_left(None, Some(device))
-                {
-                    Err(Rejection::LastAdmin)
-                } else {
-                    Ok(())
-                }
+                may_remove_device(team, &b.device, device, is_admin)
             }
             Entry::KeyRotate {
                 slots, collection, ..
-            } => {
-                // Only to devices that may read: a rotation concurrent with
-                // a removal, placed after it, that hands the removed device
-                // the new key does not count (§13).
-                if team.role_of_device(&b.device).is_none() {
-                    Err(Rejection::RemovedDevice)
-                } else if !team.may_read(&b.device, collection) {
-                    Err(Rejection::NoAccess)
-                } else if slots.keys().any(|d| !team.may_read(d, collection)) {
-                    Err(Rejection::NoSuchTarget)
-                } else {
-                    Ok(())
-                }
-            }
+            } => may_rotate(team, &b.device, collection, slots),
             Entry::CollectionAdd {
                 collection, slots, ..
-            } => {
-                if !is_admin {
-                    Err(Rejection::NotAdmin)
-                } else if team.collections.contains_key(collection)
-                    || team.keys.iter().any(|k| k.collection == *collection)
-                {
-                    Err(Rejection::Reused)
-                } else if slots
-                    .keys()
-                    .any(|d| team.role_of_device(d) != Some(Role::Admin))
-                {
-                    Err(Rejection::NoSuchTarget)
-                } else {
-                    Ok(())
-                }
-            }
+            } => may_add_collection(team, collection, slots),
             Entry::Grant {
                 collection,
                 member,
@@ -971,43 +904,123 @@ impl<'c, 'a> Pass<'c, 'a> {
                 ..
             } => {
                 let c = team.collections.get(collection);
-                if !is_admin {
-                    Err(Rejection::NotAdmin)
-                } else if c.is_none_or(|c| c.audit)
+                let elsewhere =
+                    |d: &String| team.active_device(d).is_none_or(|d| d.member != *member);
+                let no_target = c.is_none_or(|c| c.audit)
                     || team.active_member(member).is_none()
-                    || slots
-                        .keys()
-                        .any(|d| team.active_device(d).is_none_or(|d| d.member != *member))
-                {
-                    Err(Rejection::NoSuchTarget)
-                } else {
-                    Ok(())
-                }
+                    || slots.keys().any(elsewhere);
+                refuse_if(no_target, Rejection::NoSuchTarget)
             }
             Entry::Revoke {
                 collection, member, ..
             } => {
-                if !is_admin {
-                    Err(Rejection::NotAdmin)
-                } else if team
-                    .collections
-                    .get(collection)
-                    .is_none_or(|c| !c.readers.contains_key(member))
-                {
-                    Err(Rejection::NoSuchTarget)
-                } else {
-                    Ok(())
-                }
+                let c = team.collections.get(collection);
+                refuse_if(
+                    c.is_none_or(|c| !c.readers.contains_key(member)),
+                    Rejection::NoSuchTarget,
+                )
             }
             Entry::RecoveryAdmin { member, .. } => {
                 // The phrase may make anyone an admin, but never revive a
                 // removed member's id.
-                match team.members.get(member) {
-                    Some(m) if m.removed => Err(Rejection::Reused),
-                    _ => Ok(()),
-                }
+                let removed = team.members.get(member).is_some_and(|m| m.removed);
+                refuse_if(removed, Rejection::Reused)
             }
         }
+    }
+}
+
+/// Entries only an admin's device may write (§11.5); the others have
+/// rules of their own.
+fn admins_only(entry: &Entry) -> bool {
+    matches!(
+        entry,
+        Entry::MemberAdd { .. }
+            | Entry::DeviceAdd { .. }
+            | Entry::RoleSet { .. }
+            | Entry::MemberRemove { .. }
+            | Entry::CollectionAdd { .. }
+            | Entry::Grant { .. }
+            | Entry::Revoke { .. }
+    )
+}
+
+fn refuse_if(refused: bool, why: Rejection) -> Result<(), Rejection> {
+    if refused {
+        Err(why)
+    } else {
+        Ok(())
+    }
+}
+
+/// A device joins an active member under an id and a signing key never
+/// seen before.
+fn may_add_device(team: &Team, member: &str, device: &str, signing: &str) -> Result<(), Rejection> {
+    let key = PublicSigningKey::parse(signing).ok();
+    let fresh = !team.devices.contains_key(device)
+        && !team.devices.values().any(|d| Some(d.signing) == key);
+    if team.active_member(member).is_none() {
+        Err(Rejection::NoSuchTarget)
+    } else {
+        refuse_if(!fresh, Rejection::Reused)
+    }
+}
+
+/// An admin removes any device, anyone one of their own; never the last
+/// admin's last device.
+fn may_remove_device(
+    team: &Team,
+    writer: &str,
+    device: &str,
+    is_admin: bool,
+) -> Result<(), Rejection> {
+    let d = team.active_device(device).ok_or(Rejection::NoSuchTarget)?;
+    let own = team.devices.get(writer).map(|w| &w.member) == Some(&d.member);
+    if !is_admin && !own {
+        return Err(Rejection::NotAdmin);
+    }
+    let admins = team.active_member(&d.member).map(|m| m.role) == Some(Role::Admin);
+    refuse_if(
+        admins && !team.admin_left(None, Some(device)),
+        Rejection::LastAdmin,
+    )
+}
+
+/// A rotation goes only to devices that may read: a rotation concurrent
+/// with a removal, placed after it, that hands the removed device the new
+/// key does not count (§13).
+fn may_rotate(
+    team: &Team,
+    writer: &str,
+    collection: &str,
+    slots: &BTreeMap<String, String>,
+) -> Result<(), Rejection> {
+    if team.role_of_device(writer).is_none() {
+        Err(Rejection::RemovedDevice)
+    } else if !team.may_read(writer, collection) {
+        Err(Rejection::NoAccess)
+    } else {
+        refuse_if(
+            slots.keys().any(|d| !team.may_read(d, collection)),
+            Rejection::NoSuchTarget,
+        )
+    }
+}
+
+/// A new collection has an id never used, and its first key goes to
+/// admins' devices only.
+fn may_add_collection(
+    team: &Team,
+    collection: &str,
+    slots: &BTreeMap<String, String>,
+) -> Result<(), Rejection> {
+    let used = team.collections.contains_key(collection)
+        || team.keys.iter().any(|k| k.collection == *collection);
+    if used {
+        Err(Rejection::Reused)
+    } else {
+        let not_admin = |d: &String| team.role_of_device(d) != Some(Role::Admin);
+        refuse_if(slots.keys().any(not_admin), Rejection::NoSuchTarget)
     }
 }
 
