@@ -478,6 +478,12 @@ pub enum UnlockError {
     /// counterfeit vault, refused.
     #[error("this folder's team log does not belong to the vault you were invited to (its root key does not match the invitation); it was not used")]
     NotInvitedVault,
+    /// This computer was approved, but its keys do not open the folder's
+    /// team log: it was removed before it first opened the vault and the
+    /// log re-encrypted to a new key (FORMAT.md §13), or that key has not
+    /// synced to it yet.
+    #[error("this computer's keys do not open the vault's team log (t/): it was removed from the team before it first opened the vault, and the vault's key replaced; or its new key has not synced yet")]
+    KeysReplaced,
     /// Reading or writing failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -868,6 +874,7 @@ impl Classify for UnlockError {
             Self::KeyslotMissing(_) | Self::KeyslotCorrupt(_) => ErrorKind::Damaged,
             Self::Busy => ErrorKind::Busy,
             Self::AwaitingApproval => ErrorKind::AwaitingApproval,
+            Self::KeysReplaced => ErrorKind::Refused,
             Self::Storage(s) => s.kind(),
             Self::Keychain(_) => ErrorKind::Keychain,
             Self::Audit(a) => a.kind(),

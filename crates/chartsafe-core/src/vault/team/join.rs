@@ -486,11 +486,20 @@ impl Vault {
         let invite = Invite::parse(&kept.invite).map_err(|_| UnlockError::KeychainEntryDamaged)?;
         // The root: the genesis in the folder whose root matches the
         // invitation. Its entries are then checked against it as usual.
-        let root = self
+        let Some(root) = self
             .team_roots()
             .into_iter()
             .find(|r| invite.matches_root(r))
-            .ok_or(UnlockError::NotInvitedVault)?;
+        else {
+            // A log this device cannot open at all was re-encrypted to a
+            // key it was never given: it was removed before its first
+            // unlock. Either way nothing is pinned.
+            return Err(if self.team.status.unreadable.is_empty() {
+                UnlockError::NotInvitedVault
+            } else {
+                UnlockError::KeysReplaced
+            });
+        };
         self.device.root = Some(root.to_string());
         let seed: [u8; 32] = ids::unhex(&kept.signing_key)
             .and_then(|v| v.try_into().ok())

@@ -572,3 +572,45 @@ fn removing_someone_whose_changes_never_reached_this_computer_says_so() {
     assert!(a.remove_from_team("Administrator").is_err());
     assert_eq!(team(&a).order.len(), before);
 }
+
+/// Found by running the README's team block as written: a person removed
+/// before their computer ever opened the vault was told the folder was a
+/// counterfeit ("does not belong to the vault you were invited to"). Its
+/// keys no longer open the re-encrypted team log; it is told that, and
+/// pins nothing.
+#[test]
+fn a_computer_removed_before_its_first_unlock_is_told_so() {
+    use secrecy::ExposeSecret;
+    let w = World::new();
+    let (mut admin, _) = w.create();
+    let invitation = admin.invite().unwrap();
+    let store = crate::traits::memory::MemoryStore::default();
+    let pending = Vault::request_join(
+        &w.dir,
+        invitation.text.expose_secret(),
+        "Nurse Joy",
+        &store,
+        &pass("member passphrase"),
+        w.options("laptop"),
+    )
+    .unwrap();
+    let request = admin.join_requests().unwrap().remove(0).id;
+    admin.approve(&request, &pending.code, Role::Staff).unwrap();
+    admin.remove_from_team("Nurse Joy").unwrap();
+    // The files and the team log re-encrypted to the new key, as after
+    // `chartsafe remove` or the app's removal.
+    let job = admin.rekey_job().unwrap();
+    let report = job.run(&crate::NoProgress).unwrap();
+    admin.finish_rekey(&job, &report).unwrap();
+    let e = Vault::unlock(
+        &w.dir,
+        &store,
+        &pass("member passphrase"),
+        w.options("laptop"),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, UnlockError::KeysReplaced), "{e}");
+    assert_eq!(crate::Classify::kind(&e), crate::ErrorKind::Refused);
+    assert!(e.to_string().contains("removed from the team"), "{e}");
+}
