@@ -2,6 +2,7 @@
 //! that names nothing.
 
 use crate::harness::{App, Setup};
+use crate::pages::ActivityScreen;
 use crate::support::*;
 
 #[tokio::test(flavor = "current_thread")]
@@ -38,61 +39,40 @@ async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_nam
     opened_by(&scratch.path().join("opened-by-viewer")).await;
 
     // The Activity view lists the access, newest first.
-    app.click("#activity-button").await;
-    app.wait_js(
-        "const v = document.getElementById('activity-view');
-         return !v.hidden && v.dataset.state === 'ready'
-             && !!document.querySelector('#activity-list .activity-row[data-action=\"opened\"]')",
-        20,
-    )
-    .await;
-    let first = app
-        .js("return document.querySelector('#activity-list .activity-row').innerText")
-        .await;
-    let first = first.as_str().unwrap();
+    let activity =
+        ActivityScreen::open(&app, "rows.some(r => r.dataset.action === 'opened')").await;
+    let first = activity.first_row().await;
     assert!(
         first.contains("Opened") && first.contains(file) && first.contains("Front desk"),
         "{first}"
     );
     app.screenshot("16-activity").await;
     // Filter as you type.
-    app.fill("#activity-search", "potassium opened").await;
-    app.wait_js(
-        "const rows = [...document.querySelectorAll('#activity-list .activity-row')];
-         return rows.length === 1 && rows[0].dataset.action === 'opened'",
-        10,
-    )
-    .await;
-    app.click("#activity-close").await;
+    activity.search("potassium opened").await;
+    activity
+        .wait_rows(
+            "rows.length === 1 && rows[0].dataset.action === 'opened'",
+            10,
+        )
+        .await;
+    activity.close().await;
 
     // "Who opened this?" on the file.
     app.select_row(file).await;
-    app.click("#who-opened").await;
-    app.wait_js(
-        "const chip = document.getElementById('activity-entry');
-         const rows = [...document.querySelectorAll('#activity-list .activity-row')];
-         return !chip.hidden && rows.length > 0
+    let activity = ActivityScreen::who_opened(
+        &app,
+        "rows.length > 0
              && rows.every(r => ['opened', 'previewed', 'exported', 'saved_back'].includes(r.dataset.action))
              && rows.some(r => r.dataset.action === 'opened')",
-        20,
     )
     .await;
-    let chip = app
-        .js("return document.getElementById('activity-entry').textContent")
-        .await;
-    assert!(
-        chip.as_str().unwrap().contains("Roe Jane - potassium.txt"),
-        "{chip}"
-    );
-    let shown = app
-        .js("return document.querySelectorAll('#activity-list .activity-row').length")
-        .await
-        .as_u64()
-        .unwrap();
+    let chip = activity.entry_chip().await;
+    assert!(chip.contains("Roe Jane - potassium.txt"), "{chip}");
+    let shown = activity.row_count().await;
     app.screenshot("17-who-opened").await;
 
     // Export those rows as CSV (the save dialog answers through the test hook).
-    app.click("#activity-export").await;
+    activity.export_csv().await;
     let start = std::time::Instant::now();
     while !csv.exists() {
         assert!(start.elapsed().as_secs() < 20, "the CSV was written");
@@ -111,12 +91,10 @@ async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_nam
     assert!(opened[0].contains(&format!(",{file},ok,")), "{text}");
     assert!(opened[0].contains(",ChartSafe app "), "{text}");
     // The export itself is recorded.
-    app.click("#activity-entry .chip-clear").await;
-    app.wait_js(
-        "return !!document.querySelector('#activity-list .activity-row[data-action=\"audit_exported\"]')",
-        20,
-    )
-    .await;
+    activity.clear_entry().await;
+    activity
+        .wait_rows("rows.some(r => r.dataset.action === 'audit_exported')", 20)
+        .await;
 
     // Check vault: nothing wrong.
     check_finds_nothing(&app).await;

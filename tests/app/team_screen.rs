@@ -1,6 +1,7 @@
 //! The team screen: invitations, join requests and the code check.
 
 use crate::harness::{App, Setup};
+use crate::pages::TeamScreen;
 use crate::support::*;
 
 #[tokio::test(flavor = "current_thread")]
@@ -16,31 +17,17 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     app.open_existing(vault.to_str().unwrap(), PASS).await;
 
     // The Team screen: one member, an administrator, on this computer.
-    app.click("#team-button").await;
-    app.wait_js(
-        "const v = document.getElementById('team-view');
-         return !v.hidden && v.dataset.state === 'ready'
-             && document.querySelectorAll('#team-members li.member').length === 1",
-        20,
-    )
-    .await;
-    let me = app
-        .js("return document.querySelector('#team-members li.member').textContent")
-        .await;
-    let me = me.as_str().unwrap().to_owned();
+    let team = TeamScreen::open(&app).await;
+    assert_eq!(team.member_count().await, 1);
+    let me = team.first_member().await;
     assert!(
         me.contains("Administrator") && me.contains("this computer"),
         "{me}"
     );
 
     // Invite: the text is shown once, in a dialog.
-    app.click("#team-invite").await;
-    app.wait_js("return !!document.getElementById('team-invite-text')", 10)
-        .await;
-    let invite = app.text("#team-invite-text").await;
-    assert_eq!(invite.trim().len(), 64, "{invite}");
-    app.screenshot("20-team-invite").await;
-    app.click("#dialog-actions button.primary").await;
+    let invite = team.invite(Some("20-team-invite")).await;
+    assert_eq!(invite.len(), 64, "{invite}");
 
     // The nurse's computer (its own keychain and state) asks to join.
     let nurse_pass = scratch.path().join("nurse-pass");
@@ -72,7 +59,7 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
             "Nurse Joy",
             "join",
             "--invite",
-            invite.trim(),
+            &invite,
         ],
     );
     let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -84,18 +71,8 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     );
 
     // The request appears (the screen reads afresh when opened again).
-    app.click("#team-close").await;
-    app.click("#team-button").await;
-    app.wait_js(
-        "return !!document.querySelector('#team-requests li.request')
-             && document.getElementById('team-view').dataset.state === 'ready'",
-        20,
-    )
-    .await;
-    let req = app
-        .js("return document.querySelector('#team-requests li.request').textContent")
-        .await;
-    let req = req.as_str().unwrap().to_owned();
+    let team = team.reopen().await;
+    let req = team.first_request().await;
     assert!(
         req.contains("Nurse Joy") && req.contains("Ward PC"),
         "{req}"
@@ -108,44 +85,26 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     } else {
         "0000 0000"
     };
-    app.click("#team-requests li.request button.approve").await;
-    app.wait_js("return !!document.getElementById('team-code')", 10)
-        .await;
-    app.fill("#team-code", wrong).await;
-    app.click("#dialog-actions button.primary").await;
-    app.wait_js(
-        "return document.getElementById('dialog').open
-             && document.getElementById('dialog-body').innerText.includes('does not match')",
-        20,
-    )
-    .await;
+    team.approve_first_request(wrong).await;
+    team.wait_dialog("does not match", 20).await;
     app.screenshot("22-team-wrong-code").await;
     app.click("#dialog-actions button.primary").await;
-    app.wait_js(
-        "return document.getElementById('team-view').dataset.state === 'ready'
-             && document.querySelectorAll('#team-members li.member').length === 1
+    team.wait_until(
+        "document.querySelectorAll('#team-members li.member').length === 1
              && !!document.querySelector('#team-requests li.request')",
         20,
     )
     .await;
 
     // The right code, as read out: approved as staff.
-    app.click("#team-requests li.request button.approve").await;
-    app.wait_js("return !!document.getElementById('team-code')", 10)
-        .await;
-    app.fill("#team-code", &code).await;
-    app.click("#dialog-actions button.primary").await;
-    app.wait_js(
-        "return document.getElementById('team-view').dataset.state === 'ready'
-             && document.querySelectorAll('#team-members li.member').length === 2
+    team.approve_first_request(&code).await;
+    team.wait_until(
+        "document.querySelectorAll('#team-members li.member').length === 2
              && document.getElementById('team-requests-box').hidden",
         20,
     )
     .await;
-    let members = app
-        .js("return document.getElementById('team-members').textContent")
-        .await;
-    let members = members.as_str().unwrap().to_owned();
+    let members = team.members().await;
     assert!(
         members.contains("Nurse Joy") && members.contains("Staff"),
         "{members}"
@@ -159,25 +118,14 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     // The nurse leaves: removed from the Team screen, the key is replaced
     // and the files re-encrypted in the background, with progress shown;
     // her computer then reads nothing.
-    app.click("#team-members li.member[data-removed='false'] button.remove")
-        .await;
-    app.wait_js(
-        "return document.getElementById('dialog').open
-             && document.getElementById('dialog-body').innerText.includes('new key')",
-        10,
-    )
-    .await;
-    app.click("#dialog-actions button.danger").await;
-    app.wait_js(
-        "return document.getElementById('team-view').dataset.state === 'ready'
-             && document.getElementById('team-rekey-text').textContent.includes('Every file is under the new key')",
+    team.remove_first_member().await;
+    team.wait_until(
+        "document.getElementById('team-rekey-text').textContent.includes('Every file is under the new key')",
         60,
     )
     .await;
-    let members = app
-        .js("return document.getElementById('team-members').textContent")
-        .await;
-    assert!(members.as_str().unwrap().contains("Removed"), "{members:?}");
+    let members = team.members().await;
+    assert!(members.contains("Removed"), "{members}");
     app.screenshot("24-team-removed").await;
     let out = cli(&nurse_env, &nurse_pass, &["--vault", v, "ls"]);
     let listing = String::from_utf8_lossy(&out.stdout);
@@ -185,27 +133,14 @@ async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
 
     // A collection, made from the Team screen: listed with who reads it,
     // and a folder of the vault.
-    app.click("#team-new-collection").await;
-    app.wait_js(
-        "return !!document.getElementById('team-collection-name')",
-        10,
-    )
-    .await;
-    app.fill("#team-collection-name", "Billing").await;
-    app.click("#dialog-actions button.primary").await;
-    app.wait_js(
-        "return document.getElementById('team-view').dataset.state === 'ready'
-             && document.getElementById('team-collections').textContent.includes('Billing')",
+    team.new_collection("Billing").await;
+    team.wait_until(
+        "document.getElementById('team-collections').textContent.includes('Billing')",
         30,
     )
     .await;
-    let text = app
-        .js("return document.getElementById('team-collections').textContent")
-        .await;
-    assert!(
-        text.as_str().unwrap().contains("Administrators"),
-        "{text:?}"
-    );
+    let text = team.text("team-collections").await;
+    assert!(text.contains("Administrators"), "{text}");
     app.screenshot("25-team-collections").await;
     app.quit().await;
 }
