@@ -428,35 +428,14 @@ impl Vault {
                         folders.insert(path, Some(n.entry.clone()));
                         continue;
                     }
-                    let (parent_path, name) = crate::vault::change::split_parent(&path);
-                    let parent = folders.get(parent_path).cloned().flatten();
-                    // In its parent's collection (FORMAT.md §14.3).
-                    let entry = crate::vault::collections::scoped(
-                        parent
-                            .as_deref()
-                            .and_then(|p| crate::vault::collections::split_key(p).0),
-                        &ids::random_id(),
-                    );
-                    events.push(
-                        Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, &path),
-                    );
-                    ops.push(Op {
-                        entry: entry.clone(),
-                        parents: Vec::new(),
-                        state: EntryState {
-                            parent,
-                            name: name.to_owned(),
-                            kind: Kind::Dir,
-                            status: Status::Live,
-                            content: None,
-                            collection: None,
-                        },
-                    });
+                    let (entry, op, event) = self.folder_op(&path, &folders);
+                    ops.push(op);
+                    events.push(event);
                     report.folders += 1;
                     folders.insert(path, Some(entry));
                 }
                 Item::File {
-                    mut path,
+                    path,
                     local,
                     size,
                     mtime,
@@ -465,65 +444,18 @@ impl Vault {
                         report.cancelled = true;
                         continue;
                     }
-                    let mut existing = snap.tree.node(&path).filter(|n| !n.conflict);
-                    if options.on_existing == OnExisting::KeepBoth
-                        && (existing.is_some() || taken.contains(&path))
-                    {
-                        let same = existing
-                            .and_then(|n| snap.tree.versions[n.version].state.content.as_ref())
-                            .is_some_and(|c| {
-                                c.size == size && c.mtime.is_some() && c.mtime == mtime
-                            });
-                        if !same {
-                            path = free_path(snap, &taken, &path);
-                            existing = None;
-                        }
-                    }
-                    taken.insert(path.clone());
-                    let old = existing.map(|n| &snap.tree.versions[n.version]);
-                    let old_content = old.and_then(|v| v.state.content.clone());
-                    // Quick check, as rsync does: same size and modification time.
-                    if let Some(c) = &old_content {
-                        if c.size == size && c.mtime.is_some() && c.mtime == mtime {
+                    let source = Source { local, size, mtime };
+                    let job = match file_job(snap, &mut taken, &folders, path, source, options)? {
+                        Planned::Store(job) => job,
+                        Planned::Unchanged(source) => {
                             report.unchanged += 1;
-                            progress.advance(size);
-                            progress.file_done(&local);
+                            progress.advance(source.size);
+                            progress.file_done(&source.local);
                             continue;
                         }
-                    }
-                    // A new version stays where its file is, under its own
-                    // name (FORMAT.md §5.3): the path it is shown at may be
-                    // a clash's conflict name, or the top level while its
-                    // folder's record has not arrived (§6.1 step 4), and
-                    // an edit must not move or rename it.
-                    let (parent, name) = match old {
-                        Some(v) => (v.state.parent.clone(), v.state.name.clone()),
-                        None => {
-                            let (parent_path, name) = crate::vault::change::split_parent(&path);
-                            let parent = match folders.get(parent_path) {
-                                Some(p) => p.clone(),
-                                None => snap.folder(parent_path)?,
-                            };
-                            (parent, name.to_owned())
-                        }
                     };
-                    let (entry, parents) = match (existing, old) {
-                        (Some(n), Some(v)) => (Some(n.entry.clone()), vec![v.id.clone()]),
-                        _ => (None, Vec::new()),
-                    };
-                    job_bytes += size;
-                    jobs.push(Job {
-                        local,
-                        size,
-                        mtime,
-                        parent,
-                        name,
-                        entry,
-                        parents,
-                        old_content,
-                        blob: ids::random_id(),
-                        path: path.clone(),
-                    });
+                    job_bytes += job.size;
+                    jobs.push(job);
                     if jobs.len() >= BATCH_FILES || job_bytes >= BATCH_BYTES {
                         let jobs = std::mem::take(&mut jobs);
                         self.run_batch(
@@ -550,6 +482,35 @@ impl Vault {
             progress,
         )?;
         Ok(report)
+    }
+
+    /// A new folder at `path`, in its parent's collection (FORMAT.md
+    /// §14.3): its entry key, its op and its audit event.
+    fn folder_op(
+        &self,
+        path: &str,
+        folders: &HashMap<String, Option<String>>,
+    ) -> (String, Op, Event) {
+        let (parent_path, name) = crate::vault::change::split_parent(path);
+        let parent = folders.get(parent_path).cloned().flatten();
+        let collection = parent
+            .as_deref()
+            .and_then(|p| crate::vault::collections::split_key(p).0);
+        let entry = crate::vault::collections::scoped(collection, &ids::random_id());
+        let event = Event::new(self.clock.now_ms(), Action::FolderCreated).on(&entry, path);
+        let op = Op {
+            entry: entry.clone(),
+            parents: Vec::new(),
+            state: EntryState {
+                parent,
+                name: name.to_owned(),
+                kind: Kind::Dir,
+                status: Status::Live,
+                content: None,
+                collection: None,
+            },
+        };
+        (entry, op, event)
     }
 
     /// Encrypts a batch of files on every core, then commits them with the
@@ -722,6 +683,86 @@ type StageResult = Result<(tempfile::NamedTempFile, crypt::Digested), AddError>;
 
 /// The first of "name (2).ext", "name (3).ext", … free in the vault and in
 /// this operation.
+/// A source file as scanned.
+struct Source {
+    local: PathBuf,
+    size: u64,
+    mtime: Option<i64>,
+}
+
+/// What to do with one source file.
+enum Planned {
+    /// Store it (a new file or a new version).
+    Store(Job),
+    /// Nothing: the vault's version at its path is the same file.
+    Unchanged(Source),
+}
+
+/// The job that stores `source` at `path`, or nothing when the vault's
+/// version there is the same file (same size and modification time, the
+/// quick check rsync makes). With [`OnExisting::KeepBoth`] a different file
+/// takes a free name instead ("name (2)"); `taken` holds the paths given
+/// out in this operation.
+fn file_job(
+    snap: &Snapshot,
+    taken: &mut HashSet<String>,
+    folders: &HashMap<String, Option<String>>,
+    mut path: String,
+    source: Source,
+    options: &AddOptions,
+) -> Result<Planned, AddError> {
+    let (size, mtime) = (source.size, source.mtime);
+    let same_file = |c: &Content| c.size == size && c.mtime.is_some() && c.mtime == mtime;
+    let mut existing = snap.tree.node(&path).filter(|n| !n.conflict);
+    if options.on_existing == OnExisting::KeepBoth && (existing.is_some() || taken.contains(&path))
+    {
+        let same = existing
+            .and_then(|n| snap.tree.versions[n.version].state.content.as_ref())
+            .is_some_and(same_file);
+        if !same {
+            path = free_path(snap, taken, &path);
+            existing = None;
+        }
+    }
+    taken.insert(path.clone());
+    let old = existing.map(|n| &snap.tree.versions[n.version]);
+    let old_content = old.and_then(|v| v.state.content.clone());
+    if old_content.as_ref().is_some_and(same_file) {
+        return Ok(Planned::Unchanged(source));
+    }
+    // A new version stays where its file is, under its own name (FORMAT.md
+    // §5.3): the path it is shown at may be a clash's conflict name, or the
+    // top level while its folder's record has not arrived (§6.1 step 4),
+    // and an edit must not move or rename it.
+    let (parent, name) = match old {
+        Some(v) => (v.state.parent.clone(), v.state.name.clone()),
+        None => {
+            let (parent_path, name) = crate::vault::change::split_parent(&path);
+            let parent = match folders.get(parent_path) {
+                Some(p) => p.clone(),
+                None => snap.folder(parent_path)?,
+            };
+            (parent, name.to_owned())
+        }
+    };
+    let (entry, parents) = match (existing, old) {
+        (Some(n), Some(v)) => (Some(n.entry.clone()), vec![v.id.clone()]),
+        _ => (None, Vec::new()),
+    };
+    Ok(Planned::Store(Job {
+        local: source.local,
+        size,
+        mtime,
+        parent,
+        name,
+        entry,
+        parents,
+        old_content,
+        blob: ids::random_id(),
+        path,
+    }))
+}
+
 fn free_path(snap: &Snapshot, taken: &HashSet<String>, path: &str) -> String {
     let (parent, name) = crate::vault::change::split_parent(path);
     (2u64..)
