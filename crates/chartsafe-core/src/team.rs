@@ -638,37 +638,9 @@ impl<'c, 'a> Pass<'c, 'a> {
                 .and_then(|()| self.unforked(h, e));
             match verdict {
                 Ok(()) => {
-                    let reduces = matches!(
-                        e.body.entry,
-                        Entry::MemberRemove { .. }
-                            | Entry::DeviceRemove { .. }
-                            | Entry::RoleSet { .. }
-                            | Entry::Revoke { .. }
-                    );
-                    let before = if reduces {
-                        self.team.reading()
-                    } else {
-                        BTreeSet::new()
-                    };
-                    if let Some(t) = apply(&mut self.team, e, h) {
+                    if let Some(t) = self.count(h, e) {
                         reductions.push((h, t));
                     }
-                    if reduces {
-                        // Whoever stopped reading a collection may keep its
-                        // key: a rotation is owed (§13.1).
-                        let after = self.team.reading();
-                        for (_, c) in before.difference(&after) {
-                            self.team.owed.insert(c.clone());
-                        }
-                    }
-                    if matches!(e.body.entry, Entry::Genesis { .. }) {
-                        self.genesis = Some(h);
-                    }
-                    self.counted.insert(h);
-                    let dev = e.body.device.as_str();
-                    self.positions.insert((dev, e.body.seq), h);
-                    self.successors.insert((dev, e.body.prev.as_deref()), h);
-                    self.team.order.push(h.to_owned());
                 }
                 Err(reason) => {
                     self.refused.insert(h, reason);
@@ -678,11 +650,51 @@ impl<'c, 'a> Pass<'c, 'a> {
         if self.genesis.is_none() {
             return Err(TeamError::NoGenesis);
         }
+        let next = self.voided_by(&reductions);
+        Ok((self.finish(), next))
+    }
 
-        // What the counted reductions void: the reduced party's entries that
-        // are neither in the reduction's causal past nor build on it (§11.5).
+    /// Counts entry `h`: applies it, and owes a rotation of every
+    /// collection someone stopped reading (§13.1). Returns whose rights it
+    /// reduced.
+    fn count(&mut self, h: &'a str, e: &'a OpenedTeamEntry) -> Option<Target> {
+        let reduces = matches!(
+            e.body.entry,
+            Entry::MemberRemove { .. }
+                | Entry::DeviceRemove { .. }
+                | Entry::RoleSet { .. }
+                | Entry::Revoke { .. }
+        );
+        let before = if reduces {
+            self.team.reading()
+        } else {
+            BTreeSet::new()
+        };
+        let target = apply(&mut self.team, e, h);
+        if reduces {
+            // Whoever stopped reading a collection may keep its key.
+            let after = self.team.reading();
+            for (_, c) in before.difference(&after) {
+                self.team.owed.insert(c.clone());
+            }
+        }
+        if matches!(e.body.entry, Entry::Genesis { .. }) {
+            self.genesis = Some(h);
+        }
+        self.counted.insert(h);
+        let dev = e.body.device.as_str();
+        self.positions.insert((dev, e.body.seq), h);
+        self.successors.insert((dev, e.body.prev.as_deref()), h);
+        self.team.order.push(h.to_owned());
+        target
+    }
+
+    /// What the counted reductions void: the reduced party's entries that
+    /// are neither in the reduction's causal past nor build on it (§11.5).
+    fn voided_by(&self, reductions: &[(&str, Target)]) -> BTreeSet<&'a str> {
+        let ctx = self.ctx;
         let mut next: BTreeSet<&'a str> = BTreeSet::new();
-        for (r, target) in &reductions {
+        for (r, target) in reductions {
             let by_target: Vec<&'a str> = ctx
                 .graph
                 .order
@@ -710,7 +722,13 @@ impl<'c, 'a> Pass<'c, 'a> {
                     .filter(|h| !past.contains(h) && !future.contains(h)),
             );
         }
+        next
+    }
 
+    /// The team with the refused entries listed and its heads: the counted
+    /// entries no counted entry builds on.
+    fn finish(self) -> Team {
+        let ctx = self.ctx;
         let Pass {
             mut team,
             refused,
@@ -742,7 +760,7 @@ impl<'c, 'a> Pass<'c, 'a> {
             .cloned()
             .collect();
         team.heads.sort();
-        Ok((team, next))
+        team
     }
 
     /// Rules 1–5 of §11.5, in that order: whether the entry is what its
