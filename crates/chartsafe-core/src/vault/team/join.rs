@@ -279,95 +279,127 @@ impl Vault {
             .find(|(id, _, _)| id == request)
             .ok_or_else(|| TeamActionError::NoSuchRequest(crate::names::printable(request)))?;
         let b = &opened.body;
-        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        // The member the device joins: the new person of the request, or
-        // the existing member the admin named.
-        let (member, new_member, role) = match &target {
-            Err(role) => (b.member.clone(), true, *role),
-            Ok(m) => (
-                m.clone(),
-                false,
-                team.active_member(m).map_or(Role::Viewer, |x| x.role),
-            ),
-        };
-        let who = match &target {
-            Err(_) => format!(
-                "{} ({}), device \"{}\"",
-                b.name,
-                role.as_str(),
-                b.device_name
-            ),
-            Ok(m) => format!(
-                "another computer of {}, device \"{}\"",
-                team.members.get(m).map_or("?", |x| x.name.as_str()),
-                b.device_name
-            ),
-        };
+        let joining = self.joining(b, &target)?;
         let now = self.clock.now_ms();
         if !join::code_matches(typed_code, &join::join_code(&invite, &opened.hash)) {
             self.append_audit(vec![Event::new(now, Action::JoinRefused)
                 .outcome(Outcome::Denied, "the code did not match")
-                .detail(who)])?;
+                .detail(joining.who)])?;
             return Err(TeamActionError::CodeMismatch);
         }
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        let member = &joining.member;
         // A request names a member id; only a new person's is used. A
         // request naming someone else's id (ids are in every record) never
         // attaches a device to them: whose computer it is, the admin says
         // (FORMAT.md §12.4).
         // A retry after a crash finds its own entries: the device with this
         // request's key, under this member.
-        let done = team.devices.get(&b.device).is_some_and(|d| {
-            d.member == member && d.signing.to_string() == b.signing && !d.removed
-        });
-        let member_taken = new_member && team.members.contains_key(&member);
+        let done = is_listed(team, b, member);
+        let member_taken = joining.new_member && team.members.contains_key(member);
         if !done && (member_taken || team.devices.contains_key(&b.device)) {
             return Err(TeamActionError::NotAccepted(
                 "the request reuses the id of a member or computer already in the team".into(),
             ));
         }
-        self.append_audit(vec![Event::new(now, Action::MemberApproved).detail(who)])?;
+        self.append_audit(vec![
+            Event::new(now, Action::MemberApproved).detail(joining.who.clone())
+        ])?;
         if !done {
-            if new_member {
-                let entry = Entry::MemberAdd {
-                    member: member.clone(),
-                    name: b.name.clone(),
-                    role,
-                };
-                self.append_team(entry, None)?;
-            }
-            let entry = Entry::DeviceAdd {
-                member: member.clone(),
-                device: b.device.clone(),
-                name: b.device_name.clone(),
-                recipient: b.recipient.clone(),
-                signing: b.signing.clone(),
-                request: Some(opened.hash.clone()),
-            };
-            self.append_team(entry, None)?;
+            self.add_joining(b, &joining, &opened.hash)?;
         }
         // Only a device the team log now lists, under the new member, gets
         // the vault keys.
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        let listed = team.devices.get(&b.device).is_some_and(|d| {
-            d.member == member && d.signing.to_string() == b.signing && !d.removed
-        }) && team.active_member(&member).is_some();
-        if !listed {
+        if !(is_listed(team, b, member) && team.active_member(member).is_some()) {
             let why = team.rejected.last().map_or_else(
                 || "the new entries do not count".to_owned(),
                 |r| r.reason.to_string(),
             );
             return Err(TeamActionError::NotAccepted(why));
         }
-        // The vault keys for the new device, under its member id; its own
-        // signing key it adds itself at its first unlock.
+        match self.write_join_keyslot(b, member, now) {
+            Ok(()) => {}
+            // Written by an earlier attempt that stopped before the end.
+            Err(e) if done && e.already_exists() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let _ = std::fs::remove_file(self.layout.root().join(JOIN_DIR).join(request));
+        Ok(())
+    }
+
+    /// Who a request joins as: the new person it names, with `role`
+    /// (`Err`), or another computer of the existing member `Ok(id)`.
+    fn joining(
+        &self,
+        b: &JoinBody,
+        target: &Result<String, Role>,
+    ) -> Result<Joining, TeamActionError> {
+        let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
+        Ok(match target {
+            Err(role) => Joining {
+                member: b.member.clone(),
+                new_member: true,
+                role: *role,
+                who: format!(
+                    "{} ({}), device \"{}\"",
+                    b.name,
+                    role.as_str(),
+                    b.device_name
+                ),
+            },
+            Ok(m) => Joining {
+                member: m.clone(),
+                new_member: false,
+                role: team.active_member(m).map_or(Role::Viewer, |x| x.role),
+                who: format!(
+                    "another computer of {}, device \"{}\"",
+                    team.members.get(m).map_or("?", |x| x.name.as_str()),
+                    b.device_name
+                ),
+            },
+        })
+    }
+
+    /// Writes the team entries that add the request's person (if new) and
+    /// device; `request` is the request's hash, which `device_add` names.
+    fn add_joining(
+        &mut self,
+        b: &JoinBody,
+        joining: &Joining,
+        request: &str,
+    ) -> Result<(), TeamActionError> {
+        if joining.new_member {
+            let entry = Entry::MemberAdd {
+                member: joining.member.clone(),
+                name: b.name.clone(),
+                role: joining.role,
+            };
+            self.append_team(entry, None)?;
+        }
+        let entry = Entry::DeviceAdd {
+            member: joining.member.clone(),
+            device: b.device.clone(),
+            name: b.device_name.clone(),
+            recipient: b.recipient.clone(),
+            signing: b.signing.clone(),
+            request: Some(request.to_owned()),
+        };
+        self.append_team(entry, None)?;
+        Ok(())
+    }
+
+    /// The keyslot that gives the new device the vault keys, under its
+    /// member id; its own signing key it adds itself at its first unlock.
+    /// Only the keys of the collections it may read: the vault's first,
+    /// and (for an admin) every other (FORMAT.md §14.2).
+    fn write_join_keyslot(&self, b: &JoinBody, member: &str, now: i64) -> Result<(), StorageError> {
+        let team = self.team().team.as_ref();
         let mut plain = self.keys.to_plain(self.id(), now);
-        plain.member = member.clone();
-        // Only the keys of the collections the new device may read: the
-        // vault's first, and (for an admin) every other (FORMAT.md §14.2).
+        plain.member = member.to_owned();
         let default = self.collection_id();
         plain.collections.retain_mut(|c| {
-            let keep = c.id == default || team.may_read(&b.device, &c.id);
+            let keep = c.id == default || team.is_some_and(|t| t.may_read(&b.device, &c.id));
             if !keep {
                 use zeroize::Zeroize;
                 c.identity.zeroize();
@@ -378,14 +410,7 @@ impl Vault {
             .recipient
             .parse()
             .expect("checked when the request was opened");
-        match write_keyslot(&self.layout, &b.slot, &plain, &recipient) {
-            Ok(()) => {}
-            // Written by an earlier attempt that stopped before the end.
-            Err(e) if done && e.already_exists() => {}
-            Err(e) => return Err(e.into()),
-        }
-        let _ = std::fs::remove_file(self.layout.root().join(JOIN_DIR).join(request));
-        Ok(())
+        write_keyslot(&self.layout, &b.slot, &plain, &recipient)
     }
 
     /// Writes a join request into the vault folder `dir` for invitation
@@ -689,4 +714,21 @@ impl From<crate::vault::team::TeamWriteError> for TeamActionError {
             crate::vault::team::TeamWriteError::NoKey => WriteRefused::NoSigningKey.into(),
         }
     }
+}
+
+/// Whom a join request adds, as the approving admin decided.
+struct Joining {
+    member: String,
+    new_member: bool,
+    role: Role,
+    /// For the audit log: the person (or member) and the computer.
+    who: String,
+}
+
+/// Whether the team lists the request's device, with the request's
+/// signing key, under `member`, and not removed.
+fn is_listed(team: &crate::team::Team, b: &JoinBody, member: &str) -> bool {
+    team.devices
+        .get(&b.device)
+        .is_some_and(|d| d.member == member && d.signing.to_string() == b.signing && !d.removed)
 }
