@@ -597,79 +597,8 @@ impl Vault {
         self.signing_for_write()?
             .ok_or(TeamActionError::Refused(WriteRefused::NoTeam))?;
         let team = self.team().team.as_ref().ok_or(WriteRefused::NoTeam)?;
-        let members: Vec<_> = team
-            .members
-            .values()
-            .filter(|m| !m.removed && (m.id == who || m.name == who))
-            .collect();
-        let devices: Vec<_> = team
-            .devices
-            .values()
-            .filter(|d| !d.removed && (d.id == who || d.name == who))
-            .collect();
-        let shown = crate::names::printable(who);
-        let (entry, removal, targets) = match (members.as_slice(), devices.as_slice()) {
-            ([m], []) => {
-                let targets: Vec<String> = team
-                    .devices
-                    .values()
-                    .filter(|d| d.member == m.id && !d.removed)
-                    .map(|d| d.id.clone())
-                    .collect();
-                (
-                    Entry::MemberRemove {
-                        member: m.id.clone(),
-                        cutoffs: Default::default(),
-                    },
-                    Removal {
-                        name: m.name.clone(),
-                        member: true,
-                        devices: targets.len(),
-                        unseen: Vec::new(),
-                        rotation: None,
-                    },
-                    targets,
-                )
-            }
-            ([], [d]) => (
-                Entry::DeviceRemove {
-                    device: d.id.clone(),
-                    cutoffs: Default::default(),
-                },
-                Removal {
-                    name: d.name.clone(),
-                    member: false,
-                    devices: 1,
-                    unseen: Vec::new(),
-                    rotation: None,
-                },
-                vec![d.id.clone()],
-            ),
-            ([], []) => return Err(TeamActionError::NoSuchTarget(shown)),
-            _ => return Err(TeamActionError::Ambiguous(shown)),
-        };
-        let own_member = team.devices.get(self.device_id()).map(|d| d.member.clone());
-        let is_admin = team.role_of_device(self.device_id()) == Some(Role::Admin);
-        let own_device = matches!(&entry, Entry::DeviceRemove { device, .. }
-            if team.devices.get(device).map(|d| &d.member) == own_member.as_ref());
-        if !is_admin && !own_device {
-            return Err(TeamActionError::NotAdmin);
-        }
-        let last_admin = match &entry {
-            Entry::MemberRemove { member, .. } => {
-                team.members[member].role == Role::Admin && !team.admin_left(Some(member), None)
-            }
-            Entry::DeviceRemove { device, .. } => {
-                team.role_of_device(device) == Some(Role::Admin)
-                    && !team.admin_left(None, Some(device))
-            }
-            _ => false,
-        };
-        if last_admin {
-            return Err(TeamActionError::NotAccepted(
-                crate::team::Rejection::LastAdmin.to_string(),
-            ));
-        }
+        let (entry, removal, targets) = removal_of(team, who)?;
+        may_remove(team, self.device_id(), &entry)?;
         let cutoffs: std::collections::BTreeMap<String, crate::format::team::Cutoff> = targets
             .iter()
             .filter_map(|d| Some((d.clone(), self.device.known.get(d)?.cutoff())))
@@ -731,4 +660,81 @@ fn is_listed(team: &crate::team::Team, b: &JoinBody, member: &str) -> bool {
     team.devices
         .get(&b.device)
         .is_some_and(|d| d.member == member && d.signing.to_string() == b.signing && !d.removed)
+}
+
+/// The entry that removes `who` (a member or a computer, by id or exact
+/// name), what it removes, and the devices that lose their rights.
+fn removal_of(
+    team: &crate::team::Team,
+    who: &str,
+) -> Result<(Entry, Removal, Vec<String>), TeamActionError> {
+    let members: Vec<_> = team
+        .members
+        .values()
+        .filter(|m| !m.removed && (m.id == who || m.name == who))
+        .collect();
+    let devices: Vec<_> = team
+        .devices
+        .values()
+        .filter(|d| !d.removed && (d.id == who || d.name == who))
+        .collect();
+    let shown = crate::names::printable(who);
+    let removal = |name: &str, member: bool, devices: usize| Removal {
+        name: name.to_owned(),
+        member,
+        devices,
+        unseen: Vec::new(),
+        rotation: None,
+    };
+    match (members.as_slice(), devices.as_slice()) {
+        ([m], []) => {
+            let targets: Vec<String> = team
+                .devices
+                .values()
+                .filter(|d| d.member == m.id && !d.removed)
+                .map(|d| d.id.clone())
+                .collect();
+            let entry = Entry::MemberRemove {
+                member: m.id.clone(),
+                cutoffs: Default::default(),
+            };
+            Ok((entry, removal(&m.name, true, targets.len()), targets))
+        }
+        ([], [d]) => {
+            let entry = Entry::DeviceRemove {
+                device: d.id.clone(),
+                cutoffs: Default::default(),
+            };
+            Ok((entry, removal(&d.name, false, 1), vec![d.id.clone()]))
+        }
+        ([], []) => Err(TeamActionError::NoSuchTarget(shown)),
+        _ => Err(TeamActionError::Ambiguous(shown)),
+    }
+}
+
+/// Whether this device (`own`) may write `entry`: an admin removes anyone,
+/// a member one of their own computers; never the last admin (§11.5).
+fn may_remove(team: &crate::team::Team, own: &str, entry: &Entry) -> Result<(), TeamActionError> {
+    let own_member = team.devices.get(own).map(|d| &d.member);
+    let is_admin = team.role_of_device(own) == Some(Role::Admin);
+    let own_device = matches!(entry, Entry::DeviceRemove { device, .. }
+        if team.devices.get(device).map(|d| &d.member) == own_member);
+    if !is_admin && !own_device {
+        return Err(TeamActionError::NotAdmin);
+    }
+    let last_admin = match entry {
+        Entry::MemberRemove { member, .. } => {
+            team.members[member].role == Role::Admin && !team.admin_left(Some(member), None)
+        }
+        Entry::DeviceRemove { device, .. } => {
+            team.role_of_device(device) == Some(Role::Admin) && !team.admin_left(None, Some(device))
+        }
+        _ => false,
+    };
+    if last_admin {
+        return Err(TeamActionError::NotAccepted(
+            crate::team::Rejection::LastAdmin.to_string(),
+        ));
+    }
+    Ok(())
 }
