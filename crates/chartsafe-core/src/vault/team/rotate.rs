@@ -707,120 +707,69 @@ impl RekeyJob {
         target: &Target,
         progress: &dyn Progress,
     ) -> Result<Outcome, StorageError> {
-        let mut file = match open_plain(&item.path) {
-            Ok(f) => f,
-            // Purged or moved by sync meanwhile: nothing to do.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Outcome::Current),
-            // A link or something else planted in its place.
-            Err(_) => return Ok(Outcome::Skipped("not a regular file".into())),
+        let (file, size, prefix) = match open_old(item, target)? {
+            Ok(old) => old,
+            Err(outcome) => return Ok(outcome),
         };
-        let size = match file.metadata() {
-            Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return Ok(Outcome::Skipped("not a regular file".into())),
-            Err(e) => return Err(StorageError::read(&item.path, e)),
-        };
-        if item.team && size > TEAM_ENTRY_MAX {
-            return Ok(Outcome::Skipped("too large for a team entry".into()));
-        }
-        // The header must end within HEADER_MAX bytes (FORMAT.md §3.3); the
-        // payload's 16-byte nonce follows the header's last line.
-        let mut prefix = Vec::with_capacity(HEADER_MAX + 80);
-        (&mut file)
-            .take(HEADER_MAX as u64 + 80)
-            .read_to_end(&mut prefix)
-            .map_err(|e| StorageError::read(&item.path, e))?;
-        if !crypt::header_acceptable(&prefix[..prefix.len().min(HEADER_MAX)]) {
-            return Ok(Outcome::Skipped("not an age file ChartSafe wrote".into()));
-        }
-        // Under the current key already? Only the header is read for that.
-        let current = age::Decryptor::new_buffered(&prefix[..]).map(|d| {
-            d.decrypt(std::iter::once(
-                target.current.as_age() as &dyn age::Identity
-            ))
-            .map(|_| ())
-        });
-        match current {
-            Ok(Ok(())) => return Ok(Outcome::Current),
-            Ok(Err(age::DecryptError::NoMatchingKeys)) => {}
-            _ => return Ok(Outcome::Skipped("damaged".into())),
-        }
         let ids: Vec<&dyn age::Identity> =
             self.identities.iter().map(|i| i.as_age() as _).collect();
         let dir = item.path.parent().expect("files are in folders");
         let mut temp = fsutil::temp_in(dir)?;
-        if size <= SMALL_MAX {
-            let mut bytes = prefix;
-            // Bounded even if the file grows meanwhile.
-            (&mut file)
-                .take((SMALL_MAX + 1).saturating_sub(bytes.len() as u64))
-                .read_to_end(&mut bytes)
-                .map_err(|e| StorageError::read(&item.path, e))?;
-            let plain = match crypt::decrypt_bytes(&bytes, &ids) {
-                Ok(p) => p,
-                Err(DecryptFailure::Io(e)) => return Err(StorageError::read(&item.path, e)),
-                Err(DecryptFailure::NoMatchingKey) => {
-                    return Ok(Outcome::Skipped("no key of this vault opens it".into()))
-                }
-                Err(_) => return Ok(Outcome::Skipped("damaged".into())),
-            };
-            if item.team {
-                // A key_rotate entry stays under the key before its own, for
-                // devices still holding only that one (FORMAT.md §13.1).
-                match fmt::open(&plain) {
-                    Ok(e) if matches!(&e.body.entry, Entry::KeyRotate { collection, .. } if *collection == self.default) => {
-                        return Ok(Outcome::Current)
-                    }
-                    Ok(_) => {}
-                    Err(_) => return Ok(Outcome::Skipped("not a team entry".into())),
-                }
-            }
-            let out = crypt::encrypt_bytes(&plain, &target.recipients);
-            io::Write::write_all(&mut temp, &out)
-                .map_err(|e| StorageError::write(&item.path, e))?;
+        let early = if size <= SMALL_MAX {
+            self.rekey_small(item, target, &ids, file, prefix, &mut temp)?
         } else {
-            let input = io::Cursor::new(prefix).chain(file);
-            let decryptor =
-                match age::Decryptor::new_buffered(io::BufReader::with_capacity(64 << 10, input)) {
-                    Ok(d) => d,
-                    Err(_) => return Ok(Outcome::Skipped("damaged".into())),
-                };
-            let reader = match decryptor.decrypt(ids.iter().copied()) {
-                Ok(r) => r,
-                Err(age::DecryptError::NoMatchingKeys) => {
-                    return Ok(Outcome::Skipped("no key of this vault opens it".into()))
-                }
-                Err(_) => return Ok(Outcome::Skipped("damaged".into())),
-            };
-            let writer = fsutil::WriteBehind::new(temp.as_file());
-            let reader = StopRead {
-                inner: reader,
-                progress,
-            };
-            match crypt::encrypt_stream(reader, writer, size, &target.recipients, &NoProgress) {
-                Ok(_) => {}
-                // Asked to stop inside a big file: it stays as it was.
-                Err(crypt::StreamError::Read(_)) if progress.cancelled() => {
-                    return Ok(Outcome::Current)
-                }
-                // A bad chunk of the old file: it stays as it was.
-                Err(crypt::StreamError::Read(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
-                    ) =>
-                {
-                    return Ok(Outcome::Skipped("damaged".into()))
-                }
-                Err(crypt::StreamError::Read(e)) => return Err(StorageError::read(&item.path, e)),
-                Err(crypt::StreamError::Write(e)) => {
-                    return Err(StorageError::write(&item.path, e))
-                }
-            }
+            let old = io::Cursor::new(prefix).chain(file);
+            rekey_stream(item, target, &ids, old, size, &temp, progress)?
+        };
+        if let Some(outcome) = early {
+            return Ok(outcome);
         }
         Ok(Outcome::Staged(fsutil::Staged::new(
             temp,
             item.path.clone(),
         )?))
+    }
+
+    /// Re-encrypts a small file in memory into `temp`; `Some` when it is
+    /// left as it is.
+    fn rekey_small(
+        &self,
+        item: &Item,
+        target: &Target,
+        ids: &[&dyn age::Identity],
+        mut file: std::fs::File,
+        mut bytes: Vec<u8>,
+        temp: &mut tempfile::NamedTempFile,
+    ) -> Result<Option<Outcome>, StorageError> {
+        // Bounded even if the file grows meanwhile.
+        (&mut file)
+            .take((SMALL_MAX + 1).saturating_sub(bytes.len() as u64))
+            .read_to_end(&mut bytes)
+            .map_err(|e| StorageError::read(&item.path, e))?;
+        let plain = match crypt::decrypt_bytes(&bytes, ids) {
+            Ok(p) => p,
+            Err(DecryptFailure::Io(e)) => return Err(StorageError::read(&item.path, e)),
+            Err(DecryptFailure::NoMatchingKey) => {
+                return Ok(Some(Outcome::Skipped(
+                    "no key of this vault opens it".into(),
+                )))
+            }
+            Err(_) => return Ok(Some(Outcome::Skipped("damaged".into()))),
+        };
+        if item.team {
+            // A key_rotate entry stays under the key before its own, for
+            // devices still holding only that one (FORMAT.md §13.1).
+            match fmt::open(&plain) {
+                Ok(e) if matches!(&e.body.entry, Entry::KeyRotate { collection, .. } if *collection == self.default) => {
+                    return Ok(Some(Outcome::Current))
+                }
+                Ok(_) => {}
+                Err(_) => return Ok(Some(Outcome::Skipped("not a team entry".into()))),
+            }
+        }
+        let out = crypt::encrypt_bytes(&plain, &target.recipients);
+        io::Write::write_all(temp, &out).map_err(|e| StorageError::write(&item.path, e))?;
+        Ok(None)
     }
 }
 
@@ -852,6 +801,104 @@ impl<R: Read> Read for StopRead<'_, R> {
             return Err(crate::traits::Stopped.into());
         }
         self.inner.read(buf)
+    }
+}
+
+/// Opens the file of `item` and reads the start of its age header: the
+/// file, its size and what was read; or `Err` with the outcome when there
+/// is nothing to re-encrypt (gone, not a regular file, not an age file
+/// ChartSafe wrote, damaged, or under the current key already).
+#[allow(clippy::type_complexity)]
+fn open_old(
+    item: &Item,
+    target: &Target,
+) -> Result<Result<(std::fs::File, u64, Vec<u8>), Outcome>, StorageError> {
+    let mut file = match open_plain(&item.path) {
+        Ok(f) => f,
+        // Purged or moved by sync meanwhile: nothing to do.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err(Outcome::Current)),
+        // A link or something else planted in its place.
+        Err(_) => return Ok(Err(Outcome::Skipped("not a regular file".into()))),
+    };
+    let size = match file.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => return Ok(Err(Outcome::Skipped("not a regular file".into()))),
+        Err(e) => return Err(StorageError::read(&item.path, e)),
+    };
+    if item.team && size > TEAM_ENTRY_MAX {
+        return Ok(Err(Outcome::Skipped("too large for a team entry".into())));
+    }
+    // The header must end within HEADER_MAX bytes (FORMAT.md §3.3); the
+    // payload's 16-byte nonce follows the header's last line.
+    let mut prefix = Vec::with_capacity(HEADER_MAX + 80);
+    (&mut file)
+        .take(HEADER_MAX as u64 + 80)
+        .read_to_end(&mut prefix)
+        .map_err(|e| StorageError::read(&item.path, e))?;
+    if !crypt::header_acceptable(&prefix[..prefix.len().min(HEADER_MAX)]) {
+        return Ok(Err(Outcome::Skipped(
+            "not an age file ChartSafe wrote".into(),
+        )));
+    }
+    // Under the current key already? Only the header is read for that.
+    let current = age::Decryptor::new_buffered(&prefix[..]).map(|d| {
+        d.decrypt(std::iter::once(
+            target.current.as_age() as &dyn age::Identity
+        ))
+        .map(|_| ())
+    });
+    match current {
+        Ok(Ok(())) => Ok(Err(Outcome::Current)),
+        Ok(Err(age::DecryptError::NoMatchingKeys)) => Ok(Ok((file, size, prefix))),
+        _ => Ok(Err(Outcome::Skipped("damaged".into()))),
+    }
+}
+
+/// Re-encrypts a big file as a stream into `temp`, stopping when asked
+/// (the file then stays as it was); `Some` when it is left as it is.
+fn rekey_stream(
+    item: &Item,
+    target: &Target,
+    ids: &[&dyn age::Identity],
+    old: impl Read + Send,
+    size: u64,
+    temp: &tempfile::NamedTempFile,
+    progress: &dyn Progress,
+) -> Result<Option<Outcome>, StorageError> {
+    let decryptor = match age::Decryptor::new_buffered(io::BufReader::with_capacity(64 << 10, old))
+    {
+        Ok(d) => d,
+        Err(_) => return Ok(Some(Outcome::Skipped("damaged".into()))),
+    };
+    let reader = match decryptor.decrypt(ids.iter().copied()) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => {
+            return Ok(Some(Outcome::Skipped(
+                "no key of this vault opens it".into(),
+            )))
+        }
+        Err(_) => return Ok(Some(Outcome::Skipped("damaged".into()))),
+    };
+    let writer = fsutil::WriteBehind::new(temp.as_file());
+    let reader = StopRead {
+        inner: reader,
+        progress,
+    };
+    match crypt::encrypt_stream(reader, writer, size, &target.recipients, &NoProgress) {
+        Ok(_) => Ok(None),
+        // Asked to stop inside a big file: it stays as it was.
+        Err(crypt::StreamError::Read(_)) if progress.cancelled() => Ok(Some(Outcome::Current)),
+        // A bad chunk of the old file: it stays as it was.
+        Err(crypt::StreamError::Read(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Ok(Some(Outcome::Skipped("damaged".into())))
+        }
+        Err(crypt::StreamError::Read(e)) => Err(StorageError::read(&item.path, e)),
+        Err(crypt::StreamError::Write(e)) => Err(StorageError::write(&item.path, e)),
     }
 }
 
