@@ -402,6 +402,42 @@ impl Vault {
         &self.app
     }
 
+    /// The other chains' heads, announced once per session (§10.3).
+    fn heads_to_announce(&self) -> BTreeMap<String, Head> {
+        if self.announced {
+            return BTreeMap::new();
+        }
+        let own = &self.device.device;
+        self.device
+            .audit_known
+            .iter()
+            .filter(|(d, _)| *d != own)
+            .map(|(d, k)| {
+                let head = Head {
+                    seq: k.seq,
+                    hash: k.hash.clone(),
+                };
+                (d.clone(), head)
+            })
+            .collect()
+    }
+
+    /// What a signed batch vouches for (FORMAT.md §10.6): the team log's
+    /// heads this device accepted, and (once) the legacy chains it vouches
+    /// for. Nothing for a device without a signing key.
+    fn vouches(&mut self) -> (Vec<String>, BTreeMap<String, Head>) {
+        if self.keys.signing.is_none() {
+            return (Vec::new(), BTreeMap::new());
+        }
+        let team = self
+            .team()
+            .team
+            .as_ref()
+            .map(|t| t.heads.iter().take(fmt::MAX_TEAM_HEADS).cloned().collect())
+            .unwrap_or_default();
+        (team, std::mem::take(&mut self.legacy_vouch))
+    }
+
     /// Appends `events` to this device's audit chain as one batch, durably,
     /// together with the events that were waiting locally (FORMAT.md §10.4).
     pub(crate) fn append_audit(&mut self, mut events: Vec<Event>) -> Result<(), AuditWriteError> {
@@ -416,25 +452,7 @@ impl Vault {
             return Ok(());
         }
         let own = self.device.device.clone();
-        // Announce the other chains' heads once per session (§10.3).
-        let seen: BTreeMap<String, Head> = if self.announced {
-            BTreeMap::new()
-        } else {
-            self.device
-                .audit_known
-                .iter()
-                .filter(|(d, _)| **d != own)
-                .map(|(d, k)| {
-                    (
-                        d.clone(),
-                        Head {
-                            seq: k.seq,
-                            hash: k.hash.clone(),
-                        },
-                    )
-                })
-                .collect()
-        };
+        let seen = self.heads_to_announce();
         let head = self.device.audit_known.get(&own);
         let seq = head.map_or(1, |h| h.seq + 1);
         let prev = head.map(|h| h.hash.clone());
@@ -446,23 +464,7 @@ impl Vault {
             .audit_collection()
             .and_then(|c| self.keys.recipients_for(Some(&c)))
             .unwrap_or_else(|| self.keys.recipients());
-        // Signed by this device's key when it has one (FORMAT.md §10.6),
-        // announcing the team log's heads it accepted.
-        let signs = self.keys.signing.is_some();
-        let team: Vec<String> = match signs {
-            false => Vec::new(),
-            true => self
-                .team()
-                .team
-                .as_ref()
-                .map(|t| t.heads.iter().take(fmt::MAX_TEAM_HEADS).cloned().collect())
-                .unwrap_or_default(),
-        };
-        let legacy = if signs {
-            std::mem::take(&mut self.legacy_vouch)
-        } else {
-            BTreeMap::new()
-        };
+        let (team, legacy) = self.vouches();
         let (seq, hash) = self
             .append_chain(
                 &dir,
