@@ -119,6 +119,47 @@ impl Vault {
         PublicSigningKey::parse(self.device.root.as_deref()?).ok()
     }
 
+    /// Whether this device holds the key the team log says its first
+    /// collection is under now: if not, the log was re-encrypted to a key it
+    /// was not given (removed, or its keyslot has not synced), and it cannot
+    /// tell a replaced entry from one it may no longer read.
+    fn holds_current_key(&self, team: Option<&Team>) -> bool {
+        team.and_then(|t| t.current_key(t.default_collection.as_deref()?))
+            .is_none_or(|k| self.holds_recipient(&k.recipient))
+    }
+
+    fn holds_recipient(&self, recipient: &str) -> bool {
+        self.keys
+            .collections
+            .iter()
+            .any(|(_, i)| i.recipient().to_string() == recipient)
+    }
+
+    /// Whether a rotation of the first collection, genuinely signed by a
+    /// computer this device knows, names a key it was not given: the
+    /// entries it builds on (a removal) were re-encrypted to that key, so
+    /// they are waiting here, and the team this device computes is older
+    /// than the folder's (FORMAT.md §11.7, §13.2).
+    fn rotated_away(&self, t: &Team, entries: &[OpenedTeamEntry]) -> bool {
+        let Some(first) = t.default_collection.as_deref() else {
+            return false;
+        };
+        entries.iter().any(|e| match &e.body.entry {
+            Entry::KeyRotate {
+                collection,
+                recipient,
+                ..
+            } => {
+                collection == first
+                    && !self.holds_recipient(recipient)
+                    && t.devices
+                        .get(&e.body.device)
+                        .is_some_and(|d| d.signing.verify(fmt::DOMAIN, e.text.as_bytes(), &e.sig))
+            }
+            _ => false,
+        })
+    }
+
     /// Reads every entry under `t/` and evaluates the team (§11.4, §11.5).
     /// Keys that rotations handed this device are picked up on the way
     /// (§13): an entry encrypted to a newer key can only be read once the
@@ -146,19 +187,7 @@ impl Vault {
                 Err(e) => (None, Some(e)),
             },
         };
-        // Whether this device holds the key the team log says its first
-        // collection is under now: if not, the log was re-encrypted to a key
-        // it was not given (removed, or its keyslot has not synced), and it
-        // cannot tell a replaced entry from one it may no longer read.
-        let holds_current = team
-            .as_ref()
-            .and_then(|t| t.current_key(t.default_collection.as_deref()?))
-            .is_none_or(|k| {
-                self.keys
-                    .collections
-                    .iter()
-                    .any(|(_, i)| i.recipient().to_string() == k.recipient)
-            });
+        let holds_current = self.holds_current_key(team.as_ref());
         let mut missing = missing;
         for k in &mut missing {
             k.gone = k.gone || holds_current;
@@ -172,34 +201,9 @@ impl Vault {
                 rolled_back.push(what);
             }
         }
-        // Or a rotation of the first collection, genuinely signed by a
-        // computer this device knows, names a key it was not given: the
-        // entries it builds on (a removal) were re-encrypted to that key, so
-        // they are waiting here, and the team this device computes is older
-        // than the folder's (FORMAT.md §11.7, §13.2).
-        let rotated_away = team.as_ref().is_some_and(|t| {
-            let Some(first) = t.default_collection.as_deref() else {
-                return false;
-            };
-            entries.iter().any(|e| match &e.body.entry {
-                Entry::KeyRotate {
-                    collection,
-                    recipient,
-                    ..
-                } => {
-                    collection == first
-                        && !self
-                            .keys
-                            .collections
-                            .iter()
-                            .any(|(_, i)| i.recipient().to_string() == *recipient)
-                        && t.devices.get(&e.body.device).is_some_and(|d| {
-                            d.signing.verify(fmt::DOMAIN, e.text.as_bytes(), &e.sig)
-                        })
-                }
-                _ => false,
-            })
-        });
+        let rotated_away = team
+            .as_ref()
+            .is_some_and(|t| self.rotated_away(t, &entries));
         let keys_replaced = !holds_current || rotated_away;
         let status = TeamStatus {
             team,
