@@ -395,50 +395,7 @@ impl Vault {
                                 bytes.fetch_add(c.src.content.size, Ordering::SeqCst);
                                 continue;
                             }
-                            Err(GetError::BlobMissing { blob, .. }) => {
-                                HealthProblem::ContentMissing {
-                                    path: c.src.path.clone(),
-                                    version: c.label.clone(),
-                                    blob,
-                                    waiting: false,
-                                }
-                            }
-                            Err(GetError::WaitingForSync { blob, .. }) => {
-                                HealthProblem::ContentMissing {
-                                    path: c.src.path.clone(),
-                                    version: c.label.clone(),
-                                    blob,
-                                    waiting: true,
-                                }
-                            }
-                            Err(
-                                GetError::BlobSubstituted { blob, .. }
-                                | GetError::NotOurKey { blob, .. },
-                            ) => HealthProblem::ContentSubstituted {
-                                path: c.src.path.clone(),
-                                version: c.label.clone(),
-                                blob,
-                            },
-                            Err(GetError::BlobCorrupt { blob, .. }) => {
-                                HealthProblem::ContentDamaged {
-                                    path: c.src.path.clone(),
-                                    version: c.label.clone(),
-                                    blob,
-                                }
-                            }
-                            // One unreadable file must not stop the check.
-                            Err(other) => HealthProblem::ContentUnreadable {
-                                path: c.src.path.clone(),
-                                version: c.label.clone(),
-                                blob: self
-                                    .layout
-                                    .relative(&snap.blob_path(&self.layout, &c.src.content.blob))
-                                    .into_owned(),
-                                error: match other {
-                                    GetError::Storage(e) => e.cause().to_string(),
-                                    e => e.to_string(),
-                                },
-                            },
+                            Err(e) => self.problem_of(snap, c, e),
                         };
                         found.lock().expect("verify lock").push((i, problem));
                     }
@@ -455,6 +412,51 @@ impl Vault {
             done.into_inner() as u64,
             bytes.into_inner(),
         ))
+    }
+
+    /// The health problem a failed check of `c` is (FORMAT.md §10.5).
+    fn problem_of(&self, snap: &Snapshot, c: &Check, e: GetError) -> HealthProblem {
+        let path = c.src.path.clone();
+        let version = c.label.clone();
+        match e {
+            GetError::BlobMissing { blob, .. } => HealthProblem::ContentMissing {
+                path,
+                version,
+                blob,
+                waiting: false,
+            },
+            GetError::WaitingForSync { blob, .. } => HealthProblem::ContentMissing {
+                path,
+                version,
+                blob,
+                waiting: true,
+            },
+            GetError::BlobSubstituted { blob, .. } | GetError::NotOurKey { blob, .. } => {
+                HealthProblem::ContentSubstituted {
+                    path,
+                    version,
+                    blob,
+                }
+            }
+            GetError::BlobCorrupt { blob, .. } => HealthProblem::ContentDamaged {
+                path,
+                version,
+                blob,
+            },
+            // One unreadable file must not stop the check.
+            other => HealthProblem::ContentUnreadable {
+                path,
+                version,
+                blob: self
+                    .layout
+                    .relative(&snap.blob_path(&self.layout, &c.src.content.blob))
+                    .into_owned(),
+                error: match other {
+                    GetError::Storage(e) => e.cause().to_string(),
+                    e => e.to_string(),
+                },
+            },
+        }
     }
 
     /// Content files no version names, and our own temporary files.
