@@ -170,29 +170,10 @@ impl OpenFiles {
         // (THREAT_MODEL.md §4.5).
         let name = names::local_file_name(path.rsplit('/').next().unwrap_or(path));
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
-        // Already open: hand out the same copy again.
-        if let Some(f) = self
-            .files
-            .lock()
-            .expect("open files lock")
-            .iter()
-            .find(|f| f.path == path)
-        {
-            let local = f.folder.join(&name);
-            if local.exists() {
-                return Ok(local);
-            }
+        if let Some(local) = self.open_copy(path, &name) {
+            return Ok(local);
         }
-        private_dir(&self.dir).map_err(|e| EditError::PrivateFolder {
-            folder: self.dir.clone(),
-            source: e,
-        })?;
-        // A random name: the folder says nothing about the file inside.
-        let folder = self.dir.join(format!("{:032x}", rand::random::<u128>()));
-        private_dir(&folder).map_err(|e| EditError::PrivateFolder {
-            folder: folder.clone(),
-            source: e,
-        })?;
+        let folder = self.new_folder()?;
         let local = folder.join(&name);
         vault
             .lock()
@@ -201,18 +182,6 @@ impl OpenFiles {
             .inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&folder);
             })?;
-        let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-        let watch = |e| {
-            remove_copy(&folder);
-            EditError::Watch {
-                folder: folder.clone(),
-                source: e,
-            }
-        };
-        let mut watcher = notify::recommended_watcher(tx).map_err(watch)?;
-        watcher
-            .watch(&folder, notify::RecursiveMode::NonRecursive)
-            .map_err(watch)?;
         let job = Arc::new(Mutex::new(SaveBack {
             vault: Arc::downgrade(vault),
             local: local.clone(),
@@ -221,17 +190,7 @@ impl OpenFiles {
             last: stamp(&local),
             on_saved,
         }));
-        let runner = job.clone();
-        std::thread::Builder::new()
-            .name("save-back".into())
-            .spawn(move || SaveBack::run(&runner, rx))
-            .map_err(|e| {
-                remove_copy(&folder);
-                EditError::PrivateFolder {
-                    folder: folder.clone(),
-                    source: e,
-                }
-            })?;
+        let watcher = watch(&folder, job.clone()).inspect_err(|_| remove_copy(&folder))?;
         let mut files = self.files.lock().expect("open files lock");
         // Locked meanwhile (close_all sets this under this same lock): the
         // copy must not outlive the session.
@@ -253,6 +212,29 @@ impl OpenFiles {
             _watcher: watcher,
         });
         Ok(local)
+    }
+
+    /// The decrypted copy of `path` already open, if its file is still
+    /// there: the same copy is handed out again.
+    fn open_copy(&self, path: &str, name: &str) -> Option<PathBuf> {
+        let files = self.files.lock().expect("open files lock");
+        let f = files.iter().find(|f| f.path == path)?;
+        Some(f.folder.join(name)).filter(|local| local.exists())
+    }
+
+    /// A new private folder for one copy, under a random name: the folder
+    /// says nothing about the file inside.
+    fn new_folder(&self) -> Result<PathBuf, EditError> {
+        private_dir(&self.dir).map_err(|e| EditError::PrivateFolder {
+            folder: self.dir.clone(),
+            source: e,
+        })?;
+        let folder = self.dir.join(format!("{:032x}", rand::random::<u128>()));
+        private_dir(&folder).map_err(|e| EditError::PrivateFolder {
+            folder: folder.clone(),
+            source: e,
+        })?;
+        Ok(folder)
     }
 
     /// Saves back any change not saved yet, stops watching `path` and
@@ -345,6 +327,31 @@ fn truncate_own(p: &Path) {
     {
         let _ = p;
     }
+}
+
+/// Watches `folder` and saves `job` back after each burst of changes, on a
+/// thread of its own that ends when the watcher is dropped.
+fn watch(
+    folder: &Path,
+    job: Arc<Mutex<SaveBack>>,
+) -> Result<notify::RecommendedWatcher, EditError> {
+    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
+    let failed = |e| EditError::Watch {
+        folder: folder.to_owned(),
+        source: e,
+    };
+    let mut watcher = notify::recommended_watcher(tx).map_err(failed)?;
+    watcher
+        .watch(folder, notify::RecursiveMode::NonRecursive)
+        .map_err(failed)?;
+    std::thread::Builder::new()
+        .name("save-back".into())
+        .spawn(move || SaveBack::run(&job, rx))
+        .map_err(|e| EditError::PrivateFolder {
+            folder: folder.to_owned(),
+            source: e,
+        })?;
+    Ok(watcher)
 }
 
 /// A file's size and modification time: what changes when it is saved.
