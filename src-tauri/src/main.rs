@@ -23,24 +23,7 @@ use tauri::Manager;
 fn main() {
     diag::init(&state::data_dir());
     let app = tauri::Builder::default()
-        .setup(|app| {
-            // Only under WebDriver (tauri-driver sets this), the window may
-            // emit events to itself: the end-to-end tests deliver a synthetic
-            // drag and drop that way. A normal launch has no such grant.
-            if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
-                app.add_capability(
-                    tauri::ipc::CapabilityBuilder::new("automation")
-                        .window("main")
-                        .permission("core:event:allow-emit-to"),
-                )?;
-            }
-            let state = state::AppState::new(app.handle())?;
-            chartsafe_api::remove_leftovers(&state.open_root);
-            app.manage(state);
-            state::start_idle_timer(app.handle().clone());
-            lock_signals::start(app.handle().clone());
-            Ok(())
-        })
+        .setup(setup)
         .invoke_handler({
             let handler: Box<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
                 Box::new(tauri::generate_handler![
@@ -87,18 +70,8 @@ fn main() {
                     team::approve_computer,
                     team::rotate_keys,
                 ]);
-            // The diagnostic log records which command ran (never its
-            // arguments: they hold file names).
             move |invoke| {
-                // Only names the app knows (the raw string comes from the
-                // page); "activity" is the window's keep-alive, sent on every
-                // key press.
-                let command = invoke.message.command();
-                if let Some(known) = command_names::ALL.iter().find(|c| **c == command) {
-                    if *known != "activity" {
-                        tracing::info!(command = *known, "called");
-                    }
-                }
+                log_command(&invoke);
                 handler(invoke)
             }
         })
@@ -112,6 +85,40 @@ fn main() {
             }
         }
     });
+}
+
+/// The app's state, leftovers of a crashed run removed, and the idle and
+/// screen-lock watchers started.
+fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    // Only under WebDriver (tauri-driver sets this), the window may emit
+    // events to itself: the end-to-end tests deliver a synthetic drag and
+    // drop that way. A normal launch has no such grant.
+    if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
+        app.add_capability(
+            tauri::ipc::CapabilityBuilder::new("automation")
+                .window("main")
+                .permission("core:event:allow-emit-to"),
+        )?;
+    }
+    let state = state::AppState::new(app.handle())?;
+    chartsafe_api::remove_leftovers(&state.open_root);
+    app.manage(state);
+    state::start_idle_timer(app.handle().clone());
+    lock_signals::start(app.handle().clone());
+    Ok(())
+}
+
+/// The diagnostic log records which command ran, never its arguments
+/// (they hold file names), and only names the app knows (the raw string
+/// comes from the page); "activity", the window's keep-alive sent on every
+/// key press, is left out.
+fn log_command(invoke: &tauri::ipc::Invoke) {
+    let command = invoke.message.command();
+    if let Some(known) = command_names::ALL.iter().find(|c| **c == command) {
+        if *known != "activity" {
+            tracing::info!(command = *known, "called");
+        }
+    }
 }
 
 #[cfg(test)]

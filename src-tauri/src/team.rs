@@ -4,7 +4,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chartsafe_core::{names, CollectionId, DeviceId, MemberId, Progress, RequestId, Role};
+use chartsafe_core::{
+    names, CollectionId, CollectionInfo, DeviceId, JoinRequestInfo, MemberId, MemberView, Progress,
+    RequestId, Role, TeamViewError,
+};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
@@ -84,58 +87,28 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
         vault.list()?;
         let team = match vault.team_view() {
             Ok(team) => team,
-            Err(e) => {
-                return Ok(TeamOut {
-                    members: Vec::new(),
-                    collections: Vec::new(),
-                    admin: false,
-                    requests: Vec::new(),
-                    problems: vec![match &e {
-                        chartsafe_core::TeamViewError::NoTeam => "This vault has no team list yet. Using the recovery phrase on this computer starts one.".to_owned(),
-                        chartsafe_core::TeamViewError::Unreadable(why) => format!("The team list cannot be read: {why}."),
-                        _ => format!("The team list cannot be read: {e}."),
-                    }],
-                })
-            }
+            Err(e) => return Ok(TeamOut::without_team(&e)),
         };
-        let admin = team.admin;
-        let members = team
-            .members
-            .into_iter()
-            .map(|m| MemberOut {
-                id: m.id,
-                name: names::printable(&m.name),
-                role: m.role.as_str(),
-                removed: m.removed,
-                devices: m
-                    .devices
-                    .into_iter()
-                    .map(|d| DeviceOut {
-                        id: d.id,
-                        name: names::printable(&d.name),
-                        removed: d.removed,
-                        this_device: d.this_device,
-                    })
-                    .collect(),
-            })
-            .collect();
         let mut problems: Vec<String> = team
             .rejected
             .iter()
-            .map(|r| format!("A team change from device {} (#{}) does not count: {}.", r.device, r.seq, r.reason))
+            .map(|r| {
+                format!(
+                    "A team change from device {} (#{}) does not count: {}.",
+                    r.device, r.seq, r.reason
+                )
+            })
             .collect();
-        problems.extend(team.unreadable.iter().map(|(f, why)| format!("{f} is not a team entry this vault can read: {why}.")));
-        let requests = if admin {
+        problems.extend(
+            team.unreadable
+                .iter()
+                .map(|(f, why)| format!("{f} is not a team entry this vault can read: {why}.")),
+        );
+        let requests = if team.admin {
             vault
                 .join_requests()?
                 .into_iter()
-                .map(|r| RequestOut {
-                    id: r.id,
-                    name: names::printable(&r.name),
-                    device_name: names::printable(&r.device_name),
-                    new_member: r.new_member,
-                    time: r.time,
-                })
+                .map(RequestOut::from)
                 .collect()
         } else {
             Vec::new()
@@ -144,29 +117,88 @@ pub async fn team_view(state: State<'_, AppState>) -> Result<TeamOut> {
             .collections()?
             .into_iter()
             .filter(|c| !c.audit)
-            .map(|c| CollectionOut {
-                id: c.id,
-                name: c.name.map(|n| names::printable(&n)),
-                readers: c
-                    .readers
-                    .into_iter()
-                    .map(|(id, name, write)| ReaderOut {
-                        id,
-                        name: names::printable(&name),
-                        write,
-                    })
-                    .collect(),
-            })
+            .map(CollectionOut::from)
             .collect();
         Ok(TeamOut {
-            members,
+            members: team.members.into_iter().map(MemberOut::from).collect(),
             collections,
-            admin,
+            admin: team.admin,
             requests,
             problems,
         })
     })
     .await?
+}
+
+impl TeamOut {
+    /// The screen when the team log cannot be used: nothing but why.
+    fn without_team(e: &TeamViewError) -> Self {
+        let why = match e {
+            TeamViewError::NoTeam => "This vault has no team list yet. Using the recovery phrase on this computer starts one.".to_owned(),
+            TeamViewError::Unreadable(why) => format!("The team list cannot be read: {why}."),
+            _ => format!("The team list cannot be read: {e}."),
+        };
+        TeamOut {
+            members: Vec::new(),
+            collections: Vec::new(),
+            admin: false,
+            requests: Vec::new(),
+            problems: vec![why],
+        }
+    }
+}
+
+// Names from the team log and requests are escaped for display.
+
+impl From<MemberView> for MemberOut {
+    fn from(m: MemberView) -> Self {
+        MemberOut {
+            id: m.id,
+            name: names::printable(&m.name),
+            role: m.role.as_str(),
+            removed: m.removed,
+            devices: m
+                .devices
+                .into_iter()
+                .map(|d| DeviceOut {
+                    id: d.id,
+                    name: names::printable(&d.name),
+                    removed: d.removed,
+                    this_device: d.this_device,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<JoinRequestInfo> for RequestOut {
+    fn from(r: JoinRequestInfo) -> Self {
+        RequestOut {
+            id: r.id,
+            name: names::printable(&r.name),
+            device_name: names::printable(&r.device_name),
+            new_member: r.new_member,
+            time: r.time,
+        }
+    }
+}
+
+impl From<CollectionInfo> for CollectionOut {
+    fn from(c: CollectionInfo) -> Self {
+        CollectionOut {
+            id: c.id,
+            name: c.name.map(|n| names::printable(&n)),
+            readers: c
+                .readers
+                .into_iter()
+                .map(|(id, name, write)| ReaderOut {
+                    id,
+                    name: names::printable(&name),
+                    write,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A new invitation (shown once).

@@ -446,7 +446,7 @@ impl Vault {
                     }
                     let source = Source { local, size, mtime };
                     let job = match file_job(snap, &mut taken, &folders, path, source, options)? {
-                        Planned::Store(job) => job,
+                        Planned::Store(job) => *job,
                         Planned::Unchanged(source) => {
                             report.unchanged += 1;
                             progress.advance(source.size);
@@ -693,7 +693,7 @@ struct Source {
 /// What to do with one source file.
 enum Planned {
     /// Store it (a new file or a new version).
-    Store(Job),
+    Store(Box<Job>),
     /// Nothing: the vault's version at its path is the same file.
     Unchanged(Source),
 }
@@ -749,7 +749,7 @@ fn file_job(
         (Some(n), Some(v)) => (Some(n.entry.clone()), vec![v.id.clone()]),
         _ => (None, Vec::new()),
     };
-    Ok(Planned::Store(Job {
+    Ok(Planned::Store(Box::new(Job {
         local: source.local,
         size,
         mtime,
@@ -760,7 +760,7 @@ fn file_job(
         old_content,
         blob: ids::random_id(),
         path,
-    }))
+    })))
 }
 
 fn free_path(snap: &Snapshot, taken: &HashSet<String>, path: &str) -> String {
