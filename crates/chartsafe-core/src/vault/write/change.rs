@@ -464,13 +464,21 @@ impl Vault {
                 state,
             });
         }
-        let mut report = PurgeReport {
-            entries: entries.len(),
-            ..PurgeReport::default()
-        };
         self.commit_ops(ops, Vec::new(), events)?;
-
         // The record is durable; now the contents whose time has come.
+        let (deleted, waiting) = self.delete_expired_contents()?;
+        Ok(PurgeReport {
+            entries: entries.len(),
+            deleted,
+            waiting,
+        })
+    }
+
+    /// Deletes the content files that only versions gone for longer than
+    /// the grace period name (another computer may not have synced the
+    /// purge yet). Returns how many were deleted, and how many wait for
+    /// their grace period to end.
+    fn delete_expired_contents(&mut self) -> Result<(usize, usize), PurgeError> {
         let snap = self.load()?;
         let cutoff = self.clock.now_ms().saturating_sub(self.purge_grace_ms);
         let mut keep: HashSet<&str> = HashSet::new();
@@ -498,6 +506,7 @@ impl Vault {
                 }
             }
         }
+        let mut deleted = 0;
         for blob in expired
             .iter()
             .filter(|b| !keep.contains(*b) && !waiting.contains(*b))
@@ -509,16 +518,16 @@ impl Vault {
             crate::failpoint::step("delete content file")
                 .map_err(|e| StorageError::write(&path, e))?;
             match std::fs::remove_file(&path) {
-                Ok(()) => report.deleted += 1,
+                Ok(()) => deleted += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StorageError::write(path, e).into()),
             }
         }
-        report.waiting = waiting
+        let waiting = waiting
             .iter()
             .filter(|b| !keep.contains(*b) && snap.blobs.contains(**b))
             .count();
-        Ok(report)
+        Ok((deleted, waiting))
     }
 
     /// Lists the versions of a file, newest (current) first.
