@@ -337,41 +337,7 @@ impl Vault {
         }
         let snap = self.load()?;
         // Check every target before writing anything.
-        let mut clashes = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let clash = match item {
-                Item::Dir { path } => snap.tree.node(path).and_then(|n| {
-                    (snap.tree.versions[n.version].state.kind != Kind::Dir)
-                        .then(|| PathError::NotAFolder { path: path.clone() })
-                }),
-                Item::File { path, .. } => snap.tree.node(path).and_then(|n| {
-                    (snap.tree.versions[n.version].state.kind == Kind::Dir)
-                        .then(|| PathError::NotAFile { path: path.clone() })
-                }),
-            };
-            if let Some(e) = clash {
-                if !options.keep_going {
-                    return Err(e.into());
-                }
-                clashes.push((i, e));
-            }
-        }
-        // A refused folder takes everything inside it along.
-        for (i, e) in clashes.into_iter().rev() {
-            let item = items.remove(i);
-            let (path, source) = match &item {
-                Item::Dir { path } => (path.clone(), None),
-                Item::File { path, local, .. } => (path.clone(), Some(local.clone())),
-            };
-            let inside = format!("{path}/");
-            items.retain(|it| match it {
-                Item::Dir { path } | Item::File { path, .. } => !path.starts_with(&inside),
-            });
-            failed.push(AddFailure {
-                source: source.unwrap_or_else(|| PathBuf::from(&path)),
-                error: e.into(),
-            });
-        }
+        drop_clashes(&snap, &mut items, options, &mut failed)?;
         let total: u64 = items
             .iter()
             .map(|i| {
@@ -683,6 +649,53 @@ type StageResult = Result<(tempfile::NamedTempFile, crypt::Digested), AddError>;
 
 /// The first of "name (2).ext", "name (3).ext", … free in the vault and in
 /// this operation.
+/// Refuses every item whose path in the vault is taken by the other kind
+/// (a file where a folder goes, or the reverse): the first stops the add,
+/// or with `keep_going` each is listed in `failed` and dropped, a refused
+/// folder with everything inside it.
+fn drop_clashes(
+    snap: &Snapshot,
+    items: &mut Vec<Item>,
+    options: &AddOptions,
+    failed: &mut Vec<AddFailure>,
+) -> Result<(), AddError> {
+    let mut clashes = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let clash = match item {
+            Item::Dir { path } => snap.tree.node(path).and_then(|n| {
+                (snap.tree.versions[n.version].state.kind != Kind::Dir)
+                    .then(|| PathError::NotAFolder { path: path.clone() })
+            }),
+            Item::File { path, .. } => snap.tree.node(path).and_then(|n| {
+                (snap.tree.versions[n.version].state.kind == Kind::Dir)
+                    .then(|| PathError::NotAFile { path: path.clone() })
+            }),
+        };
+        if let Some(e) = clash {
+            if !options.keep_going {
+                return Err(e.into());
+            }
+            clashes.push((i, e));
+        }
+    }
+    for (i, e) in clashes.into_iter().rev() {
+        let item = items.remove(i);
+        let (path, source) = match &item {
+            Item::Dir { path } => (path.clone(), None),
+            Item::File { path, local, .. } => (path.clone(), Some(local.clone())),
+        };
+        let inside = format!("{path}/");
+        items.retain(|it| match it {
+            Item::Dir { path } | Item::File { path, .. } => !path.starts_with(&inside),
+        });
+        failed.push(AddFailure {
+            source: source.unwrap_or_else(|| PathBuf::from(&path)),
+            error: e.into(),
+        });
+    }
+    Ok(())
+}
+
 /// A source file as scanned.
 struct Source {
     local: PathBuf,
