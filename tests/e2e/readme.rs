@@ -131,26 +131,19 @@ fn the_readme_team_block_runs_as_written() {
     let block = readme_block("chartsafe invite");
     let (mut invitation, mut code, mut request) = (String::new(), String::new(), String::new());
     for words in &block {
-        let cmd = words
-            .iter()
-            .find(|w| !w.starts_with('-') && !w.contains('/'));
+        let says = |word: &str| words.iter().any(|w| w == word);
         let swap = [("3fq…", request.as_str()), ("0836 4760", code.as_str())];
-        match cmd.map(String::as_str) {
+        if says("join") {
             // "on their computer": the invitation typed in, the code shown.
-            Some("Nurse Joy") | Some("join") if words.contains(&"join".to_owned()) => {
-                code = run_as_written(&nurse, words, &[], Some(&invitation))
-                    .trim()
-                    .to_owned();
-            }
-            Some("invite") => {
-                invitation = run_as_written(&admin, words, &[], None).trim().to_owned()
-            }
-            Some("requests") => {
-                request = request_of(&run_as_written(&admin, words, &[], None), "Nurse Joy")
-            }
-            _ => {
-                run_as_written(&admin, words, &swap, None);
-            }
+            code = run_as_written(&nurse, words, &[], Some(&invitation))
+                .trim()
+                .to_owned();
+        } else if says("invite") {
+            invitation = run_as_written(&admin, words, &[], None).trim().to_owned();
+        } else if says("requests") {
+            request = request_of(&run_as_written(&admin, words, &[], None), "Nurse Joy");
+        } else {
+            run_as_written(&admin, words, &swap, None);
         }
     }
     assert!(block.len() >= 9, "{block:?}");

@@ -37,6 +37,9 @@ pub enum EditError {
         /// Why.
         source: std::io::Error,
     },
+    /// The thread that saves changes back could not start.
+    #[error("could not start saving changes back: {0}")]
+    SaveBackThread(#[source] std::io::Error),
     /// The private folder could not be watched for saves.
     #[error("watching {} for saves: {source}", folder.display())]
     Watch {
@@ -53,7 +56,7 @@ impl Classify for EditError {
             Self::Locked => ErrorKind::Cancelled,
             Self::Get(e) => e.kind(),
             Self::PrivateFolder { source, .. } => ErrorKind::of_io(source),
-            Self::Watch { .. } => ErrorKind::Storage,
+            Self::Watch { .. } | Self::SaveBackThread(_) => ErrorKind::Storage,
         }
     }
 }
@@ -347,10 +350,7 @@ fn watch(
     std::thread::Builder::new()
         .name("save-back".into())
         .spawn(move || SaveBack::run(&job, rx))
-        .map_err(|e| EditError::PrivateFolder {
-            folder: folder.to_owned(),
-            source: e,
-        })?;
+        .map_err(EditError::SaveBackThread)?;
     Ok(watcher)
 }
 
