@@ -70,18 +70,23 @@ pub fn default_state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("chartsafe"))
 }
 
-/// This computer's name: `$CHARTSAFE_DEVICE_NAME`, else the host name,
-/// else "this computer".
+/// This computer's name: `$CHARTSAFE_DEVICE_NAME`, else the host name
+/// the operating system reports (on Windows and macOS too), else "this
+/// computer".
 pub fn default_device_name() -> String {
     std::env::var("CHARTSAFE_DEVICE_NAME")
         .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_owned())
-        })
+        .or_else(host_name)
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "this computer".to_owned())
+}
+
+/// The host name, if it is text.
+fn host_name() -> Option<String> {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// Whether this computer is set up for the vault in `dir`: checked before
@@ -103,6 +108,15 @@ pub fn check_enrolled(dir: &Path, store: &dyn SecretStore) -> Result<(), UnlockE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The name the kernel reports (`uname -n`), not a file only some
+    /// Linux systems have.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_host_name_is_the_one_the_system_reports() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name().as_deref(), Some(kernel.trim()));
+    }
 
     #[test]
     fn the_options_carry_the_setup() {
