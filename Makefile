@@ -31,6 +31,7 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	bash scripts/deny.sh
 	$(CARGO) clippy --workspace --all-targets --release $(LOCKED) $(KNOBS) -- -D warnings
+	bash scripts/check-other-os.sh
 	node --test ui/tests
 	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app
 	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED) $(KNOBS)

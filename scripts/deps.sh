@@ -8,6 +8,9 @@
 #   test   packages for `make test` (keyring session, sync peers, Xvfb and
 #          WebKitWebDriver for the app tests), `tauri-driver` and `cargo-deny`
 #          (cargo install)
+#   cross  Debian's rustc, cargo, clippy and standard library source, clang
+#          and llvm: type-checking for Windows and macOS
+#          (scripts/check-other-os.sh); part of the test group
 #   bench  test group + rclone and hyperfine, and `rage` (cargo install)
 set -euo pipefail
 
@@ -16,11 +19,13 @@ BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11
             libayatana-appindicator3-dev librsvg2-dev xdg-utils)
 TEST_PKGS=("${BUILD_PKGS[@]}" age unison rsync libsecret-tools time e2fsprogs
            jq xvfb xauth webkit2gtk-driver nodejs)
+CROSS_PKGS=(rustc-web cargo-web rust-web-clippy rust-web-src clang llvm)
+TEST_PKGS+=("${CROSS_PKGS[@]}")
 BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
-[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: build, test, bench)"
+[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: build, test, cross, bench)"
 
 want=()
 cargo_tools=()
@@ -28,8 +33,9 @@ for group in "$@"; do
     case "$group" in
         build) want+=("${BUILD_PKGS[@]}") ;;
         test)  want+=("${TEST_PKGS[@]}"); cargo_tools+=(tauri-driver cargo-deny) ;;
+        cross) want+=("${CROSS_PKGS[@]}") ;;
         bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
-        *)     die "unknown group '$group' (groups: build, test, bench)" ;;
+        *)     die "unknown group '$group' (groups: build, test, cross, bench)" ;;
     esac
 done
 

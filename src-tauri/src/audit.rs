@@ -2,7 +2,7 @@
 //! (docs/FORMAT.md §10): thin commands over the core's audit log and health
 //! check.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,7 @@ pub fn choose_save_file(title: String, name: String) -> Option<String> {
     #[cfg(feature = "test-knobs")]
     if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
         if let Some(p) = std::env::var_os("CHARTSAFE_TEST_SAVE_AS") {
-            return Some(PathBuf::from(p).display().to_string());
+            return Some(std::path::PathBuf::from(p).display().to_string());
         }
     }
     rfd::FileDialog::new()

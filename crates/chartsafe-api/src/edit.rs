@@ -4,11 +4,19 @@
 //! (docs/THREAT_MODEL.md §5: decrypted copies exist only while the vault is
 //! unlocked, in a folder only this user can enter).
 //!
-//! Linux puts them under `$XDG_RUNTIME_DIR` (a per-user tmpfs, mode 0700,
-//! emptied at logout); other systems, or Linux without it, under the user's
-//! cache folder with mode 0700. Each app process has its own subfolder
-//! `open-<pid>`, so a second process never deletes the first one's files; a
-//! folder left by a process that is gone (a crash) is removed at the next start.
+//! Where (the app passes its cache folder, from Tauri's path API):
+//! - Linux: `$XDG_RUNTIME_DIR/chartsafe` (a per-user tmpfs, mode 0700,
+//!   emptied at logout), else `<cache>/open` with mode 0700;
+//! - macOS: `~/Library/Caches/<app id>/open`, mode 0700;
+//! - Windows: `%LOCALAPPDATA%\<app id>\open`, with an access list that lets
+//!   only this user in (chartsafe_platform::private_dir).
+//!
+//! Each app process has its own subfolder `open-<pid>`, and holds an
+//! exclusive lock on `open-<pid>.alive` beside it while it lives (taken
+//! before the folder exists). A folder whose lock can be taken belongs to a
+//! process that is gone (a crash) and is removed at the next start; one
+//! whose lock is held is never touched, on every system and whatever the
+//! process ids.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, Weak};
@@ -75,42 +83,39 @@ pub fn private_root(cache_dir: &Path) -> PathBuf {
     }
 }
 
-/// Creates a folder readable only by this user.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+use chartsafe_platform::create_private_dir as private_dir;
+
+/// The lock file that says the process owning `folder` still runs.
+fn alive_file(folder: &Path) -> PathBuf {
+    let mut name = folder.file_name().unwrap_or_default().to_owned();
+    name.push(".alive");
+    folder.with_file_name(name)
 }
 
-/// Removes folders left by app processes that are gone.
+/// Removes the folders of app processes that are gone: those whose
+/// `.alive` lock is not held (or missing). Folders of running processes,
+/// this one's included, are kept.
 pub fn remove_leftovers(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
-    let me = std::process::id();
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
+        if name
             .strip_prefix("open-")
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+            .is_none_or(|pid| pid.parse::<u32>().is_err())
+        {
             continue;
+        }
+        let folder = e.path();
+        let lock = alive_file(&folder);
+        let held = match std::fs::OpenOptions::new().write(true).open(&lock) {
+            Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
         };
-        let alive =
-            pid == me || (cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists());
-        if !alive {
-            let _ = std::fs::remove_dir_all(e.path());
+        if !held {
+            remove_copy(&folder);
+            let _ = std::fs::remove_file(&lock);
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct OpenFiles {
     closed: std::sync::atomic::AtomicBool,
     /// One open at a time (two opens of one file must not race).
     opening: Mutex<()>,
+    /// The held lock on `dir`'s `.alive` file, once `dir` exists.
+    alive: Mutex<Option<std::fs::File>>,
 }
 
 impl OpenFiles {
@@ -144,6 +151,7 @@ impl OpenFiles {
             files: Mutex::new(Vec::new()),
             closed: std::sync::atomic::AtomicBool::new(false),
             opening: Mutex::new(()),
+            alive: Mutex::new(None),
         }
     }
 
@@ -228,10 +236,28 @@ impl OpenFiles {
     /// A new private folder for one copy, under a random name: the folder
     /// says nothing about the file inside.
     fn new_folder(&self) -> Result<PathBuf, EditError> {
-        private_dir(&self.dir).map_err(|e| EditError::PrivateFolder {
+        let failed = |e| EditError::PrivateFolder {
             folder: self.dir.clone(),
             source: e,
-        })?;
+        };
+        {
+            // The lock is taken before the folder exists, so another
+            // process's remove_leftovers never sees it unlocked.
+            let mut alive = self.alive.lock().expect("alive lock");
+            if alive.is_none() {
+                let root = self.dir.parent().unwrap_or(Path::new("."));
+                private_dir(root).map_err(failed)?;
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(alive_file(&self.dir))
+                    .map_err(failed)?;
+                f.lock().map_err(failed)?;
+                *alive = Some(f);
+            }
+        }
+        private_dir(&self.dir).map_err(failed)?;
         let folder = self.dir.join(format!("{:032x}", rand::random::<u128>()));
         private_dir(&folder).map_err(|e| EditError::PrivateFolder {
             folder: folder.clone(),
@@ -285,6 +311,10 @@ impl OpenFiles {
         }
         drop(files);
         remove_copy(&self.dir);
+        if let Some(lock) = self.alive.lock().expect("alive lock").take() {
+            let _ = std::fs::remove_file(alive_file(&self.dir));
+            drop(lock);
+        }
         failed
     }
 }
@@ -548,17 +578,45 @@ mod tests {
     }
 
     #[test]
-    fn leftovers_of_gone_processes_are_removed_and_ours_kept() {
+    fn leftovers_of_gone_processes_are_removed_and_running_ones_kept() {
         let tmp = tempfile::tempdir().unwrap();
-        let ours = tmp.path().join(format!("open-{}", std::process::id()));
-        let gone = tmp.path().join("open-4000000"); // above any pid_max
+        // A running process: its lock is held (here by another open file
+        // description, which flock and LockFileEx treat as another owner).
+        let running = tmp.path().join("open-17");
+        std::fs::create_dir_all(running.join("abc")).unwrap();
+        std::fs::write(running.join("abc/report.pdf"), b"still open").unwrap();
+        let held = std::fs::File::create(alive_file(&running)).unwrap();
+        held.lock().unwrap();
+        // A crashed process: its lock file is there, unheld.
+        let crashed = tmp.path().join("open-4000000");
+        std::fs::create_dir_all(crashed.join("abc")).unwrap();
+        std::fs::write(crashed.join("abc/labs.pdf"), b"left behind").unwrap();
+        std::fs::File::create(alive_file(&crashed)).unwrap();
+        // An old folder without any lock file, and something not ours.
+        let old = tmp.path().join("open-12");
         let other = tmp.path().join("not-ours");
-        for d in [&ours, &gone, &other] {
+        for d in [&old, &other] {
             std::fs::create_dir_all(d).unwrap();
         }
         remove_leftovers(tmp.path());
-        assert!(ours.exists());
+        assert!(running.join("abc/report.pdf").exists());
+        assert!(!crashed.exists() && !alive_file(&crashed).exists());
+        assert!(!old.exists());
         assert!(other.exists());
-        assert_eq!(gone.exists(), !cfg!(target_os = "linux"));
+        drop(held);
+        remove_leftovers(tmp.path());
+        assert!(!running.exists(), "once its process is gone");
+    }
+
+    #[test]
+    fn this_process_holds_its_folder_while_files_are_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = OpenFiles::new(tmp.path());
+        let folder = files.new_folder().unwrap();
+        std::fs::write(folder.join("notes.txt"), b"open").unwrap();
+        remove_leftovers(tmp.path());
+        assert!(folder.join("notes.txt").exists());
+        files.close_all();
+        assert!(!files.dir.exists() && !alive_file(&files.dir).exists());
     }
 }

@@ -712,6 +712,7 @@ fn restore_and_purge_record_every_path_inside_a_folder() {
     }
 }
 
+#[cfg(unix)] // links made with std::os::unix
 #[test]
 fn repair_never_follows_links_nor_removes_what_may_be_a_named_blob() {
     let w = World::new();

@@ -429,6 +429,7 @@ fn a_removal_whose_rotation_never_happened_leaves_a_rotation_owed() {
     assert!(a.rotation_owed().is_empty());
 }
 
+#[cfg(unix)] // links made with std::os::unix
 #[test]
 fn the_pass_follows_no_link_and_reads_no_oversized_team_entry() {
     let w = World::new();
