@@ -59,8 +59,8 @@ pub fn app_status(state: State<'_, AppState>) -> Status {
 
 #[tauri::command]
 pub fn suggest_locations() -> Vec<crate::places::Place> {
-    std::env::var_os("HOME")
-        .map(|h| crate::places::suggest(Path::new(&h)))
+    dirs::home_dir()
+        .map(|h| crate::places::suggest(&h))
         .unwrap_or_default()
 }
 
@@ -536,26 +536,19 @@ pub fn cancel_import(state: State<'_, AppState>) {
 /// environment variable names on a decrypted file.
 fn open_with_default_app(file: &Path) -> std::io::Result<()> {
     #[cfg(feature = "test-knobs")]
-    let opener = std::env::var_os("CHARTSAFE_OPENER");
-    #[cfg(not(feature = "test-knobs"))]
-    let opener: Option<std::ffi::OsString> = None;
-    let mut cmd = match opener {
-        Some(opener) if !opener.is_empty() => std::process::Command::new(opener),
-        _ if cfg!(target_os = "macos") => std::process::Command::new("open"),
-        // Explorer opens a file with its default program and, unlike
-        // `cmd /C start`, does not interpret & or % in the name.
-        _ if cfg!(windows) => std::process::Command::new("explorer"),
-        _ => std::process::Command::new("xdg-open"),
-    };
-    let mut child = cmd
-        .arg(file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    // Reaped in the background; xdg-open returns once the program started.
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    if let Some(opener) = std::env::var_os("CHARTSAFE_OPENER").filter(|o| !o.is_empty()) {
+        let mut child = std::process::Command::new(opener)
+            .arg(file)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        std::thread::spawn(move || child.wait());
+        return Ok(());
+    }
+    // The system's own way, never a shell: ShellExecuteW on Windows,
+    // `open` on macOS, xdg-open (or gio, the portal) elsewhere.
+    tauri_plugin_opener::open_path(file, None::<&str>).map_err(std::io::Error::other)
 }
 
 /// Decrypts a file into the private folder and opens it with the default

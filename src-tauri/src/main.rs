@@ -21,8 +21,13 @@ mod team;
 use tauri::Manager;
 
 fn main() {
-    diag::init(&state::data_dir());
     let app = tauri::Builder::default()
+        // First, so that a second launch ends here: it asks the running
+        // app to show its window and exits before touching anything (the
+        // log, the private folder, the keychain).
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
         .setup(setup)
         .invoke_handler({
             let handler: Box<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
@@ -87,9 +92,20 @@ fn main() {
     });
 }
 
+/// Brings the window to the front (a second launch, the tray).
+fn show_main_window(app: &tauri::AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+    tracing::info!("window shown on a second launch");
+}
+
 /// The app's state, leftovers of a crashed run removed, and the idle and
 /// screen-lock watchers started.
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    diag::init(&state::data_dir());
     // Only under WebDriver (tauri-driver sets this), the window may emit
     // events to itself: the end-to-end tests deliver a synthetic drag and
     // drop that way. A normal launch has no such grant.

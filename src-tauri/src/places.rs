@@ -58,6 +58,26 @@ pub fn suggest(home: &Path) -> Vec<Place> {
             }
         }
     }
+    // macOS 12.3 and later: File Provider folders under
+    // ~/Library/CloudStorage ("Dropbox", "OneDrive-Clinic",
+    // "GoogleDrive-lee@clinic.org/My Drive").
+    let cloud = home.join("Library/CloudStorage");
+    if let Ok(entries) = std::fs::read_dir(&cloud) {
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            if name.starts_with("Dropbox") {
+                add("Dropbox", cloud.join(&name));
+            } else if name.starts_with("OneDrive") {
+                add("OneDrive", cloud.join(&name));
+            } else if name.starts_with("GoogleDrive-") {
+                add("Google Drive", cloud.join(&name).join("My Drive"));
+            }
+        }
+    }
     out
 }
 
@@ -101,6 +121,22 @@ mod tests {
                     service: "OneDrive".into(),
                     path: h.join("OneDrive - Riverside Clinic/ChartSafe")
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_the_file_provider_folders_of_macos() {
+        let home = tempfile::tempdir().unwrap();
+        let cloud = home.path().join("Library/CloudStorage");
+        std::fs::create_dir_all(cloud.join("GoogleDrive-lee@clinic.org/My Drive")).unwrap();
+        std::fs::create_dir_all(cloud.join("OneDrive-RiversideClinic")).unwrap();
+        let found: Vec<_> = suggest(home.path()).into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            found,
+            vec![
+                cloud.join("GoogleDrive-lee@clinic.org/My Drive/ChartSafe"),
+                cloud.join("OneDrive-RiversideClinic/ChartSafe"),
             ]
         );
     }

@@ -110,6 +110,10 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
         10,
     )
     .await;
+    // A second launch (a double-click on the icon while the app runs)
+    // hands over to this window and exits: it must not remove this
+    // process's decrypted copy, nor lock, nor open a second window.
+    second_launch_hands_over(&app, &opened).await;
     // The version history shows two versions once the save is back.
     let start = std::time::Instant::now();
     loop {
@@ -333,4 +337,40 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     app.wait_screen("unlock").await;
     assert!(app.text("#unlock-reason").await.contains("screen locked"));
     app.quit().await;
+}
+
+/// Launches the app binary again with the first one's environment: it must
+/// exit by itself (status 0) within seconds, leaving the first one's open
+/// copy, session and window as they were.
+async fn second_launch_hands_over(app: &App, opened: &std::path::Path) {
+    let mut second = std::process::Command::new(crate::harness::app_bin());
+    second
+        .env_clear()
+        .envs(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for k in ["PATH", "DBUS_SESSION_BUS_ADDRESS"] {
+        if let Some(v) = std::env::var_os(k) {
+            second.env(k, v);
+        }
+    }
+    let mut child = second.spawn().expect("second launch");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("a second launch kept running beside the first");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "second launch: {status}");
+    assert!(opened.exists(), "the first app's open copy is untouched");
+    app.wait_js(
+        "return document.querySelectorAll('#open-list li').length === 1 && document.body.dataset.screen === 'main'",
+        10,
+    )
+    .await;
 }

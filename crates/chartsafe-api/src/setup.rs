@@ -53,21 +53,28 @@ impl Setup {
     }
 }
 
-/// This computer's local state folder: `$CHARTSAFE_STATE_DIR`, else
-/// `$XDG_DATA_HOME/chartsafe` (when absolute), else
-/// `$HOME/.local/share/chartsafe`, else `chartsafe` in the working folder.
+/// This computer's local state folder: `$CHARTSAFE_STATE_DIR`, else the
+/// system's per-user local data folder (`state_dir_in`), else `chartsafe`
+/// in the working folder.
 pub fn default_state_dir() -> PathBuf {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    var("CHARTSAFE_STATE_DIR")
+    std::env::var_os("CHARTSAFE_STATE_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| {
-            var("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|p| p.join("chartsafe"))
-        })
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/share/chartsafe")))
+        .or_else(|| dirs::data_local_dir().map(|base| state_dir_in(&base, std::env::consts::OS)))
         .unwrap_or_else(|| PathBuf::from("chartsafe"))
+}
+
+/// The state folder inside `base`, the per-user local data folder of
+/// system `os` (as in `std::env::consts::OS`): on Linux
+/// `$XDG_DATA_HOME/chartsafe` or `~/.local/share/chartsafe`; on macOS
+/// `~/Library/Application Support/ChartSafe`; on Windows
+/// `%LOCALAPPDATA%\ChartSafe` (local, not roaming: the state names this
+/// computer and must not follow a person to another one).
+pub(crate) fn state_dir_in(base: &Path, os: &str) -> PathBuf {
+    base.join(match os {
+        "windows" | "macos" => "ChartSafe",
+        _ => "chartsafe",
+    })
 }
 
 /// This computer's name: `$CHARTSAFE_DEVICE_NAME`, else the host name
@@ -116,6 +123,24 @@ mod tests {
     fn the_host_name_is_the_one_the_system_reports() {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(host_name().as_deref(), Some(kernel.trim()));
+    }
+
+    #[test]
+    fn each_system_keeps_the_state_where_its_people_expect_it() {
+        let linux = state_dir_in(Path::new("/home/lee/.local/share"), "linux");
+        assert_eq!(linux, Path::new("/home/lee/.local/share/chartsafe"));
+        let mac = state_dir_in(Path::new("/Users/lee/Library/Application Support"), "macos");
+        assert_eq!(
+            mac,
+            Path::new("/Users/lee/Library/Application Support/ChartSafe")
+        );
+        let win = state_dir_in(Path::new("C:/Users/lee/AppData/Local"), "windows");
+        assert_eq!(win, Path::new("C:/Users/lee/AppData/Local/ChartSafe"));
+        // Linux folder names of earlier releases stay where they were.
+        assert!(
+            default_state_dir().ends_with("chartsafe")
+                || std::env::var_os("CHARTSAFE_STATE_DIR").is_some()
+        );
     }
 
     #[test]
