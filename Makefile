@@ -15,7 +15,7 @@ LOCKED := $(if $(wildcard Cargo.lock),--locked,)
 # this feature; `make build` and `make run` build the binaries without them.
 KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
-.PHONY: all deps build test run bench fuzz stress scale clean
+.PHONY: all deps build test run dist bench fuzz stress scale clean
 
 all: build
 
@@ -35,6 +35,14 @@ test: deps
 	node --test ui/tests
 	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app
 	bash scripts/with-keyring.sh $(CARGO) test --workspace --release $(LOCKED) $(KNOBS)
+	bash scripts/actionlint.sh
+	bash scripts/test-deb.sh
+
+# The Linux installers (.deb, .rpm; AppImage where GitHub is reachable),
+# stripped LTO binaries with the command, man page and completions inside,
+# in target/dist/bundle. Windows and macOS: .github/workflows/release.yml.
+dist:
+	bash scripts/dist.sh
 
 # Builds and opens the desktop app (needs a graphical session).
 run:

@@ -11,6 +11,8 @@
 #   cross  Debian's rustc, cargo, clippy and standard library source, clang
 #          and llvm: type-checking for Windows and macOS
 #          (scripts/check-other-os.sh); part of the test group
+#   dist   build group + debootstrap and npm (the Tauri bundler comes from
+#          npm; the .deb is tested in a clean Debian root); part of test
 #   bench  test group + rclone and hyperfine, and `rage` (cargo install)
 set -euo pipefail
 
@@ -20,12 +22,13 @@ BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11
 TEST_PKGS=("${BUILD_PKGS[@]}" age unison rsync libsecret-tools time e2fsprogs
            jq xvfb xauth webkit2gtk-driver nodejs)
 CROSS_PKGS=(rustc-web cargo-web rust-web-clippy rust-web-src clang llvm)
-TEST_PKGS+=("${CROSS_PKGS[@]}")
+DIST_PKGS=("${BUILD_PKGS[@]}" debootstrap)
+TEST_PKGS+=("${CROSS_PKGS[@]}" debootstrap)
 BENCH_PKGS=("${TEST_PKGS[@]}" rclone hyperfine)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
-[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: build, test, cross, bench)"
+[ "$#" -gt 0 ] || die "usage: $0 GROUP... (groups: build, test, cross, dist, bench)"
 
 want=()
 cargo_tools=()
@@ -34,10 +37,16 @@ for group in "$@"; do
         build) want+=("${BUILD_PKGS[@]}") ;;
         test)  want+=("${TEST_PKGS[@]}"); cargo_tools+=(tauri-driver cargo-deny) ;;
         cross) want+=("${CROSS_PKGS[@]}") ;;
+        dist)  want+=("${DIST_PKGS[@]}") ;;
         bench) want+=("${BENCH_PKGS[@]}"); cargo_tools+=(rage) ;;
-        *)     die "unknown group '$group' (groups: build, test, cross, bench)" ;;
+        *)     die "unknown group '$group' (groups: build, test, cross, dist, bench)" ;;
     esac
 done
+
+# npx: in Debian's `npm` package; NodeSource's `nodejs` ships it itself.
+case " $* " in
+    *" test "*|*" dist "*) command -v npx >/dev/null 2>&1 || want+=(npm) ;;
+esac
 
 missing=()
 for pkg in "${want[@]}"; do

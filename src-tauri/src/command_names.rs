@@ -46,4 +46,8 @@ pub const ALL: &[&str] = &[
     "revoke_collection",
     "approve_computer",
     "rotate_keys",
+    "update_status",
+    "set_update_check",
+    "check_update",
+    "install_update",
 ];

@@ -17,6 +17,7 @@ mod places;
 mod settings;
 mod state;
 mod team;
+mod updates;
 
 use tauri::Manager;
 
@@ -28,6 +29,8 @@ fn main() {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             show_main_window(app);
         }))
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updates::Pending::default())
         .setup(setup)
         .invoke_handler({
             let handler: Box<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
@@ -74,6 +77,10 @@ fn main() {
                     team::revoke_collection,
                     team::approve_computer,
                     team::rotate_keys,
+                    updates::update_status,
+                    updates::set_update_check,
+                    updates::check_update,
+                    updates::install_update,
                 ]);
             move |invoke| {
                 log_command(&invoke);
@@ -92,14 +99,15 @@ fn main() {
     });
 }
 
-/// Brings the window to the front (a second launch, the tray).
-fn show_main_window(app: &tauri::AppHandle) {
+/// Brings the window to the front (a second launch, the tray, a start at
+/// login).
+pub(crate) fn show_main_window(app: &tauri::AppHandle) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
     }
-    tracing::info!("window shown on a second launch");
+    tracing::info!("window shown");
 }
 
 /// The app's state, leftovers of a crashed run removed, and the idle and

@@ -17,6 +17,8 @@ pub struct Settings {
     pub last_vault: Option<PathBuf>,
     /// Minutes without activity before the vault locks (1 to 240).
     pub idle_minutes: u32,
+    /// Whether to look for updates (IT's policy file overrides it).
+    pub update_check: bool,
 }
 
 impl Default for Settings {
@@ -24,6 +26,7 @@ impl Default for Settings {
         Self {
             last_vault: None,
             idle_minutes: DEFAULT_IDLE_MINUTES,
+            update_check: true,
         }
     }
 }
@@ -64,6 +67,7 @@ mod tests {
         let s = Settings {
             last_vault: Some("/home/a/Dropbox/Clinic".into()),
             idle_minutes: 9,
+            update_check: false,
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file), s);
@@ -71,5 +75,8 @@ mod tests {
         assert_eq!(Settings::load(&file), Settings::default());
         std::fs::write(&file, r#"{"idle_minutes": 0}"#).unwrap();
         assert_eq!(Settings::load(&file).idle_minutes, 1);
+        // Files written before the update setting existed keep checking.
+        std::fs::write(&file, r#"{"idle_minutes": 7}"#).unwrap();
+        assert!(Settings::load(&file).update_check);
     }
 }

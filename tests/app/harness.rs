@@ -65,8 +65,8 @@ pub struct App {
     /// From starting the driver to the page's ready flag (cold start).
     pub startup: Duration,
     pub env: Vec<(String, String)>,
-    _driver: Killed,
-    _xvfb: Killed,
+    _driver: Option<Killed>,
+    _xvfb: Option<Killed>,
     _guard: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -170,6 +170,11 @@ impl App {
         env.push(("CHARTSAFE_KEYCHAIN_SERVICE".into(), setup.keychain.into()));
         env.push(("CHARTSAFE_DEVICE_NAME".into(), "Front desk".into()));
         env.push(("NO_AT_BRIDGE".into(), "1".into()));
+        // No update checks on the network from the window tests (IT's
+        // policy file, a test-knobs override of its place).
+        let policy = setup.scratch.join("policy.json");
+        std::fs::write(&policy, r#"{"update_check": false}"#).unwrap();
+        env.push(("CHARTSAFE_POLICY_FILE".into(), policy.display().to_string()));
         if let Some(s) = setup.idle_seconds {
             env.push(("CHARTSAFE_IDLE_LOCK_SECONDS".into(), s.to_string()));
         }
@@ -245,11 +250,57 @@ impl App {
             client,
 
             env,
-            _driver: driver,
-            _xvfb: xvfb,
+            _driver: Some(driver),
+            _xvfb: Some(xvfb),
             _guard: guard,
         };
         app.wait_js("return document.body.dataset.ready === 'true'", 30)
+            .await;
+        app.startup = launched.elapsed();
+        app
+    }
+
+    /// Drives an app started by a tauri-driver already listening on
+    /// `port` (the installed app in a clean Debian root, scripts/test-deb.sh).
+    pub async fn attach(port: u16, application: &str) -> App {
+        let guard = ONE_AT_A_TIME.lock().await;
+        let launched = Instant::now();
+        assert!(
+            wait_port(port, Duration::from_secs(30)),
+            "tauri-driver on {port}"
+        );
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": application }),
+        );
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let connected = fantoccini::ClientBuilder::rustls()
+                .expect("TLS setup")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match connected {
+                Ok(c) => break c,
+                Err(e) if attempt < 20 => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("a WebDriver session with the installed app: {e}"),
+            }
+        };
+        let mut app = App {
+            startup: Duration::ZERO,
+            client,
+            env: Vec::new(),
+            _driver: None,
+            _xvfb: None,
+            _guard: guard,
+        };
+        app.wait_js("return document.body.dataset.ready === 'true'", 60)
             .await;
         app.startup = launched.elapsed();
         app

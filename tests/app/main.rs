@@ -7,6 +7,7 @@
 mod activity_screen;
 mod files_screen;
 mod harness;
+mod installed;
 mod pages;
 mod setup_screens;
 mod support;

@@ -24,6 +24,12 @@ export const forgetVault = () => call('forget_vault');
 export const lock = () => call('lock');
 export const activity = () => call('activity');
 export const setIdleMinutes = (minutes) => call('set_idle_minutes', { minutes });
+export const updateStatus = () => call('update_status');
+export const setUpdateCheck = (enabled) => call('set_update_check', { enabled });
+/** A newer version, {version, notes}, or null. */
+export const checkUpdate = () => call('check_update');
+/** Downloads, checks the signature, installs and restarts. */
+export const installUpdate = () => call('install_update');
 export const list = () => call('list');
 export const cancelImport = () => call('cancel_import');
 export const openFile = (path) => call('open_file', { path });

@@ -6,6 +6,7 @@ import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
 import { passphraseStrength, ordinal, baseName, plantedWarning } from './logic.js';
 import * as browser from './browser.js';
+import * as updates from './updates.js';
 
 const $ = (id) => document.getElementById(id);
 const screens = ['welcome', 'create', 'phrase', 'confirm', 'open', 'unlock', 'recover', 'main'];
@@ -311,6 +312,7 @@ async function start() {
   });
   $('btn-lock').addEventListener('click', () => api.lock());
   browser.setup();
+  updates.setup();
   await api.on('locked', onLocked);
 
   const st = await api.status();
@@ -320,6 +322,7 @@ async function start() {
   else show('welcome');
   // Tests wait for this before delivering a synthetic drop.
   document.body.dataset.ready = 'true';
+  updates.checkOnce();
 }
 
 start().catch((e) => dialogs.error(e, 'ChartSafe could not start'));

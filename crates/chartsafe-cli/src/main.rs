@@ -285,6 +285,15 @@ enum Command {
         #[arg(long, value_name = "DAYS", default_value_t = 30, requires = "repair")]
         orphan_days: u32,
     },
+    /// Print the shell completion script for SHELL (the Linux packages
+    /// install it already): `chartsafe completions bash > ~/.local/share/bash-completion/completions/chartsafe`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), as installed by the Linux packages.
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(clap::Args)]
@@ -531,6 +540,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             None => team::approve(&mut open(cli)?, request, code, *role),
         },
         Command::Audit(args) => audit::run(&mut open(cli)?, args, &mut out),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "chartsafe", &mut out);
+            Ok(0)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| {
+                    Failure::new(code::STORAGE, format!("writing the manual page: {e}"), None)
+                })?;
+            Ok(0)
+        }
         Command::Verify {
             repair,
             yes,
