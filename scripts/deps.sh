@@ -75,7 +75,7 @@ fi
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v cargo >/dev/null 2>&1 \
-    || die "cargo is not on PATH: install the Rust toolchain (rustup, Rust 1.89 or newer) first"
+    || die "cargo is not on PATH: install the Rust toolchain (rustup, Rust 1.90 or newer) first"
 
 # Cargo-installed tools (benchmark peers). This is a cargo build; only the
 # bench group asks for it.

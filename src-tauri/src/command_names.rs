@@ -50,4 +50,6 @@ pub const ALL: &[&str] = &[
     "set_update_check",
     "check_update",
     "install_update",
+    "start_at_login",
+    "set_start_at_login",
 ];

@@ -17,6 +17,7 @@ mod places;
 mod settings;
 mod state;
 mod team;
+mod tray;
 mod updates;
 
 use tauri::Manager;
@@ -30,6 +31,11 @@ fn main() {
             show_main_window(app);
         }))
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .app_name("ChartSafe")
+                .build(),
+        )
         .manage(updates::Pending::default())
         .setup(setup)
         .invoke_handler({
@@ -81,6 +87,8 @@ fn main() {
                     updates::set_update_check,
                     updates::check_update,
                     updates::install_update,
+                    tray::start_at_login,
+                    tray::set_start_at_login,
                 ]);
             move |invoke| {
                 log_command(&invoke);
@@ -128,6 +136,9 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     chartsafe_api::remove_leftovers(&state.open_root);
     app.manage(state);
     state::start_idle_timer(app.handle().clone());
+    if let Err(e) = tray::start(app) {
+        tracing::warn!(error = %e, "no tray icon");
+    }
     lock_signals::start(app.handle().clone());
     Ok(())
 }

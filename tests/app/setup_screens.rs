@@ -24,6 +24,38 @@ async fn create_with_phrase_confirmation_lock_unlock_and_wrong_passphrase() {
     .await;
     app.screenshot("05-main-empty").await;
 
+    // Settings: start at login writes this person's XDG autostart entry
+    // (auto-launch puts it under ~/.config, whatever XDG_CONFIG_HOME says)
+    // (and removes it again); the update switch is IT's here (the test
+    // policy turns checks off), so it cannot be changed.
+    let entry = scratch
+        .path()
+        .join("home/.config/autostart/ChartSafe.desktop");
+    for on in [true, false] {
+        app.click("#btn-settings").await;
+        app.wait_js("return !!document.getElementById('settings-login')", 10)
+            .await;
+        assert_eq!(
+            app.js("return document.getElementById('settings-updates').disabled")
+                .await,
+            serde_json::json!(true)
+        );
+        if on {
+            app.screenshot("05b-settings").await;
+        }
+        app.click("#settings-login").await;
+        app.click("#dialog-actions button.primary").await;
+        let start = std::time::Instant::now();
+        while entry.exists() != on {
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "autostart entry exists: {}",
+                !on
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     // Lock with the button: names are cleared and the unlock screen shows.
     app.click("#btn-lock").await;
     app.wait_screen("unlock").await;

@@ -30,6 +30,8 @@ export const setUpdateCheck = (enabled) => call('set_update_check', { enabled })
 export const checkUpdate = () => call('check_update');
 /** Downloads, checks the signature, installs and restarts. */
 export const installUpdate = () => call('install_update');
+export const startAtLogin = () => call('start_at_login');
+export const setStartAtLogin = (enabled) => call('set_start_at_login', { enabled });
 export const list = () => call('list');
 export const cancelImport = () => call('cancel_import');
 export const openFile = (path) => call('open_file', { path });

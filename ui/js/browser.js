@@ -481,18 +481,23 @@ async function showSettings() {
   const up = await api.updateStatus();
   const input = el('input', { type: 'number', id: 'dialog-input', min: 1, max: 240, value: String(st.idle_minutes) });
   const check = el('input', { type: 'checkbox', id: 'settings-updates', checked: up.enabled, disabled: up.locked_by_policy });
+  const atLogin = await api.startAtLogin().catch(() => false);
+  const login = el('input', { type: 'checkbox', id: 'settings-login', checked: atLogin });
   const chosen = await dialogs.ask('Settings', [
     el('label', { htmlFor: 'dialog-input', textContent: 'Lock after this many minutes without use' }), input,
     el('p', { className: 'help', textContent: 'ChartSafe also locks when the screen locks or the computer sleeps. Ctrl+L locks at once.' }),
     el('label', { className: 'check', htmlFor: 'settings-updates' }, check,
       el('span', { textContent: ` Look for updates (this is version ${up.current})` })),
     el('p', { className: 'help', id: 'settings-updates-note', textContent: up.note || 'Updates are installed only when their signature is ChartSafe\'s.' }),
+    el('label', { className: 'check', htmlFor: 'settings-login' }, login,
+      el('span', { textContent: ' Start ChartSafe when I log in (it opens locked)' })),
   ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Save', value: 'ok', kind: 'primary' }]);
   if (chosen !== 'ok') return;
   const n = Number.parseInt(input.value, 10);
   if (!(n >= 1 && n <= 240)) return dialogs.message('Settings', 'Choose between 1 and 240 minutes.');
   await api.setIdleMinutes(n).catch(dialogs.error);
   if (!up.locked_by_policy && check.checked !== up.enabled) await api.setUpdateCheck(check.checked).catch(dialogs.error);
+  if (login.checked !== atLogin) await api.setStartAtLogin(login.checked).catch(dialogs.error);
 }
 
 // ---- Import -----------------------------------------------------------------

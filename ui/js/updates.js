@@ -24,6 +24,7 @@ async function install(offer) {
     say('refused', e.message || String(e));
     $('update-text').title = e.details || '';
     button.hidden = true;
+    $('update-dismiss').textContent = 'Close';
   }
 }
 
