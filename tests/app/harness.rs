@@ -100,6 +100,11 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// The TLS provider for WebDriver clients (see tests/Cargo.toml).
+fn tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 fn wait_port(port: u16, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -231,6 +236,7 @@ impl App {
         let mut attempt = 0;
         let client = loop {
             attempt += 1;
+            tls_provider();
             let connected = fantoccini::ClientBuilder::rustls()
                 .expect("TLS setup")
                 .capabilities(caps.clone())
@@ -278,6 +284,7 @@ impl App {
         let mut attempt = 0;
         let client = loop {
             attempt += 1;
+            tls_provider();
             let connected = fantoccini::ClientBuilder::rustls()
                 .expect("TLS setup")
                 .capabilities(caps.clone())
