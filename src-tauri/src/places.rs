@@ -44,41 +44,39 @@ pub fn suggest(home: &Path) -> Vec<Place> {
         add(service, home.join(rel));
     }
     // OneDrive for Business: "OneDrive - Clinic Name"; Dropbox teams likewise.
-    if let Ok(entries) = std::fs::read_dir(home) {
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for name in names {
-            if name.starts_with("OneDrive - ") {
-                add("OneDrive", home.join(&name));
-            } else if name.starts_with("Dropbox (") {
-                add("Dropbox", home.join(&name));
-            }
+    for name in sorted_names(home) {
+        if name.starts_with("OneDrive - ") {
+            add("OneDrive", home.join(&name));
+        } else if name.starts_with("Dropbox (") {
+            add("Dropbox", home.join(&name));
         }
     }
     // macOS 12.3 and later: File Provider folders under
     // ~/Library/CloudStorage ("Dropbox", "OneDrive-Clinic",
     // "GoogleDrive-lee@clinic.org/My Drive").
     let cloud = home.join("Library/CloudStorage");
-    if let Ok(entries) = std::fs::read_dir(&cloud) {
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        for name in names {
-            if name.starts_with("Dropbox") {
-                add("Dropbox", cloud.join(&name));
-            } else if name.starts_with("OneDrive") {
-                add("OneDrive", cloud.join(&name));
-            } else if name.starts_with("GoogleDrive-") {
-                add("Google Drive", cloud.join(&name).join("My Drive"));
-            }
+    for name in sorted_names(&cloud) {
+        if name.starts_with("Dropbox") {
+            add("Dropbox", cloud.join(&name));
+        } else if name.starts_with("OneDrive") {
+            add("OneDrive", cloud.join(&name));
+        } else if name.starts_with("GoogleDrive-") {
+            add("Google Drive", cloud.join(&name).join("My Drive"));
         }
     }
     out
+}
+
+/// The names (as text) inside `dir`, sorted; none if it cannot be read.
+fn sorted_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
 }
 
 /// "ChartSafe", or "ChartSafe 2", … if taken by something that is not empty.

@@ -105,6 +105,33 @@ fn tls_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// A WebDriver session through tauri-driver on `port`, retried while the
+/// driver is still starting.
+async fn session(
+    port: u16,
+    caps: serde_json::Map<String, serde_json::Value>,
+    attempts: u32,
+) -> Client {
+    tls_provider();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let connected = fantoccini::ClientBuilder::rustls()
+            .expect("TLS setup")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        match connected {
+            Ok(c) => return c,
+            Err(e) if attempt < attempts => {
+                eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("a WebDriver session with the app: {e}"),
+        }
+    }
+}
+
 fn wait_port(port: u16, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -233,24 +260,7 @@ impl App {
             wait_port(port + 1, Duration::from_secs(20)),
             "WebKitWebDriver did not start"
         );
-        let mut attempt = 0;
-        let client = loop {
-            attempt += 1;
-            tls_provider();
-            let connected = fantoccini::ClientBuilder::rustls()
-                .expect("TLS setup")
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await;
-            match connected {
-                Ok(c) => break c,
-                Err(e) if attempt < 3 => {
-                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => panic!("a WebDriver session with the app: {e}"),
-            }
-        };
+        let client = session(port, caps, 3).await;
         let mut app = App {
             startup: Duration::ZERO,
             client,
@@ -281,24 +291,7 @@ impl App {
             "tauri:options".into(),
             json!({ "application": application }),
         );
-        let mut attempt = 0;
-        let client = loop {
-            attempt += 1;
-            tls_provider();
-            let connected = fantoccini::ClientBuilder::rustls()
-                .expect("TLS setup")
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await;
-            match connected {
-                Ok(c) => break c,
-                Err(e) if attempt < 20 => {
-                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => panic!("a WebDriver session with the installed app: {e}"),
-            }
-        };
+        let client = session(port, caps, 20).await;
         let mut app = App {
             startup: Duration::ZERO,
             client,
