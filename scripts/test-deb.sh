@@ -40,12 +40,18 @@ unmount_all() {
         mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m" || true
     done
 }
+# Kills the processes running inside the root (all, or those whose command
+# line matches the extended regex $1).
+kill_in_root() {
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -Eq "${1:-.}" && kill -9 "${p#/proc/}" 2>/dev/null || true
+    done
+}
 cleanup() {
     for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
     # Anything still running inside the root (the restarted app, D-Bus).
-    for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null || true
-    done
+    kill_in_root
     unmount_all
 }
 trap cleanup EXIT
@@ -158,12 +164,7 @@ start_session() {
 }
 stop_session() {
     kill "$session" 2>/dev/null || true
-    for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] || continue
-        case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in
-            *tauri-driver*|*WebKitWebDriver*|*Xvfb*|*chartsafe-app*|*dbus-daemon*|*gnome-keyring*) kill -9 "${p#/proc/}" 2>/dev/null || true ;;
-        esac
-    done
+    kill_in_root 'tauri-driver|WebKitWebDriver|Xvfb|chartsafe-app|dbus-daemon|gnome-keyring'
     sleep 1
 }
 run_test() { # name

@@ -155,28 +155,24 @@ pub struct Offer {
     notes: Option<String>,
 }
 
-fn status_of(app: &AppHandle) -> UpdateStatus {
+fn status_of(app: &AppHandle, policy: &std::result::Result<Policy, String>) -> UpdateStatus {
     let setting = app
         .state::<AppState>()
         .settings
         .lock()
         .expect("settings lock")
         .update_check;
-    decide(
-        &this_policy(),
-        setting,
-        &app.package_info().version.to_string(),
-    )
+    decide(policy, setting, &app.package_info().version.to_string())
 }
 
 #[tauri::command]
 pub fn update_status(app: AppHandle) -> UpdateStatus {
-    status_of(&app)
+    status_of(&app, &this_policy())
 }
 
 #[tauri::command]
 pub fn set_update_check(app: AppHandle, state: State<'_, AppState>, enabled: bool) -> Result<()> {
-    if status_of(&app).locked_by_policy {
+    if status_of(&app, &this_policy()).locked_by_policy {
         return Err(AppError::new(
             Kind::NotAllowed,
             "Your IT administrator decides update checks on this computer.",
@@ -194,14 +190,16 @@ pub fn set_update_check(app: AppHandle, state: State<'_, AppState>, enabled: boo
 /// none or the check is off.
 #[tauri::command]
 pub async fn check_update(app: AppHandle, pending: State<'_, Pending>) -> Result<Option<Offer>> {
-    if !status_of(&app).enabled {
+    // The policy file is read once for both questions.
+    let policy = this_policy();
+    if !status_of(&app, &policy).enabled {
         return Ok(None);
     }
     let mut builder = app.updater_builder();
     if let Ok(Policy {
         update_endpoint: Some(url),
         ..
-    }) = this_policy()
+    }) = policy
     {
         let url = url.parse().map_err(|e| {
             AppError::new(
