@@ -13,6 +13,7 @@ mod crash;
 mod faults;
 mod interop;
 mod leaks;
+mod open;
 mod people;
 mod readme;
 mod stress;

@@ -1,7 +1,7 @@
 //! Opening a file for editing in another program, and saving it back: the
 //! file is decrypted into a private folder, watched, saved back into the
 //! vault as a new version, and removed on lock, close and quit
-//! (docs/THREAT_MODEL.md §5: decrypted copies exist only while the vault is
+//! (docs/THREAT_MODEL.md §6.1: decrypted copies exist only while the vault is
 //! unlocked, in a folder only this user can enter).
 //!
 //! Where (the app passes its cache folder, from Tauri's path API):
@@ -81,6 +81,19 @@ pub fn private_root(cache_dir: &Path) -> PathBuf {
         }
         _ => cache_dir.join("open"),
     }
+}
+
+/// The app's identifier (`tauri.conf.json`): its cache folder is
+/// `<user cache>/org.chartsafe.desktop` on every system.
+pub const APP_ID: &str = "org.chartsafe.desktop";
+
+/// The private folder this computer's app and `chartsafe open` share
+/// (each process keeps to its own `open-<pid>` inside, and removes only
+/// the folders of processes that are gone): [`private_root`] of
+/// `<user cache>/`[`APP_ID`], the folder Tauri's `app_cache_dir` names.
+pub fn default_private_root() -> PathBuf {
+    let cache = dirs::cache_dir().map_or_else(|| PathBuf::from(APP_ID), |c| c.join(APP_ID));
+    private_root(&cache)
 }
 
 use chartsafe_platform::create_private_dir as private_dir;
@@ -469,6 +482,14 @@ mod tests {
 
     fn versions(vault: &Mutex<Vault>, path: &str) -> usize {
         vault.lock().unwrap().versions(path).unwrap().len()
+    }
+
+    /// `chartsafe open` and the app share one private folder only if
+    /// both name the app's cache folder alike.
+    #[test]
+    fn the_app_id_is_the_apps_identifier() {
+        let conf = include_str!("../../../src-tauri/tauri.conf.json");
+        assert!(conf.contains(&format!("\"identifier\": \"{APP_ID}\"")));
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub use audit::{
     entry_json, export_entries, export_entries_to_file, read_log, AuditError, ExportFormat,
     CSV_HEADER,
 };
-pub use edit::{private_root, remove_leftovers, EditError, OpenFiles, SavedHook};
+pub use edit::{
+    default_private_root, private_root, remove_leftovers, EditError, OpenFiles, SavedHook, APP_ID,
+};
 pub use export::{export, ExportError};
 pub use rekey::rekey_if_due;
 pub use session::{create, recover, NewVault, PhraseCheck, Recovered};

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod edit;
 mod enrol;
 mod exit;
 mod files;
@@ -190,6 +191,13 @@ enum Command {
         /// Version number from `chartsafe versions` (1 = current).
         #[arg(long)]
         version: Option<usize>,
+    },
+    /// Open a file in its default program: what you save there is saved back
+    /// into the vault as a new version. The decrypted copy lives in a folder
+    /// only you can enter and is removed when you press Enter (or Ctrl-C).
+    Open {
+        /// The file in the vault.
+        path: String,
     },
     /// Decrypt files and folders into the folder TO on this computer, never
     /// over a file already there ("name (2)" instead).
@@ -495,6 +503,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             drop(out);
             files::get(&mut open(cli)?, path, to.as_deref(), *version)
         }
+        Command::Open { path } => edit::open_in_program(open(cli)?, path),
         Command::Export { paths, to } => files::export(&mut open(cli)?, paths, to),
         Command::Mkdir { path } => {
             open(cli)?.mkdir(path)?;

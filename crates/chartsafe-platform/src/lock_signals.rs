@@ -1,6 +1,6 @@
 //! Being told when the screen locks or the computer goes to sleep, so that
 //! the vault locks too (HIPAA automatic logoff, 164.312(a)(2)(iii);
-//! docs/THREAT_MODEL.md §5).
+//! docs/THREAT_MODEL.md §6.1).
 //!
 //! - Linux: the screen savers' `ActiveChanged(true)` on the session bus
 //!   (GNOME, freedesktop: KDE, Xfce, Cinnamon, MATE) and logind's

@@ -1,5 +1,5 @@
 //! Folders only this user can enter, for decrypted copies of files opened
-//! in other programs (docs/THREAT_MODEL.md §5).
+//! in other programs (docs/THREAT_MODEL.md §6.1).
 //!
 //! - Linux and macOS: mode 0700, set again if the folder existed.
 //! - Windows: a protected access list (no inherited entries) with one
