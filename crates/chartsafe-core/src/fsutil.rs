@@ -182,6 +182,36 @@ pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), St
     commit(root, Staged::new(temp, dest.to_owned())?)
 }
 
+/// Writes `bytes` as a new file at `dest` durably, never replacing one,
+/// without making anything else durable: the file and its folders are
+/// synced, not the whole filesystem. For files that depend on nothing
+/// written before them (audit batches, FORMAT.md §10.4): a `syncfs` here
+/// would also wait for unrelated writes in flight on the same disk, such
+/// as the gigabyte `get` has just decrypted beside the vault.
+pub(crate) fn write_new_alone(dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let dir = dest.parent().expect("destination has a folder");
+    let mut temp = temp_in(dir)?;
+    step("write new file").map_err(|e| StorageError::write(dest, e))?;
+    temp.write_all(bytes)
+        .map_err(|e| StorageError::write(dest, e))?;
+    temp.flush().map_err(|e| StorageError::write(dest, e))?;
+    step("sync").map_err(|e| StorageError::write(dest, e))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| StorageError::write(dest, e))?;
+    let last = Staged::new(temp, dest.to_owned())?;
+    step("commit rename").map_err(|e| StorageError::write(dest, e))?;
+    last.temp
+        .persist_noclobber(dest)
+        .map_err(|e| StorageError::write(dest, e.error))?;
+    // The folder, and the one above in case the folder is new.
+    sync_dir(dir)?;
+    match dir.parent() {
+        Some(up) => sync_dir(up),
+        None => Ok(()),
+    }
+}
+
 /// Replaces `dest` with `bytes` atomically (temporary file and rename) but
 /// without waiting for the disk: for local state that may be lost in a
 /// power cut without harm (docs/FORMAT.md §7).

@@ -860,6 +860,9 @@ impl Vault {
             prev,
             load::RECORD_MAX,
             &recipients,
+            // Everything placed before (the batch's contents) must be
+            // durable before the record names it (FORMAT.md §1.2).
+            false,
             |seq, prev| {
                 let body = RecordBody {
                     format: if signing.is_some() {
@@ -932,7 +935,8 @@ impl Vault {
     /// file we had not read, or anything planted): the next number is tried,
     /// linked to what sits there if `own_hash` recognises it as this
     /// device's file at that position (FORMAT.md §7 "Writing", §10.4). A
-    /// thousand taken names in a row end the attempt.
+    /// thousand taken names in a row end the attempt. With `alone`, only
+    /// the new file is made durable, not what was written before it.
     #[allow(clippy::too_many_arguments)]
     fn append_chain(
         &self,
@@ -941,6 +945,7 @@ impl Vault {
         mut prev: Option<String>,
         max: u64,
         recipients: &[age::x25519::Recipient],
+        alone: bool,
         seal: impl Fn(u64, Option<String>) -> (Vec<u8>, String),
         own_hash: impl Fn(&[u8], u64) -> Option<String>,
     ) -> Result<(u64, String), StorageError> {
@@ -948,7 +953,12 @@ impl Vault {
             let (plain, hash) = seal(seq, prev.clone());
             let bytes = crypt::encrypt_bytes(&plain, recipients);
             let dest = dir.join(Layout::record_name(seq));
-            match fsutil::write_new(self.layout.root(), &dest, &bytes) {
+            let written = if alone {
+                fsutil::write_new_alone(&dest, &bytes)
+            } else {
+                fsutil::write_new(self.layout.root(), &dest, &bytes)
+            };
+            match written {
                 Ok(()) => return Ok((seq, hash)),
                 Err(e) if e.already_exists() => {
                     prev = self

@@ -472,6 +472,9 @@ impl Vault {
                 prev,
                 BATCH_MAX,
                 &recipients,
+                // A batch depends on nothing written before it: syncing
+                // the whole filesystem would wait for unrelated writes.
+                true,
                 |seq, prev| {
                     let body = AuditBody {
                         format: fmt::AUDIT_VERSION,
