@@ -144,12 +144,40 @@ pub(crate) enum StreamError {
 /// Big inputs run as three stages on their own threads: read and hash,
 /// encrypt, write; bounded channels keep memory to a few MiB.
 pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
+    input: R,
+    output: W,
+    size_hint: u64,
+    recipients: &[age::x25519::Recipient],
+    progress: &dyn Progress,
+) -> Result<Digested, StreamError> {
+    let (size, sha256) = encrypt_inner(input, output, size_hint, recipients, progress, true)?;
+    Ok(Digested {
+        size,
+        sha256: sha256.expect("hashed"),
+    })
+}
+
+/// Encrypts `input` into `output` as [`encrypt_stream`] does, without
+/// hashing the plaintext (re-encryption keeps the recorded hash, which the
+/// next read checks): returns the plaintext's size.
+pub(crate) fn reencrypt_stream<R: Read + Send, W: Write + Send>(
+    input: R,
+    output: W,
+    size_hint: u64,
+    recipients: &[age::x25519::Recipient],
+    progress: &dyn Progress,
+) -> Result<u64, StreamError> {
+    encrypt_inner(input, output, size_hint, recipients, progress, false).map(|(size, _)| size)
+}
+
+fn encrypt_inner<R: Read + Send, W: Write + Send>(
     mut input: R,
     mut output: W,
     size_hint: u64,
     recipients: &[age::x25519::Recipient],
     progress: &dyn Progress,
-) -> Result<Digested, StreamError> {
+    hash: bool,
+) -> Result<(u64, Option<[u8; 32]>), StreamError> {
     if size_hint < PIPELINE_MIN {
         let mut writer = encryptor(recipients)
             .wrap_output(output)
@@ -162,7 +190,9 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
+            if hash {
+                hasher.update(&buf[..n]);
+            }
             writer.write_all(&buf[..n]).map_err(StreamError::Write)?;
             size += n as u64;
             progress.advance(n as u64);
@@ -172,17 +202,14 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
             .map_err(StreamError::Write)?
             .flush()
             .map_err(StreamError::Write)?;
-        return Ok(Digested {
-            size,
-            sha256: hasher.finalize().into(),
-        });
+        return Ok((size, hash.then(|| hasher.finalize().into())));
     }
     std::thread::scope(|scope| {
         let (plain_tx, plain_rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
         let (plain_free, plain_pool) = pool();
         let (cipher_tx, cipher_rx) = mpsc::sync_channel::<(Buf, usize)>(DEPTH);
         let (cipher_free, cipher_pool) = pool();
-        let reader = scope.spawn(move || -> io::Result<Digested> {
+        let reader = scope.spawn(move || -> io::Result<(u64, Option<[u8; 32]>)> {
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             while let Ok(mut buf) = plain_pool.recv() {
@@ -190,16 +217,15 @@ pub(crate) fn encrypt_stream<R: Read + Send, W: Write + Send>(
                 if n == 0 {
                     break;
                 }
-                hasher.update(&buf[..n]);
+                if hash {
+                    hasher.update(&buf[..n]);
+                }
                 size += n as u64;
                 if plain_tx.send((buf, n)).is_err() {
                     break; // a later stage stopped; its error is reported
                 }
             }
-            Ok(Digested {
-                size,
-                sha256: hasher.finalize().into(),
-            })
+            Ok((size, hash.then(|| hasher.finalize().into())))
         });
         let writer = scope.spawn(move || -> io::Result<()> {
             for (buf, n) in cipher_rx {

@@ -893,7 +893,9 @@ fn rekey_stream(
         inner: reader,
         progress,
     };
-    match crypt::encrypt_stream(reader, writer, size, &target.recipients, &NoProgress) {
+    // The plaintext's hash stays as recorded, and is checked at every read:
+    // not computing it here halves the CPU time of the reading stage.
+    match crypt::reencrypt_stream(reader, writer, size, &target.recipients, &NoProgress) {
         Ok(_) => Ok(None),
         // Asked to stop inside a big file: it stays as it was.
         Err(crypt::StreamError::Read(_)) if progress.cancelled() => Ok(Some(Outcome::Current)),
