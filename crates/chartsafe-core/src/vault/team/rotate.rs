@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::crypt::{self, DecryptFailure, HEADER_MAX};
 use crate::errors::{RekeyError, StorageError, TeamActionError, WriteRefused};
@@ -26,9 +28,10 @@ use crate::traits::{NoProgress, Progress};
 
 use crate::vault::{open_keyslot, write_keyslot, Vault, KEYSLOT_MAX};
 
-/// Largest file re-encrypted in memory (records, audit batches, team
-/// entries); blobs are streamed.
-const SMALL_MAX: u64 = 64 << 20;
+/// Largest file re-encrypted in memory (team entries, most records and
+/// audit batches); larger ones are streamed, so that a worker holds at
+/// most three copies of this much (docs/FORMAT.md §13.3).
+const SMALL_MAX: u64 = 1 << 20;
 
 /// Files or bytes after which a batch of re-encrypted files is made durable
 /// and put in place (FORMAT.md §13.3).
@@ -666,37 +669,94 @@ impl RekeyJob {
         let total: u64 = items.iter().map(|i| i.size).sum();
         progress.begin(items.len() as u64, total);
         let mut report = RekeyReport::default();
-        let mut batch: Vec<fsutil::Staged> = Vec::new();
-        let mut batch_bytes = 0u64;
-        for item in &items {
-            if progress.cancelled() {
-                report.cancelled = true;
-                break;
+        let mut rest = &items[..];
+        while !rest.is_empty() {
+            // A batch: up to BATCH_FILES files or BATCH_BYTES bytes.
+            let mut n = 0;
+            let mut bytes = 0u64;
+            while n < rest.len() && n < BATCH_FILES && bytes < BATCH_BYTES {
+                bytes += rest[n].size;
+                n += 1;
             }
-            report.files += 1;
-            let relative = layout.relative(&item.path).into_owned();
-            match self.rekey_one(item, all[item.target], progress)? {
-                Outcome::Current => report.current += 1,
-                Outcome::Skipped(why) => report.skipped.push((relative, why)),
-                Outcome::Staged(staged) => {
-                    batch_bytes += item.size;
-                    report.rewritten += 1;
-                    report.bytes += item.size;
-                    batch.push(staged);
+            let (chunk, later) = rest.split_at(n);
+            rest = later;
+            let mut batch: Vec<fsutil::Staged> = Vec::new();
+            for (item, outcome) in chunk.iter().zip(self.rekey_all(chunk, &all, progress)) {
+                // Not started: the person asked to stop.
+                let Some(outcome) = outcome else {
+                    report.cancelled = true;
+                    continue;
+                };
+                report.files += 1;
+                match outcome? {
+                    Outcome::Current => report.current += 1,
+                    Outcome::Skipped(why) => report
+                        .skipped
+                        .push((layout.relative(&item.path).into_owned(), why)),
+                    Outcome::Staged(staged) => {
+                        report.rewritten += 1;
+                        report.bytes += item.size;
+                        batch.push(staged);
+                    }
                 }
             }
-            progress.advance(item.size);
-            progress.file_done(&item.path);
-            if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
-                fsutil::replace_all(&self.root, std::mem::take(&mut batch))?;
-                batch_bytes = 0;
+            fsutil::replace_all(&self.root, batch)?;
+            if report.cancelled {
+                break;
             }
         }
-        fsutil::replace_all(&self.root, batch)?;
         // Stopped inside the last file: not the end either.
         report.cancelled |= progress.cancelled();
         progress.end();
         Ok(report)
+    }
+
+    /// Runs [`Self::rekey_one`] for every item on as many threads as there
+    /// are cores (at most 4), in order of the items. A slot is `None` when
+    /// its item never started: cancelled, or an earlier error stopped the
+    /// workers (that error is in its own slot).
+    #[allow(clippy::type_complexity)]
+    fn rekey_all(
+        &self,
+        items: &[Item],
+        targets: &[&Target],
+        progress: &dyn Progress,
+    ) -> Vec<Option<Result<Outcome, StorageError>>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let slots: Vec<Mutex<Option<Result<Outcome, StorageError>>>> =
+            items.iter().map(|_| Mutex::new(None)).collect();
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            if i >= items.len() || failed.load(Ordering::SeqCst) || progress.cancelled() {
+                break;
+            }
+            let item = &items[i];
+            let result = self.rekey_one(item, targets[item.target], progress);
+            if result.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            progress.advance(item.size);
+            progress.file_done(&item.path);
+            *slots[i].lock().expect("no poisoned slot") = Some(result);
+        };
+        if threads == 1 || items.len() < 2 {
+            work();
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(work);
+                }
+                work();
+            });
+        }
+        slots
+            .into_iter()
+            .map(|s| s.into_inner().expect("no poisoned slot"))
+            .collect()
     }
 
     /// Looks at one file and, if it is under an older key, stages its
