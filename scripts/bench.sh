@@ -4,9 +4,12 @@
 # goes to stderr.
 #
 # Every measured command runs BENCH_RUNS times (default 5) under
-# `/usr/bin/time -f '%e %M'`, in rounds that run each tool of a workload once;
-# the table shows the median and best elapsed time and the largest peak RSS. Before each run the previous output is removed and `sync`
-# is called, so every run does the same work from the same state.
+# `/usr/bin/time -f '%e %M %P'`, in rounds that run each tool of a workload
+# once; the table shows the median elapsed time, the range (best to worst),
+# the median CPU utilisation (100% = one core busy, 200% = both cores of a
+# 2-core machine) and the largest peak RSS. Before each run the previous
+# output is removed and `sync` is called, so every run does the same work
+# from the same state.
 #
 # Environment:
 #   CHARTSAFE          binary to measure (default target/release/chartsafe)
@@ -76,7 +79,7 @@ if [ "${avail_kib:-0}" -lt "$need_kib" ]; then
 fi
 
 # Results, by key: median and best seconds, peak RSS KiB, and raw samples.
-declare -A TIME=() BEST=() RSS=() SAMPLES=()
+declare -A TIME=() BEST=() WORST=() RSS=() SAMPLES=() CPU=() CPUS=()
 
 # run_once KEY PREP CMD...: runs PREP (untimed), sync, then CMD once under
 # /usr/bin/time, and records the sample. Workloads call it in rounds, one run
@@ -85,18 +88,19 @@ declare -A TIME=() BEST=() RSS=() SAMPLES=()
 run_once() {
     local key=$1 prep=$2
     shift 2
-    local t m
+    local t m p
     "$prep"
     sync
-    if ! /usr/bin/time -f '%e %M' -o "$W/time.out" "$@" >"$W/cmd.log" 2>&1; then
+    if ! /usr/bin/time -f '%e %M %P' -o "$W/time.out" "$@" >"$W/cmd.log" 2>&1; then
         log "'$key' failed: $*"
         tail -n 20 "$W/cmd.log" "$W/time.out" >&2 || true
         exit 1
     fi
-    read -r t m < <(tail -n 1 "$W/time.out")
+    read -r t m p < <(tail -n 1 "$W/time.out")
     SAMPLES[$key]+="$t "
+    CPUS[$key]+="${p%\%} "
     if [ "$m" -gt "${RSS[$key]:-0}" ]; then RSS[$key]=$m; fi
-    log "  $key: ${t} s, $((m / 1024)) MiB"
+    log "  $key: ${t} s, $((m / 1024)) MiB, CPU ${p}"
 }
 
 # finish KEY...: median and best of each key's samples.
@@ -108,6 +112,9 @@ finish() {
         count=$(wc -l <<<"$sorted")
         TIME[$key]=$(sed -n "$(((count + 1) / 2))p" <<<"$sorted")
         BEST[$key]=$(head -n 1 <<<"$sorted")
+        WORST[$key]=$(tail -n 1 <<<"$sorted")
+        sorted=$(tr ' ' '\n' <<<"${CPUS[$key]}" | grep . | sort -g)
+        CPU[$key]=$(sed -n "$(((count + 1) / 2))p" <<<"$sorted")
     done
 }
 
@@ -254,15 +261,22 @@ rm -f "$W/big"
 log "c) add $SMALL_COUNT small files"
 reset_rclone_dst() { rm -rf "$W/rclone-dst"; mkdir "$W/rclone-dst"; }
 reset_age_dst() { rm -rf "$W/age-dst"; mkdir "$W/age-dst"; }
+reset_export_dst() { rm -rf "$W/export-dst"; mkdir "$W/export-dst"; }
 for ((r = 1; r <= RUNS; r++)); do
     log "  round $r/$RUNS"
     if [ "$PEERS_ONLY" != 1 ]; then
         run_once cs_small new_vault "${CS[@]}" add "$W/small"
         run_once cs_small_rotate nothing "${CS[@]}" rotate
+        run_once cs_small_export reset_export_dst "${CS[@]}" export /small --to "$W/export-dst"
+        n=$(find "$W/export-dst" -type f | wc -l)
+        [ "$n" -eq "$SMALL_COUNT" ] || die "chartsafe export wrote $n files, expected $SMALL_COUNT"
     fi
     run_once rclone_small reset_rclone_dst rclone --config "$RCLONE_CONF" copy "$W/small" crypt:
     n=$(find "$W/rclone-dst" -type f | wc -l)
     [ "$n" -eq "$SMALL_COUNT" ] || die "rclone wrote $n files, expected $SMALL_COUNT"
+    run_once rclone_small_get reset_export_dst rclone --config "$RCLONE_CONF" copy crypt: "$W/export-dst"
+    n=$(find "$W/export-dst" -type f | wc -l)
+    [ "$n" -eq "$SMALL_COUNT" ] || die "rclone copy from crypt wrote $n files, expected $SMALL_COUNT"
     # One process per file is slow: one round is enough to show it.
     if [ "$r" = 1 ]; then
         # shellcheck disable=SC2016  # expanded by the inner shell
@@ -271,8 +285,8 @@ for ((r = 1; r <= RUNS; r++)); do
             age-loop "$W/small" "$RECIPIENT" "$W/age-dst"
     fi
 done
-finish cs_small rclone_small age_small cs_small_rotate
-rm -rf "$VAULT" "$W/rclone-dst" "$W/age-dst" "$W/small"
+finish cs_small rclone_small age_small cs_small_rotate cs_small_export rclone_small_get
+rm -rf "$VAULT" "$W/rclone-dst" "$W/age-dst" "$W/export-dst" "$W/small"
 
 # ------------------------------------------------------------- d) listing
 if [ "$PEERS_ONLY" != 1 ]; then
@@ -298,10 +312,10 @@ fi
 fmt_row() {
     local workload=$1 tool=$2 key=$3 mib=$4 files=$5 ref=$6 ref_name=$7
     if [ -z "${TIME[$key]+set}" ]; then
-        printf '| %s | %s | n/a | n/a | n/a | n/a | n/a |\n' "$workload" "$tool"
+        printf '| %s | %s | n/a | n/a | n/a | n/a | n/a | n/a |\n' "$workload" "$tool"
         return
     fi
-    local t=${TIME[$key]} best=${BEST[$key]} rss=${RSS[$key]} tput ratio
+    local t=${TIME[$key]} best=${BEST[$key]} worst=${WORST[$key]} cpu=${CPU[$key]} rss=${RSS[$key]} tput ratio
     tput=$(awk -v t="$t" -v mib="$mib" -v files="$files" 'BEGIN {
         if (t < 0.005) t = 0.005
         if (mib != "") printf "%.0f MiB/s", mib / t
@@ -327,8 +341,8 @@ fmt_row() {
             printf "target < %s s: %s", target, (t < target ? "met" : "MISSED")
         }')
     fi
-    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' \
-        "$workload" "$tool" "$t" "$best" "$tput" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+    printf '| %s | %s | %s | %s–%s | %s | %s%% | %.1f | %s |\n' \
+        "$workload" "$tool" "$t" "$best" "$worst" "$tput" "$cpu" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
 }
 
 big="add ${BIG_MIB} MiB file"
@@ -341,8 +355,8 @@ fs=$(df -PT "$BENCH_DIR" | awk 'NR == 2 { print $2 }')
 
 log "done"
 {
-    echo "| Workload | Tool | Median time (s) | Best time (s) | Throughput (median) | Peak RSS (MiB) | Ratio of medians (>1 = faster than reference) |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+    echo "| Workload | Tool | Median time (s) | Range (s) | Throughput (median) | CPU (median) | Peak RSS (MiB) | Ratio of medians (>1 = faster than reference) |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
     if [ "$PEERS_ONLY" != 1 ]; then
         fmt_row "$big" "chartsafe add" cs_add "$BIG_MIB" "" age_add "vs age"
     fi
@@ -370,6 +384,11 @@ log "done"
     fi
     fmt_row "$small" "rclone copy to crypt" rclone_small "" "$SMALL_COUNT" rclone_small "vs rclone crypt"
     fmt_row "$small" "age, one process per file" age_small "" "$SMALL_COUNT" rclone_small "vs rclone crypt"
+    sexp="export $SMALL_COUNT × $((SMALL_SIZE / 1024)) KiB files to a folder"
+    if [ "$PEERS_ONLY" != 1 ]; then
+        fmt_row "$sexp" "chartsafe export" cs_small_export "" "$SMALL_COUNT" rclone_small_get "vs rclone crypt"
+    fi
+    fmt_row "$sexp" "rclone copy from crypt" rclone_small_get "" "$SMALL_COUNT" rclone_small_get "vs rclone crypt"
     if [ "$PEERS_ONLY" != 1 ]; then
         srot="re-encrypt a vault of $SMALL_COUNT × $((SMALL_SIZE / 1024)) KiB files to a new key"
         fmt_row "$srot" "chartsafe rotate" cs_small_rotate "" "$SMALL_COUNT" cs_small "vs chartsafe add of the same files"
@@ -379,6 +398,6 @@ log "done"
         fmt_row "ls of $LIST_COUNT entries" "chartsafe ls" cs_ls "" "" "" ""
         fmt_row "unlock: keychain + passphrase (scrypt 2^17)" "chartsafe ls (empty vault)" cs_unlock "" "" "" ""
     fi
-    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each interleaved, one run of each tool per round (median and best time, max RSS); small files total %.1f MiB.\n' \
+    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each interleaved, one run of each tool per round (median time, range best–worst, median CPU utilisation, max RSS); small files total %.1f MiB.\n' \
         "$(nproc)" "${cpu:-unknown CPU}" "$BENCH_DIR" "${fs:-unknown fs}" "$RUNS" "$small_mib"
 }

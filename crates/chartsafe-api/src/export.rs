@@ -2,11 +2,11 @@
 //! computer, under names that are safe there and never over a file that is
 //! already there (docs/FORMAT.md §5.5, docs/THREAT_MODEL.md §4.5).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chartsafe_core::{
-    names, Access, Classify, ErrorKind, GetError, Kind, ListError, NoProgress, PathError, Progress,
-    Vault,
+    names, Access, Classify, ErrorKind, GetError, Kind, ListError, PathError, Progress, Vault,
 };
 
 /// Errors of [`export`].
@@ -60,26 +60,35 @@ pub fn export(
     progress: &dyn Progress,
 ) -> Result<usize, ExportError> {
     let entries = vault.list()?.entries;
-    let mut count = 0;
-    for path in paths {
-        let Some(top) = entries.iter().find(|e| &e.path == path) else {
-            return Err(PathError::NotFound { path: path.clone() }.into());
+    // Every output is chosen first (folders made), then every file is
+    // decrypted on the worker pool and recorded in the audit log a batch
+    // at a time (Vault::get_many).
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    for asked in paths {
+        // "/Patients/Doe/" as "Patients/Doe", as `get` takes it.
+        let path = match names::split_path(asked) {
+            Ok(parts) if !parts.is_empty() => parts.join("/"),
+            _ => asked.clone(),
         };
-        let target = free_name(dest, &names::local_file_name(last_name(path)));
+        let Some(top) = entries.iter().find(|e| e.path == path) else {
+            return Err(PathError::NotFound {
+                path: asked.clone(),
+            }
+            .into());
+        };
+        let target = free_name(dest, &names::local_file_name(last_name(&path)), &taken);
         if progress.cancelled() {
             return Err(ExportError::Cancelled);
         }
         if top.kind != Kind::Dir {
-            vault.get(path, None, &target, Access::Exported, &NoProgress)?;
-            count += 1;
+            taken.insert(target.clone());
+            files.push((path, target));
             continue;
         }
         let prefix = format!("{path}/");
         create_dir(&target)?;
         for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
-            if progress.cancelled() {
-                return Err(ExportError::Cancelled);
-            }
             let out = target.join(names::local_relative_path(&e.path[prefix.len()..]));
             if e.kind == Kind::Dir {
                 create_dir(&out)?;
@@ -87,12 +96,16 @@ pub fn export(
             }
             let parent = out.parent().unwrap_or(&target).to_owned();
             create_dir(&parent)?;
-            let file = free_name(&parent, &names::local_file_name(last_name(&e.path)));
-            vault.get(&e.path, None, &file, Access::Exported, &NoProgress)?;
-            count += 1;
+            let file = free_name(&parent, &names::local_file_name(last_name(&e.path)), &taken);
+            taken.insert(file.clone());
+            files.push((e.path.clone(), file));
         }
     }
-    Ok(count)
+    let report = vault.get_many(&files, Access::Exported, progress)?;
+    if report.cancelled {
+        return Err(ExportError::Cancelled);
+    }
+    Ok(report.written.len())
 }
 
 fn last_name(path: &str) -> &str {
@@ -103,15 +116,17 @@ fn create_dir(dir: &Path) -> Result<(), ExportError> {
     std::fs::create_dir_all(dir).map_err(|e| GetError::Output(dir.to_owned(), e).into())
 }
 
-/// "name", else "name (2)", "name (3)", …: the first that does not exist.
-fn free_name(dir: &Path, name: &str) -> PathBuf {
+/// "name", else "name (2)", "name (3)", …: the first that does not exist
+/// and is not `taken` by this export.
+fn free_name(dir: &Path, name: &str, taken: &HashSet<PathBuf>) -> PathBuf {
+    let free = |p: &PathBuf| !p.exists() && !taken.contains(p);
     let first = dir.join(name);
-    if !first.exists() {
+    if free(&first) {
         return first;
     }
     (2..)
         .map(|n| dir.join(names::suffixed_name(name, &n.to_string())))
-        .find(|p| !p.exists())
+        .find(free)
         .expect("some name is free")
 }
 
@@ -119,6 +134,7 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
 mod tests {
     use super::*;
     use crate::test_support::new_vault;
+    use chartsafe_core::NoProgress;
 
     #[test]
     fn a_folder_comes_out_whole_twice_without_overwriting_and_each_file_is_audited() {
@@ -180,9 +196,102 @@ mod tests {
         std::fs::write(dir.path().join("scan.pdf"), b"x").unwrap();
         std::fs::write(dir.path().join("scan (2).pdf"), b"x").unwrap();
         assert_eq!(
-            free_name(dir.path(), "scan.pdf"),
+            free_name(dir.path(), "scan.pdf", &HashSet::new()),
             dir.path().join("scan (3).pdf")
         );
-        assert_eq!(free_name(dir.path(), "new.pdf"), dir.path().join("new.pdf"));
+        let none = HashSet::new();
+        assert_eq!(
+            free_name(dir.path(), "new.pdf", &none),
+            dir.path().join("new.pdf")
+        );
+        // Names this export already chose count as taken.
+        let taken = HashSet::from([dir.path().join("new.pdf")]);
+        assert_eq!(
+            free_name(dir.path(), "new.pdf", &taken),
+            dir.path().join("new (2).pdf")
+        );
+    }
+
+    /// More files than one batch: all written, each recorded, in a few
+    /// audit batches rather than one per file; "/Doe/" is "Doe".
+    #[test]
+    fn many_files_come_out_in_batches_each_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = new_vault(tmp.path());
+        let src = tmp.path().join("Doe");
+        std::fs::create_dir_all(&src).unwrap();
+        for i in 0..600 {
+            std::fs::write(src.join(format!("scan {i:03}.txt")), format!("scan {i}")).unwrap();
+        }
+        vault.add(&[src], "", &NoProgress).unwrap();
+        let batches_before = std::fs::read_dir(tmp.path().join("vault/a"))
+            .unwrap()
+            .flatten()
+            .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+            .sum::<usize>();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let n = export(&mut vault, &["/Doe/".to_owned()], &out, &NoProgress).unwrap();
+        assert_eq!(n, 600);
+        for i in [0, 255, 256, 599] {
+            assert_eq!(
+                std::fs::read_to_string(out.join(format!("Doe/scan {i:03}.txt"))).unwrap(),
+                format!("scan {i}")
+            );
+        }
+        let audit = vault.audit_log().unwrap();
+        let exported = audit
+            .entries
+            .iter()
+            .filter(|e| e.action == "exported")
+            .count();
+        assert_eq!(exported, 600);
+        let batches_after = std::fs::read_dir(tmp.path().join("vault/a"))
+            .unwrap()
+            .flatten()
+            .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+            .sum::<usize>();
+        assert_eq!(batches_after - batches_before, 3, "256 + 256 + 88 files");
+    }
+
+    /// A damaged content file fails its whole batch: no file of it is
+    /// written (not even the sound ones), and the failure is recorded.
+    #[test]
+    fn a_damaged_file_writes_nothing_of_its_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = new_vault(tmp.path());
+        let src = tmp.path().join("Doe");
+        std::fs::create_dir_all(&src).unwrap();
+        for name in ["a.txt", "b.txt", "c.txt"] {
+            std::fs::write(src.join(name), name).unwrap();
+        }
+        vault.add(&[src], "", &NoProgress).unwrap();
+        let shard = std::fs::read_dir(tmp.path().join("vault/b"))
+            .unwrap()
+            .flatten()
+            .find(|d| d.path().is_dir())
+            .unwrap()
+            .path();
+        let blob = std::fs::read_dir(shard)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path();
+        std::fs::write(&blob, b"age-encryption.org/v1\n").unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let e = export(&mut vault, &["Doe".to_owned()], &out, &NoProgress).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Damaged, "{e}");
+        let written: Vec<_> = std::fs::read_dir(out.join("Doe"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert!(written.is_empty(), "{written:?}");
+        let audit = vault.audit_log().unwrap();
+        assert!(audit
+            .entries
+            .iter()
+            .any(|e| e.action == "exported" && e.outcome != "ok"));
     }
 }

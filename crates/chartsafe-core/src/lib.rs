@@ -66,8 +66,8 @@ pub use vault::{
 pub use vault::{utc_time, PendingEvents};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
-    AuditProblem, EntryInfo, HealthProblem, HealthReport, OnExisting, PurgeReport, PurgeTarget,
-    RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
+    AuditProblem, EntryInfo, GetManyReport, HealthProblem, HealthReport, OnExisting, PurgeReport,
+    PurgeTarget, RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
 };
 pub use vault::{CollectionInfo, RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use vault::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};

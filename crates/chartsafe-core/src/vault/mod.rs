@@ -12,7 +12,7 @@ mod verify;
 mod write;
 
 use audit::sign as audit_sign;
-use read::{get, load};
+use read::{get, load, many};
 use team::{collections, join, rotate, trust, view as team_view};
 use write::{add, change};
 
@@ -31,6 +31,7 @@ pub use collections::CollectionInfo;
 pub use get::Access;
 pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
+pub use many::GetManyReport;
 pub use rotate::{RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use team_view::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};

@@ -47,18 +47,29 @@ pub(in crate::vault) struct Source {
 }
 
 impl Vault {
-    fn source(
+    pub(in crate::vault) fn source(
         &mut self,
         path: &str,
         version: Option<usize>,
     ) -> Result<(Snapshot, Source), GetError> {
-        let path = normalise(path)?;
         let snap = self.load()?;
+        let src = self.source_in(&snap, path, version)?;
+        Ok((snap, src))
+    }
+
+    /// The content at `path` in an already loaded snapshot.
+    pub(in crate::vault) fn source_in(
+        &self,
+        snap: &Snapshot,
+        path: &str,
+        version: Option<usize>,
+    ) -> Result<Source, GetError> {
+        let path = normalise(path)?;
         let node = snap.find(&path)?;
         if snap.tree.versions[node.version].state.kind == Kind::Dir {
             return Err(PathError::NotAFile { path }.into());
         }
-        let list = versions_of(&snap, node);
+        let list = versions_of(snap, node);
         let number = version.unwrap_or(1);
         let vi = *list
             .get(number.wrapping_sub(1))
@@ -70,16 +81,13 @@ impl Vault {
         let content = v.state.content.clone().expect("file versions have content");
         let own = v.device == self.device.device;
         let entry = node.entry.clone();
-        Ok((
-            snap,
-            Source {
-                path,
-                entry,
-                version: number,
-                content,
-                own,
-            },
-        ))
+        Ok(Source {
+            path,
+            entry,
+            version: number,
+            content,
+            own,
+        })
     }
 
     pub(in crate::vault) fn open_blob(
@@ -190,7 +198,7 @@ impl Vault {
     }
 
     /// The audit event of reading `src`.
-    fn access_event(&self, src: &Source, access: Access) -> Event {
+    pub(in crate::vault) fn access_event(&self, src: &Source, access: Access) -> Event {
         let e = Event::new(self.clock.now_ms(), access.action()).on(&src.entry, &src.path);
         if src.version == 1 {
             e
@@ -201,7 +209,12 @@ impl Vault {
 
     /// Records a failed read, as far as the log can be written: the
     /// original error is what the caller needs to see.
-    fn record_failure(&mut self, src: &Source, access: Access, error: &GetError) {
+    pub(in crate::vault) fn record_failure(
+        &mut self,
+        src: &Source,
+        access: Access,
+        error: &GetError,
+    ) {
         let e = self
             .access_event(src, access)
             .outcome(Outcome::Failed, error.to_string());
@@ -245,7 +258,7 @@ impl Vault {
         }
     }
 
-    fn get_checked(
+    pub(in crate::vault) fn get_checked(
         &self,
         snap: &Snapshot,
         src: &Source,
