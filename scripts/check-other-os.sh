@@ -18,9 +18,9 @@
 # WebKitWebDriver, gnome-keyring); its dev-dependencies compile C code that
 # needs the target's C headers.
 #
-# Each target gets its own target dir under target/other-os, so the host
-# build's artefacts are untouched. The whole cargo output of each target is
-# kept in target/other-os/<triple>.log.
+# All targets are checked by one cargo run in target/other-os, so the host
+# build's artefacts are untouched. Its whole output is kept in
+# target/other-os/check.log.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -44,29 +44,33 @@ case $src in
 esac
 
 knobs=(--features chartsafe-cli/test-knobs,chartsafe-app/test-knobs)
-failed=()
-summary=()
+# One cargo run for every target, in one target folder: the build
+# scripts and proc macros, which run on this machine, are built once
+# instead of once per target, and both targets share the two cores.
+td=target/other-os
+mkdir -p "$td"
+log=$td/check.log
+target_args=()
 for t in "${targets[@]}"; do
-    td=target/other-os/$t
-    mkdir -p "$td"
-    log=target/other-os/$t.log
+    target_args+=(--target "$t")
     # C compiler, archiver and resource compiler for this target's build
     # scripts.
     tu=${t//-/_}
     export "CC_$tu=clang" "AR_$tu=llvm-ar" "RC_$tu=llvm-rc"
-    start=$(date +%s)
-    if "$CLIPPY" clippy --workspace --exclude chartsafe-e2e --all-targets --locked --keep-going \
-        "${knobs[@]}" --target "$t" --target-dir "$td" -Zbuild-std=std,panic_abort \
-        --message-format=short -- -D warnings >"$log" 2>&1; then
-        verdict=ok
-    else
-        verdict=FAILED
-        failed+=("$t")
-        # The project's own findings (relative paths), then cargo's verdict.
-        grep -E '^[^ /][^: ]*:[0-9]+:[0-9]+: (error|warning)|^error' "$log" \
-            | grep -v '^error: could not compile' | awk '!seen[$0]++' | head -60 >&2 || true
-    fi
-    summary+=("$t: $verdict in $(( $(date +%s) - start )) s (rustc $version, clippy -D warnings)")
 done
-printf 'check-other-os: %s\n' "${summary[@]}"
-[ "${#failed[@]}" -eq 0 ] || die "failed for ${failed[*]}; full output in target/other-os/<triple>.log"
+start=$(date +%s)
+failed=()
+if "$CLIPPY" clippy --workspace --exclude chartsafe-e2e --all-targets --locked --keep-going \
+    "${knobs[@]}" "${target_args[@]}" --target-dir "$td" -Zbuild-std=std,panic_abort \
+    --message-format=short -- -D warnings >"$log" 2>&1; then
+    verdict=ok
+else
+    verdict=FAILED
+    failed=("${targets[@]}")
+    # The project's own findings (relative paths), then cargo's verdict.
+    grep -E '^[^ /][^: ]*:[0-9]+:[0-9]+: (error|warning)|^error' "$log" \
+        | grep -v '^error: could not compile' | awk '!seen[$0]++' | head -60 >&2 || true
+fi
+printf 'check-other-os: %s: %s in %s s (rustc %s, clippy -D warnings)\n' \
+    "${targets[*]}" "$verdict" "$(( $(date +%s) - start ))" "$version"
+[ "${#failed[@]}" -eq 0 ] || die "failed for ${failed[*]}; full output in target/other-os/check.log"
