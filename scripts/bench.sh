@@ -5,7 +5,7 @@
 #
 # Every measured command runs BENCH_RUNS times (default 5) under
 # `/usr/bin/time -f '%e %M %P'`, in rounds that run each tool of a workload
-# once; the table shows the median elapsed time, the range (best to worst),
+# once, each round starting with another tool; the table shows the median elapsed time, the range (best to worst),
 # the median CPU utilisation (100% = one core busy, 200% = both cores of a
 # 2-core machine) and the largest peak RSS. Before each run the previous
 # output is removed and `sync` is called, so every run does the same work
@@ -127,6 +127,23 @@ measure() {
 
 nothing() { :; }
 
+# rounds STEP...: RUNS rounds that each run every STEP (a function) once.
+# Round r starts at the r-th step and wraps around, so that no tool always
+# runs first: on this kind of machine the first large write after a large
+# file was freed is sometimes several times slower (seen with plain dd:
+# 4.1 s, then 0.45 s), and a fixed order would give that to one tool.
+rounds() {
+    # Names of their own: bash's locals are seen (and set) by the steps.
+    local _round _k _n=$#
+    local _steps=("$@")
+    for ((_round = 1; _round <= RUNS; _round++)); do
+        log "  round $_round/$RUNS"
+        for ((_k = 0; _k < _n; _k++)); do
+            "${_steps[$(((_k + _round - 1) % _n))]}"
+        done
+    done
+}
+
 # ---------------------------------------------------------------- test data
 log "generating ${BIG_MIB} MiB big file"
 head -c $((BIG_MIB * 1048576)) /dev/urandom >"$W/big"
@@ -194,21 +211,17 @@ log "a) add ${BIG_MIB} MiB file"
 rm_age_out() { rm -f "$W/big.age"; }
 rm_rage_out() { rm -f "$W/big.rage"; }
 rm_copy() { rm -f "$W/copy"; }
-for ((r = 1; r <= RUNS; r++)); do
-    log "  round $r/$RUNS"
-    if [ "$PEERS_ONLY" != 1 ]; then
-        run_once cs_add new_vault "${CS[@]}" add "$W/big"
-    fi
-    run_once age_add rm_age_out age -r "$RECIPIENT" -o "$W/big.age" "$W/big"
-    # ChartSafe makes each batch durable before recording it; age does not.
-    # shellcheck disable=SC2016  # expanded by the inner shell
+a_cs() { [ "$PEERS_ONLY" = 1 ] || run_once cs_add new_vault "${CS[@]}" add "$W/big"; }
+a_age() { run_once age_add rm_age_out age -r "$RECIPIENT" -o "$W/big.age" "$W/big"; }
+# ChartSafe makes each batch durable before recording it; age does not.
+# shellcheck disable=SC2016  # expanded by the inner shell
+a_age_sync() {
     run_once age_sync_add rm_age_out bash -c 'age -r "$1" -o "$2" "$3" && sync' age-sync \
         "$RECIPIENT" "$W/big.age" "$W/big"
-    if [ "$HAVE_RAGE" = 1 ]; then
-        run_once rage_add rm_rage_out rage -r "$RECIPIENT" -o "$W/big.rage" "$W/big"
-    fi
-    run_once cp_add rm_copy cp "$W/big" "$W/copy"
-done
+}
+a_rage() { [ "$HAVE_RAGE" = 0 ] || run_once rage_add rm_rage_out rage -r "$RECIPIENT" -o "$W/big.rage" "$W/big"; }
+a_cp() { run_once cp_add rm_copy cp "$W/big" "$W/copy"; }
+rounds a_cs a_age a_age_sync a_rage a_cp
 finish cs_add age_add age_sync_add rage_add cp_add
 rm_copy
 rm -f "$W/big.rage"
@@ -223,30 +236,28 @@ if [ "$PEERS_ONLY" != 1 ]; then
     new_vault
     "${CS[@]}" add "$W/big" >"$W/cmd.log" 2>&1 || { cat "$W/cmd.log" >&2; die "chartsafe add failed"; }
 fi
-for ((r = 1; r <= RUNS; r++)); do
-    log "  round $r/$RUNS"
-    if [ "$PEERS_ONLY" != 1 ]; then
-        run_once cs_get rm_out "${CS[@]}" get /big -o "$W/out"
-        cmp -s "$W/big" "$W/out" || die "chartsafe get: output differs from the input"
-    fi
+b_cs_get() {
+    [ "$PEERS_ONLY" != 1 ] || return 0
+    run_once cs_get rm_out "${CS[@]}" get /big -o "$W/out"
+    cmp -s "$W/big" "$W/out" || die "chartsafe get: output differs from the input"
+}
+b_age_get() {
     run_once age_get rm_out age -d -i "$W/age-id.txt" -o "$W/out" "$W/big.age"
     cmp -s "$W/big" "$W/out" || die "age -d: output differs from the input"
-    # The health check decrypts every content file into a hash only: its
-    # peer is plain decryption of the same data that writes nothing.
-    if [ "$PEERS_ONLY" != 1 ]; then
-        run_once cs_verify nothing "${CS[@]}" verify
-    fi
-    run_once age_null nothing age -d -i "$W/age-id.txt" -o /dev/null "$W/big.age"
-    # Key rotation: a new key, then every file re-encrypted to it (what
-    # follows a removal); its peer is adding the same data.
-    if [ "$PEERS_ONLY" != 1 ]; then
-        run_once cs_rotate nothing "${CS[@]}" rotate
-    fi
-    if [ "$HAVE_RAGE" = 1 ]; then
-        run_once rage_get rm_out rage -d -i "$W/age-id.txt" -o "$W/out" "$W/big.rage"
-        cmp -s "$W/big" "$W/out" || die "rage -d: output differs from the input"
-    fi
-done
+}
+# The health check decrypts every content file into a hash only: its
+# peer is plain decryption of the same data that writes nothing.
+b_cs_verify() { [ "$PEERS_ONLY" = 1 ] || run_once cs_verify nothing "${CS[@]}" verify; }
+b_age_null() { run_once age_null nothing age -d -i "$W/age-id.txt" -o /dev/null "$W/big.age"; }
+# Key rotation: a new key, then every file re-encrypted to it (what
+# follows a removal); its peer is adding the same data.
+b_cs_rotate() { [ "$PEERS_ONLY" = 1 ] || run_once cs_rotate nothing "${CS[@]}" rotate; }
+b_rage_get() {
+    [ "$HAVE_RAGE" = 1 ] || return 0
+    run_once rage_get rm_out rage -d -i "$W/age-id.txt" -o "$W/out" "$W/big.rage"
+    cmp -s "$W/big" "$W/out" || die "rage -d: output differs from the input"
+}
+rounds b_cs_get b_age_get b_cs_verify b_age_null b_cs_rotate b_rage_get
 finish cs_get age_get rage_get cs_verify age_null cs_rotate
 if [ "$PEERS_ONLY" != 1 ]; then
     "${CS[@]}" get /big -o "$W/out" 2>"$W/cmd.log" || { cat "$W/cmd.log" >&2; die "chartsafe get after rotate failed"; }
@@ -262,29 +273,33 @@ log "c) add $SMALL_COUNT small files"
 reset_rclone_dst() { rm -rf "$W/rclone-dst"; mkdir "$W/rclone-dst"; }
 reset_age_dst() { rm -rf "$W/age-dst"; mkdir "$W/age-dst"; }
 reset_export_dst() { rm -rf "$W/export-dst"; mkdir "$W/export-dst"; }
-for ((r = 1; r <= RUNS; r++)); do
-    log "  round $r/$RUNS"
-    if [ "$PEERS_ONLY" != 1 ]; then
-        run_once cs_small new_vault "${CS[@]}" add "$W/small"
-        run_once cs_small_rotate nothing "${CS[@]}" rotate
-        run_once cs_small_export reset_export_dst "${CS[@]}" export /small --to "$W/export-dst"
-        n=$(find "$W/export-dst" -type f | wc -l)
-        [ "$n" -eq "$SMALL_COUNT" ] || die "chartsafe export wrote $n files, expected $SMALL_COUNT"
-    fi
+# Each tool's steps depend on each other (a vault, then its rotation and
+# export; rclone's copy, then the copy back), so they run together.
+c_cs() {
+    [ "$PEERS_ONLY" != 1 ] || return 0
+    run_once cs_small new_vault "${CS[@]}" add "$W/small"
+    run_once cs_small_rotate nothing "${CS[@]}" rotate
+    run_once cs_small_export reset_export_dst "${CS[@]}" export /small --to "$W/export-dst"
+    n=$(find "$W/export-dst" -type f | wc -l)
+    [ "$n" -eq "$SMALL_COUNT" ] || die "chartsafe export wrote $n files, expected $SMALL_COUNT"
+}
+c_rclone() {
     run_once rclone_small reset_rclone_dst rclone --config "$RCLONE_CONF" copy "$W/small" crypt:
     n=$(find "$W/rclone-dst" -type f | wc -l)
     [ "$n" -eq "$SMALL_COUNT" ] || die "rclone wrote $n files, expected $SMALL_COUNT"
     run_once rclone_small_get reset_export_dst rclone --config "$RCLONE_CONF" copy crypt: "$W/export-dst"
     n=$(find "$W/export-dst" -type f | wc -l)
     [ "$n" -eq "$SMALL_COUNT" ] || die "rclone copy from crypt wrote $n files, expected $SMALL_COUNT"
-    # One process per file is slow: one round is enough to show it.
-    if [ "$r" = 1 ]; then
-        # shellcheck disable=SC2016  # expanded by the inner shell
-        run_once age_small reset_age_dst bash -c \
-            'for f in "$1"/*; do age -r "$2" -o "$3/${f##*/}.age" "$f" || exit 1; done' \
-            age-loop "$W/small" "$RECIPIENT" "$W/age-dst"
-    fi
-done
+}
+# One process per file is slow: one run is enough to show it.
+c_age() {
+    [ -z "${SAMPLES[age_small]:-}" ] || return 0
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    run_once age_small reset_age_dst bash -c \
+        'for f in "$1"/*; do age -r "$2" -o "$3/${f##*/}.age" "$f" || exit 1; done' \
+        age-loop "$W/small" "$RECIPIENT" "$W/age-dst"
+}
+rounds c_cs c_rclone c_age
 finish cs_small rclone_small age_small cs_small_rotate cs_small_export rclone_small_get
 rm -rf "$VAULT" "$W/rclone-dst" "$W/age-dst" "$W/export-dst" "$W/small"
 
@@ -398,6 +413,6 @@ log "done"
         fmt_row "ls of $LIST_COUNT entries" "chartsafe ls" cs_ls "" "" "" ""
         fmt_row "unlock: keychain + passphrase (scrypt 2^17)" "chartsafe ls (empty vault)" cs_unlock "" "" "" ""
     fi
-    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each interleaved, one run of each tool per round (median time, range best–worst, median CPU utilisation, max RSS); small files total %.1f MiB.\n' \
+    printf '\nMachine: %s cores, %s; BENCH_DIR %s on %s; %s runs each interleaved, one run of each tool per round, each round starting with another tool (median time, range best–worst, median CPU utilisation, max RSS); small files total %.1f MiB.\n' \
         "$(nproc)" "${cpu:-unknown CPU}" "$BENCH_DIR" "${fs:-unknown fs}" "$RUNS" "$small_mib"
 }
