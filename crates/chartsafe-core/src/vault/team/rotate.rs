@@ -88,7 +88,10 @@ pub struct RekeyReport {
 /// the app runs it on a worker thread while the person keeps working.
 pub struct RekeyJob {
     root: PathBuf,
-    identities: Vec<AgeIdentity>,
+    /// Every collection key held, with its collection, newest last.
+    identities: Vec<(String, AgeIdentity)>,
+    /// The recovery identity, when the vault was opened with it.
+    recovery: Option<AgeIdentity>,
     /// The collections whose records and blobs this pass moves.
     targets: Vec<Target>,
     /// The audit log's collection, if it has one this device reads.
@@ -529,13 +532,8 @@ impl Vault {
         if !status.holds_key {
             return Err(RekeyError::KeyNotHere);
         }
-        let mut identities: Vec<AgeIdentity> = self
-            .keys
-            .collections
-            .iter()
-            .map(|(_, i)| i.clone())
-            .collect();
-        identities.extend(self.keys.recovery_identity.iter().cloned());
+        let identities = self.keys.collections.clone();
+        let recovery = self.keys.recovery_identity.clone();
         let mut targets = Vec::new();
         for c in self.readable_collections() {
             if let (Some(current), Some(recipients)) = (
@@ -561,6 +559,7 @@ impl Vault {
         Ok(RekeyJob {
             root: self.layout.root().to_owned(),
             identities,
+            recovery,
             targets,
             audit,
             default: self.collection_id(),
@@ -767,19 +766,53 @@ impl RekeyJob {
         target: &Target,
         progress: &dyn Progress,
     ) -> Result<Outcome, StorageError> {
-        let (file, size, prefix) = match open_old(item, target)? {
+        let (file, size, prefix) = match open_old(item)? {
             Ok(old) => old,
             Err(outcome) => return Ok(outcome),
         };
-        let ids: Vec<&dyn age::Identity> =
-            self.identities.iter().map(|i| i.as_age() as _).collect();
+        // One decryption says both whether the file is under the current
+        // key already and, if not, opens it: the keys most likely to open
+        // an old file come first, then the current key (marked), then the
+        // recovery identity, which opens every file. Each key tried costs
+        // an X25519 operation per stanza, which dominates small files.
+        let current_hit = AtomicBool::new(false);
+        let current = Marked {
+            inner: target.current.as_age(),
+            hit: &current_hit,
+        };
+        let current_key = target.current.recipient().to_string();
+        let collection = target.collection.as_deref().unwrap_or(&self.default);
+        let not_current =
+            |(_, i): &&(String, AgeIdentity)| i.recipient().to_string() != current_key;
+        let mut ids: Vec<&dyn age::Identity> = Vec::new();
+        ids.extend(
+            self.identities
+                .iter()
+                .rev()
+                .filter(|(c, _)| c == collection)
+                .filter(not_current)
+                .map(|(_, i)| i.as_age() as &dyn age::Identity),
+        );
+        ids.extend(
+            self.identities
+                .iter()
+                .filter(|(c, _)| c != collection)
+                .filter(not_current)
+                .map(|(_, i)| i.as_age() as &dyn age::Identity),
+        );
+        ids.push(&current);
+        ids.extend(
+            self.recovery
+                .iter()
+                .map(|i| i.as_age() as &dyn age::Identity),
+        );
         let dir = item.path.parent().expect("files are in folders");
         let mut temp = fsutil::temp_in(dir)?;
         let early = if size <= SMALL_MAX {
-            self.rekey_small(item, target, &ids, file, prefix, &mut temp)?
+            self.rekey_small(item, target, &ids, &current_hit, file, prefix, &mut temp)?
         } else {
             let old = io::Cursor::new(prefix).chain(file);
-            rekey_stream(item, target, &ids, old, size, &temp, progress)?
+            rekey_stream(item, target, &ids, &current_hit, old, size, &temp, progress)?
         };
         if let Some(outcome) = early {
             return Ok(outcome);
@@ -792,11 +825,13 @@ impl RekeyJob {
 
     /// Re-encrypts a small file in memory into `temp`; `Some` when it is
     /// left as it is.
+    #[allow(clippy::too_many_arguments)]
     fn rekey_small(
         &self,
         item: &Item,
         target: &Target,
         ids: &[&dyn age::Identity],
+        current: &AtomicBool,
         mut file: std::fs::File,
         mut bytes: Vec<u8>,
         temp: &mut tempfile::NamedTempFile,
@@ -816,6 +851,9 @@ impl RekeyJob {
             }
             Err(_) => return Ok(Some(Outcome::Skipped("damaged".into()))),
         };
+        if current.load(Ordering::SeqCst) {
+            return Ok(Some(Outcome::Current));
+        }
         if item.team {
             // A key_rotate entry stays under the key before its own, for
             // devices still holding only that one (FORMAT.md §13.1).
@@ -876,12 +914,9 @@ impl<R: Read> Read for StopRead<'_, R> {
 /// Opens the file of `item` and reads the start of its age header: the
 /// file, its size and what was read; or `Err` with the outcome when there
 /// is nothing to re-encrypt (gone, not a regular file, not an age file
-/// ChartSafe wrote, damaged, or under the current key already).
+/// ChartSafe wrote).
 #[allow(clippy::type_complexity)]
-fn open_old(
-    item: &Item,
-    target: &Target,
-) -> Result<Result<(std::fs::File, u64, Vec<u8>), Outcome>, StorageError> {
+fn open_old(item: &Item) -> Result<Result<(std::fs::File, u64, Vec<u8>), Outcome>, StorageError> {
     let mut file = match open_plain(&item.path) {
         Ok(f) => f,
         // Purged or moved by sync meanwhile: nothing to do.
@@ -909,26 +944,17 @@ fn open_old(
             "not an age file ChartSafe wrote".into(),
         )));
     }
-    // Under the current key already? Only the header is read for that.
-    let current = age::Decryptor::new_buffered(&prefix[..]).map(|d| {
-        d.decrypt(std::iter::once(
-            target.current.as_age() as &dyn age::Identity
-        ))
-        .map(|_| ())
-    });
-    match current {
-        Ok(Ok(())) => Ok(Err(Outcome::Current)),
-        Ok(Err(age::DecryptError::NoMatchingKeys)) => Ok(Ok((file, size, prefix))),
-        _ => Ok(Err(Outcome::Skipped("damaged".into()))),
-    }
+    Ok(Ok((file, size, prefix)))
 }
 
 /// Re-encrypts a big file as a stream into `temp`, stopping when asked
 /// (the file then stays as it was); `Some` when it is left as it is.
+#[allow(clippy::too_many_arguments)]
 fn rekey_stream(
     item: &Item,
     target: &Target,
     ids: &[&dyn age::Identity],
+    current: &AtomicBool,
     old: impl Read + Send,
     size: u64,
     temp: &tempfile::NamedTempFile,
@@ -948,6 +974,9 @@ fn rekey_stream(
         }
         Err(_) => return Ok(Some(Outcome::Skipped("damaged".into()))),
     };
+    if current.load(Ordering::SeqCst) {
+        return Ok(Some(Outcome::Current));
+    }
     let writer = fsutil::WriteBehind::new(temp.as_file());
     let reader = StopRead {
         inner: reader,
@@ -970,6 +999,41 @@ fn rekey_stream(
         }
         Err(crypt::StreamError::Read(e)) => Err(StorageError::read(&item.path, e)),
         Err(crypt::StreamError::Write(e)) => Err(StorageError::write(&item.path, e)),
+    }
+}
+
+/// An identity that notes when it opened a file (the current key: the
+/// file needs no re-encryption).
+struct Marked<'a> {
+    inner: &'a age::x25519::Identity,
+    hit: &'a AtomicBool,
+}
+
+impl age::Identity for Marked<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.note(self.inner.unwrap_stanza(stanza))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core::format::Stanza],
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.note(self.inner.unwrap_stanzas(stanzas))
+    }
+}
+
+impl Marked<'_> {
+    fn note(
+        &self,
+        r: Option<Result<age_core::format::FileKey, age::DecryptError>>,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        if matches!(r, Some(Ok(_))) {
+            self.hit.store(true, Ordering::SeqCst);
+        }
+        r
     }
 }
 
