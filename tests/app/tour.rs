@@ -217,11 +217,12 @@ async fn measure_app_figures() {
     app.wait_screen("unlock").await;
 
     // 1 GiB through the app and through the command line into the same
-    // 10,000-entry vault, two rounds each, interleaved (this machine's disk
-    // timing is noisy); the best is kept. The app is locked while the
-    // command line works (one process at a time may open a vault).
-    let (mut cli_time, mut app_time) = (f64::MAX, f64::MAX);
-    let mut backend_ms = u64::MAX;
+    // 10,000-entry vault, five rounds each, interleaved (on this machine a
+    // big write into the page cache is sometimes several times slower than
+    // the one before); medians and ranges are reported. The app is locked
+    // while the command line works (one process at a time may open a
+    // vault).
+    let (mut cli_times, mut app_times, mut backend_times) = (vec![], vec![], vec![]);
     let settle = || {
         // Each timed run starts with no dirty pages waiting to be written.
         let _ = Command::new("sync").status();
@@ -238,7 +239,7 @@ async fn measure_app_figures() {
         }
         big
     };
-    for round in 0..4u32 {
+    for round in 0..10u32 {
         // Alternate which goes first.
         let app_turn = round % 2 == 1;
         if !app_turn {
@@ -250,7 +251,7 @@ async fn measure_app_figures() {
                 &pass,
                 &["--vault", v, "add", by_cli.to_str().unwrap()],
             );
-            cli_time = cli_time.min(t.elapsed().as_secs_f64());
+            cli_times.push(t.elapsed().as_secs_f64());
             std::fs::remove_file(&by_cli).unwrap();
             continue;
         }
@@ -268,22 +269,27 @@ async fn measure_app_figures() {
         settle();
         let t = Instant::now();
         app.drop_files(std::slice::from_ref(&by_app)).await;
-        // Polled slowly: each WebDriver round trip costs CPU the import needs.
+        // Every 100 ms: each WebDriver round trip costs CPU the import
+        // needs, and the poll's period is the measurement's resolution.
         loop {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let state = app
                 .js("return document.getElementById('import-panel').dataset.state")
                 .await;
             if state == json!("done") {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(480)).await;
         }
-        app_time = app_time.min(t.elapsed().as_secs_f64());
+        app_times.push(t.elapsed().as_secs_f64());
         let ms = app
             .js("return document.getElementById('import-panel').dataset.elapsed")
             .await;
-        backend_ms = backend_ms.min(ms.as_str().and_then(|m| m.parse().ok()).unwrap_or(u64::MAX));
+        backend_times.push(
+            ms.as_str()
+                .and_then(|m| m.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+                / 1000.0,
+        );
         app.click("#import-close").await;
         std::fs::remove_file(&by_app).unwrap();
         app.click("#btn-lock").await;
@@ -338,21 +344,26 @@ async fn measure_app_figures() {
         "| memory at idle on the first screen (app + web view processes) | {} MiB |",
         first_kib / 1024
     );
+    let (app_med, app_lo, app_hi) = median_range(&mut app_times);
+    let (cli_med, cli_lo, cli_hi) = median_range(&mut cli_times);
+    let (be_med, be_lo, be_hi) = median_range(&mut backend_times);
     println!(
-        "| import 1 GiB: app (drop to summary, best of 2) | {:.2} s ({:.0} MiB/s) |",
-        app_time,
-        gib / 1048576.0 / app_time
+        "| import 1 GiB: app (drop to summary, median of {}, range) | {app_med:.2} s ({app_lo:.2}–{app_hi:.2}; {:.0} MiB/s) |",
+        app_times.len(),
+        gib / 1048576.0 / app_med
     );
     println!(
-        "| import 1 GiB: chartsafe add (best of 2) | {:.2} s ({:.0} MiB/s) |",
-        cli_time,
-        gib / 1048576.0 / cli_time
+        "| import 1 GiB: chartsafe add (median of {}, range) | {cli_med:.2} s ({cli_lo:.2}–{cli_hi:.2}; {:.0} MiB/s) |",
+        cli_times.len(),
+        gib / 1048576.0 / cli_med
     );
     println!(
-        "| of which the import command itself (in the app process) | {:.2} s |",
-        backend_ms as f64 / 1000.0
+        "| of which the import command itself (in the app process) | {be_med:.2} s ({be_lo:.2}–{be_hi:.2}) |"
     );
-    println!("| app vs command line | {:.2}x |", cli_time / app_time);
+    println!(
+        "| app vs command line (ratio of medians, >1 = app faster) | {:.2}x |",
+        cli_med / app_med
+    );
     app.quit().await;
 }
 
@@ -397,4 +408,13 @@ fn app_pid(scratch: &Path) -> Option<u32> {
             .any(|kv| kv == want.as_bytes())
             .then_some(pid)
     })
+}
+
+/// The median, smallest and largest of `v` (sorted in place).
+fn median_range(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    match v {
+        [] => (f64::NAN, f64::NAN, f64::NAN),
+        _ => (v[(v.len() - 1) / 2], v[0], v[v.len() - 1]),
+    }
 }
