@@ -277,7 +277,7 @@ impl Vault {
         progress.begin(1, src.content.size);
         let result = crypt::decrypt_stream(
             file,
-            io::BufWriter::with_capacity(1 << 20, temp.as_file_mut()),
+            temp.as_file_mut(),
             src.content.size,
             &self.keys.identities(),
             progress,
