@@ -161,8 +161,12 @@ fn ctrl_c_still_saves_back_and_removes_the_copy() {
     let mut o = start_open(&w, &d, "labs.txt", &editor(&w));
     o.wait_edited();
     let copy = o.copy();
+    // Standard input stays open until the command has ended: its end
+    // would also end the command (with 0), racing the signal.
+    let stdin = o.child.stdin.take();
     sh(&format!("kill -INT {}", o.child.id()));
     let out = o.child.wait_with_output().unwrap();
+    drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
