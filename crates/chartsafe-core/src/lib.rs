@@ -42,6 +42,7 @@ pub mod ids;
 pub mod keys;
 mod local;
 pub mod names;
+mod pool;
 #[doc(hidden)]
 pub mod sign;
 #[doc(hidden)]

@@ -3,8 +3,6 @@
 //! (docs/FORMAT.md §3.3, §10.4).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::errors::GetError;
 use crate::names;
@@ -122,42 +120,18 @@ impl Vault {
         batch: &[(Source, &Path)],
         progress: &dyn Progress,
     ) -> Vec<Option<Result<tempfile::NamedTempFile, GetError>>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let slots: Vec<Mutex<Option<Result<tempfile::NamedTempFile, GetError>>>> =
-            batch.iter().map(|_| Mutex::new(None)).collect();
-        let work = || loop {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= batch.len() || failed.load(Ordering::SeqCst) || progress.cancelled() {
-                break;
-            }
-            let (src, out) = &batch[i];
-            progress.file_started(out, src.content.size);
-            let result = self.get_checked(snap, src, out, &NoProgress);
-            if result.is_err() {
-                failed.store(true, Ordering::SeqCst);
-            }
-            progress.advance(src.content.size);
-            progress.file_done(out);
-            *slots[i].lock().expect("no poisoned slot") = Some(result);
-        };
-        if threads == 1 || batch.len() < 2 {
-            work();
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 1..threads {
-                    scope.spawn(work);
-                }
-                work();
-            });
-        }
-        slots
-            .into_iter()
-            .map(|s| s.into_inner().expect("no poisoned slot"))
-            .collect()
+        crate::pool::run_ordered(
+            batch,
+            || progress.cancelled(),
+            Result::is_err,
+            |(src, out)| {
+                progress.file_started(out, src.content.size);
+                let result = self.get_checked(snap, src, out, &NoProgress);
+                progress.advance(src.content.size);
+                progress.file_done(out);
+                result
+            },
+        )
     }
 }
 

@@ -13,8 +13,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::crypt::{self, DecryptFailure, HEADER_MAX};
 use crate::errors::{RekeyError, StorageError, TeamActionError, WriteRefused};
@@ -721,41 +720,17 @@ impl RekeyJob {
         targets: &[&Target],
         progress: &dyn Progress,
     ) -> Vec<Option<Result<Outcome, StorageError>>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let slots: Vec<Mutex<Option<Result<Outcome, StorageError>>>> =
-            items.iter().map(|_| Mutex::new(None)).collect();
-        let work = || loop {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= items.len() || failed.load(Ordering::SeqCst) || progress.cancelled() {
-                break;
-            }
-            let item = &items[i];
-            let result = self.rekey_one(item, targets[item.target], progress);
-            if result.is_err() {
-                failed.store(true, Ordering::SeqCst);
-            }
-            progress.advance(item.size);
-            progress.file_done(&item.path);
-            *slots[i].lock().expect("no poisoned slot") = Some(result);
-        };
-        if threads == 1 || items.len() < 2 {
-            work();
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 1..threads {
-                    scope.spawn(work);
-                }
-                work();
-            });
-        }
-        slots
-            .into_iter()
-            .map(|s| s.into_inner().expect("no poisoned slot"))
-            .collect()
+        crate::pool::run_ordered(
+            items,
+            || progress.cancelled(),
+            Result::is_err,
+            |item| {
+                let result = self.rekey_one(item, targets[item.target], progress);
+                progress.advance(item.size);
+                progress.file_done(&item.path);
+                result
+            },
+        )
     }
 
     /// Looks at one file and, if it is under an older key, stages its

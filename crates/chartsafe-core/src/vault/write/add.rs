@@ -9,8 +9,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::crypt::{self, StreamError};
 use crate::errors::{AddError, PathError, StorageError};
@@ -582,46 +580,21 @@ impl Vault {
         keep_going: bool,
         progress: &dyn Progress,
     ) -> Result<Vec<Option<StageResult>>, AddError> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let slots: Vec<Mutex<Option<StageResult>>> =
-            jobs.iter().map(|_| Mutex::new(None)).collect();
-        let work = || loop {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= jobs.len() || failed.load(Ordering::SeqCst) || progress.cancelled() {
-                break;
-            }
-            let job = &jobs[i];
-            progress.file_started(&job.local, job.size);
-            let result = self.stage_blob(
-                layout, &job.blob, &job.local, job.size, recipients, progress,
-            );
-            let tolerated = match &result {
-                Ok(_) | Err(AddError::Cancelled) => true,
-                Err(e) => keep_going && e.is_per_source(),
-            };
-            if !tolerated {
-                failed.store(true, Ordering::SeqCst);
-            }
-            *slots[i].lock().expect("no poisoned slot") = Some(result);
+        let tolerated = |result: &StageResult| match result {
+            Ok(_) | Err(AddError::Cancelled) => true,
+            Err(e) => keep_going && e.is_per_source(),
         };
-        if threads == 1 || jobs.len() < 2 {
-            work();
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 1..threads {
-                    scope.spawn(work);
-                }
-                work();
-            });
-        }
-        let results: Vec<Option<StageResult>> = slots
-            .into_iter()
-            .map(|s| s.into_inner().expect("no poisoned slot"))
-            .collect();
+        let results = crate::pool::run_ordered(
+            jobs,
+            || progress.cancelled(),
+            |r| !tolerated(r),
+            |job| {
+                progress.file_started(&job.local, job.size);
+                self.stage_blob(
+                    layout, &job.blob, &job.local, job.size, recipients, progress,
+                )
+            },
+        );
         // Every worker has stopped: empty shard folders of failed jobs can go
         // (this fails harmlessly if anything is in them).
         for (job, r) in jobs.iter().zip(&results) {
