@@ -173,13 +173,18 @@ pub(crate) fn replace_all(root: &Path, staged: Vec<Staged>) -> Result<(), Storag
 
 /// Writes `bytes` as a new file at `dest` durably, never replacing one (see [`commit`]).
 pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    commit(root, Staged::new(temp_with(dest, bytes)?, dest.to_owned())?)
+}
+
+/// A temporary file beside `dest` holding `bytes`.
+fn temp_with(dest: &Path, bytes: &[u8]) -> Result<NamedTempFile, StorageError> {
     let dir = dest.parent().expect("destination has a folder");
     let mut temp = temp_in(dir)?;
     step("write new file").map_err(|e| StorageError::write(dest, e))?;
     temp.write_all(bytes)
         .map_err(|e| StorageError::write(dest, e))?;
     temp.flush().map_err(|e| StorageError::write(dest, e))?;
-    commit(root, Staged::new(temp, dest.to_owned())?)
+    Ok(temp)
 }
 
 /// Writes `bytes` as a new file at `dest` durably, never replacing one,
@@ -190,15 +195,14 @@ pub(crate) fn write_new(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), St
 /// as the gigabyte `get` has just decrypted beside the vault.
 pub(crate) fn write_new_alone(dest: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = dest.parent().expect("destination has a folder");
-    let mut temp = temp_in(dir)?;
-    step("write new file").map_err(|e| StorageError::write(dest, e))?;
-    temp.write_all(bytes)
-        .map_err(|e| StorageError::write(dest, e))?;
-    temp.flush().map_err(|e| StorageError::write(dest, e))?;
+    let temp = temp_with(dest, bytes)?;
     step("sync").map_err(|e| StorageError::write(dest, e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| StorageError::write(dest, e))?;
+    // Off Linux, Staged::new syncs it.
+    if cfg!(target_os = "linux") {
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| StorageError::write(dest, e))?;
+    }
     let last = Staged::new(temp, dest.to_owned())?;
     step("commit rename").map_err(|e| StorageError::write(dest, e))?;
     last.temp
