@@ -65,6 +65,8 @@ pub fn export(
     // at a time (Vault::get_many).
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut taken: HashSet<PathBuf> = HashSet::new();
+    // Folders made by this export: each is made once, not once per file.
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for asked in paths {
         // "/Patients/Doe/" as "Patients/Doe", as `get` takes it.
         let path = match names::split_path(asked) {
@@ -87,15 +89,15 @@ pub fn export(
             continue;
         }
         let prefix = format!("{path}/");
-        create_dir(&target)?;
+        create_dir(&target, &mut made)?;
         for e in entries.iter().filter(|e| e.path.starts_with(&prefix)) {
             let out = target.join(names::local_relative_path(&e.path[prefix.len()..]));
             if e.kind == Kind::Dir {
-                create_dir(&out)?;
+                create_dir(&out, &mut made)?;
                 continue;
             }
             let parent = out.parent().unwrap_or(&target).to_owned();
-            create_dir(&parent)?;
+            create_dir(&parent, &mut made)?;
             let file = free_name(&parent, &names::local_file_name(last_name(&e.path)), &taken);
             taken.insert(file.clone());
             files.push((e.path.clone(), file));
@@ -112,8 +114,15 @@ fn last_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn create_dir(dir: &Path) -> Result<(), ExportError> {
-    std::fs::create_dir_all(dir).map_err(|e| GetError::Output(dir.to_owned(), e).into())
+/// Makes `dir` and its parents unless this export already made it (5,000
+/// files in one folder cost one `mkdir`, not 5,000).
+fn create_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), ExportError> {
+    if made.contains(dir) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| GetError::Output(dir.to_owned(), e))?;
+    made.insert(dir.to_owned());
+    Ok(())
 }
 
 /// "name", else "name (2)", "name (3)", …: the first that does not exist
