@@ -19,7 +19,7 @@ set -euo pipefail
 BUILD_PKGS=(libdbus-1-dev pkg-config gnome-keyring dbus dbus-x11
             build-essential libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
             libayatana-appindicator3-dev librsvg2-dev xdg-utils)
-TEST_PKGS=("${BUILD_PKGS[@]}" age unison rsync libsecret-tools time e2fsprogs
+TEST_PKGS=("${BUILD_PKGS[@]}" age unison rsync libsecret-tools time e2fsprogs locales
            jq xvfb xauth webkit2gtk-driver nodejs)
 CROSS_PKGS=(rustc-web cargo-web rust-web-clippy rust-web-src clang llvm)
 DIST_PKGS=("${BUILD_PKGS[@]}" debootstrap)

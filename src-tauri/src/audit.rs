@@ -2,6 +2,7 @@
 //! (docs/FORMAT.md §10): thin commands over the core's audit log and health
 //! check.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +27,15 @@ pub struct ActivityOut {
     rows: Vec<AuditEntry>,
     problems: Vec<String>,
     chains: usize,
+    /// Names from the team log, for the ids in `rows`.
+    people: PeopleOut,
+}
+
+/// Member and computer names by id.
+#[derive(Serialize)]
+pub struct PeopleOut {
+    members: HashMap<String, String>,
+    devices: HashMap<String, String>,
 }
 
 /// The audit log and health report last shown, for export and repair.
@@ -40,11 +50,18 @@ pub struct Shown {
 pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
     let session = state.session()?;
     tauri::async_runtime::spawn_blocking(move || {
-        let log = chartsafe_api::read_log(&mut session.vault.lock().expect("vault lock"))?;
+        let mut vault = session.vault.lock().expect("vault lock");
+        let log = chartsafe_api::read_log(&mut vault)?;
+        let people = chartsafe_api::People::of(&vault);
+        drop(vault);
         let out = ActivityOut {
             rows: log.entries.clone(),
             problems: log.problems.iter().map(ToString::to_string).collect(),
             chains: log.chains.len(),
+            people: PeopleOut {
+                members: people.members().clone(),
+                devices: people.devices().clone(),
+            },
         };
         *session.shown.log.lock().expect("shown lock") = Some(Arc::new(log));
         Ok(out)
@@ -93,10 +110,13 @@ pub async fn export_audit(
             .iter()
             .filter_map(|&i| log.entries.get(i as usize))
             .collect();
+        let mut vault = session.vault.lock().expect("vault lock");
+        let style = chartsafe_api::LogStyle::local(&vault);
         let written = chartsafe_api::export_entries_to_file(
-            &mut session.vault.lock().expect("vault lock"),
+            &mut vault,
             &entries,
             ExportFormat::Csv,
+            &style,
             "app",
             Path::new(&dest),
         )?;

@@ -71,7 +71,7 @@ fn actions_are_listed_filtered_and_exported() {
     let _ = d.run_raw(&["get", "nope.txt"], None);
 
     let table = d.ok(&["audit"]);
-    assert!(table.starts_with("TIME (UTC)"), "{table}");
+    assert!(table.starts_with("TIME "), "{table}");
     for action in [
         "created",
         "unlocked",
@@ -84,21 +84,41 @@ fn actions_are_listed_filtered_and_exported() {
     }
 
     // The file's whole history under both its names, by its current path.
-    let csv = d.ok(&["audit", "--entry", "Smith/Labs.pdf", "--format", "csv"]);
+    let csv = d.ok(&[
+        "audit",
+        "--entry",
+        "Smith/Labs.pdf",
+        "--format",
+        "csv",
+        "--utc",
+    ]);
     let rows = csv_rows(&csv);
     assert_eq!(
         rows[0].join(","),
-        "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified"
+        "time,member,computer,action,path,outcome,reason,detail,app,verified"
     );
-    let actions: Vec<&str> = rows[1..].iter().map(|r| r[4].as_str()).collect();
+    let actions: Vec<&str> = rows[1..].iter().map(|r| r[3].as_str()).collect();
     assert_eq!(actions, ["added", "exported", "moved"], "{csv}");
     for r in &rows[1..] {
-        assert_eq!(r[3], "front desk");
-        assert_eq!(r[6], "Smith/src/Lab, results.pdf");
-        assert_eq!(r[7], "ok");
-        assert!(r[10].starts_with("chartsafe "), "{r:?}");
-        assert!(r[0].ends_with('Z') && r[0].len() == 24, "{}", r[0]);
+        assert_eq!(r[1], "Administrator");
+        assert_eq!(r[2], "front desk");
+        assert_eq!(r[4], "Smith/src/Lab, results.pdf");
+        assert_eq!(r[5], "ok");
+        assert!(r[8].starts_with("chartsafe "), "{r:?}");
+        assert!(r[0].ends_with('Z') && r[0].len() == 20, "{}", r[0]);
     }
+    // Ids only when asked.
+    let csv = d.ok(&[
+        "audit",
+        "--entry",
+        "Smith/Labs.pdf",
+        "--format",
+        "csv",
+        "--ids",
+    ]);
+    let rows = csv_rows(&csv);
+    assert_eq!(rows[0][10..], ["member_id", "computer_id", "entry_id"]);
+    assert_eq!(rows[1][12].len(), 26, "{:?}", rows[1]);
     // A name that a spreadsheet would run as a formula is defused.
     let csv = d.ok(&["audit", "--action", "added", "--format", "csv"]);
     assert!(
@@ -131,6 +151,131 @@ fn actions_are_listed_filtered_and_exported() {
     d.fails(&["audit", "--since", "yesterday-ish"], 2);
     d.fails(&["audit", "--action", "stole"], 2);
     d.ok(&["audit", "verify"]);
+}
+
+/// A locale of the C library, compiled into `dir` (LOCPATH) from the
+/// sources of Debian's `locales` package: the machine need not have it.
+fn locale(dir: &Path, name: &str) {
+    if !dir.join(format!("{name}.UTF-8")).exists() {
+        std::fs::create_dir_all(dir).unwrap();
+        sh(&format!(
+            "localedef -i {name} -f UTF-8 '{}/{name}.UTF-8'",
+            dir.display()
+        ));
+    }
+}
+
+/// The first table row of `chartsafe audit`, under a zone and a locale.
+fn first_row(d: &Device, locales: &Path, tz: &str, lang: &str, extra: &[&str]) -> String {
+    let mut c = d.command();
+    c.env("TZ", tz)
+        .env("LOCPATH", locales)
+        .env("LANG", lang)
+        .env_remove("LC_ALL")
+        .env_remove("LC_TIME")
+        .arg("--vault")
+        .arg(&d.vault)
+        .arg("audit")
+        .args(extra);
+    let out = output_with(c, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().nth(1).unwrap_or_default().to_owned()
+}
+
+/// A clinic in Berlin and one in New York read the same log in their own
+/// clock, date order and 12- or 24-hour time, with people's names; the
+/// CSV carries the offset; `--utc` and typed times agree (GNU `date` is
+/// the oracle).
+#[test]
+fn times_follow_the_zone_and_the_locale_and_people_have_names() {
+    let w = World::new();
+    let (d, _) = w.init("front desk", "vault");
+    let locales = w.path("locales");
+    locale(&locales, "de_DE");
+    locale(&locales, "en_US");
+    let json = d.ok(&["audit", "--format", "json"]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(first["member_name"], "Administrator");
+    assert_eq!(first["computer_name"], "front desk");
+    let secs = first["time_ms"].as_i64().unwrap() / 1000;
+    let date = |tz: &str, fmt: &str| {
+        sh(&format!("LC_ALL=C TZ={tz} date -d @{secs} '+{fmt}'"))
+            .trim()
+            .to_owned()
+    };
+
+    let de = first_row(&d, &locales, "Europe/Berlin", "de_DE.UTF-8", &[]);
+    let want = date("Europe/Berlin", "%d.%m.%Y %H:%M:%S");
+    assert!(
+        de.starts_with(&format!("{want}  Administrator ")),
+        "{de:?} vs {want:?}"
+    );
+    assert!(de.contains("front desk"), "{de}");
+
+    let us = first_row(&d, &locales, "America/New_York", "en_US.UTF-8", &[]);
+    let want = date("America/New_York", "%m/%d/%Y %-I:%M:%S %p");
+    assert!(
+        us.starts_with(&format!("{want}  Administrator ")),
+        "{us:?} vs {want:?}"
+    );
+
+    let utc = first_row(&d, &locales, "America/New_York", "en_US.UTF-8", &["--utc"]);
+    let want = date("UTC", "%Y-%m-%d %H:%M:%S UTC");
+    assert!(utc.starts_with(&want), "{utc:?} vs {want:?}");
+
+    // A locale that is not installed, or none: ISO dates, 24-hour clock.
+    let plain = first_row(&d, &locales, "Europe/Berlin", "xx_YY.UTF-8", &[]);
+    let want = date("Europe/Berlin", "%Y-%m-%d %H:%M:%S");
+    assert!(plain.starts_with(&want), "{plain:?} vs {want:?}");
+
+    // The CSV: ISO 8601 with the offset of that day in that zone.
+    let csv = first_row(
+        &d,
+        &locales,
+        "Europe/Berlin",
+        "de_DE.UTF-8",
+        &["--format", "csv"],
+    );
+    let want = date("Europe/Berlin", "%Y-%m-%dT%H:%M:%S%:z");
+    assert!(
+        csv.starts_with(&format!("{want},Administrator,front desk,created,")),
+        "{csv:?} vs {want:?}"
+    );
+
+    // Typed times are the zone's: from the minute of the first entry on,
+    // everything; from the next day on, nothing.
+    let since = date("Europe/Berlin", "%Y-%m-%d %H:%M");
+    let row = first_row(
+        &d,
+        &locales,
+        "Europe/Berlin",
+        "de_DE.UTF-8",
+        &["--since", &since],
+    );
+    assert!(row.contains("created"), "{row}");
+    let tomorrow = sh(&format!(
+        "TZ=Europe/Berlin date -d @{} +%Y-%m-%d",
+        secs + 86_400
+    ));
+    let row = first_row(
+        &d,
+        &locales,
+        "Europe/Berlin",
+        "de_DE.UTF-8",
+        &["--since", tomorrow.trim()],
+    );
+    assert_eq!(row, "", "nothing after tomorrow");
+
+    // A member by name, in any case; a name nobody has matches nothing.
+    let row = first_row(&d, &locales, "UTC", "C", &["--member", "administrator"]);
+    assert!(row.contains("created"), "{row}");
+    let row = first_row(&d, &locales, "UTC", "C", &["--member", "Nobody"]);
+    assert_eq!(row, "");
 }
 
 #[test]
@@ -266,7 +411,7 @@ fn two_devices_synced_by_rsync_see_both_chains_in_time_order() {
     let seen = |d: &Device| -> Vec<(String, String)> {
         csv_rows(&d.ok(&["audit", "--entry", "chart.pdf", "--format", "csv"]))[1..]
             .iter()
-            .map(|r| (r[3].clone(), r[4].clone()))
+            .map(|r| (r[2].clone(), r[3].clone()))
             .collect()
     };
     let expected = [
@@ -347,7 +492,7 @@ fn verify_finds_injected_faults_and_repairs_only_what_is_safe() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("checked 2000 content file(s)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checked 2000 content files"));
 
     // Faults: a missing blob, two swapped blobs, a damaged record, an orphan.
     let mut blobs = blobs(&d.vault);

@@ -47,9 +47,7 @@ fn add_list_get_round_trip_keeps_folders_and_bytes() {
     );
     // A rerun adds nothing.
     let out = d.run_raw(&["add", src.to_str().unwrap()], None);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("added 0 file(s), replaced 0, unchanged 4")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("added 0 files, replaced 0, unchanged 4"));
     let info = d.ok(&["info"]);
     assert!(info.contains("files:       4 (5000024 bytes)"), "{info}");
 }

@@ -9,6 +9,9 @@ use chartsafe_core::{
     Vault,
 };
 
+use crate::people::People;
+use crate::time::{count, TimeStyle};
+
 /// Errors of [`read_log`] and [`export_entries`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,15 +82,42 @@ impl ExportFormat {
     }
 }
 
+/// How a copy of the log names people and writes times.
+#[derive(Debug, Clone)]
+pub struct LogStyle {
+    /// Members' and computers' names.
+    pub people: People,
+    /// The zone of the CSV's times (JSON is always in UTC).
+    pub time: TimeStyle,
+    /// Whether the CSV also holds the member, computer and entry ids (JSON
+    /// always does).
+    pub ids: bool,
+}
+
+impl LogStyle {
+    /// Names from `vault`'s team log, times in this computer's zone, no
+    /// ids in CSV.
+    pub fn local(vault: &Vault) -> Self {
+        Self {
+            people: People::of(vault),
+            time: TimeStyle::local(),
+            ids: false,
+        }
+    }
+}
+
 /// One entry as the JSON object `chartsafe audit --format json` prints: a
-/// contract with scripts, so fields are only ever added.
-pub fn entry_json(e: &AuditEntry) -> serde_json::Value {
+/// contract with scripts, so fields are only ever added. Times are UTC;
+/// `member_name` and `computer_name` are the team log's names.
+pub fn entry_json(e: &AuditEntry, people: &People) -> serde_json::Value {
     serde_json::json!({
         "time": utc_time(e.time),
         "time_ms": e.time,
         "member": e.member,
+        "member_name": people.member(&e.member),
         "device": e.device,
         "device_name": e.device_name,
+        "computer_name": people.device(&e.device, &e.device_name),
         "action": e.action,
         "entry": e.entry,
         "path": e.path,
@@ -112,11 +142,12 @@ pub fn export_entries(
     vault: &mut Vault,
     entries: &[&AuditEntry],
     format: ExportFormat,
+    style: &LogStyle,
     via: &str,
     out: &mut dyn Write,
 ) -> Result<usize, AuditError> {
     record_export(vault, entries.len(), format, via)?;
-    write_entries(entries, format, out)
+    write_entries(entries, format, style, out)
         .map_err(|source| AuditError::Write { file: None, source })?;
     Ok(entries.len())
 }
@@ -132,6 +163,7 @@ pub fn export_entries_to_file(
     vault: &mut Vault,
     entries: &[&AuditEntry],
     format: ExportFormat,
+    style: &LogStyle,
     via: &str,
     dest: &Path,
 ) -> Result<usize, AuditError> {
@@ -143,7 +175,7 @@ pub fn export_entries_to_file(
             .unwrap_or(Path::new("."));
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
         let mut out = std::io::BufWriter::new(temp.as_file_mut());
-        write_entries(entries, format, &mut out)?;
+        write_entries(entries, format, style, &mut out)?;
         out.flush()?;
         drop(out);
         temp.as_file().sync_all()?;
@@ -157,38 +189,48 @@ pub fn export_entries_to_file(
     Ok(entries.len())
 }
 
+fn count_of(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 fn record_export(
     vault: &mut Vault,
-    count: usize,
+    n: usize,
     format: ExportFormat,
     via: &str,
 ) -> Result<(), AuditWriteError> {
     let now = vault.now_ms();
-    vault.record(
-        Event::new(now, Action::AuditExported)
-            .detail(format!("{count} entries, {}, {via}", format.name())),
-    )
+    vault.record(Event::new(now, Action::AuditExported).detail(format!(
+        "{}, {}, {via}",
+        count(count_of(n), "entry", "entries"),
+        format.name()
+    )))
 }
 
 fn write_entries(
     entries: &[&AuditEntry],
     format: ExportFormat,
+    style: &LogStyle,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     match format {
-        ExportFormat::Csv => write_csv(entries.iter().copied(), out),
+        ExportFormat::Csv => write_csv(entries.iter().copied(), style, out),
         ExportFormat::JsonLines => {
             for e in entries {
-                writeln!(out, "{}", entry_json(e))?;
+                writeln!(out, "{}", entry_json(e, &style.people))?;
             }
             Ok(())
         }
     }
 }
 
-/// The header line of the CSV export ([`ExportFormat::Csv`]).
-pub const CSV_HEADER: &str =
-    "time_utc,member,device,device_name,action,entry,path,outcome,reason,detail,app,verified";
+/// The header line of the CSV export ([`ExportFormat::Csv`]): names, and
+/// times in ISO 8601 with the offset of the zone they are written in.
+pub const CSV_HEADER: &str = "time,member,computer,action,path,outcome,reason,detail,app,verified";
+
+/// The header with ids ([`LogStyle::ids`]): the same columns, then the ids.
+pub const CSV_HEADER_IDS: &str =
+    "time,member,computer,action,path,outcome,reason,detail,app,verified,member_id,computer_id,entry_id";
 
 /// One CSV field (RFC 4180). A field a spreadsheet would run as a formula
 /// (starting with `=`, `+`, `-`, `@`, tab or carriage return; a file name
@@ -211,20 +253,21 @@ fn csv_field(s: &str) -> String {
 /// sensitive as the files.
 fn write_csv<'a>(
     entries: impl IntoIterator<Item = &'a AuditEntry>,
+    style: &LogStyle,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    write!(out, "{CSV_HEADER}\r\n")?;
+    let header = if style.ids {
+        CSV_HEADER_IDS
+    } else {
+        CSV_HEADER
+    };
+    write!(out, "{header}\r\n")?;
     for e in entries {
-        let fields = [
-            utc_time(e.time),
-            e.member.to_string(),
-            e.device.to_string(),
-            e.device_name.clone(),
+        let mut fields = vec![
+            style.time.iso(e.time),
+            style.people.member(&e.member),
+            style.people.device(&e.device, &e.device_name),
             e.action.clone(),
-            e.entry
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
             e.path.clone().unwrap_or_default(),
             e.outcome.clone(),
             e.reason.clone().unwrap_or_default(),
@@ -233,6 +276,16 @@ fn write_csv<'a>(
             // "no": no signature vouches for it (FORMAT.md §10.6).
             if e.unverified { "no" } else { "yes" }.to_owned(),
         ];
+        if style.ids {
+            fields.push(e.member.to_string());
+            fields.push(e.device.to_string());
+            fields.push(
+                e.entry
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            );
+        }
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         write!(out, "{}\r\n", line.join(","))?;
     }
@@ -261,8 +314,16 @@ mod tests {
         let log = read_log(&mut vault).unwrap();
         let entries: Vec<&AuditEntry> = log.entries.iter().collect();
         let dest = tmp.path().join("activity.csv");
-        let n =
-            export_entries_to_file(&mut vault, &entries, ExportFormat::Csv, "app", &dest).unwrap();
+        let style = LogStyle::local(&vault);
+        let n = export_entries_to_file(
+            &mut vault,
+            &entries,
+            ExportFormat::Csv,
+            &style,
+            "app",
+            &dest,
+        )
+        .unwrap();
         assert_eq!(n, entries.len());
         let csv = std::fs::read_to_string(&dest).unwrap();
         assert_eq!(csv.lines().count(), n + 1, "{csv}");
@@ -271,12 +332,14 @@ mod tests {
             &mut vault,
             &entries[..1],
             ExportFormat::JsonLines,
+            &style,
             "command line",
             &mut out,
         )
         .unwrap();
         let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(line["time_ms"], entries[0].time);
+        assert_eq!(line["member_name"], "Administrator");
         let after = read_log(&mut vault).unwrap();
         let details: Vec<_> = after
             .entries
@@ -288,7 +351,7 @@ mod tests {
             details,
             [
                 format!("{n} entries, CSV, app"),
-                "1 entries, JSON, command line".to_owned()
+                "1 entry, JSON, command line".to_owned()
             ]
         );
     }
@@ -300,11 +363,55 @@ mod tests {
         let log = read_log(&mut vault).unwrap();
         let entries: Vec<&AuditEntry> = log.entries.iter().collect();
         let dest = tmp.path().join("no such folder/activity.csv");
-        let e = export_entries_to_file(&mut vault, &entries, ExportFormat::Csv, "app", &dest)
-            .unwrap_err();
+        let style = LogStyle::local(&vault);
+        let e = export_entries_to_file(
+            &mut vault,
+            &entries,
+            ExportFormat::Csv,
+            &style,
+            "app",
+            &dest,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no such folder"), "{e}");
         assert_eq!(e.kind(), ErrorKind::Storage);
         assert!(!tmp.path().join("no such folder").exists());
+    }
+
+    /// The CSV names people and computers, writes times in ISO 8601 with
+    /// the offset of the zone, and holds ids only when asked.
+    #[test]
+    fn csv_rows_name_people_and_carry_the_offset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut vault = new_vault(tmp.path());
+        let log = read_log(&mut vault).unwrap();
+        let entries: Vec<&AuditEntry> = log.entries.iter().collect();
+        let first = entries[0];
+        let mut style = LogStyle {
+            people: People::of(&vault),
+            time: TimeStyle::with(
+                jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+                "%d.%m.%Y",
+                false,
+            ),
+            ids: false,
+        };
+        let mut out = Vec::new();
+        write_csv(entries.iter().copied(), &style, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some(CSV_HEADER));
+        let row = lines.next().unwrap();
+        assert!(row.starts_with(&style.time.iso(first.time)), "{row}");
+        assert!(row.contains("+01:00") || row.contains("+02:00"), "{row}");
+        assert!(row.contains(",Administrator,"), "{row}");
+        assert!(!csv.contains(first.member.as_str()), "no ids unless asked");
+        style.ids = true;
+        let mut out = Vec::new();
+        write_csv(entries.iter().copied(), &style, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        assert!(csv.starts_with(CSV_HEADER_IDS));
+        assert!(csv.contains(first.member.as_str()));
     }
 
     /// A staff member's computer is refused by both shells alike (the app

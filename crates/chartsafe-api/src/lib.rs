@@ -32,20 +32,24 @@
 mod audit;
 mod edit;
 mod export;
+mod people;
 mod rekey;
 mod session;
 mod setup;
 #[cfg(test)]
 mod test_support;
+mod time;
 
 pub use audit::{
     entry_json, export_entries, export_entries_to_file, read_log, AuditError, ExportFormat,
-    CSV_HEADER,
+    LogStyle, CSV_HEADER, CSV_HEADER_IDS,
 };
 pub use edit::{
     default_private_root, private_root, remove_leftovers, EditError, OpenFiles, SavedHook, APP_ID,
 };
 pub use export::{export, ExportError};
+pub use people::People;
 pub use rekey::rekey_if_due;
 pub use session::{create, recover, NewVault, PhraseCheck, Recovered};
 pub use setup::{check_enrolled, default_device_name, default_state_dir, Setup};
+pub use time::{count, TimeStyle};

@@ -2,69 +2,21 @@
 
 use std::io::{IsTerminal, Write};
 
-use chartsafe_api::ExportFormat;
+use chartsafe_api::{ExportFormat, LogStyle, People};
 use chartsafe_core::{names, Action, AuditEntry, AuditFilter, EntryId, Vault};
 
 use crate::exit::{code, Failure};
 use crate::output::{self, broken};
 use crate::{AuditArgs, AuditCommand, AuditFormat};
 
-/// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Reads `--since`/`--until`: a UTC date or date and time, or an age.
-pub fn parse_time(text: &str, now: i64) -> Option<i64> {
-    let t = text.trim();
-    if let Some(unit) = t.chars().last().filter(|c| "dhm".contains(*c)) {
-        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
-            let ms = match unit {
-                'd' => 86_400_000,
-                'h' => 3_600_000,
-                _ => 60_000,
-            };
-            return Some(now - n.checked_mul(ms)?);
-        }
-    }
-    let t = t.trim_end_matches('Z');
-    let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let h: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [y, mo, da] = <[i64; 3]>::try_from(d).ok()?;
-    let (hh, mm, ss) = match h[..] {
-        [hh, mm] => (hh, mm, 0),
-        [hh, mm, ss] => (hh, mm, ss),
-        _ => return None,
-    };
-    let valid = (1..=12).contains(&mo)
-        && (1..=31).contains(&da)
-        && (0..24).contains(&hh)
-        && (0..60).contains(&mm)
-        && (0..61).contains(&ss);
-    valid.then(|| ((days_from_civil(y, mo, da) * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
-}
-
 fn time_arg(text: &Option<String>, now: i64, flag: &str) -> Result<Option<i64>, Failure> {
     text.as_deref()
         .map(|t| {
-            parse_time(t, now).ok_or_else(|| {
+            output::times().parse(t, now).ok_or_else(|| {
                 Failure::new(
                     2,
                     format!("{flag} {t:?}: not a time"),
-                    Some("use YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC), or an age such as 7d or 12h"),
+                    Some("use YYYY-MM-DD or YYYY-MM-DD HH:MM (this computer's time zone, UTC with --utc, or ending in Z or +01:00), or an age such as 7d or 12h"),
                 )
             })
         })
@@ -73,9 +25,8 @@ fn time_arg(text: &Option<String>, now: i64, flag: &str) -> Result<Option<i64>, 
 
 /// One row of the table. Text from the log is printed with control
 /// characters escaped (a file name or a planted event may hold them).
-fn entry_line(e: &AuditEntry) -> String {
+fn entry_line(e: &AuditEntry, people: &People, ids: bool) -> String {
     let safe = names::printable;
-    let secs = e.time.div_euclid(1000).rem_euclid(60);
     let mut outcome = match (e.outcome.as_str(), &e.reason) {
         ("ok", _) => String::new(),
         (o, Some(r)) => format!("{}: {}", o.to_uppercase(), safe(r)),
@@ -93,11 +44,18 @@ fn entry_line(e: &AuditEntry) -> String {
             format!("{what} ({d})")
         };
     }
+    let mut member = safe(&people.member(&e.member));
+    let mut device = safe(&people.device(&e.device, &e.device_name));
+    if ids {
+        member = format!("{member} ({})", e.member);
+        device = format!("{device} ({})", e.device);
+    }
+    let (mw, dw) = if ids { (48, 48) } else { (20, 16) };
     format!(
-        "{}:{secs:02}  {:<16}  {:<8}  {:<16}  {:<10}  {what}",
-        names::date_time(e.time),
-        output::clip(&safe(&e.device_name), 16),
-        safe(e.member.get(..8).unwrap_or(&e.member)),
+        "{}  {:<mw$}  {:<dw$}  {:<16}  {:<10}  {what}",
+        output::times().date_time_seconds(e.time),
+        output::clip(&member, mw),
+        output::clip(&device, dw),
         safe(&e.action),
         output::clip(&outcome, 40),
     )
@@ -108,20 +66,26 @@ pub fn run(vault: &mut Vault, args: &AuditArgs, out: &mut dyn Write) -> Result<u
     if matches!(args.command, Some(AuditCommand::Verify)) {
         return verify_chains(vault, out);
     }
-    let filter = filter(vault, args)?;
+    let people = People::of(vault);
+    let filter = filter(vault, args, &people)?;
     let log = chartsafe_api::read_log(vault)?;
     let shown: Vec<&AuditEntry> = log.filter(&filter).collect();
+    let style = LogStyle {
+        people,
+        time: output::times().clone(),
+        ids: args.ids,
+    };
     // A copy of the log (with file names) for another program is recorded
     // first, like every other way out of the vault (FORMAT.md §10.2).
     let format = match args.format {
         AuditFormat::Csv => ExportFormat::Csv,
         AuditFormat::Json => ExportFormat::JsonLines,
         AuditFormat::Table => {
-            print_table(&shown, out)?;
+            print_table(&shown, &style, out)?;
             return Ok(problems(&log));
         }
     };
-    chartsafe_api::export_entries(vault, &shown, format, "command line", out)?;
+    chartsafe_api::export_entries(vault, &shown, format, &style, "command line", out)?;
     Ok(problems(&log))
 }
 
@@ -155,12 +119,12 @@ fn verify_chains(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> 
         writeln!(out, "problem: {}", names::printable(&p.to_string())).map_err(broken)?;
     }
     eprintln!(
-        "{} entries in {} chains: {}",
-        log.entries.len(),
-        log.chains.len(),
+        "{} in {}: {}",
+        output::count(log.entries.len(), "entry", "entries"),
+        output::count(log.chains.len(), "chain", "chains"),
         match log.problems.len() {
             0 => "every chain is intact".to_owned(),
-            n => format!("{n} problem(s)"),
+            n => output::count(n, "problem", "problems"),
         }
     );
     Ok(if log.problems.is_empty() {
@@ -173,7 +137,7 @@ fn verify_chains(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> 
 /// The filter the flags ask for. `--entry` takes an id, or a path: the
 /// entry now at that path (its whole history, under every name it had) and
 /// whatever was recorded under that path.
-fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
+fn filter(vault: &mut Vault, args: &AuditArgs, people: &People) -> Result<AuditFilter, Failure> {
     let now = vault.now_ms();
     for a in &args.action {
         if Action::parse(a).is_none() {
@@ -187,7 +151,7 @@ fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
     let mut filter = AuditFilter {
         since: time_arg(&args.since, now, "--since")?,
         until: time_arg(&args.until, now, "--until")?,
-        member: args.member.clone(),
+        member: member_arg(args.member.as_deref(), people)?,
         device: args.device.clone(),
         actions: args.action.clone(),
         ..AuditFilter::default()
@@ -209,17 +173,54 @@ fn filter(vault: &mut Vault, args: &AuditArgs) -> Result<AuditFilter, Failure> {
 }
 
 /// The entries as a table.
-fn print_table(shown: &[&AuditEntry], out: &mut dyn Write) -> Result<(), Failure> {
+fn print_table(
+    shown: &[&AuditEntry],
+    style: &LogStyle,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let lines: Vec<String> = shown
+        .iter()
+        .map(|e| entry_line(e, &style.people, style.ids))
+        .collect();
+    // Times are as wide as the locale writes them ("12/07/2026 6:31:05 PM").
+    let width = shown
+        .iter()
+        .map(|e| output::times().date_time_seconds(e.time).chars().count())
+        .max()
+        .unwrap_or(19);
+    let (mw, dw) = if style.ids { (48, 48) } else { (20, 16) };
     writeln!(
         out,
-        "{:<19}  {:<16}  {:<8}  {:<16}  {:<10}  PATH (DETAIL)",
-        "TIME (UTC)", "DEVICE", "MEMBER", "ACTION", "OUTCOME"
+        "{:<width$}  {:<mw$}  {:<dw$}  {:<16}  {:<10}  PATH (DETAIL)",
+        "TIME", "MEMBER", "COMPUTER", "ACTION", "OUTCOME"
     )
     .map_err(broken)?;
-    for e in shown {
-        writeln!(out, "{}", entry_line(e)).map_err(broken)?;
+    for (e, line) in shown.iter().zip(lines) {
+        let time = output::times().date_time_seconds(e.time);
+        let rest = line.get(time.len()..).unwrap_or_default();
+        writeln!(out, "{time:<width$}{rest}").map_err(broken)?;
     }
     Ok(())
+}
+
+/// `--member`: a name (any case) is the id of that member; otherwise the
+/// text is an id or its first characters.
+fn member_arg(text: Option<&str>, people: &People) -> Result<Option<String>, Failure> {
+    let Some(text) = text else { return Ok(None) };
+    let ids = people.member_ids(text);
+    match ids.len() {
+        0 | 1 => Ok(Some(
+            ids.into_iter().next().unwrap_or_else(|| text.to_owned()),
+        )),
+        n => Err(Failure::new(
+            code::USAGE,
+            format!(
+                "--member {text:?}: {} have that name",
+                output::count(n, "member", "members")
+            ),
+            Some("give the member's id instead (chartsafe members)"),
+        )),
+    }
 }
 
 /// `chartsafe verify [--repair [--yes]]`.
@@ -238,19 +239,23 @@ pub fn verify(
         writeln!(out, "    fix: {}", p.remedy()).map_err(broken)?;
     }
     eprintln!(
-        "checked {} content file(s) ({} bytes) and {} audit entries in {:.1} s: {}",
-        report.contents_checked,
+        "checked {} ({} bytes) and {} in {:.1} s: {}",
+        output::count(report.contents_checked, "content file", "content files"),
         report.bytes_checked,
-        report.audit_entries,
+        output::count(report.audit_entries, "audit entry", "audit entries"),
         started.elapsed().as_secs_f64(),
         match report.problems.len() {
             0 => "no problems".to_owned(),
-            n => format!("{n} problem(s)"),
+            n => output::count(n, "problem", "problems"),
         }
     );
     let fixable = report.problems.iter().filter(|p| p.repairable()).count();
     if !repair && fixable > 0 {
-        eprintln!("hint: `chartsafe verify --repair` removes the {fixable} file(s) that are safe to remove");
+        eprintln!(
+            "hint: `chartsafe verify --repair` removes the {} that {} safe to remove",
+            output::count(fixable, "file", "files"),
+            if fixable == 1 { "is" } else { "are" }
+        );
     }
     if repair {
         let fixable: Vec<_> = report.problems.iter().filter(|p| p.repairable()).collect();
@@ -262,15 +267,15 @@ pub fn verify(
                     return Err(Failure::new(
                         2,
                         format!(
-                            "--repair would remove {} file(s); not asking without a terminal",
-                            fixable.len()
+                            "--repair would remove {}; not asking without a terminal",
+                            output::count(fixable.len(), "file", "files")
                         ),
                         Some("run it in a terminal, or add --yes"),
                     ));
                 }
                 eprint!(
-                    "Remove {} file(s) listed above that no record uses? [y/N] ",
-                    fixable.len()
+                    "Remove the {} listed above that no record uses? [y/N] ",
+                    output::count(fixable.len(), "file", "files")
                 );
                 let mut answer = String::new();
                 std::io::stdin().read_line(&mut answer).map_err(broken)?;
@@ -288,8 +293,8 @@ pub fn verify(
                 writeln!(out, "removed: {f}").map_err(broken)?;
             }
             eprintln!(
-                "removed {} file(s), {} bytes",
-                done.removed.len(),
+                "removed {}, {} bytes",
+                output::count(done.removed.len(), "file", "files"),
                 done.bytes
             );
             let left = report.problems.len() - done.removed.len();
@@ -305,19 +310,19 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chartsafe_api::TimeStyle;
 
+    /// `--since` and `--until` under `--utc` (the zone's own reading is
+    /// tested in chartsafe_api::time and end to end).
     #[test]
     fn times_parse_as_utc() {
         let now = 1_780_000_000_000;
-        assert_eq!(parse_time("1970-01-01", now), Some(0));
-        assert_eq!(
-            parse_time("2026-05-28T20:26:40Z", now),
-            Some(1_780_000_000_000)
-        );
-        assert_eq!(parse_time("2026-05-28 20:26", now), Some(1_779_999_960_000));
-        assert_eq!(parse_time("7d", now), Some(now - 7 * 86_400_000));
-        assert_eq!(parse_time("2026-13-01", now), None);
-        assert_eq!(parse_time("soon", now), None);
+        let parse = |t| TimeStyle::utc().parse(t, now);
+        assert_eq!(parse("1970-01-01"), Some(0));
+        assert_eq!(parse("2026-05-28T20:26:40Z"), Some(1_780_000_000_000));
+        assert_eq!(parse("2026-05-28 20:26"), Some(1_779_999_960_000));
+        assert_eq!(parse("7d"), Some(now - 7 * 86_400_000));
+        assert_eq!(parse("2026-13-01"), None);
+        assert_eq!(parse("soon"), None);
     }
 }

@@ -102,7 +102,8 @@ pub fn open_in_program(vault: Vault, path: &str) -> Result<u8, Failure> {
         return Err(Failure::new(
             code::STORAGE,
             format!(
-                "{failed} change(s) to {} could not be saved back into the vault",
+                "{} to {} could not be saved back into the vault",
+                crate::output::count(failed, "change", "changes"),
                 names::printable(path)
             ),
             Some("the errors above say why; the decrypted copy is removed"),

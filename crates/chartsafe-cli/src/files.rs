@@ -15,8 +15,11 @@ pub fn add(vault: &mut Vault, sources: &[PathBuf], to: &str) -> Result<u8, Failu
     let report = vault.add(sources, to, &bar)?;
     drop(bar);
     eprintln!(
-        "added {} file(s), replaced {}, unchanged {}, {} folder(s) created",
-        report.added, report.replaced, report.unchanged, report.folders
+        "added {}, replaced {}, unchanged {}, {} created",
+        output::count(report.added, "file", "files"),
+        report.replaced,
+        report.unchanged,
+        output::count(report.folders, "folder", "folders"),
     );
     Ok(0)
 }
@@ -78,7 +81,11 @@ pub fn get(
 /// app's Export).
 pub fn export(vault: &mut Vault, paths: &[String], to: &Path) -> Result<u8, Failure> {
     let count = chartsafe_api::export(vault, paths, to, &chartsafe_core::NoProgress)?;
-    eprintln!("exported {count} file(s) to {}", to.display());
+    eprintln!(
+        "exported {} to {}",
+        output::count(count, "file", "files"),
+        to.display()
+    );
     Ok(0)
 }
 
@@ -102,7 +109,7 @@ pub fn trash(vault: &mut Vault, out: &mut impl Write) -> Result<u8, Failure> {
             "{}  {:>12}  {}  {:<16}  {}",
             t.id,
             size,
-            names::date_time(t.trashed),
+            output::times().date_time(t.trashed),
             output::clip(&t.trashed_by, 16),
             t.path
         )
@@ -131,10 +138,9 @@ pub fn purge(cli: &Cli, what: Option<&str>, all: bool, now: bool) -> Result<u8, 
     }
     let r = vault.purge(target)?;
     eprintln!(
-        "purged {} entr{}; deleted {} content file(s); {} kept for the 7-day grace period",
-        r.entries,
-        if r.entries == 1 { "y" } else { "ies" },
-        r.deleted,
+        "purged {}; deleted {}; {} kept for the 7-day grace period",
+        output::count(r.entries, "entry", "entries"),
+        output::count(r.deleted, "content file", "content files"),
         r.waiting
     );
     Ok(0)
@@ -148,7 +154,7 @@ pub fn versions(vault: &mut Vault, path: &str, out: &mut impl Write) -> Result<u
             "{:>3}  {:>12}  {}  {:<16}  {}",
             v.number,
             v.size,
-            names::date_time(v.changed),
+            output::times().date_time(v.changed),
             output::clip(&v.changed_by, 16),
             v.name
         )

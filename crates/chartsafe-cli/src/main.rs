@@ -67,6 +67,9 @@ struct Cli {
         value_name = "NAME"
     )]
     name: Option<String>,
+    /// Show times in UTC instead of this computer's time zone and date order.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,14 +311,15 @@ enum Command {
 struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
-    /// Only from this time on: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC), or
-    /// an age such as 7d, 12h, 30m.
+    /// Only from this time on: YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS] in this
+    /// computer's time zone (UTC with --utc; or ending in Z or an offset
+    /// such as +01:00), or an age such as 7d, 12h, 30m.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
     /// Only before this time (same forms as --since).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
-    /// Only this member (id or its first characters).
+    /// Only this member (name, id or its first characters).
     #[arg(long)]
     member: Option<String>,
     /// Only this device (name, id or its first characters).
@@ -334,6 +338,10 @@ struct AuditArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     format: AuditFormat,
+    /// Also show member, computer and file ids (the table and CSV; JSON
+    /// always has them).
+    #[arg(long)]
+    ids: bool,
 }
 
 #[derive(Subcommand)]
@@ -479,6 +487,7 @@ fn open(cli: &Cli) -> Result<Vault, Failure> {
 /// `files`, `enrol`, `team` or `audit` that calls the core or
 /// chartsafe_api and renders the result.
 fn run(cli: Cli) -> Result<u8, Failure> {
+    output::set_utc(cli.utc);
     let mut out = std::io::stdout().lock();
     let cli = &cli;
     match &cli.command {

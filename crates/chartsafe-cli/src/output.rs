@@ -1,7 +1,9 @@
 //! Formatting for people and scripts, and the progress bar.
 
 use std::io;
+use std::sync::OnceLock;
 
+use chartsafe_api::TimeStyle;
 use chartsafe_core::{names, EntryInfo, Kind, Problem, Progress, SyncState};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -14,6 +16,28 @@ pub fn broken(e: io::Error) -> Failure {
         format!("could not write to standard output: {e}"),
         None,
     )
+}
+
+static TIMES: OnceLock<TimeStyle> = OnceLock::new();
+
+/// Chooses how times are printed, once, before anything is printed: this
+/// computer's zone and locale, or UTC (`--utc`).
+pub fn set_utc(utc: bool) {
+    let _ = TIMES.set(if utc {
+        TimeStyle::utc()
+    } else {
+        TimeStyle::local()
+    });
+}
+
+/// How times are printed (see [`set_utc`]).
+pub fn times() -> &'static TimeStyle {
+    TIMES.get_or_init(TimeStyle::local)
+}
+
+/// "1 file", "3 files".
+pub fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    chartsafe_api::count(n.try_into().unwrap_or(u64::MAX), one, many)
 }
 
 /// Cuts a string to `n` characters.
@@ -47,7 +71,7 @@ pub fn entry_line(e: &EntryInfo) -> String {
     format!(
         "{:>12}  {}  {:<16}  {:<16}  {}",
         size,
-        names::date_time(e.changed),
+        times().date_time(e.changed),
         clip(&names::printable(&e.changed_by), 16),
         status(e),
         names::printable(&path)

@@ -125,8 +125,8 @@ pub fn invite(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
     let inv = vault.invite()?;
     writeln!(out, "{}", inv.text.expose_secret()).map_err(output::broken)?;
     eprintln!(
-        "Give this invitation to the person, in person or by phone (not by email), until {} UTC.",
-        names::date_time(inv.expires)
+        "Give this invitation to the person, in person or by phone (not by email), until {}.",
+        output::times().date_time(inv.expires)
     );
     eprintln!("On their computer: chartsafe --vault DIR --name \"Their Name\" join");
     eprintln!("Then approve with the code they read out: chartsafe requests; chartsafe approve ID --code \"NNNN NNNN\"");
@@ -141,7 +141,7 @@ pub fn requests(vault: &mut Vault, out: &mut dyn Write) -> Result<u8, Failure> {
             out,
             "{}  {}  {:<24}  {:<24}  {}",
             r.id,
-            names::date_time(r.time),
+            output::times().date_time(r.time),
             output::clip(&names::printable(&r.name), 24),
             output::clip(&names::printable(&r.device_name), 24),
             if r.new_member {
@@ -210,10 +210,10 @@ pub fn join(
 pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
     let r = vault.remove_from_team(who)?;
     eprintln!(
-        "Removed {} \"{}\" ({} computer(s)): changes made from there after the last one this computer had seen are refused on every computer.",
+        "Removed {} \"{}\" ({}): changes made from there after the last one this computer had seen are refused on every computer.",
         if r.member { "member" } else { "computer" },
         names::printable(&r.name),
-        r.devices
+        output::count(r.devices, "computer", "computers")
     );
     for name in &r.unseen {
         eprintln!(
@@ -223,8 +223,8 @@ pub fn remove(vault: &mut Vault, who: &str) -> Result<u8, Failure> {
     }
     if let Some(rot) = &r.rotation {
         eprintln!(
-            "The vault's key was replaced: what is written from now on opens only with the new key, which {} computer(s) received.",
-            rot.devices
+            "The vault's key was replaced: what is written from now on opens only with the new key, which {} received.",
+            output::count(rot.devices, "computer", "computers")
         );
     }
     eprintln!(
@@ -327,7 +327,8 @@ pub fn rotate(
         let owed = vault.rotation_owed().len();
         let text = if owed > 0 {
             format!(
-                "{text}\nA removal left {owed} key(s) to replace: run `chartsafe rotate --resume`."
+                "{text}\nA removal left {} to replace: run `chartsafe rotate --resume`.",
+                output::count(owed, "key", "keys")
             )
         } else {
             text
@@ -338,13 +339,16 @@ pub fn rotate(
     // A rotation a removal left owed (a crash between the two) comes first.
     let owed = vault.rotate_owed()?;
     if owed > 0 {
-        eprintln!("Replaced the key of {owed} collection(s) that a removal had left to replace.");
+        eprintln!(
+            "Replaced the key of {} that a removal had left to replace.",
+            output::count(owed, "collection", "collections")
+        );
     }
     if !resume {
         let rot = vault.rotate_key("chartsafe rotate")?;
         eprintln!(
-            "The vault's key was replaced; {} computer(s) received the new one.",
-            rot.devices
+            "The vault's key was replaced; {} received the new one.",
+            output::count(rot.devices, "computer", "computers")
         );
     }
     rekey(vault)
@@ -361,10 +365,10 @@ fn rekey(vault: &mut Vault) -> Result<u8, Failure> {
     let report = job.run(&bar)?;
     vault.finish_rekey(&job, &report)?;
     eprintln!(
-        "Re-encrypted {} file(s) ({} MiB); {} were under the current key already.",
-        report.rewritten,
+        "Re-encrypted {} ({} MiB); {} under the current key already.",
+        output::count(report.rewritten, "file", "files"),
         report.bytes >> 20,
-        report.current
+        output::count(report.current, "file was", "files were")
     );
     for (file, why) in &report.skipped {
         eprintln!("warning: {}: left as it was: {why}", names::printable(file));
@@ -392,7 +396,8 @@ impl chartsafe_core::Progress for RekeyProgress {
         self.total
             .store(bytes.max(1), std::sync::atomic::Ordering::SeqCst);
         eprintln!(
-            "Re-encrypting {files} file(s), {} MiB, to the current key…",
+            "Re-encrypting {}, {} MiB, to the current key…",
+            output::count(files, "file", "files"),
             bytes >> 20
         );
         if std::io::stderr().is_terminal() {

@@ -1,7 +1,7 @@
 //! What differs between Windows, macOS and Linux, behind one small API:
 //! being told when the screen locks or the computer sleeps
-//! ([`lock_signals`]), and folders only this user can enter
-//! ([`private_dir`]).
+//! ([`lock_signals`]), folders only this user can enter
+//! ([`private_dir`]), and how this person writes dates ([`locale`]).
 //!
 //! This is the only crate of the workspace that calls the systems' own C
 //! and Objective-C APIs (through `windows-sys`, `objc2` and `dbus`, the
@@ -10,6 +10,7 @@
 //! message locks, which access list a folder gets) are plain functions,
 //! tested on every system.
 
+pub mod locale;
 pub mod lock_signals;
 pub mod private_dir;
 
