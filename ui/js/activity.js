@@ -6,20 +6,19 @@ import * as api from './api.js';
 import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
 import {
-  formatBytes, percent, baseName, visibleRange, actionLabel, outcomeLabel, utcDateTime, utcDayStart,
-  indexActivity, filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS,
-  visible, shownName,
+  formatBytes, percent, baseName, visibleRange, actionLabel, outcomeLabel, localDateTime, localIsoDate,
+  localDayStart, localDayEnd, memberName, deviceName, indexActivity, filterActivity, activityChoices,
+  entryForPath, activityCount, ACCESS_ACTIONS, visible, shownName,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
 const ROW_H = 40;
-const DAY_MS = 86_400_000;
 // Matches no row: "Who opened this?" for a file the log never named.
 const NO_ENTRY = '\u0000none';
 const FILTERS = ['activity-search', 'activity-action', 'activity-device', 'activity-member', 'activity-since', 'activity-until'];
 
 const s = {
-  log: null, // {rows, problems, chains} from the last read
+  log: null, // {rows, problems, chains, people} from the last read
   index: null, // indexActivity(log.rows)
   view: [], // the row indices shown, newest first
   entry: null, // {id, path, name, accessOnly} while showing one file's activity
@@ -93,12 +92,12 @@ async function load(keep) {
   }
   if (token !== s.loading || gen !== s.generation) return;
   s.log = log;
-  s.index = indexActivity(log.rows);
+  s.index = indexActivity(log.rows, log.people);
   // Listings without entry ids: the id the file's path had most recently.
   if (s.entry && !s.entry.id) s.entry.id = entryForPath(log.rows, s.entry.path);
-  const choices = activityChoices(log.rows);
+  const choices = activityChoices(log.rows, log.people);
   fillSelect('activity-action', 'All actions', choices.actions);
-  fillSelect('activity-device', 'All devices', choices.devices);
+  fillSelect('activity-device', 'All computers', choices.devices);
   fillSelect('activity-member', 'All members', choices.members);
   showProblems(log.problems);
   $('activity-grid').setAttribute('aria-busy', 'false');
@@ -145,7 +144,6 @@ function showEmpty(text) {
 // ---- Filtering and drawing -------------------------------------------------------
 
 function currentFilter() {
-  const until = utcDayStart($('activity-until').value);
   return {
     text: $('activity-search').value,
     action: $('activity-action').value,
@@ -153,9 +151,9 @@ function currentFilter() {
     device: $('activity-device').value,
     member: $('activity-member').value,
     entry: s.entry ? s.entry.id || NO_ENTRY : '',
-    since: utcDayStart($('activity-since').value),
-    // The "To" day counts whole.
-    until: until === null ? null : until + DAY_MS,
+    // Days of this computer's calendar; the "To" day counts whole.
+    since: localDayStart($('activity-since').value),
+    until: localDayEnd($('activity-until').value),
   };
 }
 
@@ -215,11 +213,12 @@ function row(i, p) {
       outcome.append(el('span', { className: 'reason', textContent: a.reason }));
     }
   }
-  const member = String(a.member || '');
+  const member = visible(memberName(s.log.people, a.member));
+  const device = visible(deviceName(s.log.people, a.device, a.device_name));
   const cells = [
-    el('span', { className: 'a-time', textContent: utcDateTime(a.time) }),
-    el('span', { className: 'a-device', textContent: visible(a.device_name || a.device), title: `${visible(a.device_name)} (${a.device})` }),
-    el('span', { className: 'a-member', textContent: member.slice(0, 8), title: member }),
+    el('span', { className: 'a-time', textContent: localDateTime(a.time) }),
+    el('span', { className: 'a-member', textContent: member, title: `${member} (member ${a.member})` }),
+    el('span', { className: 'a-device', textContent: device, title: `${device} (computer ${a.device})` }),
     el('span', { className: 'a-action', textContent: actionLabel(a.action) }),
     el('span', { className: 'a-path', textContent: visible(a.path || ''), title: visible(a.path || '') }),
     outcome,
@@ -236,7 +235,7 @@ async function exportShown() {
   if (!s.view.length) return;
   const gen = s.generation;
   const rows = [...s.view];
-  const name = `chartsafe-activity-${utcDateTime(Date.now()).slice(0, 10)}.csv`;
+  const name = `chartsafe-activity-${localIsoDate(Date.now())}.csv`;
   const dest = await api.chooseSaveFile('Export activity', name).catch(() => null);
   if (!dest || gen !== s.generation || !isOpen()) return;
   const button = $('activity-export');
@@ -426,7 +425,7 @@ function forgetView() {
   $('activity-list').scrollTop = 0;
   for (const id of FILTERS) $(id).value = '';
   fillSelect('activity-action', 'All actions', []);
-  fillSelect('activity-device', 'All devices', []);
+  fillSelect('activity-device', 'All computers', []);
   fillSelect('activity-member', 'All members', []);
   showProblems([]);
   showEntryChip();

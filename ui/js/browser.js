@@ -9,7 +9,7 @@ import { el } from './dialogs.js';
 import * as activity from './activity.js';
 import * as team from './team.js';
 import {
-  formatBytes, formatTime, timeLeft, percent, parentOf, baseName, joinPath, breadcrumbs,
+  formatBytes, formatTime, timeLeft, importSummaryText, percent, parentOf, baseName, joinPath, breadcrumbs,
   indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel, previewKind,
   imageType, survivingFolder, visible, shownName,
 } from './logic.js';
@@ -121,7 +121,8 @@ function render() {
   for (const h of document.querySelectorAll('.thead [data-sort]')) {
     h.setAttribute('aria-sort', h.dataset.sort === s.sortKey ? (s.ascending ? 'ascending' : 'descending') : 'none');
   }
-  $('status-text').textContent = `${n(s.entries.filter((e) => !e.folder).length)} files in the vault`;
+  const inVault = s.entries.filter((e) => !e.folder).length;
+  $('status-text').textContent = `${n(inVault)} ${inVault === 1 ? 'file' : 'files'} in the vault`;
   const waiting = s.entries.filter((e) => e.sync === 'waiting').length;
   $('status-sync').textContent = waiting ? `${waiting} waiting for sync` : 'Everything is up to date';
   drawRows();
@@ -565,19 +566,20 @@ function onProgress(p) {
   $('import-bar').dataset.percent = String(p.finished ? percent(p.files_done, p.files) : pct);
   $('import-current').textContent = p.current && !p.finished ? `${p.current} (${formatBytes(p.current_done)} of ${formatBytes(p.current_size)})` : '';
   const left = timeLeft(p.bytes_done, p.bytes, p.elapsed_ms);
-  $('import-total-text').textContent = `${p.files_done} of ${p.files} files · ${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes)}${left ? ` · ${left}` : ''}`;
+  $('import-total-text').textContent = `${p.files_done} of ${p.files} ${p.files === 1 ? 'file' : 'files'} · ${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes)}${left ? ` · ${left}` : ''}`;
 }
 
 function showSummary(sum) {
   const panel = $('import-panel');
   panel.dataset.elapsed = String(sum.elapsed_ms);
   panel.dataset.state = sum.cancelled ? 'cancelled' : sum.failed.length ? 'partial' : 'done';
-  const stored = sum.added + sum.replaced;
-  $('import-title').textContent = sum.cancelled ? 'Import cancelled' : sum.failed.length ? 'Some files were not added' : 'Files added';
-  const lines = [el('p', { textContent: `${stored} file${stored === 1 ? '' : 's'} encrypted into the vault${sum.replaced ? ` (${sum.replaced} as new versions)` : ''}${sum.unchanged ? `, ${sum.unchanged} already there` : ''}.` })];
+  const text = importSummaryText(sum);
+  $('import-title').textContent = text.title;
+  const lines = [el('p', { textContent: text.line })];
+  $('import-total-text').textContent = `${text.status} · ${formatBytes(sum.bytes)} encrypted`;
   if (sum.cancelled) lines.push(el('p', { className: 'help', textContent: 'Files finished before you cancelled are in the vault; the others were not added.' }));
   if (sum.failed.length) {
-    lines.push(el('p', { textContent: `${sum.failed.length} could not be added; the rest were:` }));
+    lines.push(el('p', { textContent: text.failedIntro }));
     lines.push(el('ul', {}, ...sum.failed.map((f) => el('li', { title: f.details }, el('strong', { textContent: baseName(f.file) }), ` — ${f.message}`))));
     lines.push(detailsButton(sum.failed.map((f) => `${f.file}: ${f.details}`).join('\n')));
   }

@@ -35,19 +35,31 @@ export function percent(done, total) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
-/** "Today 14:05", "Yesterday 09:12", "3 Mar 2026 14:05" (local time). */
-export function formatTime(ms, now = Date.now()) {
+// Formatters are costly to make: one per locale, zone and style.
+const formatters = new Map();
+function formatter(locale, timeZone, options) {
+  const key = JSON.stringify([locale ?? '', timeZone ?? '', options]);
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { ...options, timeZone });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/**
+ * "Today 2:05 PM", "Yesterday 09:12", "3 Mar 2026, 14:05": this computer's
+ * time zone and the person's locale (`locale` and `timeZone` for tests).
+ */
+export function formatTime(ms, now = Date.now(), locale = undefined, timeZone = undefined) {
   if (!ms) return '';
   const d = new Date(ms);
-  const today = new Date(now);
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  const sameDay = (a, b) =>
-    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
-  if (sameDay(d, today)) return `Today ${hm}`;
-  const yesterday = new Date(now - 86400000);
-  if (sameDay(d, yesterday)) return `Yesterday ${hm}`;
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()} ${hm}`;
+  if (Number.isNaN(d.getTime())) return '';
+  const time = formatter(locale, timeZone, { timeStyle: 'short' }).format(d);
+  const day = (t) => formatter(locale, timeZone, { year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
+  if (day(d) === day(new Date(now))) return `Today ${time}`;
+  if (day(d) === day(new Date(now - 86400000))) return `Yesterday ${time}`;
+  return formatter(locale, timeZone, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
 }
 
 const COMMON = ['password', 'passwort', 'qwerty', '123456', 'letmein', 'welcome', 'admin', 'clinic',
@@ -299,19 +311,48 @@ export function outcomeLabel(outcome) {
   return { denied: 'Refused', failed: 'Failed' }[outcome] || '';
 }
 
-/** "2026-11-30 21:05:16" (UTC), or '' for a time that is not one. */
-export function utcDateTime(ms) {
+/**
+ * "30 Nov 2026, 21:05:16" in this computer's time zone and the person's
+ * locale, or '' for a time that is not one.
+ */
+export function localDateTime(ms, locale = undefined, timeZone = undefined) {
   const d = new Date(ms);
   if (ms === null || ms === undefined || Number.isNaN(d.getTime())) return '';
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return formatter(locale, timeZone, { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
 }
 
-/** The start of a UTC day from a date input's "YYYY-MM-DD" (ms), or null. */
-export function utcDayStart(value) {
+/** "2026-11-30": the local date, for file names. */
+export function localIsoDate(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** The start of a local day (ms) from a date input's "YYYY-MM-DD", or null. */
+export function localDayStart(value) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || '');
   if (!m) return null;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return utcDateTime(ms).startsWith(value) ? ms : null;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return localIsoDate(d.getTime()) === value ? d.getTime() : null;
+}
+
+/** The start of the local day after `value` (ms), or null: "To" counts the whole day. */
+export function localDayEnd(value) {
+  const start = localDayStart(value);
+  if (start === null) return null;
+  const d = new Date(start);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
+}
+
+/** A member's name from the team (`people` as the app reads it), else the start of the id. */
+export function memberName(people, id) {
+  const name = people && people.members && people.members[id];
+  return name || String(id ?? '').slice(0, 8);
+}
+
+/** A computer's name: the team's, else the name it gave itself, else the start of its id. */
+export function deviceName(people, id, ownName = '') {
+  const name = people && people.devices && people.devices[id];
+  return name || ownName || String(id ?? '').slice(0, 8);
 }
 
 const fold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
@@ -322,12 +363,13 @@ const fold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCa
  * outcome, folded to lower case without accents. Fields are separated by a
  * line break, so a search word never spans two of them.
  */
-export function indexActivity(rows) {
+export function indexActivity(rows, people = null) {
   const hay = new Array(rows.length);
   for (let i = 0; i < rows.length; i += 1) {
     const r = rows[i];
     hay[i] = fold([
-      r.path || '', r.device_name || '', r.action || '', actionLabel(r.action), r.member || '',
+      r.path || '', deviceName(people, r.device, r.device_name), r.device_name || '', r.action || '',
+      actionLabel(r.action), memberName(people, r.member), r.member || '',
       r.detail || '', r.reason || '', r.outcome || '', outcomeLabel(r.outcome),
     ].join('\n'));
   }
@@ -375,24 +417,28 @@ export function filterActivity(index, filter = {}) {
  * {actions, devices, members}, each [{value, label}] sorted by label. A
  * device shows its latest name, with its id's start when two share a name.
  */
-export function activityChoices(rows) {
+export function activityChoices(rows, people = null) {
   const actions = new Map();
   const devices = new Map();
-  const members = new Set();
+  const members = new Map();
   for (const r of rows) {
     actions.set(r.action, actionLabel(r.action));
-    devices.set(r.device, r.device_name || r.device);
-    members.add(r.member);
+    devices.set(r.device, deviceName(people, r.device, r.device_name));
+    members.set(r.member, memberName(people, r.member));
   }
-  const names = [...devices.values()];
   const byLabel = (a, b) => collator.compare(a.label, b.label) || collator.compare(a.value, b.value);
-  return {
-    actions: [...actions].map(([value, label]) => ({ value, label })).sort(byLabel),
-    devices: [...devices].map(([value, name]) => ({
+  // Two with one name show the start of their ids.
+  const labelled = (map) => {
+    const names = [...map.values()];
+    return [...map].map(([value, name]) => ({
       value,
       label: names.indexOf(name) !== names.lastIndexOf(name) ? `${name} (${String(value).slice(0, 8)})` : name,
-    })).sort(byLabel),
-    members: [...members].map((value) => ({ value, label: String(value).slice(0, 8) })).sort(byLabel),
+    })).sort(byLabel);
+  };
+  return {
+    actions: [...actions].map(([value, label]) => ({ value, label })).sort(byLabel),
+    devices: labelled(devices),
+    members: labelled(members),
   };
 }
 
@@ -408,4 +454,29 @@ export function entryForPath(rows, path) {
 export function activityCount(shown, total) {
   const n = (x) => x.toLocaleString('en-US');
   return `${n(shown)} of ${n(total)} ${total === 1 ? 'entry' : 'entries'}`;
+}
+
+/**
+ * The words of an import's summary, whose counts agree with each other:
+ * {title, line, status, failedIntro}. A file that could not even be read
+ * never reached the progress count, so the total is what was dropped:
+ * stored + unchanged + failed.
+ */
+export function importSummaryText(sum) {
+  const stored = sum.added + sum.replaced;
+  const failed = sum.failed.length;
+  const total = stored + sum.unchanged + failed;
+  const files = (k) => `${k} ${k === 1 ? 'file' : 'files'}`;
+  const title = sum.cancelled ? 'Import cancelled'
+    : failed === 1 ? 'One file was not added'
+      : failed ? 'Some files were not added' : 'Files added';
+  const encrypted = failed || sum.cancelled ? `${stored} of ${files(total)}` : files(stored);
+  const versions = sum.replaced ? ` (${sum.replaced} as new ${sum.replaced === 1 ? 'version' : 'versions'})` : '';
+  const already = sum.unchanged ? `, ${sum.unchanged} already there` : '';
+  return {
+    title,
+    line: `${encrypted} encrypted into the vault${versions}${already}.`,
+    status: `${stored + sum.unchanged} of ${files(total)} in the vault`,
+    failedIntro: failed === 1 ? 'This file could not be added:' : `These ${failed} files could not be added:`,
+  };
 }

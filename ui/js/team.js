@@ -5,7 +5,7 @@
 import * as api from './api.js';
 import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
-import { utcDateTime } from './logic.js';
+import { localDateTime } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -84,7 +84,7 @@ async function showRekey(generation) {
     box.hidden = false;
     bar.hidden = false;
     bar.value = r.percent;
-    $('team-rekey-text').textContent = `Re-encrypting files to the new key: ${r.percent}% (${r.files_done} of ${r.files_total} files). You can keep working.`;
+    $('team-rekey-text').textContent = `Re-encrypting files to the new key: ${r.percent}% (${r.files_done} of ${r.files_total} ${r.files_total === 1 ? 'file' : 'files'}). You can keep working.`;
     setTimeout(() => showRekey(generation), 1000);
     return;
   }
@@ -116,7 +116,7 @@ function render() {
     li.append(
       el('span', { className: 'who' },
         el('strong', { textContent: r.name }),
-        el('span', { className: 'devices', textContent: `${r.new_member ? 'New member' : 'New computer'} · computer "${r.device_name}" · asked ${utcDateTime(r.time)} UTC` })),
+        el('span', { className: 'devices', textContent: `${r.new_member ? 'New member' : 'New computer'} · computer "${r.device_name}" · asked ${localDateTime(r.time)}` })),
       el('button', { type: 'button', className: 'primary approve', textContent: 'Check code and approve…', onclick: () => approve(r) }),
     );
     return li;
@@ -173,7 +173,7 @@ async function invite() {
     return;
   }
   await dialogs.panel('Invitation', [
-    el('p', { textContent: 'Give this invitation to the person in the room or read it to them on the phone. Do not send it by email. It works until ' + utcDateTime(inv.expires) + ' UTC.' }),
+    el('p', { textContent: 'Give this invitation to the person in the room or read it to them on the phone. Do not send it by email. It works until ' + localDateTime(inv.expires) + '.' }),
     el('code', { className: 'invite-text', id: 'team-invite-text', textContent: inv.text }),
     el('p', { textContent: 'On their computer they run: chartsafe --vault FOLDER --name "Their Name" join (joining from this app is still to come). It shows them a code; you type that code here to approve them.' }),
   ]);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import {
   formatBytes, timeLeft, percent, formatTime, passphraseStrength, parentOf, baseName, joinPath,
   breadcrumbs, indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel,
-  previewKind, ordinal, plantedWarning, survivingFolder, actionLabel, outcomeLabel, utcDateTime, utcDayStart, indexActivity,
+  previewKind, ordinal, plantedWarning, survivingFolder, actionLabel, outcomeLabel, localDateTime, localDayStart, localDayEnd,
+  localIsoDate, memberName, deviceName, importSummaryText, indexActivity,
   filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS, visible, shownName,
 } from '../js/logic.js';
 
@@ -30,12 +31,21 @@ test('time left is rounded and says nothing too early', () => {
   assert.equal(percent(5, 3), 100);
 });
 
-test('times are local and relative to today', () => {
+test('times are local, in the order and clock of the locale, and relative to today', () => {
   const now = new Date(2026, 10, 30, 15, 0).getTime();
-  assert.equal(formatTime(new Date(2026, 10, 30, 9, 5).getTime(), now), 'Today 09:05');
-  assert.equal(formatTime(new Date(2026, 10, 29, 23, 59).getTime(), now), 'Yesterday 23:59');
-  assert.equal(formatTime(new Date(2026, 2, 3, 14, 5).getTime(), now), '3 Mar 2026 14:05');
+  assert.equal(formatTime(new Date(2026, 10, 30, 9, 5).getTime(), now, 'en-GB'), 'Today 09:05');
+  assert.equal(formatTime(new Date(2026, 10, 29, 23, 59).getTime(), now, 'en-GB'), 'Yesterday 23:59');
+  assert.equal(formatTime(new Date(2026, 2, 3, 14, 5).getTime(), now, 'en-GB'), '3 Mar 2026, 14:05');
+  // ICU versions differ in the space before AM (narrow or not).
+  const sp = (x) => x.replace(/\s/g, ' ');
+  assert.equal(sp(formatTime(new Date(2026, 10, 30, 9, 5).getTime(), now, 'en-US')), 'Today 9:05 AM');
+  assert.equal(sp(formatTime(new Date(2026, 2, 3, 14, 5).getTime(), now, 'en-US')), 'Mar 3, 2026, 2:05 PM');
+  assert.equal(formatTime(new Date(2026, 2, 3, 14, 5).getTime(), now, 'de-DE'), '03.03.2026, 14:05');
   assert.equal(formatTime(0, now), '');
+  // "Today" is the day in the zone shown: 23:30 UTC is tomorrow in Berlin.
+  const late = Date.UTC(2026, 10, 30, 23, 30);
+  assert.equal(formatTime(late, Date.UTC(2026, 10, 30, 12), 'en-GB', 'Europe/Berlin'), '1 Dec 2026, 00:30');
+  assert.equal(formatTime(late, Date.UTC(2026, 11, 1, 8), 'en-GB', 'Europe/Berlin'), 'Today 00:30');
 });
 
 test('passphrase strength favours length and words', () => {
@@ -124,14 +134,35 @@ test('actions read as plain words, unknown ones as they are', () => {
   assert.equal(outcomeLabel('failed'), 'Failed');
 });
 
-test('activity times are UTC, and date inputs are UTC days', () => {
-  assert.equal(utcDateTime(Date.UTC(2026, 10, 30, 21, 5, 16, 999)), '2026-11-30 21:05:16');
-  assert.equal(utcDateTime(0), '1970-01-01 00:00:00');
-  assert.equal(utcDateTime(Number.NaN), '');
-  assert.equal(utcDateTime(null), '');
-  assert.equal(utcDayStart('2026-11-30'), Date.UTC(2026, 10, 30));
-  assert.equal(utcDayStart(''), null);
-  assert.equal(utcDayStart('2026-02-30'), null);
+test('activity times are local, and date inputs are local days', () => {
+  const t = Date.UTC(2026, 10, 30, 21, 5, 16, 999);
+  assert.equal(localDateTime(t, 'en-GB', 'Europe/Berlin'), '30 Nov 2026, 22:05:16');
+  assert.equal(localDateTime(t, 'en-US', 'America/New_York').replace(/\s/g, ' '), 'Nov 30, 2026, 4:05:16 PM');
+  assert.equal(localDateTime(t, 'de-DE', 'UTC'), '30.11.2026, 21:05:16');
+  assert.equal(localDateTime(0, 'en-GB', 'UTC'), '1 Jan 1970, 00:00:00');
+  assert.equal(localDateTime(Number.NaN), '');
+  assert.equal(localDateTime(null), '');
+  assert.equal(localDayStart('2026-11-30'), new Date(2026, 10, 30).getTime());
+  assert.equal(localDayEnd('2026-11-30'), new Date(2026, 11, 1).getTime());
+  assert.equal(localDayEnd('2026-12-31'), new Date(2027, 0, 1).getTime());
+  assert.equal(localDayStart(''), null);
+  assert.equal(localDayStart('2026-02-30'), null);
+  assert.equal(localIsoDate(new Date(2026, 0, 5, 23, 59).getTime()), '2026-01-05');
+});
+
+test('people and computers have names, ids stand in for the unknown', () => {
+  const people = { members: { ['M'.repeat(26)]: 'Dr Ada Rossi' }, devices: { 'dev-front': 'Front desk' } };
+  assert.equal(memberName(people, 'M'.repeat(26)), 'Dr Ada Rossi');
+  assert.equal(memberName(people, 'Q'.repeat(26)), 'QQQQQQQQ');
+  assert.equal(memberName(null, 'Q'.repeat(26)), 'QQQQQQQQ');
+  assert.equal(deviceName(people, 'dev-front', 'old name'), 'Front desk');
+  assert.equal(deviceName(people, 'dev-back', 'Back office'), 'Back office');
+  const rows = [act({}), act({ member: 'Q'.repeat(26), device: 'dev-back', device_name: 'Back office' })];
+  const idx = indexActivity(rows, people);
+  assert.deepEqual(filterActivity(idx, { text: 'ada rossi' }), [0]);
+  assert.deepEqual(filterActivity(idx, { text: 'front desk' }), [0]);
+  const c = activityChoices(rows, people);
+  assert.deepEqual(c.members.map((m) => m.label), ['Dr Ada Rossi', 'QQQQQQQQ']);
 });
 
 test('activity filters combine, and every search word must appear', () => {
@@ -157,10 +188,10 @@ test('activity filters combine, and every search word must appear', () => {
   assert.deepEqual(f({ actions: ACCESS_ACTIONS, entry: 'E1' }), [1, 4]);
   assert.deepEqual(f({ device: 'dev-back' }), [1]);
   assert.deepEqual(f({ member: 'M'.repeat(26) }), [0, 2, 3, 4]);
-  const day = utcDayStart('2026-11-29');
+  const day = Date.UTC(2026, 10, 29);
   assert.deepEqual(f({ since: day, until: day + DAY }), [1]);
-  assert.deepEqual(f({ since: utcDayStart('2026-11-30'), until: null }), [2, 3, 4]);
-  assert.deepEqual(f({ since: null, until: utcDayStart('2026-12-01') }), [0, 1, 2, 3]);
+  assert.deepEqual(f({ since: Date.UTC(2026, 10, 30), until: null }), [2, 3, 4]);
+  assert.deepEqual(f({ since: null, until: Date.UTC(2026, 11, 1) }), [0, 1, 2, 3]);
   assert.deepEqual(f({ text: 'lab', action: '', device: '', member: '', entry: '', since: null, until: null }), [0, 1, 4]);
 });
 
@@ -226,4 +257,22 @@ test('a recovery that ignored planted keyslots says so, in the right number', ()
   assert.equal(plantedWarning(undefined), null);
   assert.match(plantedWarning(1), /^One key file opens .* is not on the team list: .* put it there\. ChartSafe ignored it,/);
   assert.match(plantedWarning(3), /^3 key files open .* are not on the team list: .* put them there\./);
+});
+
+test('an import summary never contradicts itself', () => {
+  const sum = (extra) => ({ added: 0, replaced: 0, unchanged: 0, failed: [], cancelled: false, ...extra });
+  // 22 dropped, one unreadable: not "22 encrypted" beside "1 could not be added".
+  const partial = importSummaryText(sum({ added: 21, failed: [{ file: 'x' }] }));
+  assert.equal(partial.title, 'One file was not added');
+  assert.equal(partial.line, '21 of 22 files encrypted into the vault.');
+  assert.equal(partial.status, '21 of 22 files in the vault');
+  assert.equal(partial.failedIntro, 'This file could not be added:');
+  const ok = importSummaryText(sum({ added: 1 }));
+  assert.equal(ok.title, 'Files added');
+  assert.equal(ok.line, '1 file encrypted into the vault.');
+  const mixed = importSummaryText(sum({ added: 2, replaced: 1, unchanged: 3, failed: [{}, {}] }));
+  assert.equal(mixed.line, '3 of 8 files encrypted into the vault (1 as new version), 3 already there.');
+  assert.equal(mixed.status, '6 of 8 files in the vault');
+  assert.equal(mixed.failedIntro, 'These 2 files could not be added:');
+  assert.equal(importSummaryText(sum({ added: 4, cancelled: true })).line, '4 of 4 files encrypted into the vault.');
 });
