@@ -31,6 +31,13 @@ pub(crate) async fn create_through_ui(app: &App, vault: &Path, shots: bool) {
         .contains("at least 8"));
     app.fill("#create-pass", PASS).await;
     app.fill("#create-pass2", PASS).await;
+    // The message was about the short passphrase: typing a new one clears
+    // it (it once stayed beside a strong passphrase).
+    assert_eq!(
+        app.js("return document.querySelector('#create-form .form-error').hidden")
+            .await,
+        json!(true)
+    );
     if shots {
         app.screenshot("02-create").await;
     }

@@ -289,6 +289,12 @@ async function start() {
   $('create-browse').addEventListener('click', () => browseInto($('create-path'), 'Choose or create an empty folder for the vault'));
   $('open-browse').addEventListener('click', () => browseInto($('open-path'), 'Choose the vault folder'));
   $('recover-browse').addEventListener('click', () => browseInto($('recover-path'), 'Choose the vault folder'));
+  // A message under a form is about what was typed: it goes as soon as
+  // the person changes anything (no stale "at least 8 characters" beside
+  // a strong passphrase).
+  for (const id of ['create-form', 'confirm-form', 'open-form', 'unlock-form', 'recover-form']) {
+    $(id).addEventListener('input', () => formError($(id), null));
+  }
   $('create-form').addEventListener('submit', createSubmit);
   $('confirm-form').addEventListener('submit', confirmSubmit);
   $('open-form').addEventListener('submit', openSubmit);
