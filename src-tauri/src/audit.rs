@@ -74,17 +74,22 @@ pub async fn audit_log(state: State<'_, AppState>) -> Result<ActivityOut> {
 /// TAURI_WEBVIEW_AUTOMATION), `CHARTSAFE_TEST_SAVE_AS` answers instead,
 /// since tests cannot drive a native dialog.
 #[tauri::command]
-pub fn choose_save_file(title: String, name: String) -> Option<String> {
+pub fn choose_save_file(title: String, name: String, kind: Option<String>) -> Option<String> {
     #[cfg(feature = "test-knobs")]
     if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
         if let Some(p) = std::env::var_os("CHARTSAFE_TEST_SAVE_AS") {
             return Some(std::path::PathBuf::from(p).display().to_string());
         }
     }
+    // A CSV copy of the activity, or a share (an age file).
+    let (label, ext) = match kind.as_deref() {
+        Some("age") => ("age encrypted file", "age"),
+        _ => ("CSV", "csv"),
+    };
     rfd::FileDialog::new()
         .set_title(title)
         .set_file_name(name)
-        .add_filter("CSV", &["csv"])
+        .add_filter(label, &[ext])
         .save_file()
         .map(|p| p.display().to_string())
 }

@@ -24,6 +24,7 @@ pub const ALL: &[&str] = &[
     "close_open_file",
     "preview",
     "export",
+    "share_file",
     "rename",
     "mkdir",
     "trash",

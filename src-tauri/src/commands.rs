@@ -657,6 +657,65 @@ pub async fn export(app: AppHandle, paths: Vec<String>, dest: String) -> Result<
     .await
 }
 
+/// A file shared outside the clinic (docs/FORMAT.md §15).
+#[derive(Serialize)]
+pub struct Shared {
+    /// Where the share went.
+    file: String,
+    /// The generated passphrase, shown once; `None` for a share to an age key.
+    passphrase: Option<String>,
+    /// What to send with the file.
+    how_to_open: String,
+}
+
+/// Writes one age file of `path` at `dest` for someone outside the vault:
+/// to the age key `recipient`, else to a new passphrase returned once.
+#[tauri::command]
+pub async fn share_file(
+    app: AppHandle,
+    path: String,
+    recipient: Option<String>,
+    note: String,
+    dest: String,
+) -> Result<Shared> {
+    let session = app.state::<AppState>().session()?;
+    blocking(move || {
+        let key = match recipient.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(r) => chartsafe_core::ShareKey::recipient(r).ok_or_else(|| {
+                AppError::new(
+                    Kind::InvalidName,
+                    "That is not an age public key. It starts with age1; ask the person for it again.",
+                    "the recipient does not parse as an age X25519 recipient",
+                )
+            })?,
+            None => chartsafe_core::ShareKey::Passphrase(chartsafe_core::share_passphrase()),
+        };
+        if note.trim().is_empty() {
+            return Err(AppError::new(
+                Kind::InvalidName,
+                "Say for whom the file is: it goes into the activity record.",
+                "the note is empty",
+            ));
+        }
+        let mut vault = session.vault.lock().expect("vault lock");
+        let at = vault.share(&path, None, &key, &note, Path::new(&dest))?;
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        tracing::info!("file shared");
+        Ok(Shared {
+            file: at.display().to_string(),
+            how_to_open: chartsafe_api::how_to_open(&at, name, key.is_passphrase()),
+            passphrase: match &key {
+                chartsafe_core::ShareKey::Passphrase(p) => {
+                    use secrecy::ExposeSecret;
+                    Some(p.expose_secret().to_owned())
+                }
+                chartsafe_core::ShareKey::Recipient(_) => None,
+            },
+        })
+    })
+    .await
+}
+
 macro_rules! vault_op {
     ($state:expr, |$v:ident| $body:expr) => {{
         let session = $state.session()?;

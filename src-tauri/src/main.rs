@@ -44,6 +44,7 @@ fn main() {
                     commands::app_status,
                     commands::suggest_locations,
                     commands::choose_folder,
+                    commands::share_file,
                     commands::choose_files,
                     commands::inspect_folder,
                     commands::create_vault,

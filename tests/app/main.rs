@@ -10,6 +10,7 @@ mod harness;
 mod installed;
 mod pages;
 mod setup_screens;
+mod share_screen;
 mod support;
 mod team_screen;
 mod tour;

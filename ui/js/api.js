@@ -37,6 +37,8 @@ export const cancelImport = () => call('cancel_import');
 export const openFile = (path) => call('open_file', { path });
 export const closeOpenFile = (path) => call('close_open_file', { path });
 export const exportTo = (paths, dest) => call('export', { paths, dest });
+/** Writes one age file of `path` at `dest` for `note`: to the age key `recipient`, else a new passphrase (returned once). */
+export const shareFile = (path, recipient, note, dest) => call('share_file', { path, recipient, note, dest });
 export const rename = (from, to) => call('rename', { from, to });
 export const mkdir = (path) => call('mkdir', { path });
 export const trash = (paths) => call('trash', { paths });
@@ -48,7 +50,7 @@ export const revert = (path, version, changed) => call('revert', { path, version
 /** The activity log, oldest first: {rows, problems, chains}. */
 export const auditLog = () => call('audit_log');
 /** A native "Save as" dialog; resolves with the chosen path or null. */
-export const chooseSaveFile = (title, name) => call('choose_save_file', { title, name });
+export const chooseSaveFile = (title, name, kind = null) => call('choose_save_file', { title, name, kind });
 /** Writes rows (indices into the last auditLog()) as CSV; resolves with the count. */
 export const exportAudit = (rows, dest) => call('export_audit', { rows, dest });
 /** Removes what the last checkVault() found safe to remove; resolves with the count. */

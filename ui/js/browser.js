@@ -223,7 +223,7 @@ function renderDetails() {
       $('details-name').textContent = `${sel.length} selected`;
       $('details-facts').replaceChildren();
       setPreview(null);
-      for (const id of ['act-open', 'act-rename', 'act-history', 'who-opened']) $(id).hidden = true;
+      for (const id of ['act-open', 'act-rename', 'act-history', 'who-opened', 'act-share']) $(id).hidden = true;
     }
     return;
   }
@@ -246,6 +246,7 @@ function renderDetails() {
   $('act-rename').hidden = false;
   $('act-history').hidden = e.folder;
   $('who-opened').hidden = e.folder;
+  $('act-share').hidden = e.folder;
   setPreview(e);
 }
 
@@ -419,6 +420,75 @@ async function exportSelected() {
   } catch (err) {
     dialogs.error(err, 'Could not export');
   }
+}
+
+/**
+ * "Share…": one age file of the selected file for someone without
+ * ChartSafe (FORMAT.md §15), with a passphrase shown once or to their age
+ * key; the note says for whom, and goes into the activity record.
+ */
+async function shareSelected() {
+  const sel = selectedEntries();
+  if (sel.length !== 1 || sel[0].folder) return;
+  const file = sel[0];
+  const name = baseName(file.path);
+  const note = el('input', { type: 'text', id: 'share-note', autocomplete: 'off', spellcheck: false, placeholder: 'Dr Lee, Riverside Cardiology' });
+  const byPass = el('input', { type: 'radio', name: 'share-how', id: 'share-by-pass', checked: true });
+  const byKey = el('input', { type: 'radio', name: 'share-how', id: 'share-by-key' });
+  const key = el('input', { type: 'text', id: 'share-recipient', autocomplete: 'off', spellcheck: false, placeholder: 'age1…' });
+  key.setAttribute('aria-label', 'Their age public key');
+  const problem = el('p', { className: 'form-error', id: 'share-error', hidden: true });
+  problem.setAttribute('role', 'alert');
+  const how = el('fieldset', { className: 'share-how' },
+    el('legend', { textContent: 'It opens with' }),
+    el('label', { className: 'radio' }, byPass, ' a passphrase ChartSafe makes, which you give them by phone'),
+    el('label', { className: 'radio' }, byKey, ' their own age key'),
+    key);
+  // A message about what was typed goes as soon as it changes.
+  for (const input of [note, key, byPass, byKey]) input.addEventListener('input', () => { problem.hidden = true; });
+  const sync = () => { key.disabled = !byKey.checked; };
+  byPass.addEventListener('change', sync);
+  byKey.addEventListener('change', sync);
+  sync();
+  const body = [
+    el('p', { textContent: `ChartSafe writes one encrypted copy of “${visible(name)}” that opens without ChartSafe, in any age program. It is recorded in the activity with the name you give.` }),
+    el('label', { htmlFor: 'share-note', textContent: 'For whom' }), note, how, problem,
+  ];
+  for (;;) {
+    const answer = await dialogs.ask('Share outside the clinic', body,
+      [{ label: 'Cancel', value: 'cancel' }, { label: 'Choose where to save…', value: 'ok', kind: 'primary' }]);
+    if (answer !== 'ok') return;
+    const wrong = !note.value.trim() ? 'Say for whom the copy is.'
+      : byKey.checked && !/^age1[02-9ac-hj-np-z]{50,}$/.test(key.value.trim()) ? 'That is not an age public key: it starts with age1.' : '';
+    if (!wrong) break;
+    problem.textContent = wrong;
+    problem.hidden = false;
+  }
+  const dest = await api.chooseSaveFile('Save the shared copy', `${name}.age`, 'age').catch(() => null);
+  if (!dest) return;
+  let out;
+  try {
+    out = await api.shareFile(file.path, byKey.checked ? key.value.trim() : null, note.value.trim(), dest);
+  } catch (err) {
+    dialogs.error(err, 'Could not share');
+    return;
+  }
+  const shown = [el('p', { textContent: `Saved as ${out.file}. Send this file to ${note.value.trim()}.` })];
+  if (out.passphrase) {
+    const copied = el('span', { className: 'help', id: 'share-copied' });
+    const copy = el('button', { type: 'button', className: 'secondary', id: 'share-copy', textContent: 'Copy passphrase' });
+    copy.addEventListener('click', async () => {
+      await navigator.clipboard.writeText(out.passphrase).catch(() => {});
+      copied.textContent = 'Copied.';
+    });
+    shown.push(
+      el('p', { textContent: 'The passphrase is shown only now. Give it to them by phone or in person, never with the file:' }),
+      el('p', { className: 'share-passphrase', id: 'share-passphrase', textContent: out.passphrase }),
+      el('div', { className: 'check-repair-row' }, copy, copied));
+  }
+  shown.push(el('details', { open: true }, el('summary', { textContent: 'How to open it (send this with the file)' }),
+    el('pre', { className: 'share-how-to', id: 'share-how-to', textContent: out.how_to_open })));
+  await dialogs.panel('Shared', shown);
 }
 
 async function newFolder() {
@@ -648,6 +718,7 @@ export function setup() {
   $('details-close').addEventListener('click', () => { s.selected.clear(); drawRows(); renderDetails(); });
   $('act-open').addEventListener('click', () => activate(selectedEntries()[0]));
   $('act-export').addEventListener('click', exportSelected);
+  $('act-share').addEventListener('click', shareSelected);
   $('act-rename').addEventListener('click', renameSelected);
   $('act-move').addEventListener('click', moveSelected);
   $('act-history').addEventListener('click', showHistory);

@@ -32,10 +32,12 @@
 mod audit;
 mod edit;
 mod export;
+mod intake;
 mod people;
 mod rekey;
 mod session;
 mod setup;
+mod share;
 #[cfg(test)]
 mod test_support;
 mod time;
@@ -48,8 +50,10 @@ pub use edit::{
     default_private_root, private_root, remove_leftovers, EditError, OpenFiles, SavedHook, APP_ID,
 };
 pub use export::{export, ExportError};
+pub use intake::{Intake, IntakeError, Taken, SETTLE};
 pub use people::People;
 pub use rekey::rekey_if_due;
 pub use session::{create, recover, NewVault, PhraseCheck, Recovered};
 pub use setup::{check_enrolled, default_device_name, default_state_dir, Setup};
+pub use share::{how_to_open, share_file_name};
 pub use time::{count, TimeStyle};

@@ -156,6 +156,19 @@ impl From<chartsafe_api::ExportError> for Failure {
     }
 }
 
+impl From<chartsafe_api::IntakeError> for Failure {
+    fn from(e: chartsafe_api::IntakeError) -> Self {
+        match e {
+            chartsafe_api::IntakeError::InsideVault(_) => Self::new(
+                code::USAGE,
+                e.to_string(),
+                Some("DIR is the folder the scanner saves to, outside the vault folder"),
+            ),
+            e => Self::of(&e),
+        }
+    }
+}
+
 impl From<chartsafe_api::AuditError> for Failure {
     fn from(e: chartsafe_api::AuditError) -> Self {
         match e {

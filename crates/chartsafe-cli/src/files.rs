@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chartsafe_core::{names, Access, Kind, PurgeTarget, SyncState, Vault};
+use chartsafe_core::{names, Access, Kind, PurgeTarget, ShareKey, SyncState, Vault};
 
 use crate::exit::{code, Failure};
 use crate::{open, output, vault_dir, Cli};
@@ -85,6 +85,67 @@ pub fn export(vault: &mut Vault, paths: &[String], to: &Path) -> Result<u8, Fail
         "exported {} to {}",
         output::count(count, "file", "files"),
         to.display()
+    );
+    Ok(0)
+}
+
+/// `chartsafe share PATH --note TEXT [--recipient AGE1] [-o PATH]`: the
+/// passphrase alone on standard output (for scripts), the rest on
+/// standard error.
+pub fn share(
+    cli: &Cli,
+    path: &str,
+    note: &str,
+    recipient: Option<&str>,
+    to: Option<&Path>,
+    version: Option<usize>,
+    out: &mut impl Write,
+) -> Result<u8, Failure> {
+    if note.trim().is_empty() {
+        return Err(Failure::new(
+            code::USAGE,
+            "--note is empty",
+            Some("say for whom the file is, e.g. --note \"Dr Lee, Riverside Cardiology\""),
+        ));
+    }
+    let key = match recipient {
+        Some(text) => ShareKey::recipient(text).ok_or_else(|| {
+            Failure::new(
+                code::USAGE,
+                format!("--recipient {text:?} is not an age public key"),
+                Some("it starts with age1 (age-keygen -y prints it)"),
+            )
+        })?,
+        None => ShareKey::Passphrase(chartsafe_core::share_passphrase()),
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let file_name = chartsafe_api::share_file_name(name);
+    let dest = match to {
+        Some(p) if p.is_dir() => p.join(&file_name),
+        Some(p) => p.to_owned(),
+        None => PathBuf::from(&file_name),
+    };
+    let mut vault = open(cli)?;
+    let at = vault.share(path, version, &key, note, &dest)?;
+    if let ShareKey::Passphrase(p) = &key {
+        use secrecy::ExposeSecret;
+        writeln!(out, "{}", p.expose_secret()).map_err(output::broken)?;
+    }
+    eprintln!(
+        "Shared \"{}\" as {} for {}.",
+        names::printable(path),
+        at.display(),
+        names::printable(note.trim())
+    );
+    if key.is_passphrase() {
+        eprintln!(
+            "The passphrase (above) is shown only now: give it by phone or in person, not with the file."
+        );
+    }
+    eprintln!();
+    eprintln!(
+        "{}",
+        chartsafe_api::how_to_open(&at, name, key.is_passphrase())
     );
     Ok(0)
 }

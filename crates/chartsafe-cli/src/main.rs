@@ -11,6 +11,7 @@ mod files;
 mod input;
 mod output;
 mod team;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -211,6 +212,44 @@ enum Command {
         /// The folder to write them in.
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
+    },
+    /// Send one file to someone without ChartSafe: one age file that opens
+    /// with a new passphrase (printed once, on standard output) or with
+    /// their own age key; recorded in the audit log with NOTE.
+    Share {
+        /// The file in the vault.
+        path: String,
+        /// For whom, recorded in the audit log ("Dr Lee, Riverside
+        /// Cardiology").
+        #[arg(long)]
+        note: String,
+        /// Their age public key (age1…) instead of a passphrase.
+        #[arg(long, value_name = "AGE1")]
+        recipient: Option<String>,
+        /// Where to write it: a file, or a folder to put NAME.age in
+        /// (default: NAME.age in the current folder). Never over a file.
+        #[arg(long, short = 'o', value_name = "PATH")]
+        to: Option<PathBuf>,
+        /// This version instead of the current one (see `versions`).
+        #[arg(long)]
+        version: Option<usize>,
+    },
+    /// Watch a folder a scanner or fax program writes to: each file, once
+    /// complete, is encrypted into the vault folder PATH, read back and
+    /// compared, and then removed from DIR; a file that cannot be taken
+    /// stays, with a warning. Runs until Ctrl-C.
+    Watch {
+        /// The folder the scanner writes to.
+        dir: PathBuf,
+        /// The vault folder the files go into ("" for the top).
+        #[arg(long, value_name = "PATH")]
+        to: String,
+        /// Seconds a file's size must stay the same before it is taken.
+        #[arg(long, default_value_t = 2)]
+        settle: u64,
+        /// Take what is complete now, then stop (for scripts and tests).
+        #[arg(long)]
+        once: bool,
     },
     /// Create a folder (and missing folders above it).
     Mkdir {
@@ -514,6 +553,27 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Open { path } => edit::open_in_program(open(cli)?, path),
         Command::Export { paths, to } => files::export(&mut open(cli)?, paths, to),
+        Command::Watch {
+            dir,
+            to,
+            settle,
+            once,
+        } => watch::run(cli, dir, to, std::time::Duration::from_secs(*settle), *once),
+        Command::Share {
+            path,
+            note,
+            recipient,
+            to,
+            version,
+        } => files::share(
+            cli,
+            path,
+            note,
+            recipient.as_deref(),
+            to.as_deref(),
+            *version,
+            &mut out,
+        ),
         Command::Mkdir { path } => {
             open(cli)?.mkdir(path)?;
             Ok(0)

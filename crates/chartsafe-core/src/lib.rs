@@ -64,11 +64,12 @@ pub use vault::{
     keychain_key, public_info, Listing, Options, Problem, PublicInfo, RecoverAs, Vault,
     MIN_PASSPHRASE_CHARS,
 };
+pub use vault::{share_passphrase, ShareKey, SHARE_PASSPHRASE_WORDS, SHARE_SCRYPT_LOG_N};
 pub use vault::{utc_time, PendingEvents};
 pub use vault::{
     Access, AddFailure, AddOptions, AddReport, AuditChain, AuditEntry, AuditFilter, AuditLog,
-    AuditProblem, EntryInfo, GetManyReport, HealthProblem, HealthReport, OnExisting, PurgeReport,
-    PurgeTarget, RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
+    AuditProblem, ContentCheck, EntryInfo, GetManyReport, HealthProblem, HealthReport, OnExisting,
+    PurgeReport, PurgeTarget, RepairReport, SyncState, TrashEntry, VerifyError, VersionInfo,
 };
 pub use vault::{CollectionInfo, RekeyJob, RekeyReport, RekeyStatus, Rotation};
 pub use vault::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};

@@ -174,11 +174,18 @@ pub enum Action {
     /// for the chains written before batches were signed (detail: how
     /// many; FORMAT.md §10.6).
     AuditVouched,
+    /// A file was re-encrypted for someone outside the vault (detail: for
+    /// whom, and with a passphrase or which age key; FORMAT.md §15).
+    Shared,
+    /// A file of the watched scanner folder was stored, read back and
+    /// matched, and its original removed; or left where it was (outcome
+    /// `failed`, reason: why) (FORMAT.md §16).
+    Scanned,
 }
 
 impl Action {
     /// Every action, in the order above.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 35] = [
         Self::Created,
         Self::Unlocked,
         Self::UnlockFailed,
@@ -212,6 +219,8 @@ impl Action {
         Self::Revoked,
         Self::ChangeRefused,
         Self::AuditVouched,
+        Self::Shared,
+        Self::Scanned,
     ];
 
     /// The name written in batches.
@@ -250,6 +259,8 @@ impl Action {
             Self::Revoked => "revoked",
             Self::ChangeRefused => "change_refused",
             Self::AuditVouched => "audit_vouched",
+            Self::Shared => "shared",
+            Self::Scanned => "scanned",
         }
     }
 

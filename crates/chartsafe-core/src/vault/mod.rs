@@ -12,7 +12,7 @@ mod verify;
 mod write;
 
 use audit::sign as audit_sign;
-use read::{get, load, many};
+use read::{get, load, many, share};
 use team::{collections, join, rotate, trust, view as team_view};
 use write::{add, change};
 
@@ -28,11 +28,12 @@ pub use audit::{
 };
 pub use change::{PurgeReport, PurgeTarget, TrashEntry, VersionInfo};
 pub use collections::CollectionInfo;
-pub use get::Access;
+pub use get::{Access, ContentCheck};
 pub use join::{Invitation, JoinRequestInfo, PendingJoin, Removal};
 pub use load::{EntryInfo, Listing, Problem, SyncState};
 pub use many::GetManyReport;
 pub use rotate::{RekeyJob, RekeyReport, RekeyStatus, Rotation};
+pub use share::{share_passphrase, ShareKey, SHARE_PASSPHRASE_WORDS, SHARE_SCRYPT_LOG_N};
 pub use team_view::{DeviceView, MemberView, RejectedEntry, TeamView, TeamViewError};
 pub use verify::{HealthProblem, HealthReport, RepairReport, VerifyError};
 
@@ -145,6 +146,8 @@ pub struct Vault {
     clock: Box<dyn Clock + Send + Sync>,
     purge_grace_ms: i64,
     orphan_grace_ms: i64,
+    /// The scrypt work factor of passphrase shares (share::SHARE_SCRYPT_LOG_N).
+    share_log_n: u8,
     app: String,
     /// Whether this session's first audit batch (which announces the other
     /// chains' heads) has been written.
@@ -662,6 +665,7 @@ impl Vault {
             device,
             clock: options.clock,
             purge_grace_ms: options.purge_grace_ms,
+            share_log_n: share::SHARE_SCRYPT_LOG_N,
             orphan_grace_ms: options.orphan_grace_ms,
             app: options.app,
             announced: false,
@@ -738,6 +742,12 @@ impl Vault {
     /// This device's name.
     pub fn device_name(&self) -> &str {
         &self.device.device_name
+    }
+
+    /// Changes the scrypt work factor of passphrase shares from 2^18 to
+    /// `2^log_n` (tests; a lower factor makes a weaker share).
+    pub fn set_share_work_factor(&mut self, log_n: u8) {
+        self.share_log_n = log_n.clamp(1, 30);
     }
 
     /// Changes how long purged contents are kept (see [`Options::purge_grace_ms`]).

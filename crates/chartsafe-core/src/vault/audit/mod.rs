@@ -530,6 +530,14 @@ impl Vault {
         self.append_audit(vec![event])
     }
 
+    /// Records several events as one batch (one write and one sync).
+    pub fn record_all(&mut self, events: Vec<Event>) -> Result<(), AuditWriteError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.append_audit(events)
+    }
+
     /// The current time by the vault's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()

@@ -37,6 +37,19 @@ impl Access {
     }
 }
 
+/// What [`Vault::check_content`] found: the content matched its record.
+#[derive(Debug, Clone)]
+pub struct ContentCheck {
+    /// The entry's id.
+    pub entry: String,
+    /// Its path.
+    pub path: String,
+    /// The SHA-256 of its plaintext (hex), as recorded and as read back.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// The content to read, and the facts needed to check it.
 pub(in crate::vault) struct Source {
     pub(in crate::vault) path: String,
@@ -293,6 +306,34 @@ impl Vault {
         }
         Self::check(src, &rel, result)?;
         Ok(temp)
+    }
+
+    /// Decrypts the current version of `path` into nothing but a hash and
+    /// checks it against its record, as every read does; writes nothing and
+    /// records nothing (the caller records what it was for: the scanner
+    /// folder reads back what it stored before removing the original).
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::get`].
+    pub fn check_content(&mut self, path: &str) -> Result<ContentCheck, GetError> {
+        let (snap, src) = self.source(path, None)?;
+        let identities = self.keys.identities();
+        let (file, rel) = self.open_blob(&snap, &src)?;
+        let noop = crate::traits::NoProgress;
+        let r = crypt::decrypt_stream(file, io::sink(), src.content.size, &identities, &noop);
+        Self::check(&src, &rel, r)?;
+        Ok(ContentCheck {
+            entry: src
+                .entry
+                .rsplit('/')
+                .next()
+                .unwrap_or(&src.entry)
+                .to_owned(),
+            path: src.path.clone(),
+            sha256: src.content.sha256.clone(),
+            size: src.content.size,
+        })
     }
 
     /// Decrypts a file to a writer (e.g. standard output).

@@ -138,7 +138,10 @@ impl Vault {
 /// Renames `temp` to `out`, or to the first free "name (2)", "name (3)", …
 /// beside it: never over an existing file (a case-insensitive disk can
 /// make two vault names one).
-fn place(mut temp: tempfile::NamedTempFile, out: &Path) -> Result<PathBuf, GetError> {
+pub(in crate::vault) fn place(
+    mut temp: tempfile::NamedTempFile,
+    out: &Path,
+) -> Result<PathBuf, GetError> {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -4,3 +4,4 @@
 pub(in crate::vault) mod get;
 pub(in crate::vault) mod load;
 pub(in crate::vault) mod many;
+pub(in crate::vault) mod share;

@@ -78,6 +78,9 @@ pub struct AddReport {
     pub bytes: u64,
     /// Sources skipped with [`AddOptions::keep_going`].
     pub failed: Vec<AddFailure>,
+    /// Each source file stored (new, replaced or unchanged) and the vault
+    /// path that holds it now.
+    pub stored: Vec<(PathBuf, String)>,
     /// The operation was cancelled through [`Progress::cancelled`]: files
     /// finished before that are stored, nothing of the others.
     pub cancelled: bool,
@@ -411,8 +414,9 @@ impl Vault {
                     let source = Source { local, size, mtime };
                     let job = match file_job(snap, &mut taken, &folders, path, source, options)? {
                         Planned::Store(job) => *job,
-                        Planned::Unchanged(source) => {
+                        Planned::Unchanged(source, at) => {
                             report.unchanged += 1;
+                            report.stored.push((source.local.clone(), at));
                             progress.advance(source.size);
                             progress.file_done(&source.local);
                             continue;
@@ -516,6 +520,7 @@ impl Vault {
                 }
             };
             progress.file_done(&job.local);
+            report.stored.push((job.local.clone(), job.path.clone()));
             let sha256 = ids::hex(&digest.sha256);
             if let Some(c) = &job.old_content {
                 if c.sha256 == sha256 && c.size == digest.size {
@@ -680,8 +685,9 @@ struct Source {
 enum Planned {
     /// Store it (a new file or a new version).
     Store(Box<Job>),
-    /// Nothing: the vault's version at its path is the same file.
-    Unchanged(Source),
+    /// Nothing: the vault's version at its path (the second field) is the
+    /// same file.
+    Unchanged(Source, String),
 }
 
 /// The job that stores `source` at `path`, or nothing when the vault's
@@ -714,7 +720,7 @@ fn file_job(
     let old = existing.map(|n| &snap.tree.versions[n.version]);
     let old_content = old.and_then(|v| v.state.content.clone());
     if old_content.as_ref().is_some_and(same_file) {
-        return Ok(Planned::Unchanged(source));
+        return Ok(Planned::Unchanged(source, path));
     }
     // A new version stays where its file is, under its own name (FORMAT.md
     // §5.3): the path it is shown at may be a clash's conflict name, or the
