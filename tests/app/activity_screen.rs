@@ -8,7 +8,7 @@ use crate::support::*;
 #[tokio::test(flavor = "current_thread")]
 async fn activity_shows_who_opened_a_file_exports_csv_and_the_diagnostic_log_names_nothing() {
     let scratch = tempfile::tempdir().unwrap();
-    let vault = scratch.path().join("home/Vault");
+    let vault = scratch.path().join("home/Dropbox/Riverside Clinic");
     let viewer = editor_script(scratch.path(), false);
     let csv = scratch.path().join("export/activity.csv");
     std::fs::create_dir_all(csv.parent().unwrap()).unwrap();

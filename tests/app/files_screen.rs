@@ -12,7 +12,7 @@ use crate::support::*;
 #[tokio::test(flavor = "current_thread")]
 async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version() {
     let scratch = tempfile::tempdir().unwrap();
-    let vault = scratch.path().join("home/Dropbox/ChartSafe");
+    let vault = scratch.path().join("home/Dropbox/Riverside Clinic");
     let editor = editor_script(scratch.path(), true);
     let app = App::start(Setup {
         opener: Some(&editor),
@@ -20,6 +20,8 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     })
     .await;
     create_through_ui(&app, &vault, false).await;
+    // The header names the vault by its folder, as the clinic named it.
+    assert_eq!(app.text("#vault-name").await, "Riverside Clinic");
 
     // Twenty scans, a folder of notes, and one file that cannot be read.
     let src = scratch.path().join("scans");
@@ -205,7 +207,7 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
 #[tokio::test(flavor = "current_thread")]
 async fn idle_lock_removes_decrypted_copies_and_clears_the_window() {
     let scratch = tempfile::tempdir().unwrap();
-    let vault = scratch.path().join("home/Vault");
+    let vault = scratch.path().join("home/Dropbox/Riverside Clinic");
     let viewer = editor_script(scratch.path(), false);
     let keychain = service("idle");
     // The vault is made with the command line, as the same computer.

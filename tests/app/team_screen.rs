@@ -7,7 +7,7 @@ use crate::support::*;
 #[tokio::test(flavor = "current_thread")]
 async fn an_admin_approves_a_new_persons_computer_after_checking_the_code() {
     let scratch = tempfile::tempdir().unwrap();
-    let vault = scratch.path().join("home/Vault");
+    let vault = scratch.path().join("home/Dropbox/Riverside Clinic");
     let keychain = service("team");
     let app = App::start(Setup::new(scratch.path(), &keychain)).await;
     let pass = scratch.path().join("pass");
