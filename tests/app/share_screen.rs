@@ -9,29 +9,8 @@ use crate::support::*;
 
 /// Stock `age -d` under a pseudo-terminal, the passphrase typed at its prompt.
 fn age_with_passphrase(file: &Path, out: &Path, passphrase: &str) {
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp('age', ['age', '-d', '-o', sys.argv[2], sys.argv[1]])
-seen = b''
-while b'passphrase' not in seen.lower():
-    chunk = os.read(fd, 1024)
-    if not chunk:
-        sys.exit('age ended before asking: %r' % seen)
-    seen += chunk
-os.write(fd, (sys.argv[3] + '\n').encode())
-try:
-    while os.read(fd, 1024):
-        pass
-except OSError:
-    pass
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
     let status = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
+        .arg(crate::harness::root().join("tests/fixtures/age-with-passphrase.py"))
         .arg(file)
         .arg(out)
         .arg(passphrase)

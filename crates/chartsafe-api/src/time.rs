@@ -89,22 +89,20 @@ impl TimeStyle {
 
     /// A date and a clock time to the minute: `12/07/2026 6:31 PM`.
     pub fn date_time(&self, ms: i64) -> String {
-        let z = self.zoned(ms);
-        format!(
-            "{} {}{}",
-            z.strftime(&self.date),
-            z.strftime(self.clock(false)),
-            self.suffix()
-        )
+        self.date_and_clock(ms, false)
     }
 
     /// As [`TimeStyle::date_time`], to the second.
     pub fn date_time_seconds(&self, ms: i64) -> String {
+        self.date_and_clock(ms, true)
+    }
+
+    fn date_and_clock(&self, ms: i64, seconds: bool) -> String {
         let z = self.zoned(ms);
         format!(
             "{} {}{}",
             z.strftime(&self.date),
-            z.strftime(self.clock(true)),
+            z.strftime(self.clock(seconds)),
             self.suffix()
         )
     }
