@@ -53,4 +53,6 @@ pub const ALL: &[&str] = &[
     "install_update",
     "start_at_login",
     "set_start_at_login",
+    "scan_status",
+    "set_scan_folder",
 ];

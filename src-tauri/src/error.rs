@@ -208,6 +208,19 @@ impl From<chartsafe_api::AuditError> for AppError {
     }
 }
 
+impl From<chartsafe_api::IntakeError> for AppError {
+    fn from(e: chartsafe_api::IntakeError) -> Self {
+        match e {
+            chartsafe_api::IntakeError::InsideVault(_) => Self::new(
+                Kind::InvalidName,
+                "That folder is the vault folder or inside it. Choose the folder the scanner or fax program saves to.",
+                e,
+            ),
+            e => Self::of(&e),
+        }
+    }
+}
+
 impl From<tauri::Error> for AppError {
     fn from(e: tauri::Error) -> Self {
         AppError::internal(e)

@@ -14,6 +14,7 @@ mod diag;
 mod error;
 mod lock_signals;
 mod places;
+mod scanner;
 mod settings;
 mod state;
 mod team;
@@ -90,6 +91,8 @@ fn main() {
                     updates::install_update,
                     tray::start_at_login,
                     tray::set_start_at_login,
+                    scanner::scan_status,
+                    scanner::set_scan_folder,
                 ]);
             move |invoke| {
                 log_command(&invoke);

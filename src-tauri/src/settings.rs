@@ -1,5 +1,5 @@
-//! What the app remembers between runs: the last vault folder and the idle
-//! time before locking. Kept in the app's config folder, never in the vault
+//! What the app remembers between runs: the last vault folder, the idle
+//! time before locking, the scanner folder. Kept in the app's config folder, never in the vault
 //! folder; it holds no secret and no patient file name.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +19,8 @@ pub struct Settings {
     pub idle_minutes: u32,
     /// Whether to look for updates (IT's policy file overrides it).
     pub update_check: bool,
+    /// The scanner folder watched while its vault is unlocked (scanner.rs).
+    pub scanner: Option<crate::scanner::ScanSetting>,
 }
 
 impl Default for Settings {
@@ -27,6 +29,7 @@ impl Default for Settings {
             last_vault: None,
             idle_minutes: DEFAULT_IDLE_MINUTES,
             update_check: true,
+            scanner: None,
         }
     }
 }
@@ -68,6 +71,11 @@ mod tests {
             last_vault: Some("/home/a/Dropbox/Clinic".into()),
             idle_minutes: 9,
             update_check: false,
+            scanner: Some(crate::scanner::ScanSetting {
+                vault: "/home/a/Dropbox/Clinic".into(),
+                dir: "/home/a/Scans".into(),
+                to: "Scans".into(),
+            }),
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file), s);

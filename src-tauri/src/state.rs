@@ -32,6 +32,8 @@ pub struct Session {
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     /// The background re-encryption to the current key (team.rs).
     pub rekey: Arc<crate::team::Rekey>,
+    /// The scanner folder being watched, if any (scanner.rs).
+    pub scanner: Mutex<Option<Arc<crate::scanner::Scanner>>>,
 }
 
 impl Session {
@@ -136,6 +138,7 @@ impl AppState {
             pending,
             watcher: Mutex::new(watcher),
             rekey: Default::default(),
+            scanner: Mutex::new(None),
         };
         let session = Arc::new(session);
         *self.session.lock().expect("session lock") = Some(session.clone());
@@ -145,10 +148,30 @@ impl AppState {
         tracing::info!("unlocked");
         self.touch();
         let mut settings = self.settings.lock().expect("settings lock");
+        if let Some(scan) = settings.scanner.as_ref().filter(|s| s.vault == dir) {
+            self.watch_scanner(&session, Some(scan));
+        }
         if settings.last_vault.as_deref() != Some(&dir) {
             settings.last_vault = Some(dir);
             let _ = settings.save(&self.settings_file);
         }
+    }
+
+    /// Stops watching the scanner folder, then starts watching `scan` if
+    /// given (scanner.rs). A file being taken is finished first.
+    pub fn watch_scanner(&self, session: &Session, scan: Option<&crate::scanner::ScanSetting>) {
+        let mut slot = session.scanner.lock().expect("scanner lock");
+        if let Some(old) = slot.take() {
+            old.cancel(Duration::from_secs(30));
+        }
+        *slot = scan.map(|scan| {
+            crate::scanner::start(&self.app, session.vault.clone(), &session.dir, scan)
+        });
+    }
+
+    /// The app, for commands that start work on other threads.
+    pub fn app(&self) -> &AppHandle {
+        &self.app
     }
 
     /// Notes activity (input in the window, a running import).
@@ -169,6 +192,7 @@ impl AppState {
         // The re-encryption stops inside the file it is on, and lets go of
         // the vault and its copy of the keys.
         session.rekey.cancel(Duration::from_secs(10));
+        self.watch_scanner(&session, None);
         let unsaved = session.open.close_all();
         // The keys go when the last running operation lets go of the vault:
         // wait a little for it (a cancelled import, a listing), so that

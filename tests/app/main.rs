@@ -9,6 +9,7 @@ mod files_screen;
 mod harness;
 mod installed;
 mod pages;
+mod scanner_screen;
 mod setup_screens;
 mod share_screen;
 mod support;

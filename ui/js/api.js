@@ -32,6 +32,10 @@ export const checkUpdate = () => call('check_update');
 export const installUpdate = () => call('install_update');
 export const startAtLogin = () => call('start_at_login');
 export const setStartAtLogin = (enabled) => call('set_start_at_login', { enabled });
+/** The scanner folder of the unlocked vault: {dir, to, running, taken, left, problem, notices}. */
+export const scanStatus = () => call('scan_status');
+/** Watches `dir` ('' to stop), its files going into the vault folder `to`. */
+export const setScanFolder = (dir, to) => call('set_scan_folder', { dir, to });
 export const list = () => call('list');
 export const cancelImport = () => call('cancel_import');
 export const openFile = (path) => call('open_file', { path });

@@ -8,6 +8,7 @@ import * as dialogs from './dialogs.js';
 import { el } from './dialogs.js';
 import * as activity from './activity.js';
 import * as team from './team.js';
+import * as scanner from './scanner.js';
 import {
   formatBytes, formatTime, timeLeft, importSummaryText, percent, parentOf, baseName, joinPath, breadcrumbs,
   indexEntries, sortEntries, searchEntries, visibleRange, clashingNames, syncLabel, previewKind,
@@ -554,6 +555,7 @@ async function showSettings() {
   const check = el('input', { type: 'checkbox', id: 'settings-updates', checked: up.enabled, disabled: up.locked_by_policy });
   const atLogin = await api.startAtLogin().catch(() => false);
   const login = el('input', { type: 'checkbox', id: 'settings-login', checked: atLogin });
+  const scan = await scanner.section();
   const chosen = await dialogs.ask('Settings', [
     el('label', { htmlFor: 'dialog-input', textContent: 'Lock after this many minutes without use' }), input,
     el('p', { className: 'help', textContent: 'ChartSafe also locks when the screen locks or the computer sleeps. Ctrl+L locks at once.' }),
@@ -562,6 +564,7 @@ async function showSettings() {
     el('p', { className: 'help', id: 'settings-updates-note', textContent: up.note || 'Updates are installed only when their signature is ChartSafe\'s.' }),
     el('label', { className: 'check', htmlFor: 'settings-login' }, login,
       el('span', { textContent: ' Start ChartSafe when I log in (it opens locked)' })),
+    ...scan.nodes,
   ], [{ label: 'Cancel', value: 'cancel' }, { label: 'Save', value: 'ok', kind: 'primary' }]);
   if (chosen !== 'ok') return;
   const n = Number.parseInt(input.value, 10);
@@ -569,6 +572,7 @@ async function showSettings() {
   await api.setIdleMinutes(n).catch(dialogs.error);
   if (!up.locked_by_policy && check.checked !== up.enabled) await api.setUpdateCheck(check.checked).catch(dialogs.error);
   if (login.checked !== atLogin) await api.setStartAtLogin(login.checked).catch(dialogs.error);
+  await scan.save();
 }
 
 // ---- Import -----------------------------------------------------------------
@@ -732,6 +736,7 @@ export function setup() {
 
   activity.setup();
   team.setup();
+  scanner.setup();
   $('team-button').addEventListener('click', () => { activity.close(false); team.open(); });
   $('activity-button').addEventListener('click', () => team.close(false));
 
@@ -768,6 +773,7 @@ export function clear() {
   s.active = false;
   activity.clear();
   team.clear();
+  scanner.clear();
   Object.assign(s, {
     entries: [], byPath: new Map(), index: new Map([['', []]]), rows: [], selected: new Set(), open: new Set(), query: '', folder: '',
   });

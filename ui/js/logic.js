@@ -480,3 +480,31 @@ export function importSummaryText(sum) {
     failedIntro: failed === 1 ? 'This file could not be added:' : `These ${failed} files could not be added:`,
   };
 }
+
+/**
+ * What the window says after the scanner folder took or left files
+ * (the "scan-taken" event): {stored, left}, each a sentence or ''.
+ */
+export function scanRoundText(round) {
+  const files = (k) => `${k} scanned ${k === 1 ? 'file' : 'files'}`;
+  const place = round.to ? `“${round.to}”` : 'the top of the vault';
+  const n = round.stored.length;
+  const stored = !n ? ''
+    : n === 1 ? `Encrypted ${round.stored[0].name} into ${place}, checked it, and removed it from the scanner folder.`
+      : `Encrypted ${files(n)} into ${place}, checked them, and removed them from the scanner folder.`;
+  const k = round.left.length;
+  const left = !k ? ''
+    : k === 1 ? 'A file in the scanner folder was left where it is:'
+      : `${k} files in the scanner folder were left where they are:`;
+  return { stored, left };
+}
+
+/** The line under the scanner folder settings: what the watch is doing. */
+export function scanStateText(st) {
+  if (!st.dir) return 'No folder is watched.';
+  if (st.problem) return `Not working: ${st.problem}. ChartSafe keeps trying.`;
+  if (!st.running) return 'Not watching now.';
+  const taken = `${st.taken} ${st.taken === 1 ? 'file' : 'files'}`;
+  const left = st.left ? `; ${st.left} left in the folder (see the notice in the window)` : '';
+  return `Watching. ${taken} taken since the vault was unlocked${left}.`;
+}

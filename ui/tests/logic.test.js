@@ -7,6 +7,7 @@ import {
   previewKind, ordinal, plantedWarning, survivingFolder, actionLabel, outcomeLabel, localDateTime, localDayStart, localDayEnd,
   localIsoDate, memberName, deviceName, importSummaryText, indexActivity,
   filterActivity, activityChoices, entryForPath, activityCount, ACCESS_ACTIONS, visible, shownName,
+  scanRoundText, scanStateText,
 } from '../js/logic.js';
 
 const e = (path, extra = {}) => ({ path, folder: false, size: 0, modified: 0, modified_by: 'desk', sync: 'available', conflict: false, ...extra });
@@ -275,4 +276,20 @@ test('an import summary never contradicts itself', () => {
   assert.equal(mixed.status, '6 of 8 files in the vault');
   assert.equal(mixed.failedIntro, 'These 2 files could not be added:');
   assert.equal(importSummaryText(sum({ added: 4, cancelled: true })).line, '4 of 4 files encrypted into the vault.');
+});
+
+test('the scanner folder says what it took and what it left, with plurals', () => {
+  const n = (name, why) => ({ name, why, path: why ? null : `Scans/${name}` });
+  const one = scanRoundText({ to: 'Scans', stored: [n('scan 1.pdf')], left: [] });
+  assert.equal(one.stored, 'Encrypted scan 1.pdf into “Scans”, checked it, and removed it from the scanner folder.');
+  assert.equal(one.left, '');
+  const many = scanRoundText({ to: '', stored: [n('a.pdf'), n('b.pdf')], left: [n('c.pdf', 'locked'), n('d.pdf', 'x')] });
+  assert.equal(many.stored, 'Encrypted 2 scanned files into the top of the vault, checked them, and removed them from the scanner folder.');
+  assert.equal(many.left, '2 files in the scanner folder were left where they are:');
+  assert.equal(scanRoundText({ to: 'S', stored: [], left: [n('c.pdf', 'x')] }).left, 'A file in the scanner folder was left where it is:');
+  assert.equal(scanStateText({ dir: null }), 'No folder is watched.');
+  assert.equal(scanStateText({ dir: '/s', running: true, taken: 1, left: 0 }), 'Watching. 1 file taken since the vault was unlocked.');
+  assert.equal(scanStateText({ dir: '/s', running: true, taken: 2, left: 1 }),
+    'Watching. 2 files taken since the vault was unlocked; 1 left in the folder (see the notice in the window).');
+  assert.equal(scanStateText({ dir: '/s', running: true, taken: 0, left: 0, problem: 'gone' }), 'Not working: gone. ChartSafe keeps trying.');
 });
