@@ -15,7 +15,7 @@ LOCKED := $(if $(wildcard Cargo.lock),--locked,)
 # this feature; `make build` and `make run` build the binaries without them.
 KNOBS := --features chartsafe-cli/test-knobs,chartsafe-app/test-knobs
 
-.PHONY: all deps build test run dist bench fuzz stress scale clean
+.PHONY: all deps build test run dist bench fuzz stress scale screenshots clean
 
 all: build
 
@@ -76,6 +76,14 @@ bench:
 	@echo "| --- | ---: | ---: | --- | --- |"
 	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_hostile \
 		-- --ignored --nocapture 2>/dev/null | grep '^|'
+
+# Every screen and state of the window at 1280x800 and 1024x700, light and
+# dark, checked with axe-core and the Tab key (tests/app/screens.rs), copied
+# to docs/screenshots/screens/ to be looked at and committed.
+screenshots: deps
+	$(CARGO) build --release $(LOCKED) $(KNOBS) --bin chartsafe --bin chartsafe-app
+	CHARTSAFE_UPDATE_SCREENSHOTS=1 bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) \
+		$(KNOBS) -p chartsafe-e2e --test app every_screen
 
 # Every cargo fuzz target for FUZZ_S seconds each (default 60); needs the
 # nightly toolchain, which scripts/fuzz.sh installs with cargo-fuzz if missing.

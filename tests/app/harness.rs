@@ -84,6 +84,8 @@ pub struct Setup<'a> {
     pub dark: bool,
     /// The answer of the app's save dialog (honoured under WebDriver only).
     pub save_as: Option<&'a Path>,
+    /// The window's size, if not the app's own (1280x800).
+    pub size: Option<(u32, u32)>,
 }
 
 impl<'a> Setup<'a> {
@@ -96,6 +98,7 @@ impl<'a> Setup<'a> {
             opener: None,
             dark: false,
             save_as: None,
+            size: None,
         }
     }
 }
@@ -261,6 +264,12 @@ impl App {
             "WebKitWebDriver did not start"
         );
         let client = session(port, caps, 3).await;
+        if let Some((w, h)) = setup.size {
+            client
+                .set_window_size(w, h)
+                .await
+                .expect("the window takes the size asked for");
+        }
         let mut app = App {
             startup: Duration::ZERO,
             client,
@@ -436,6 +445,19 @@ impl App {
             )
             .await
             .expect("drop delivered");
+    }
+
+    /// Saves a screenshot as `file`.
+    pub async fn screenshot_to(&self, file: &Path) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, png).unwrap();
+    }
+
+    /// The WebDriver client, for what the helpers above do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Saves a screenshot as target/screenshots/NAME.png.

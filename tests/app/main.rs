@@ -4,12 +4,14 @@
 //!
 //! Screenshots of each screen go to target/screenshots/.
 
+mod a11y;
 mod activity_screen;
 mod files_screen;
 mod harness;
 mod installed;
 mod pages;
 mod scanner_screen;
+mod screens;
 mod setup_screens;
 mod share_screen;
 mod support;

@@ -120,7 +120,7 @@ function render() {
     ? `${n(s.rows.length)} found`
     : `${n(s.rows.length - files)} folder${s.rows.length - files === 1 ? '' : 's'}, ${n(files)} file${files === 1 ? '' : 's'}`;
   for (const h of document.querySelectorAll('.thead [data-sort]')) {
-    h.setAttribute('aria-sort', h.dataset.sort === s.sortKey ? (s.ascending ? 'ascending' : 'descending') : 'none');
+    h.parentElement.setAttribute('aria-sort', h.dataset.sort === s.sortKey ? (s.ascending ? 'ascending' : 'descending') : 'none');
   }
   const inVault = s.entries.filter((e) => !e.folder).length;
   $('status-text').textContent = `${n(inVault)} ${inVault === 1 ? 'file' : 'files'} in the vault`;
@@ -509,7 +509,7 @@ async function showHistory() {
   const e = sel[0];
   let list;
   try { list = await api.versions(e.path); } catch (err) { return dialogs.error(err); }
-  const table = el('table', {}, el('tr', {}, ...['Version', 'Saved', 'By', 'Size', ''].map((h) => el('th', { textContent: h }))));
+  const table = el('table', {}, el('tr', {}, ...['Version', 'Saved', 'By', 'Size', ''].map((h) => headerCell(h))));
   for (const v of list) {
     const cell = el('td', {});
     if (v.number === 1) cell.textContent = 'Current';
@@ -531,11 +531,16 @@ async function showHistory() {
   dialogs.panel(`Versions of ${baseName(e.path)}`, table);
 }
 
+/** A table header; the column of buttons gets a name only screen readers hear. */
+function headerCell(text) {
+  return text ? el('th', { textContent: text }) : el('th', {}, el('span', { className: 'visually-hidden', textContent: 'Action' }));
+}
+
 async function showTrash() {
   let list;
   try { list = await api.trashList(); } catch (err) { return dialogs.error(err); }
   if (!list.length) return dialogs.message('Trash', 'The trash is empty.');
-  const table = el('table', {}, el('tr', {}, ...['Name', 'Deleted', 'By', ''].map((h) => el('th', { textContent: h }))));
+  const table = el('table', {}, el('tr', {}, ...['Name', 'Deleted', 'By', ''].map((h) => headerCell(h))));
   for (const t of list) {
     const b = el('button', { type: 'button', className: 'secondary', textContent: 'Restore' });
     b.addEventListener('click', async () => {

@@ -76,7 +76,7 @@ async function startCreate() {
       el('strong', { textContent: p.service }), el('span', { className: 'muted path', textContent: p.path }));
     b.setAttribute('aria-pressed', 'false');
     b.addEventListener('click', () => {
-      for (const other of box.children) other.setAttribute('aria-pressed', 'false');
+      for (const other of box.querySelectorAll('.suggestion')) other.setAttribute('aria-pressed', 'false');
       b.setAttribute('aria-pressed', 'true');
       $('create-path').value = p.path;
     });
