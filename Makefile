@@ -62,6 +62,11 @@ bench:
 	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test app \
 		measure_app_figures -- --ignored --nocapture 2>/dev/null | grep '^|'
 	@echo
+	@echo "| A newcomer's first run | Actions | Time | Goal | Ratio |"
+	@echo "| --- | ---: | ---: | --- | --- |"
+	bash scripts/with-keyring.sh $(CARGO) test --release $(LOCKED) -p chartsafe-e2e --test app \
+		measure_first_run -- --ignored --nocapture 2>/dev/null | grep '^|'
+	@echo
 	@echo "| Audit log | Count | Time | Rate | Ratio (>1 = faster than the peer) |"
 	@echo "| --- | ---: | ---: | ---: | --- |"
 	$(CARGO) test --release $(LOCKED) -p chartsafe-core --test measure_audit \

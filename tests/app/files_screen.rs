@@ -21,7 +21,11 @@ async fn drop_import_with_progress_then_open_edit_and_save_back_as_a_new_version
     .await;
     create_through_ui(&app, &vault, false).await;
     // The header names the vault by its folder, as the clinic named it.
-    assert_eq!(app.text("#vault-name").await, "Riverside Clinic");
+    app.wait_js(
+        "return document.getElementById('vault-name').textContent === 'Riverside Clinic'",
+        10,
+    )
+    .await;
 
     // Twenty scans, a folder of notes, and one file that cannot be read.
     let src = scratch.path().join("scans");

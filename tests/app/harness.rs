@@ -86,6 +86,8 @@ pub struct Setup<'a> {
     pub save_as: Option<&'a Path>,
     /// The window's size, if not the app's own (1280x800).
     pub size: Option<(u32, u32)>,
+    /// The passphrase KDF at its real cost (tests use a cheap one).
+    pub real_kdf: bool,
 }
 
 impl<'a> Setup<'a> {
@@ -99,6 +101,7 @@ impl<'a> Setup<'a> {
             dark: false,
             save_as: None,
             size: None,
+            real_kdf: false,
         }
     }
 }
@@ -201,7 +204,9 @@ impl App {
             .map(|(k, v)| (k.to_string(), v.display().to_string()))
             .collect();
         env.push(("DISPLAY".into(), display.clone()));
-        env.push(("CHARTSAFE_KDF_LOG_N".into(), "10".into()));
+        if !setup.real_kdf {
+            env.push(("CHARTSAFE_KDF_LOG_N".into(), "10".into()));
+        }
         env.push(("CHARTSAFE_KEYCHAIN_SERVICE".into(), setup.keychain.into()));
         env.push(("CHARTSAFE_DEVICE_NAME".into(), "Front desk".into()));
         env.push(("NO_AT_BRIDGE".into(), "1".into()));
@@ -438,9 +443,12 @@ impl App {
             .execute(
                 "const T = window.__TAURI__;
                  const p = {paths: arguments[0], position: {x: 400, y: 300}};
-                 T.event.emitTo('main', 'tauri://drag-enter', p);
-                 T.event.emitTo('main', 'tauri://drag-drop', p);
-                 return true;",
+                 // In order, as the system sends them: the drop is not
+                 // sent before the window has heard the enter.
+                 return T.event.emitTo('main', 'tauri://drag-enter', p)
+                   .then(() => new Promise((r) => setTimeout(r, 50)))
+                   .then(() => T.event.emitTo('main', 'tauri://drag-drop', p))
+                   .then(() => true);",
                 vec![json!(paths)],
             )
             .await

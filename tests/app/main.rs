@@ -7,6 +7,7 @@
 mod a11y;
 mod activity_screen;
 mod files_screen;
+mod first_run;
 mod harness;
 mod installed;
 mod pages;

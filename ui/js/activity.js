@@ -217,7 +217,7 @@ function row(i, p) {
   const device = visible(deviceName(s.log.people, a.device, a.device_name));
   const cells = [
     el('span', { className: 'a-time', textContent: localDateTime(a.time) }),
-    el('span', { className: 'a-member', textContent: member, title: `${member} (member ${a.member})` }),
+    el('span', { className: 'a-member', textContent: member, title: `${member} (member ${a.member}) on ${device}` }),
     el('span', { className: 'a-device', textContent: device, title: `${device} (computer ${a.device})` }),
     el('span', { className: 'a-action', textContent: actionLabel(a.action) }),
     el('span', { className: 'a-path', textContent: visible(a.path || ''), title: visible(a.path || '') }),

@@ -125,7 +125,7 @@ function render() {
   const inVault = s.entries.filter((e) => !e.folder).length;
   $('status-text').textContent = `${n(inVault)} ${inVault === 1 ? 'file' : 'files'} in the vault`;
   const waiting = s.entries.filter((e) => e.sync === 'waiting').length;
-  $('status-sync').textContent = waiting ? `${waiting} waiting for sync` : 'Everything is up to date';
+  $('status-sync').textContent = waiting ? `${waiting} waiting for sync` : 'Every file is synced';
   drawRows();
   renderDetails();
 }
@@ -368,7 +368,7 @@ async function trashSelected() {
   if (!sel.length) return;
   const what = sel.length === 1 ? `“${baseName(sel[0].path)}”` : `${sel.length} items`;
   const ok = await dialogs.ask('Move to trash?', `${what} will move to the trash. You can restore it from there.`,
-    [{ label: 'Cancel', value: 'no' }, { label: 'Move to trash', value: 'yes', kind: 'primary' }]);
+    [{ label: 'Cancel', value: 'no' }, { label: 'Move to trash', value: 'yes', kind: 'primary danger-fill' }]);
   if (ok !== 'yes') return;
   try {
     await api.trash(sel.map((e) => e.path));
@@ -525,7 +525,7 @@ async function showHistory() {
       });
       cell.append(b);
     }
-    table.append(el('tr', {}, el('td', { textContent: String(v.number) }), el('td', { textContent: formatTime(v.changed) }),
+    table.append(el('tr', {}, el('td', { textContent: String(list.length + 1 - v.number) }), el('td', { textContent: formatTime(v.changed) }),
       el('td', { textContent: v.changed_by }), el('td', { textContent: formatBytes(v.size) }), cell));
   }
   dialogs.panel(`Versions of ${baseName(e.path)}`, table);
@@ -593,7 +593,7 @@ async function startImport(paths) {
   const clashes = clashingNames(paths, s.index.get(dest) || []);
   if (clashes.length) {
     const names = clashes.slice(0, 3).map((n) => `“${n}”`).join(', ') + (clashes.length > 3 ? ` and ${clashes.length - 3} more` : '');
-    const choice = await dialogs.ask('Some names are already in this folder',
+    const choice = await dialogs.ask(clashes.length === 1 ? 'This name is already in this folder' : 'Some names are already in this folder',
       `${names} already exist${clashes.length === 1 ? 's' : ''} here. Keep both, or store the new file${clashes.length === 1 ? '' : 's'} as a new version (the old version stays in the history)?`,
       [{ label: 'Cancel', value: 'cancel' }, { label: 'New version', value: 'version' }, { label: 'Keep both', value: 'both', kind: 'primary' }]);
     if (choice !== 'both' && choice !== 'version') return;
@@ -639,7 +639,8 @@ function setBar(id, pct) {
 }
 
 function onProgress(p) {
-  const pct = percent(p.bytes_done, p.bytes);
+  // Before the sizes are known there is nothing done yet.
+  const pct = p.bytes ? percent(p.bytes_done, p.bytes) : 0;
   setBar('import-bar', p.finished ? percent(p.files_done, p.files) : pct);
   setBar('import-file-bar', percent(p.current_done, p.current_size));
   $('import-bar').dataset.percent = String(p.finished ? percent(p.files_done, p.files) : pct);

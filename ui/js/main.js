@@ -75,6 +75,7 @@ async function startCreate() {
     const b = el('button', { type: 'button', className: 'secondary suggestion' },
       el('strong', { textContent: p.service }), el('span', { className: 'muted path', textContent: p.path }));
     b.setAttribute('aria-pressed', 'false');
+    b.dataset.path = p.path;
     b.addEventListener('click', () => {
       for (const other of box.querySelectorAll('.suggestion')) other.setAttribute('aria-pressed', 'false');
       b.setAttribute('aria-pressed', 'true');
@@ -84,7 +85,12 @@ async function startCreate() {
   }
   if (places.length) {
     box.prepend(el('p', { className: 'help', textContent: 'Found on this computer:' }));
-    if (!$('create-path').value) box.querySelector('.suggestion').click();
+    if (!$('create-path').value) {
+      box.querySelector('.suggestion').click();
+      // The folder is chosen; the passphrase is next (unless the person
+      // has already moved on).
+      if (document.activeElement === $('create-path')) $('create-pass').focus();
+    }
   }
 }
 
@@ -144,6 +150,18 @@ function showConfirm() {
       el('input', { id, type: 'text', autocomplete: 'off', spellcheck: false, className: 'confirm-word' }),
     );
   });
+  // A space moves on to the next word, as on the sheet: "word word word"
+  // typed or pasted into the first field fills all three.
+  const fields = [...box.querySelectorAll('.confirm-word')];
+  fields.forEach((f, n) => f.addEventListener('input', () => {
+    const next = fields[n + 1];
+    if (!next || !/\S\s/.test(f.value)) return;
+    const [word, ...rest] = f.value.trim().split(/\s+/);
+    f.value = word;
+    next.value = rest.join(' ');
+    next.focus();
+    next.dispatchEvent(new Event('input'));
+  }));
   formError($('confirm-form'), null);
   show('confirm');
 }
@@ -286,6 +304,12 @@ async function start() {
   $('go-create').addEventListener('click', startCreate);
   $('go-open').addEventListener('click', () => go('open'));
   $('go-recover').addEventListener('click', () => go('recover'));
+  // A suggestion shows as chosen only while the field holds its folder.
+  $('create-path').addEventListener('input', () => {
+    for (const b of document.querySelectorAll('#create-suggestions .suggestion')) {
+      b.setAttribute('aria-pressed', String(b.dataset.path === $('create-path').value.trim()));
+    }
+  });
   $('create-browse').addEventListener('click', () => browseInto($('create-path'), 'Choose or create an empty folder for the vault'));
   $('open-browse').addEventListener('click', () => browseInto($('open-path'), 'Choose the vault folder'));
   $('recover-browse').addEventListener('click', () => browseInto($('recover-path'), 'Choose the vault folder'));

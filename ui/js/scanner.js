@@ -17,7 +17,7 @@ export async function section() {
   const st = await api.scanStatus().catch(() => null);
   if (!st) return { nodes: [], save: async () => true };
   const dir = el('input', {
-    type: 'text', id: 'scan-dir', value: st.dir || '', placeholder: 'No folder is watched', spellcheck: false, autocomplete: 'off',
+    type: 'text', id: 'scan-dir', value: st.dir || '', placeholder: 'The folder your scanner saves to', spellcheck: false, autocomplete: 'off',
   });
   dir.setAttribute('aria-describedby', 'scan-help scan-state');
   const choose = el('button', { type: 'button', className: 'secondary', id: 'scan-choose', textContent: 'Choose…' });

@@ -126,7 +126,7 @@ function render() {
   $('team-rotate').hidden = !t.admin;
   $('team-collections-help').textContent = t.collections.length
     ? 'Folders with their own key: only administrators and the members listed can see them or open their files.'
-    : (t.admin ? 'No collection yet. A collection is a folder with its own key, for example "Billing" for billing staff only.' : 'You are in no collection.');
+    : (t.admin ? 'No collections yet. A collection is a folder with its own key, for example “Billing” for billing staff only.' : 'You are in no collection.');
   $('team-collections').replaceChildren(...t.collections.map((c) => {
     const li = el('li', { className: 'collection' });
     li.dataset.id = c.id;
@@ -238,7 +238,7 @@ async function newCollection() {
     await dialogs.error(e, 'No collection was made');
     return load();
   }
-  dialogs.toast(`"${name.value.trim()}" is a collection. Give people access from the Team screen.`);
+  dialogs.toast(`“${name.value.trim()}” is a collection. Give people access from the Team screen.`);
   return load();
 }
 
