@@ -273,7 +273,11 @@ pub struct Entry {
     size: u64,
     /// When the content last changed (ms): the file's own time, else when it was stored.
     modified: i64,
+    /// The member who wrote the current version, by the team log's name
+    /// (the computer's claimed name where the team log does not say).
     modified_by: String,
+    /// The computer it was written on.
+    modified_on: String,
     /// "available", "waiting" (for sync) or "missing".
     sync: &'static str,
     conflict: bool,
@@ -282,13 +286,22 @@ pub struct Entry {
     id: chartsafe_core::EntryId,
 }
 
-impl From<EntryInfo> for Entry {
-    fn from(e: EntryInfo) -> Self {
+impl Entry {
+    /// The entry, its writer named as the team log names them.
+    fn new(e: EntryInfo, people: &chartsafe_api::People) -> Self {
+        let on = people
+            .devices()
+            .get(&e.changed_by_device)
+            .cloned()
+            .unwrap_or(e.changed_by);
         Entry {
             folder: e.kind == EntryKind::Dir,
             size: e.size,
             modified: e.modified.unwrap_or(e.changed),
-            modified_by: e.changed_by,
+            modified_by: people
+                .owner_of(&e.changed_by_device)
+                .map_or_else(|| on.clone(), str::to_owned),
+            modified_on: on,
             sync: match e.sync {
                 SyncState::Available => "available",
                 SyncState::WaitingForSync => "waiting",
@@ -323,9 +336,16 @@ pub struct ListingOut {
 pub async fn list(state: State<'_, AppState>) -> Result<ListingOut> {
     let session = state.session()?;
     blocking(move || {
-        let listing = session.vault.lock().expect("vault lock").list()?;
+        let (listing, people) = {
+            let mut vault = session.vault.lock().expect("vault lock");
+            (vault.list()?, chartsafe_api::People::of(&vault))
+        };
         Ok(ListingOut {
-            entries: listing.entries.into_iter().map(Entry::from).collect(),
+            entries: listing
+                .entries
+                .into_iter()
+                .map(|e| Entry::new(e, &people))
+                .collect(),
             problems: listing.problems.iter().map(ToString::to_string).collect(),
             open: session
                 .open

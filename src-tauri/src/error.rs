@@ -125,7 +125,7 @@ fn meaning(kind: ErrorKind, what: &str) -> (Kind, String) {
         K::NotEmpty => (Kind::NotEmpty, "This folder already holds other files. Choose an empty folder, or a new name for one."),
         K::WeakPassphrase => (Kind::WeakPassphrase, "Use a few unrelated words."),
         K::Busy => (Kind::Busy, "This vault is already open in another ChartSafe window or program on this computer. Close it there first."),
-        K::NotFound => (Kind::NotFound, "That is not there any more: it was moved, renamed or removed, on this computer or another."),
+        K::NotFound => (Kind::NotFound, "It is no longer there: it was moved, renamed or removed, on this computer or another."),
         K::AlreadyExists => (Kind::AlreadyExists, "There is already one with that name here. Choose another name."),
         K::Ambiguous => (Kind::InvalidName, "More than one person or computer has that name. Choose them from the team list."),
         K::InvalidName => (Kind::InvalidName, "That name or file cannot be used. Names cannot contain / or be empty, . or .., and only ordinary files can be added."),

@@ -318,8 +318,10 @@ async fn another_devices_changes_appear_by_themselves_and_screen_lock_locks() {
     );
     rsync(&b_folder, &vault);
     app.wait_row("Labs/potassium.txt").await;
-    let by = app.js("return document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"] .by').textContent").await;
-    assert_eq!(by, json!("Exam room"));
+    // Written by the member (the phrase's holder, the administrator) on
+    // the computer B: the team log's names, the computer in the tooltip.
+    let by = app.js("const b = document.querySelector('#rows .tr[data-path=\"Labs/potassium.txt\"] .by'); return [b.textContent, b.title]").await;
+    assert_eq!(by, json!(["Administrator", "on Exam room"]));
     assert_eq!(
         app.js("return document.querySelector('#crumbs li:last-child button').textContent")
             .await,

@@ -91,7 +91,11 @@ async fn scanned_files_are_taken_while_unlocked_and_a_refused_one_stays_with_a_n
     app.wait_row("Scans").await;
     app.wait_js("return !document.getElementById('scan-notice').hidden", 10)
         .await;
-    let notice = app.text("#scan-notice").await;
+    // Read in one go (a later round may redraw the notice).
+    let notice = app
+        .js("return document.getElementById('scan-notice').textContent")
+        .await;
+    let notice = notice.as_str().unwrap().to_owned();
     assert!(notice.contains("left where it is"), "{notice}");
     assert!(notice.contains("name"), "{notice}");
     app.screenshot("41-scanner-notice").await;
@@ -101,9 +105,18 @@ async fn scanned_files_are_taken_while_unlocked_and_a_refused_one_stays_with_a_n
 
     // Settings tells what the watch has done.
     app.click("#btn-settings").await;
-    app.wait_js("return !!document.getElementById('scan-state')", 10)
+    // (The closed dialog still holds the last Settings shown: wait for
+    // the new one's words.)
+    app.wait_js(
+        "const e = document.getElementById('scan-state');
+         return document.getElementById('dialog').open && !!e && e.textContent.startsWith('Watching.')",
+        10,
+    )
+    .await;
+    let state = app
+        .js("return document.getElementById('scan-state').textContent")
         .await;
-    let state = app.text("#scan-state").await;
+    let state = state.as_str().unwrap();
     assert!(
         state.starts_with("Watching. 2 files taken since the vault was unlocked; 1 left"),
         "{state}"

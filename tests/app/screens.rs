@@ -221,8 +221,12 @@ async fn walk_every_screen(size: (u32, u32), dark: bool) {
         .await;
     w.stop("name-clash").await;
     app.click("#dialog-actions button[value='version']").await;
-    app.wait_js("return ['done', 'partial'].includes(document.getElementById('import-panel').dataset.state)", 60)
-        .await;
+    // The import before ended "partial": this one ends "done".
+    app.wait_js(
+        "return document.getElementById('import-panel').dataset.state === 'done'",
+        60,
+    )
+    .await;
     app.click("#import-close").await;
     app.select_row("Okafor, Ada/Visit note 2026-11-30.txt")
         .await;

@@ -331,7 +331,9 @@ function checkResult(box, out) {
   box.querySelector('#check-bytes').textContent = '';
   const result = box.querySelector('#check-result');
   result.hidden = false;
-  const checked = `Checked ${plural(out.contents, 'file', 'files')} (${formatBytes(out.bytes)}) and ${plural(out.audit_entries, 'activity entry', 'activity entries')}.`;
+  // Contents, not names: every stored version and what is in the trash too,
+  // so the count can be above the files the list shows.
+  const checked = `Checked ${plural(out.contents, 'stored file', 'stored files')} (current files, older versions and the trash: ${formatBytes(out.bytes)}) and ${plural(out.audit_entries, 'activity entry', 'activity entries')}.`;
   if (!out.problems.length) {
     result.replaceChildren(el('p', { className: 'check-ok', textContent: `No problems found. ${checked}` }));
     return 0;

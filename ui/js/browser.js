@@ -162,7 +162,7 @@ function row(e, i) {
     name,
     el('span', { className: 'size', textContent: e.folder ? '' : formatBytes(e.size) }),
     el('span', { className: 'modified', textContent: formatTime(e.modified) }),
-    el('span', { className: 'by', textContent: visible(e.modified_by) }),
+    el('span', { className: 'by', textContent: visible(e.modified_by), title: e.modified_on ? `on ${visible(e.modified_on)}` : '' }),
     status,
   ];
   for (const c of cells.slice(1, 4)) c.setAttribute('role', 'gridcell');
@@ -238,7 +238,7 @@ function renderDetails() {
     ['Folder', visible(parentOf(e.path)) || 'All files'],
     ...(e.folder ? [] : [['Size', formatBytes(e.size)]]),
     ['Modified', formatTime(e.modified)],
-    ['By', visible(e.modified_by)],
+    ['By', e.modified_on && e.modified_on !== e.modified_by ? `${visible(e.modified_by)} on ${visible(e.modified_on)}` : visible(e.modified_by)],
     ...(e.folder ? [] : [['Status', syncLabel(e)]]),
   ];
   $('details-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
@@ -433,7 +433,7 @@ async function shareSelected() {
   if (sel.length !== 1 || sel[0].folder) return;
   const file = sel[0];
   const name = baseName(file.path);
-  const note = el('input', { type: 'text', id: 'share-note', autocomplete: 'off', spellcheck: false, placeholder: 'Dr Lee, Riverside Cardiology' });
+  const note = el('input', { type: 'text', id: 'share-note', autocomplete: 'off', spellcheck: false, placeholder: 'For example: Dr Lee, Riverside Cardiology' });
   const byPass = el('input', { type: 'radio', name: 'share-how', id: 'share-by-pass', checked: true });
   const byKey = el('input', { type: 'radio', name: 'share-how', id: 'share-by-key' });
   const key = el('input', { type: 'text', id: 'share-recipient', autocomplete: 'off', spellcheck: false, placeholder: 'age1…' });
@@ -443,7 +443,7 @@ async function shareSelected() {
   const how = el('fieldset', { className: 'share-how' },
     el('legend', { textContent: 'It opens with' }),
     el('label', { className: 'radio' }, byPass, ' a passphrase ChartSafe makes, which you give them by phone'),
-    el('label', { className: 'radio' }, byKey, ' their own age key'),
+    el('label', { className: 'radio' }, byKey, ' their own key (an “age1…” public key their IT gave you)'),
     key);
   // A message about what was typed goes as soon as it changes.
   for (const input of [note, key, byPass, byKey]) input.addEventListener('input', () => { problem.hidden = true; });
@@ -452,7 +452,7 @@ async function shareSelected() {
   byKey.addEventListener('change', sync);
   sync();
   const body = [
-    el('p', { textContent: `ChartSafe writes one encrypted copy of “${visible(name)}” that opens without ChartSafe, in any age program. It is recorded in the activity with the name you give.` }),
+    el('p', { textContent: `ChartSafe writes one encrypted copy of “${visible(name)}” that opens without ChartSafe, with the free “age” encryption tool or any program that reads its files. It is recorded in the activity with the name you give.` }),
     el('label', { htmlFor: 'share-note', textContent: 'For whom' }), note, how, problem,
   ];
   for (;;) {
@@ -610,6 +610,8 @@ async function startImport(paths) {
   $('import-close').hidden = true;
   setBar('import-bar', 0);
   setBar('import-file-bar', 0);
+  $('import-file-bar').hidden = false;
+  $('import-total-text').hidden = false;
   $('import-current').textContent = 'Looking at the files…';
   $('import-total-text').textContent = '';
   try {
@@ -655,8 +657,13 @@ function showSummary(sum) {
   panel.dataset.state = sum.cancelled ? 'cancelled' : sum.failed.length ? 'partial' : 'done';
   const text = importSummaryText(sum);
   $('import-title').textContent = text.title;
-  const lines = [el('p', { textContent: text.line })];
-  $('import-total-text').textContent = `${text.status} · ${formatBytes(sum.bytes)} encrypted`;
+  const lines = [el('p', { textContent: `${text.line} (${formatBytes(sum.bytes)})` })];
+  // Done: one bar and one sentence say it (the file bar and the running
+  // count would repeat it).
+  $('import-total-text').textContent = '';
+  $('import-total-text').hidden = true;
+  $('import-current').textContent = '';
+  $('import-file-bar').hidden = true;
   if (sum.cancelled) lines.push(el('p', { className: 'help', textContent: 'Files finished before you cancelled are in the vault; the others were not added.' }));
   if (sum.failed.length) {
     lines.push(el('p', { textContent: text.failedIntro }));

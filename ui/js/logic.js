@@ -476,7 +476,6 @@ export function importSummaryText(sum) {
   return {
     title,
     line: `${encrypted} encrypted into the vault${versions}${already}.`,
-    status: `${stored + sum.unchanged} of ${files(total)} in the vault`,
     failedIntro: failed === 1 ? 'This file could not be added:' : `These ${failed} files could not be added:`,
   };
 }

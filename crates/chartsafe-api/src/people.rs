@@ -10,6 +10,8 @@ use chartsafe_core::{names, AuditEntry, Vault};
 pub struct People {
     members: HashMap<String, String>,
     devices: HashMap<String, String>,
+    /// Computer id → its member's id.
+    owners: HashMap<String, String>,
 }
 
 impl People {
@@ -21,6 +23,7 @@ impl People {
             for m in team.members {
                 for d in &m.devices {
                     people.devices.insert(d.id.to_string(), d.name.clone());
+                    people.owners.insert(d.id.to_string(), m.id.to_string());
                 }
                 people.members.insert(m.id.to_string(), m.name);
             }
@@ -36,7 +39,17 @@ impl People {
         Self {
             members: members.into_iter().collect(),
             devices: devices.into_iter().collect(),
+            owners: HashMap::new(),
         }
+    }
+
+    /// The name of the member whose computer `device` is, when the team
+    /// log says.
+    pub fn owner_of(&self, device: &str) -> Option<&str> {
+        self.owners
+            .get(device)
+            .and_then(|m| self.members.get(m))
+            .map(String::as_str)
     }
 
     /// Member id → name, for shells that look names up themselves.

@@ -175,8 +175,12 @@ pub struct EntryInfo {
     pub modified: Option<i64>,
     /// When this version was written (writer's clock).
     pub changed: i64,
-    /// The name of the device that wrote this version.
+    /// The name of the device that wrote this version, as its record
+    /// claims it (the team log's name for [`EntryInfo::changed_by_device`]
+    /// is the one vouched for, §11.5).
     pub changed_by: String,
+    /// The id of the device whose signed record wrote this version.
+    pub changed_by_device: String,
     /// Whether the content is here.
     pub sync: SyncState,
     /// Shown as a conflict copy.
@@ -686,6 +690,7 @@ impl Vault {
             modified: content.and_then(|c| c.mtime),
             changed: v.time,
             changed_by: v.device_name.clone(),
+            changed_by_device: v.device.clone(),
             sync,
             conflict: node.conflict,
             id: EntryId::checked(crate::vault::collections::split_key(&node.entry).1),
