@@ -286,21 +286,26 @@ pub struct Entry {
     id: chartsafe_core::EntryId,
 }
 
+/// Who wrote something, as the team log names them: (the member, the
+/// computer). Where the team log does not know the computer, the name its
+/// record claims stands for both.
+fn writer(people: &chartsafe_api::People, device: &str, claimed: String) -> (String, String) {
+    let on = people.devices().get(device).cloned().unwrap_or(claimed);
+    let by = people
+        .owner_of(device)
+        .map_or_else(|| on.clone(), str::to_owned);
+    (by, on)
+}
+
 impl Entry {
     /// The entry, its writer named as the team log names them.
     fn new(e: EntryInfo, people: &chartsafe_api::People) -> Self {
-        let on = people
-            .devices()
-            .get(&e.changed_by_device)
-            .cloned()
-            .unwrap_or(e.changed_by);
+        let (by, on) = writer(people, &e.changed_by_device, e.changed_by);
         Entry {
             folder: e.kind == EntryKind::Dir,
             size: e.size,
             modified: e.modified.unwrap_or(e.changed),
-            modified_by: people
-                .owner_of(&e.changed_by_device)
-                .map_or_else(|| on.clone(), str::to_owned),
+            modified_by: by,
             modified_on: on,
             sync: match e.sync {
                 SyncState::Available => "available",
@@ -783,22 +788,32 @@ pub struct Trashed {
     folder: bool,
     size: u64,
     trashed: i64,
+    /// The member who moved it, and on which computer (team log names).
     trashed_by: String,
+    trashed_on: String,
 }
 
 #[tauri::command]
 pub async fn trash_list(state: State<'_, AppState>) -> Result<Vec<Trashed>> {
-    vault_op!(state, |v| v.trash().map(|list| list
-        .into_iter()
-        .map(|t| Trashed {
-            id: t.id,
-            path: t.path,
-            folder: t.kind == EntryKind::Dir,
-            size: t.size,
-            trashed: t.trashed,
-            trashed_by: t.trashed_by,
+    vault_op!(state, |v| {
+        let people = chartsafe_api::People::of(v);
+        v.trash().map(|list| {
+            list.into_iter()
+                .map(|t| {
+                    let (by, on) = writer(&people, &t.trashed_by_device, t.trashed_by);
+                    Trashed {
+                        id: t.id,
+                        path: t.path,
+                        folder: t.kind == EntryKind::Dir,
+                        size: t.size,
+                        trashed: t.trashed,
+                        trashed_by: by,
+                        trashed_on: on,
+                    }
+                })
+                .collect::<Vec<_>>()
         })
-        .collect::<Vec<_>>()))
+    })
 }
 
 #[tauri::command]
@@ -812,22 +827,32 @@ pub struct Version {
     number: usize,
     size: u64,
     changed: i64,
+    /// The member who wrote it, and on which computer (team log names).
     changed_by: String,
+    changed_on: String,
     name: String,
 }
 
 #[tauri::command]
 pub async fn versions(state: State<'_, AppState>, path: String) -> Result<Vec<Version>> {
-    vault_op!(state, |v| v.versions(&path).map(|list| list
-        .into_iter()
-        .map(|x| Version {
-            number: x.number,
-            size: x.size,
-            changed: x.changed,
-            changed_by: x.changed_by,
-            name: x.name,
+    vault_op!(state, |v| {
+        let people = chartsafe_api::People::of(v);
+        v.versions(&path).map(|list| {
+            list.into_iter()
+                .map(|x| {
+                    let (by, on) = writer(&people, &x.changed_by_device, x.changed_by);
+                    Version {
+                        number: x.number,
+                        size: x.size,
+                        changed: x.changed,
+                        changed_by: by,
+                        changed_on: on,
+                        name: x.name,
+                    }
+                })
+                .collect::<Vec<_>>()
         })
-        .collect::<Vec<_>>()))
+    })
 }
 
 /// Restores version `version`, which must still be the one saved at

@@ -526,7 +526,7 @@ async function showHistory() {
       cell.append(b);
     }
     table.append(el('tr', {}, el('td', { textContent: String(list.length + 1 - v.number) }), el('td', { textContent: formatTime(v.changed) }),
-      el('td', { textContent: v.changed_by }), el('td', { textContent: formatBytes(v.size) }), cell));
+      el('td', { textContent: visible(v.changed_by), title: `on ${visible(v.changed_on)}` }), el('td', { textContent: formatBytes(v.size) }), cell));
   }
   dialogs.panel(`Versions of ${baseName(e.path)}`, table);
 }
@@ -548,7 +548,7 @@ async function showTrash() {
       refresh();
     });
     table.append(el('tr', {}, el('td', { textContent: t.path }), el('td', { textContent: formatTime(t.trashed) }),
-      el('td', { textContent: t.trashed_by }), el('td', {}, b)));
+      el('td', { textContent: visible(t.trashed_by), title: `on ${visible(t.trashed_on)}` }), el('td', {}, b)));
   }
   dialogs.panel('Trash', table);
 }

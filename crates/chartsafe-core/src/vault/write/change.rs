@@ -25,8 +25,10 @@ pub struct VersionInfo {
     pub size: u64,
     /// When it was written.
     pub changed: i64,
-    /// The name of the device that wrote it.
+    /// The name of the device that wrote it, as its record claims it.
     pub changed_by: String,
+    /// The id of the device whose signed record wrote it.
+    pub changed_by_device: String,
     /// The name it had then.
     pub name: String,
 }
@@ -44,8 +46,10 @@ pub struct TrashEntry {
     pub size: u64,
     /// When it was moved to the trash.
     pub trashed: i64,
-    /// The name of the device that moved it.
+    /// The name of the device that moved it, as its record claims it.
     pub trashed_by: String,
+    /// The id of the device whose signed record moved it.
+    pub trashed_by_device: String,
 }
 
 /// What [`Vault::purge`] removes.
@@ -300,6 +304,7 @@ impl Vault {
                     size: v.state.content.as_ref().map_or(0, |c| c.size),
                     trashed: v.time,
                     trashed_by: v.device_name.clone(),
+                    trashed_by_device: v.device.clone(),
                 }
             })
             .collect())
@@ -544,6 +549,7 @@ impl Vault {
                     size: v.state.content.as_ref().map_or(0, |c| c.size),
                     changed: v.time,
                     changed_by: v.device_name.clone(),
+                    changed_by_device: v.device.clone(),
                     name: v.state.name.clone(),
                 }
             })
