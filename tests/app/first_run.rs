@@ -109,23 +109,7 @@ pub(crate) async fn first_run(real_kdf: bool) -> (Vec<String>, Duration) {
     me.click("#phrase-next").await;
     app.wait_screen("confirm").await;
     assert_eq!(me.focused().await, "confirm-word-0");
-    let labels: Vec<String> = serde_json::from_value(
-        app.js("return [...document.querySelectorAll('#confirm-fields label')].map(l => l.textContent)")
-            .await,
-    )
-    .unwrap();
-    let asked: Vec<&str> = labels
-        .iter()
-        .map(|l| {
-            let at: usize = l
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap();
-            words[at - 1].as_str()
-        })
-        .collect();
+    let asked = crate::pages::asked_words(&app, &words).await;
     // As read off the sheet: a space moves on to the next field.
     me.type_text(&asked.join(" ")).await;
     me.press(ENTER, "Enter").await;

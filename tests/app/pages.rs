@@ -62,26 +62,12 @@ pub(crate) async fn create_through_ui(app: &App, vault: &Path, shots: bool) {
     }
     app.click("#phrase-next").await;
     app.wait_screen("confirm").await;
-    let labels: Vec<String> = serde_json::from_value(
-        app.js("return [...document.querySelectorAll('#confirm-fields label')].map(l => l.textContent)")
-            .await,
-    )
-    .unwrap();
-    assert_eq!(labels.len(), 3);
-    let position = |l: &str| -> usize {
-        l.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse::<usize>()
-            .unwrap()
-            - 1
-    };
+    let asked = asked_words(app, &words).await;
+    assert_eq!(asked.len(), 3);
     // A wrong word is refused.
     app.fill("#confirm-word-0", "wrong").await;
-    app.fill("#confirm-word-1", &words[position(&labels[1])])
-        .await;
-    app.fill("#confirm-word-2", &words[position(&labels[2])])
-        .await;
+    app.fill("#confirm-word-1", &asked[1]).await;
+    app.fill("#confirm-word-2", &asked[2]).await;
     app.click("#confirm-submit").await;
     app.wait_js(
         "return !document.querySelector('#confirm-form .form-error').hidden",
@@ -92,13 +78,34 @@ pub(crate) async fn create_through_ui(app: &App, vault: &Path, shots: bool) {
         app.js("return document.body.dataset.screen").await,
         json!("confirm")
     );
-    app.fill("#confirm-word-0", &words[position(&labels[0])])
-        .await;
+    app.fill("#confirm-word-0", &asked[0]).await;
     if shots {
         app.screenshot("04-confirm-words").await;
     }
     app.click("#confirm-submit").await;
     app.wait_screen("main").await;
+}
+
+/// On the confirm screen: the words it asks for, in its order, from the
+/// 24 `words` shown before.
+pub(crate) async fn asked_words(app: &App, words: &[String]) -> Vec<String> {
+    let labels: Vec<String> = serde_json::from_value(
+        app.js("return [...document.querySelectorAll('#confirm-fields label')].map(l => l.textContent)")
+            .await,
+    )
+    .unwrap();
+    labels
+        .iter()
+        .map(|l| {
+            let at: usize = l
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap();
+            words[at - 1].clone()
+        })
+        .collect()
 }
 
 pub(crate) async fn unlock(app: &App, pass: &str) {

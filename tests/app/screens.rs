@@ -140,20 +140,12 @@ async fn walk_every_screen(size: (u32, u32), dark: bool) {
     w.stop("recovery-phrase").await;
     app.click("#phrase-next").await;
     app.wait_screen("confirm").await;
-    let labels: Vec<String> = serde_json::from_value(
-        app.js("return [...document.querySelectorAll('#confirm-fields label')].map(l => l.textContent)")
-            .await,
-    )
-    .unwrap();
-    for (i, l) in labels.iter().enumerate() {
-        let at: usize = l
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .unwrap();
-        app.fill(&format!("#confirm-word-{i}"), &words[at - 1])
-            .await;
+    for (i, word) in crate::pages::asked_words(&app, &words)
+        .await
+        .iter()
+        .enumerate()
+    {
+        app.fill(&format!("#confirm-word-{i}"), word).await;
     }
     w.stop("confirm-words").await;
     app.click("#confirm-submit").await;
